@@ -1,0 +1,53 @@
+# Xeno top-level Makefile: thin wrappers around meson/ninja and the scripts.
+#   make run     install deps, build Xeno and the default guest, boot it
+#   make check   install deps, build everything, run every test
+#   make bench   benchmarks against QEMU (bench/)
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+GUEST_OUT  ?= $(BUILD)/guest
+VMM        := $(BUILD)/src/vmm/xeno-vmm
+
+.PHONY: all deps build guest run check unit asan fuzz isa bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --wrap-mode=nodownload -Dguest_dir=$(abspath $(GUEST_OUT))
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) --wrap-mode=nodownload -Db_sanitize=address,undefined -Db_lundef=false -Dguest_dir=$(abspath $(GUEST_OUT))
+
+asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --wrap-mode=nodownload -Dfuzz=true -Db_lundef=false -Dguest_dir=$(abspath $(GUEST_OUT))
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+
+guest: deps
+	bash guest/build.sh $(GUEST_OUT)
+
+isa: build
+	bash tests/isa/build.sh $(BUILD)/isa
+
+run: build guest
+	$(VMM)
+
+check: build asan fuzz guest isa
+	bash tests/run.sh
+
+bench: build guest
+	bash bench/run.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

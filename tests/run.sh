@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Xeno test runner: unit tests (normal and ASan/UBSan builds), ISA tests in
+# bare-metal mode, integration tests on the default guest, short fuzz runs.
+# Each test passes, fails or skips; the last line is "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${BUILD:-build}
+ASAN_BUILD=${ASAN_BUILD:-build-asan}
+FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+export XENO_VMM=$ROOT/$BUILD/src/vmm/xeno-vmm
+export XENO_GUEST_DIR=$ROOT/$BUILD/guest
+export XENO_BUILD=$ROOT/$BUILD
+LOGDIR=$ROOT/$BUILD/test-logs
+mkdir -p "$LOGDIR"
+pass=0 fail=0 skip=0
+failed=()
+
+# run_one NAME CMD... : exit 0 pass, 77 skip, else fail. Output to a log.
+run_one() {
+    local name=$1; shift
+    local log="$LOGDIR/$(echo "$name" | tr '/ ' '__').log"
+    local t0=$(date +%s.%N)
+    "$@" >"$log" 2>&1
+    local rc=$?
+    local dt=$(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")
+    if [ $rc -eq 0 ]; then
+        pass=$((pass+1)); printf 'PASS  %-50s %5ss\n' "$name" "$dt"
+    elif [ $rc -eq 77 ]; then
+        skip=$((skip+1)); printf 'SKIP  %-50s (%s)\n' "$name" "$(tail -n1 "$log")"
+    else
+        fail=$((fail+1)); failed+=("$name")
+        printf 'FAIL  %-50s %5ss (exit %d)\n' "$name" "$dt" $rc
+        tail -n 15 "$log" | sed 's/^/      | /'
+    fi
+}
+
+echo "== unit tests"
+for t in $(find "$BUILD"/tests/unit -name "test_*" -type f -executable 2>/dev/null | sort); do
+    [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
+done
+echo "== unit tests under AddressSanitizer + UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+for t in $(find "$ASAN_BUILD"/tests/unit -name "test_*" -type f -executable 2>/dev/null | sort); do
+    [ -x "$t" ] && run_one "asan/$(basename "$t")" "$t"
+done
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+echo "== ISA tests (bare-metal, HTIF)"
+for t in "$BUILD"/isa/*.elf; do
+    [ -f "$t" ] && run_one "isa/$(basename "$t" .elf)" timeout 60 "$XENO_VMM" --bios "$t"
+done
+
+echo "== fuzz targets (${FUZZ_SECONDS}s each)"
+for f in $(find "$FUZZ_BUILD"/tests/fuzz -name "fuzz_*" -type f -executable 2>/dev/null | sort); do
+    [ -x "$f" ] || continue
+    name=$(basename "$f")
+    corpus="$ROOT/tests/fuzz/corpus/${name#fuzz_}"
+    work=$(mktemp -d)
+    [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null
+    run_one "fuzz/$name" "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$work"
+    rm -rf "$work"
+done
+
+echo "== integration tests"
+for t in tests/integration/*.sh; do
+    [ -f "$t" ] && run_one "integration/$(basename "$t" .sh)" timeout 300 bash "$t"
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "failed: ${failed[*]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ] && [ $pass -gt 0 ]
