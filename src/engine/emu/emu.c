@@ -1,0 +1,399 @@
+/* The emu engine: harts on host threads, run loop, WFI parking, pause and
+ * resume, and the wiring to the CLINT and PLIC. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "hart.h"
+#include "hw/riscv/riscv.h"
+#include "vmm/machine.h"
+
+#define CHUNK 20000     /* instructions between interrupt/timer checks */
+
+uint64_t emu_mtime(const Emu *e)
+{
+    return (clock_ns() - e->time_base_ns) / (1000000000ull / EMU_TIMEBASE_HZ);
+}
+
+void hart_kick(Hart *h)
+{
+    h->exit_chunk = 1;
+    pthread_mutex_lock(&h->lock);
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void hart_set_mip(Hart *h, uint64_t mask, int level)
+{
+    if (level) {
+        uint64_t old = __atomic_fetch_or(&h->mip, mask, __ATOMIC_SEQ_CST);
+        if ((old & mask) != mask)
+            hart_kick(h);
+    } else {
+        __atomic_fetch_and(&h->mip, ~mask, __ATOMIC_SEQ_CST);
+    }
+}
+
+void hart_guest_crash(Hart *h, uint64_t cause, uint64_t tval)
+{
+    log_err("guest crashed: hart %u trapped to M-mode with no handler "
+            "(cause %#llx, tval %#llx, pc %#llx)", h->id,
+            (unsigned long long)cause, (unsigned long long)tval,
+            (unsigned long long)h->pc);
+    __atomic_store_n(&h->run_state, HART_STOPPED, __ATOMIC_RELEASE);
+    h->exit_chunk = 1;
+    machine_request_exit(h->emu->m, VM_EXIT_CRASH, 0);
+}
+
+/* ---- RiscvCpuIf for the CLINT and PLIC ---- */
+
+static void cpu_set_mip(void *opaque, unsigned hart, uint64_t bit, int level)
+{
+    Emu *e = opaque;
+    if (hart < e->nharts)
+        hart_set_mip(e->harts[hart], bit, level);
+}
+
+static uint64_t cpu_get_mtime(void *opaque)
+{
+    return emu_mtime(opaque);
+}
+
+static uint64_t cpu_get_mtimecmp(void *opaque, unsigned hart)
+{
+    Emu *e = opaque;
+    return __atomic_load_n(&e->harts[hart]->mtimecmp, __ATOMIC_RELAXED);
+}
+
+static void cpu_set_mtimecmp(void *opaque, unsigned hart, uint64_t val)
+{
+    Emu *e = opaque;
+    Hart *h = e->harts[hart];
+
+    __atomic_store_n(&h->mtimecmp, val, __ATOMIC_RELAXED);
+    if (emu_mtime(e) < val)
+        hart_set_mip(h, MIP_MTIP, 0);
+    else
+        hart_set_mip(h, MIP_MTIP, 1);
+    hart_kick(h);       /* a sleeping hart must recompute its deadline */
+}
+
+/* ---- the hart thread ---- */
+
+static void serve_flush(Hart *h)
+{
+    uint64_t req = __atomic_load_n(&h->flush_req, __ATOMIC_ACQUIRE);
+    if (req != h->flush_ack) {
+        tlb_flush(h);
+        __atomic_store_n(&h->flush_ack, req, __ATOMIC_RELEASE);
+    }
+}
+
+static void timespec_from_ns(struct timespec *ts, uint64_t ns)
+{
+    ts->tv_sec = (time_t)(ns / 1000000000ull);
+    ts->tv_nsec = (long)(ns % 1000000000ull);
+}
+
+/* Park until an interrupt is pending, the next timer deadline, a start
+ * request, a pause/stop request, or a kick. Called with nothing held. */
+static void hart_sleep(Hart *h)
+{
+    Emu *e = h->emu;
+    uint64_t deadline = ~0ull, tick = 1000000000ull / EMU_TIMEBASE_HZ;
+
+    if (h->run_state == HART_RUNNING) {
+        uint64_t cmp = __atomic_load_n(&h->mtimecmp, __ATOMIC_RELAXED);
+        if ((h->mie & MIP_MTIP) && cmp < deadline)
+            deadline = cmp;
+        if (h->stimer_armed && h->stimecmp < deadline)
+            deadline = h->stimecmp;
+    }
+    pthread_mutex_lock(&h->lock);
+    h->exit_chunk = 0;
+    while (!e->stopping && !e->pausing && !h->exit_chunk) {
+        if (h->run_state == HART_RUNNING && hart_pending_irqs(h))
+            break;
+        if (h->run_state == HART_START_PENDING)
+            break;
+        if (__atomic_load_n(&h->flush_req, __ATOMIC_ACQUIRE) != h->flush_ack)
+            break;
+        if (deadline != ~0ull) {
+            struct timespec ts;
+            uint64_t abs_ns;
+            if (emu_mtime(e) >= deadline)
+                break;
+            abs_ns = e->time_base_ns + (deadline > (~0ull / tick) ? ~0ull / 2 : deadline * tick);
+            timespec_from_ns(&ts, abs_ns);
+            if (pthread_cond_timedwait(&h->cond, &h->lock, &ts) == ETIMEDOUT)
+                break;
+        } else {
+            pthread_cond_wait(&h->cond, &h->lock);
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void pause_park(Emu *e)
+{
+    pthread_mutex_lock(&e->pause_lock);
+    e->paused_count++;
+    pthread_cond_broadcast(&e->pause_cond);
+    while (e->pausing && !e->stopping)
+        pthread_cond_wait(&e->pause_cond, &e->pause_lock);
+    e->paused_count--;
+    pthread_mutex_unlock(&e->pause_lock);
+}
+
+static void hart_begin(Hart *h)
+{
+    /* HSM start: S-mode at start_addr with a0 = hartid, a1 = opaque. */
+    uint64_t keep_deleg = h->medeleg, keep_ideleg = h->mideleg, keep_cen = h->mcounteren;
+
+    hart_reset(h, h->start_addr);
+    h->medeleg = keep_deleg;
+    h->mideleg = keep_ideleg;
+    h->mcounteren = keep_cen;
+    h->x[10] = h->id;
+    h->x[11] = h->start_arg;
+    hart_set_priv(h, h->start_priv);
+    __atomic_store_n(&h->run_state, HART_RUNNING, __ATOMIC_RELEASE);
+}
+
+static void *hart_thread(void *arg)
+{
+    Hart *h = arg;
+    Emu *e = h->emu;
+    sigset_t all;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+    while (!e->stopping) {
+        if (e->pausing) {
+            pause_park(e);
+            continue;
+        }
+        serve_flush(h);
+        switch (__atomic_load_n(&h->run_state, __ATOMIC_ACQUIRE)) {
+        case HART_STOPPED:
+            hart_sleep(h);
+            continue;
+        case HART_START_PENDING:
+            hart_begin(h);
+            break;
+        case HART_RUNNING:
+            break;
+        }
+        hart_update_timer_irqs(h);
+        hart_check_interrupts(h);
+        if (h->wfi) {
+            if (hart_pending_irqs(h)) {
+                h->wfi = false;
+                continue;
+            }
+            hart_sleep(h);
+            continue;
+        }
+        h->exit_chunk = 0;
+        hart_run_chunk(h, CHUNK);
+    }
+    return NULL;
+}
+
+/* ---- engine ops ---- */
+
+static Emu *emu_of(Machine *m) { return m->engine_state; }
+
+static int emu_init(Machine *m, char *err, size_t errlen)
+{
+    Emu *e = calloc(1, sizeof(*e));
+    RiscvCpuIf cpu;
+    unsigned n = m->bare_metal ? 1 : m->cfg.vcpus;
+
+    if (!e)
+        goto nomem;
+    m->engine_state = e;
+    e->m = m;
+    e->mem = &m->mem;
+    e->bus = &m->mmio;
+    e->nharts = n ? n : 1;
+    e->ram_base = m->mem.r[0].gpa;
+    e->ram_end = m->mem.r[0].gpa + m->mem.r[0].size;
+    e->ram = m->mem.r[0].host;
+    e->sbi = !m->bare_metal && !m->has_firmware;
+    e->htif_tohost = m->htif_tohost;
+    e->htif_fromhost = m->htif_fromhost;
+    e->time_base_ns = clock_ns();
+    pthread_mutex_init(&e->pause_lock, NULL);
+    pthread_cond_init(&e->pause_cond, NULL);
+    e->harts = calloc(e->nharts, sizeof(Hart *));
+    if (!e->harts)
+        goto nomem;
+    for (unsigned i = 0; i < e->nharts; i++) {
+        pthread_condattr_t ca;
+        Hart *h;
+        /* Harts are big (TLBs); page-aligned allocation keeps them apart. */
+        if (posix_memalign((void **)&h, 4096, sizeof(Hart)))
+            goto nomem;
+        memset(h, 0, sizeof(*h));
+        e->harts[i] = h;
+        h->emu = e;
+        h->id = i;
+        h->mhartid = i;
+        pthread_mutex_init(&h->lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&h->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        hart_reset(h, 0);
+    }
+    cpu.opaque = e;
+    cpu.nharts = e->nharts;
+    cpu.set_mip = cpu_set_mip;
+    cpu.get_mtime = cpu_get_mtime;
+    cpu.get_mtimecmp = cpu_get_mtimecmp;
+    cpu.set_mtimecmp = cpu_set_mtimecmp;
+    e->clint = clint_create(&m->mmio, VIRT_CLINT_BASE, &cpu);
+    e->plic = plic_create(&m->mmio, VIRT_PLIC_BASE, &cpu);
+    if (!e->clint || !e->plic) {
+        snprintf(err, errlen, "cannot create the interrupt controllers");
+        return -1;
+    }
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory creating %u harts", n);
+    return -1;
+}
+
+static IrqLine emu_irq_line(Machine *m, unsigned irq)
+{
+    return plic_irq_line(emu_of(m)->plic, irq);
+}
+
+static int emu_start(Machine *m)
+{
+    Emu *e = emu_of(m);
+
+    for (unsigned i = 0; i < e->nharts; i++) {
+        Hart *h = e->harts[i];
+        hart_reset(h, m->entry);
+        h->x[10] = i;
+        h->x[11] = m->fdt_addr;
+        if (e->sbi) {
+            /* What M-mode firmware would have set up before entering S. */
+            h->medeleg = 0xb1ff;         /* all but ecalls from S/M */
+            h->mideleg = MIP_S_MASK;
+            h->mcounteren = 7;
+            h->start_priv = PRV_S;
+            if (i == 0) {
+                h->start_addr = m->entry;
+                h->start_arg = m->fdt_addr;
+                h->run_state = HART_START_PENDING;
+            } else {
+                h->run_state = HART_STOPPED;
+            }
+        } else {
+            /* Firmware or bare metal: every hart (one in bare metal) starts in
+             * M-mode at the entry point, as on real boards. */
+            h->x[12] = m->fw_dynamic_info;
+            h->run_state = HART_RUNNING;
+        }
+    }
+    for (unsigned i = 0; i < e->nharts; i++) {
+        if (pthread_create(&e->harts[i]->thread, NULL, hart_thread, e->harts[i])) {
+            log_err("cannot create a thread for hart %u", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void emu_pause(Machine *m)
+{
+    Emu *e = emu_of(m);
+
+    pthread_mutex_lock(&e->pause_lock);
+    e->pausing = 1;
+    pthread_mutex_unlock(&e->pause_lock);
+    for (unsigned i = 0; i < e->nharts; i++)
+        hart_kick(e->harts[i]);
+    pthread_mutex_lock(&e->pause_lock);
+    while (e->paused_count < e->nharts && !e->stopping)
+        pthread_cond_wait(&e->pause_cond, &e->pause_lock);
+    pthread_mutex_unlock(&e->pause_lock);
+}
+
+static void emu_resume(Machine *m)
+{
+    Emu *e = emu_of(m);
+
+    pthread_mutex_lock(&e->pause_lock);
+    e->pausing = 0;
+    pthread_cond_broadcast(&e->pause_cond);
+    pthread_mutex_unlock(&e->pause_lock);
+}
+
+static void emu_stop(Machine *m)
+{
+    Emu *e = emu_of(m);
+
+    if (!e)
+        return;
+    e->stopping = 1;
+    pthread_mutex_lock(&e->pause_lock);
+    pthread_cond_broadcast(&e->pause_cond);
+    pthread_mutex_unlock(&e->pause_lock);
+    for (unsigned i = 0; i < e->nharts; i++)
+        hart_kick(e->harts[i]);
+    for (unsigned i = 0; i < e->nharts; i++)
+        if (e->harts[i]->thread)
+            pthread_join(e->harts[i]->thread, NULL);
+}
+
+static void emu_destroy(Machine *m)
+{
+    Emu *e = emu_of(m);
+
+    if (!e)
+        return;
+    for (unsigned i = 0; i < e->nharts; i++)
+        free(e->harts[i]);
+    free(e->harts);
+    clint_free(e->clint);
+    plic_free(e->plic);
+    free(e);
+    m->engine_state = NULL;
+}
+
+static uint64_t emu_cpu_time_ns(Machine *m)
+{
+    Emu *e = emu_of(m);
+    uint64_t total = 0;
+
+    for (unsigned i = 0; i < e->nharts; i++) {
+        clockid_t cid;
+        struct timespec ts;
+        if (e->harts[i]->thread && !pthread_getcpuclockid(e->harts[i]->thread, &cid) &&
+            !clock_gettime(cid, &ts))
+            total += (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    }
+    return total;
+}
+
+const EngineOps emu_engine_ops = {
+    .name = "emu",
+    .init = emu_init,
+    .irq_line = emu_irq_line,
+    .start = emu_start,
+    .pause = emu_pause,
+    .resume = emu_resume,
+    .stop = emu_stop,
+    .destroy = emu_destroy,
+    .cpu_time_ns = emu_cpu_time_ns,
+};

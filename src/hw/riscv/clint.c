@@ -1,0 +1,84 @@
+/* CLINT: per-hart msip and mtimecmp registers and the shared mtime. */
+#include <stdlib.h>
+
+#include "riscv.h"
+
+#define MIP_MSIP (1ull << 3)
+
+struct Clint {
+    RiscvCpuIf cpu;
+    uint32_t *msip;
+};
+
+static uint64_t clint_read(void *opaque, uint64_t off, unsigned size)
+{
+    Clint *c = opaque;
+    uint64_t v = 0;
+
+    if (off < 0x4000) {
+        unsigned h = (unsigned)(off / 4);
+        if (h < c->cpu.nharts && (off & 3) == 0 && size == 4)
+            v = c->msip[h];
+    } else if (off >= 0x4000 && off < 0xbff8) {
+        unsigned h = (unsigned)((off - 0x4000) / 8);
+        if (h < c->cpu.nharts) {
+            uint64_t cmp = c->cpu.get_mtimecmp(c->cpu.opaque, h);
+            v = (off & 7) == 4 ? cmp >> 32 : (size == 8 ? cmp : (uint32_t)cmp);
+        }
+    } else if (off >= 0xbff8 && off < 0xc000) {
+        uint64_t t = c->cpu.get_mtime(c->cpu.opaque);
+        v = (off & 7) == 4 ? t >> 32 : (size == 8 ? t : (uint32_t)t);
+    }
+    return v;
+}
+
+static void clint_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    Clint *c = opaque;
+
+    if (off < 0x4000) {
+        unsigned h = (unsigned)(off / 4);
+        if (h < c->cpu.nharts && (off & 3) == 0) {
+            c->msip[h] = val & 1;
+            c->cpu.set_mip(c->cpu.opaque, h, MIP_MSIP, (int)(val & 1));
+        }
+    } else if (off >= 0x4000 && off < 0xbff8) {
+        unsigned h = (unsigned)((off - 0x4000) / 8);
+        if (h < c->cpu.nharts) {
+            uint64_t cmp = c->cpu.get_mtimecmp(c->cpu.opaque, h);
+            if (size == 8)
+                cmp = val;
+            else if ((off & 7) == 4)
+                cmp = (cmp & 0xffffffffull) | (val << 32);
+            else
+                cmp = (cmp & ~0xffffffffull) | (val & 0xffffffffull);
+            c->cpu.set_mtimecmp(c->cpu.opaque, h, cmp);
+        }
+    }
+    /* mtime is read-only here: the timebase is the host clock. */
+}
+
+static const MmioOps clint_ops = { clint_read, clint_write };
+
+Clint *clint_create(Bus *bus, uint64_t base, const RiscvCpuIf *cpu)
+{
+    Clint *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    c->cpu = *cpu;
+    c->msip = calloc(cpu->nharts, sizeof(uint32_t));
+    if (!c->msip || bus_map(bus, base, VIRT_CLINT_SIZE, &clint_ops, c, "clint") < 0) {
+        clint_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void clint_free(Clint *c)
+{
+    if (c) {
+        free(c->msip);
+        free(c);
+    }
+}

@@ -1,0 +1,184 @@
+/* ns16550a UART model: enough of the 16550 for Linux's 8250 driver and
+ * OpenSBI: FIFOs, divisor latch, IER/IIR interrupts, LSR status. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "uart.h"
+
+#define RX_FIFO 4096
+
+enum { REG_RBR_THR = 0, REG_IER = 1, REG_IIR_FCR = 2, REG_LCR = 3, REG_MCR = 4,
+       REG_LSR = 5, REG_MSR = 6, REG_SCR = 7 };
+
+#define IER_RDI  0x01
+#define IER_THRI 0x02
+#define LSR_DR   0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define IIR_NONE 0x01
+#define IIR_THRI 0x02
+#define IIR_RDI  0x04
+#define IIR_FIFO 0xc0
+#define LCR_DLAB 0x80
+
+struct Uart {
+    unsigned regshift;
+    IrqLine irq;
+    int out_fd;
+    uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+    int thr_pending;            /* THR-empty interrupt pending */
+    uint8_t rx[RX_FIFO];
+    size_t rx_head, rx_count;
+    void (*rx_ready_cb)(void *);
+    void *rx_ready_opaque;
+};
+
+static void uart_update_irq(Uart *u)
+{
+    int level = ((u->ier & IER_RDI) && u->rx_count) || ((u->ier & IER_THRI) && u->thr_pending);
+    irq_set(&u->irq, level);
+}
+
+static void out_byte(Uart *u, uint8_t c)
+{
+    if (u->out_fd < 0)
+        return;
+    for (;;) {
+        ssize_t n = write(u->out_fd, &c, 1);
+        if (n == 1 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            return;
+    }
+}
+
+static uint64_t uart_read(void *opaque, uint64_t off, unsigned size)
+{
+    Uart *u = opaque;
+    unsigned reg = (unsigned)(off >> u->regshift);
+    uint8_t v = 0;
+
+    switch (reg) {
+    case REG_RBR_THR:
+        if (u->lcr & LCR_DLAB) {
+            v = u->dll;
+        } else if (u->rx_count) {
+            v = u->rx[u->rx_head];
+            u->rx_head = (u->rx_head + 1) % RX_FIFO;
+            u->rx_count--;
+            uart_update_irq(u);
+            if (u->rx_count == 0 && u->rx_ready_cb)
+                u->rx_ready_cb(u->rx_ready_opaque);
+        }
+        break;
+    case REG_IER:
+        v = (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
+        break;
+    case REG_IIR_FCR:
+        if ((u->ier & IER_RDI) && u->rx_count) {
+            v = IIR_RDI;
+        } else if ((u->ier & IER_THRI) && u->thr_pending) {
+            v = IIR_THRI;
+            u->thr_pending = 0;     /* reading IIR clears THRE interrupt */
+            uart_update_irq(u);
+        } else {
+            v = IIR_NONE;
+        }
+        if (u->fcr & 1)
+            v |= IIR_FIFO;
+        break;
+    case REG_LCR: v = u->lcr; break;
+    case REG_MCR: v = u->mcr; break;
+    case REG_LSR: v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0); break;
+    case REG_MSR: v = 0xb0; break;   /* DCD, DSR, CTS */
+    case REG_SCR: v = u->scr; break;
+    }
+    return v;
+}
+
+static void uart_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    Uart *u = opaque;
+    unsigned reg = (unsigned)(off >> u->regshift);
+    uint8_t v = (uint8_t)val;
+
+    switch (reg) {
+    case REG_RBR_THR:
+        if (u->lcr & LCR_DLAB) {
+            u->dll = v;
+        } else {
+            out_byte(u, v);
+            /* Transmission is instantaneous: THR is empty again at once. */
+            u->thr_pending = 1;
+            uart_update_irq(u);
+        }
+        break;
+    case REG_IER:
+        if (u->lcr & LCR_DLAB) {
+            u->dlm = v;
+        } else {
+            uint8_t old = u->ier;
+            u->ier = v & 0x0f;
+            if ((u->ier & IER_THRI) && !(old & IER_THRI))
+                u->thr_pending = 1;
+            uart_update_irq(u);
+        }
+        break;
+    case REG_IIR_FCR:
+        u->fcr = v;
+        if (v & 2) {            /* clear RX FIFO */
+            u->rx_head = u->rx_count = 0;
+            uart_update_irq(u);
+        }
+        break;
+    case REG_LCR: u->lcr = v; break;
+    case REG_MCR: u->mcr = v & 0x1f; break;
+    case REG_SCR: u->scr = v; break;
+    default: break;
+    }
+}
+
+const MmioOps uart_ops = { uart_read, uart_write };
+
+Uart *uart_create(Bus *bus, uint64_t base, unsigned regshift, IrqLine irq, int out_fd)
+{
+    Uart *u = calloc(1, sizeof(*u));
+
+    if (!u)
+        return NULL;
+    u->regshift = regshift;
+    u->irq = irq;
+    u->out_fd = out_fd;
+    if (bus && bus_map(bus, base, 8u << regshift, &uart_ops, u, "uart") < 0) {
+        free(u);
+        return NULL;
+    }
+    return u;
+}
+
+void uart_free(Uart *u)
+{
+    free(u);
+}
+
+size_t uart_rx_space(Uart *u)
+{
+    return RX_FIFO - u->rx_count;
+}
+
+size_t uart_rx_push(Uart *u, const uint8_t *buf, size_t len)
+{
+    size_t n = 0;
+
+    while (n < len && u->rx_count < RX_FIFO) {
+        u->rx[(u->rx_head + u->rx_count) % RX_FIFO] = buf[n++];
+        u->rx_count++;
+    }
+    uart_update_irq(u);
+    return n;
+}
+
+void uart_set_rx_ready_cb(Uart *u, void (*cb)(void *opaque), void *opaque)
+{
+    u->rx_ready_cb = cb;
+    u->rx_ready_opaque = opaque;
+}

@@ -1,0 +1,28 @@
+/* ns16550a UART: the guest's serial console (ttyS0). Output goes to a file
+ * descriptor; input is pushed by the console code (event loop thread). */
+#ifndef XENO_HW_UART_H
+#define XENO_HW_UART_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hw/bus.h"
+#include "hw/irq.h"
+
+typedef struct Uart Uart;
+
+/* regshift: register stride is 1 << regshift bytes (0 on riscv virt). */
+Uart *uart_create(Bus *bus, uint64_t base, unsigned regshift, IrqLine irq, int out_fd);
+void uart_free(Uart *u);
+/* Port I/O variant for x86 (COM1 at 0x3f8) uses the same model. */
+extern const MmioOps uart_ops;
+
+/* Bytes of free space in the receive FIFO. */
+size_t uart_rx_space(Uart *u);
+/* Queue received bytes (call with the device lock held). Returns bytes taken. */
+size_t uart_rx_push(Uart *u, const uint8_t *buf, size_t len);
+/* Called (with the device lock held) when the guest drained the receive
+ * FIFO, so the console can resume reading input. */
+void uart_set_rx_ready_cb(Uart *u, void (*cb)(void *opaque), void *opaque);
+
+#endif

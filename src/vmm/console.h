@@ -1,0 +1,12 @@
+/* The VM console on the VMM's stdin/stdout: raw mode on a terminal, input to
+ * the UART, and the escape sequence Ctrl-] q to quit. */
+#ifndef XENO_VMM_CONSOLE_H
+#define XENO_VMM_CONSOLE_H
+
+#include "machine.h"
+
+int console_attach(Machine *m, int in_fd);
+/* Restore the terminal (safe to call more than once, and from atexit). */
+void console_restore(void);
+
+#endif

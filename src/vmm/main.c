@@ -1,0 +1,341 @@
+/* xeno-vmm: run one virtual machine, standalone (like `lkvm run`) or under
+ * xend. Configuration comes from an xl.cfg-style file and/or flags. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "board.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "console.h"
+#include "machine.h"
+
+#ifndef XENO_GUEST_DIR
+#define XENO_GUEST_DIR ""
+#endif
+
+/* Exit statuses. */
+enum { EXIT_POWEROFF = 0, EXIT_ERROR = 1, EXIT_REBOOT = 2, EXIT_CRASH = 3 };
+
+#define MAX_VCPUS 64
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: xeno-vmm [OPTIONS] [CONFIG]\n"
+        "Run one virtual machine. CONFIG is an xl.cfg-style domain configuration;\n"
+        "options override it. With no kernel, the default guest is booted.\n"
+        "\n"
+        "  --kernel FILE      Linux kernel Image\n"
+        "  --initrd FILE      initial ramdisk\n"
+        "  --cmdline STRING   kernel command line (default \"console=ttyS0\")\n"
+        "  --memory MIB       guest memory in MiB (default 256)\n"
+        "  --vcpus N          number of virtual CPUs (default 1)\n"
+        "  --disk SPEC        add a disk (xl disk spec, e.g. file:/img,xvda,w)\n"
+        "  --net SPEC         add a network interface (vif spec, e.g.\n"
+        "                     type=user,hostfwd=tcp:127.0.0.1:8080-:80)\n"
+        "  --firmware FILE    M-mode firmware (e.g. OpenSBI fw_dynamic.bin)\n"
+        "  --bios ELF         run a bare-metal ELF in M-mode (HTIF exit code)\n"
+        "  --engine emu|kvm   CPU engine\n"
+        "  --name NAME        domain name\n"
+        "  -v, --verbose      more log output\n"
+        "  -h, --help         this help\n"
+        "\n"
+        "Console: stdin/stdout; on a terminal, Ctrl-] then q quits.\n"
+        "Exit status: 0 guest powered off, 2 guest rebooted, 3 guest crashed,\n"
+        "1 error; with --bios, the program's HTIF exit code.\n");
+}
+
+static volatile sig_atomic_t got_signal;
+static Loop *signal_loop;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+    if (signal_loop)
+        loop_quit(signal_loop);
+}
+
+static void warn_cb(void *opaque, const char *msg)
+{
+    (void)opaque;
+    fprintf(stderr, "xeno-vmm: warning: %s\n", msg);
+}
+
+static int check_readable(const char *what, const char *path)
+{
+    struct stat st;
+
+    if (access(path, R_OK) != 0 || stat(path, &st) != 0) {
+        log_err("%s: %s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        log_err("%s: %s: not a regular file", what, path);
+        return -1;
+    }
+    return 0;
+}
+
+static uint64_t host_ram_mib(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? ((uint64_t)pages * (uint64_t)psz) >> 20 : 0;
+}
+
+/* Strict decimal number for a command-line option. */
+static int opt_number(const char *opt, const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    if (!s || !*s || *s == '-' || *s == '+')
+        goto bad;
+    v = strtoull(s, &end, 10);
+    if (errno || *end)
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    log_err("%s: '%s' is not a number", opt, s);
+    return -1;
+}
+
+static int set_str(char *dst, size_t size, const char *what, const char *val)
+{
+    if (strlen(val) >= size) {
+        log_err("%s: value too long", what);
+        return -1;
+    }
+    strcpy(dst, val);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "kernel", required_argument, 0, 'k' },
+        { "initrd", required_argument, 0, 'i' },
+        { "cmdline", required_argument, 0, 'c' },
+        { "memory", required_argument, 0, 'm' },
+        { "vcpus", required_argument, 0, 'n' },
+        { "disk", required_argument, 0, 'd' },
+        { "net", required_argument, 0, 'N' },
+        { "firmware", required_argument, 0, 'f' },
+        { "bios", required_argument, 0, 'b' },
+        { "engine", required_argument, 0, 'e' },
+        { "name", required_argument, 0, 'a' },
+        { "verbose", no_argument, 0, 'v' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    static Machine mach;
+    Machine *m = &mach;
+    VmConfig *c = &m->cfg;
+    const char *bios = NULL, *cfgfile = NULL;
+    char err[512];
+    int opt, status;
+    /* Flags are applied after the config file: remember them first. */
+    struct { int key; const char *val; } flags[128];
+    unsigned nflags = 0;
+
+    log_init("xeno-vmm", LOG_WARN);
+    while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'h': usage(stdout); return 0;
+        case 'v': log_set_level(log_get_level() + 1); break;
+        case 'b': bios = optarg; break;
+        case '?': usage(stderr); return EXIT_ERROR;
+        default:
+            if (nflags >= ARRAY_SIZE(flags)) {
+                log_err("too many options");
+                return EXIT_ERROR;
+            }
+            flags[nflags].key = opt;
+            flags[nflags].val = optarg;
+            nflags++;
+            break;
+        }
+    }
+    if (optind < argc)
+        cfgfile = argv[optind++];
+    if (optind < argc) {
+        log_err("unexpected argument '%s'", argv[optind]);
+        usage(stderr);
+        return EXIT_ERROR;
+    }
+
+    config_init(c);
+    if (cfgfile && config_load(c, cfgfile, warn_cb, NULL, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return EXIT_ERROR;
+    }
+    for (unsigned i = 0; i < nflags; i++) {
+        const char *v = flags[i].val;
+        uint64_t num;
+        switch (flags[i].key) {
+        case 'k': if (set_str(c->kernel, sizeof(c->kernel), "--kernel", v)) return EXIT_ERROR; break;
+        case 'i': if (set_str(c->ramdisk, sizeof(c->ramdisk), "--initrd", v)) return EXIT_ERROR; break;
+        case 'c': if (set_str(c->cmdline, sizeof(c->cmdline), "--cmdline", v)) return EXIT_ERROR; break;
+        case 'f': if (set_str(c->firmware, sizeof(c->firmware), "--firmware", v)) return EXIT_ERROR; break;
+        case 'a': if (set_str(c->name, sizeof(c->name), "--name", v)) return EXIT_ERROR; break;
+        case 'm':
+            if (opt_number("--memory", v, &num))
+                return EXIT_ERROR;
+            c->memory_mib = num;
+            if (c->maxmem_mib && c->maxmem_mib < num)
+                c->maxmem_mib = num;
+            break;
+        case 'n':
+            if (opt_number("--vcpus", v, &num))
+                return EXIT_ERROR;
+            if (num < 1 || num > MAX_VCPUS) {
+                log_err("--vcpus: %s is out of range (1-%d)", v, MAX_VCPUS);
+                return EXIT_ERROR;
+            }
+            c->vcpus = (unsigned)num;
+            if (c->maxvcpus && c->maxvcpus < num)
+                c->maxvcpus = (unsigned)num;
+            break;
+        case 'd':
+            if (c->ndisks >= CFG_MAX_DISKS) {
+                log_err("--disk: too many disks (at most %d)", CFG_MAX_DISKS);
+                return EXIT_ERROR;
+            }
+            if (config_parse_disk(&c->disk[c->ndisks], v, err, sizeof(err))) {
+                log_err("--disk: %s", err);
+                return EXIT_ERROR;
+            }
+            c->ndisks++;
+            break;
+        case 'N':
+            if (c->nnics >= CFG_MAX_NICS) {
+                log_err("--net: too many interfaces (at most %d)", CFG_MAX_NICS);
+                return EXIT_ERROR;
+            }
+            if (config_parse_vif(&c->nic[c->nnics], v, err, sizeof(err))) {
+                log_err("--net: %s", err);
+                return EXIT_ERROR;
+            }
+            c->nnics++;
+            break;
+        case 'e':
+            if (!strcmp(v, "emu")) {
+                c->engine = CFG_ENGINE_EMU;
+            } else if (!strcmp(v, "kvm")) {
+                c->engine = CFG_ENGINE_KVM;
+            } else {
+                log_err("--engine: unknown engine '%s' (emu or kvm)", v);
+                return EXIT_ERROR;
+            }
+            break;
+        }
+    }
+
+    /* Semantic checks: nothing has been started yet. */
+    if (config_validate(c, err, sizeof(err))) {
+        log_err("%s", err);
+        return EXIT_ERROR;
+    }
+    if (c->engine == CFG_ENGINE_KVM || c->arch == CFG_ARCH_X86_64 || c->type == CFG_TYPE_HVM) {
+        log_err("this xeno-vmm has no kvm engine yet: x86-64 guests cannot run; "
+                "use a riscv64 guest (engine = \"emu\")");
+        return EXIT_ERROR;
+    }
+    {
+        uint64_t host = host_ram_mib();
+        if (c->memory_mib == 0) {
+            log_err("memory: must be at least 1 MiB");
+            return EXIT_ERROR;
+        }
+        if (host && c->memory_mib > host) {
+            log_err("memory: %llu MiB is more than this host has (%llu MiB)",
+                    (unsigned long long)c->memory_mib, (unsigned long long)host);
+            return EXIT_ERROR;
+        }
+    }
+    if (!bios && !c->kernel[0]) {
+        /* The default guest: built by `make guest`. */
+        const char *dir = getenv("XENO_GUEST_DIR");
+        if (!dir || !*dir)
+            dir = XENO_GUEST_DIR;
+        snprintf(c->kernel, sizeof(c->kernel), "%s/Image", dir);
+        if (!c->ramdisk[0])
+            snprintf(c->ramdisk, sizeof(c->ramdisk), "%s/initramfs.cpio.gz", dir);
+        if (access(c->kernel, R_OK) != 0) {
+            log_err("no kernel given and the default guest is not built (%s: %s); run 'make guest'",
+                    c->kernel, strerror(errno));
+            return EXIT_ERROR;
+        }
+    }
+    if (!bios) {
+        if (check_readable("kernel", c->kernel) ||
+            (c->ramdisk[0] && check_readable("ramdisk", c->ramdisk)) ||
+            (c->firmware[0] && check_readable("firmware", c->firmware)))
+            return EXIT_ERROR;
+        for (unsigned i = 0; i < c->ndisks; i++) {
+            struct stat st;
+            if (stat(c->disk[i].path, &st) != 0) {
+                log_err("disk %s: %s: %s", c->disk[i].vdev, c->disk[i].path, strerror(errno));
+                return EXIT_ERROR;
+            }
+        }
+        if (!c->cmdline[0])
+            strcpy(c->cmdline, "console=ttyS0");
+    } else if (check_readable("bios", bios)) {
+        return EXIT_ERROR;
+    }
+
+    /* Build the machine. */
+    pthread_mutex_init(&m->dev_lock, NULL);
+    pthread_mutex_init(&m->exit_lock, NULL);
+    pthread_cond_init(&m->exit_cond, NULL);
+    m->mmio.lock = &m->dev_lock;
+    m->console_in = STDIN_FILENO;
+    m->console_out = STDOUT_FILENO;
+    m->loop = loop_new(&m->dev_lock);
+    if (!m->loop) {
+        log_err("cannot create the event loop: %s", strerror(errno));
+        return EXIT_ERROR;
+    }
+    if (board_riscv_setup(m, bios, err, sizeof(err))) {
+        log_err("%s", err);
+        return EXIT_ERROR;
+    }
+
+    signal_loop = m->loop;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+
+    console_attach(m, m->console_in);
+    if (m->engine->start(m)) {
+        console_restore();
+        return EXIT_ERROR;
+    }
+    loop_run(m->loop);
+    if (got_signal)
+        machine_request_exit(m, VM_EXIT_QUIT, 0);
+    m->engine->stop(m);
+    console_restore();
+
+    switch (m->exit_reason) {
+    case VM_EXIT_POWEROFF: status = EXIT_POWEROFF; break;
+    case VM_EXIT_REBOOT: status = EXIT_REBOOT; break;
+    case VM_EXIT_CRASH: status = EXIT_CRASH; break;
+    case VM_EXIT_HTIF: status = m->exit_code & 0xff; break;
+    case VM_EXIT_QUIT: status = got_signal ? 128 + got_signal : EXIT_POWEROFF; break;
+    default: status = EXIT_ERROR; break;
+    }
+    fflush(stdout);
+    /* Device teardown is the OS's job at process exit; the guest is gone. */
+    _exit(status);
+}
