@@ -1,0 +1,181 @@
+/* Raw disk images: a regular file or a host block device, byte for byte. */
+#include "block.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+static int raw_open(BlockBackend *bb, const char *path, bool readonly, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+        snprintf(err, errlen, "%s: not a regular file or block device", path);
+        close(fd);
+        return -1;
+    }
+    bb->fd = fd;
+    bb->readonly = readonly;
+    return 0;
+}
+
+/* Move an iovec array (a private copy) forward by `done` bytes, skipping
+ * buffers that are used up or empty. */
+static void advance(struct iovec **iov, int *n, size_t done)
+{
+    while (*n && done >= (*iov)->iov_len) {
+        done -= (*iov)->iov_len;
+        (*iov)++;
+        (*n)--;
+    }
+    if (*n && done) {
+        (*iov)->iov_base = (uint8_t *)(*iov)->iov_base + done;
+        (*iov)->iov_len -= done;
+    }
+}
+
+static int raw_rw(BlockBackend *bb, const struct iovec *iov0, int n, uint64_t off, bool write)
+{
+    struct iovec *copy, *iov;
+    int ret = 0;
+
+    if (n <= 0)
+        return 0;
+    if (n > IOV_MAX || off > (uint64_t)INT64_MAX)
+        return -EINVAL;
+    copy = malloc(sizeof(*copy) * (size_t)n);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, iov0, sizeof(*copy) * (size_t)n);
+    iov = copy;
+    advance(&iov, &n, 0);   /* skip leading empty buffers */
+    while (n > 0) {
+        ssize_t r = write ? pwritev(bb->fd, iov, n, (off_t)off)
+                          : preadv(bb->fd, iov, n, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            ret = -errno;
+            break;
+        }
+        if (r == 0) {        /* end of image */
+            ret = -EIO;
+            break;
+        }
+        off += (uint64_t)r;
+        advance(&iov, &n, (size_t)r);
+    }
+    free(copy);
+    return ret;
+}
+
+static int raw_preadv(BlockBackend *bb, const struct iovec *iov, int n, uint64_t off)
+{
+    return raw_rw(bb, iov, n, off, false);
+}
+
+static int raw_pwritev(BlockBackend *bb, const struct iovec *iov, int n, uint64_t off)
+{
+    if (bb->readonly)
+        return -EROFS;
+    return raw_rw(bb, iov, n, off, true);
+}
+
+static int raw_flush(BlockBackend *bb)
+{
+    if (bb->readonly)
+        return 0;
+    return fdatasync(bb->fd) < 0 ? -errno : 0;
+}
+
+static int raw_discard(BlockBackend *bb, uint64_t off, uint64_t len)
+{
+    if (bb->readonly)
+        return -EROFS;
+    if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+        return -EINVAL;
+    if (fallocate(bb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)off, (off_t)len) < 0)
+        return -errno;
+    return 0;
+}
+
+static uint64_t raw_size(BlockBackend *bb)
+{
+    off_t end = lseek(bb->fd, 0, SEEK_END);   /* works for block devices too */
+    return end < 0 ? 0 : (uint64_t)end;
+}
+
+static void raw_close(BlockBackend *bb)
+{
+    if (bb->fd >= 0)
+        close(bb->fd);
+    bb->fd = -1;
+}
+
+const BlockDriver block_raw_driver = {
+    .format = "raw",
+    .open = raw_open,
+    .preadv = raw_preadv,
+    .pwritev = raw_pwritev,
+    .flush = raw_flush,
+    .discard = raw_discard,
+    .size = raw_size,
+    .close = raw_close,
+};
+
+/* The format table: only raw for now. */
+static const BlockDriver *const drivers[] = { &block_raw_driver };
+
+BlockBackend *block_open(const char *path, const char *format, bool readonly,
+                         char *err, size_t errlen)
+{
+    const BlockDriver *drv = NULL;
+    BlockBackend *bb;
+
+    if (!format || !*format)
+        format = "raw";
+    for (size_t i = 0; i < ARRAY_SIZE(drivers); i++)
+        if (!strcmp(drivers[i]->format, format))
+            drv = drivers[i];
+    if (!drv) {
+        snprintf(err, errlen, "%s: unsupported disk format '%s'", path, format);
+        return NULL;
+    }
+    if (!path || !*path) {
+        snprintf(err, errlen, "disk has no path");
+        return NULL;
+    }
+    bb = calloc(1, sizeof(*bb));
+    if (!bb) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    bb->drv = drv;
+    bb->fd = -1;
+    if (drv->open(bb, path, readonly, err, errlen) < 0) {
+        free(bb);
+        return NULL;
+    }
+    return bb;
+}
+
+void block_close(BlockBackend *bb)
+{
+    if (!bb)
+        return;
+    bb->drv->close(bb);
+    free(bb);
+}

@@ -105,4 +105,10 @@ int config_validate(const VmConfig *c, char *err, size_t errlen);
 
 const char *config_action_name(enum cfg_action a);
 
+/* Names as written in a config ("pv", "emu", "riscv64"; "default"/"auto"
+ * for the zero values), for messages and `xm list -l`. */
+const char *config_type_name(enum cfg_type t);
+const char *config_engine_name(enum cfg_engine e);
+const char *config_arch_name(enum cfg_arch a);
+
 #endif

@@ -1,0 +1,369 @@
+/* virtio-net: a virtual Ethernet NIC (virtio 1.x, device ID 1).
+ *
+ * Queue 0 is rx (device -> guest), queue 1 is tx (guest -> device). Every
+ * frame in either direction is preceded by a 12-byte virtio_net_hdr_v1; we
+ * offer no checksum or segmentation offloads, so the header only matters for
+ * num_buffers (mergeable rx buffers let one frame span several chains).
+ *
+ * Frames go to a NetBackend (slirp or tap). The backend asks can_receive()
+ * before handing us a frame; when the guest has no rx buffers we say no and
+ * the backend pauses until the guest kicks the rx queue (rx_resume). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "backend/net.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "hw/virtio/devices.h"
+#include "hw/virtio/virtio.h"
+
+/* Device feature bits (virtio spec 5.1.3). */
+#define VIRTIO_NET_F_MAC       5
+#define VIRTIO_NET_F_MRG_RXBUF 15
+#define VIRTIO_NET_F_STATUS    16
+
+#define VIRTIO_NET_S_LINK_UP   1
+
+#define VNET_RXQ 0
+#define VNET_TXQ 1
+#define VNET_QUEUE_SIZE 256
+#define VNET_HDR_LEN 12          /* struct virtio_net_hdr_v1 */
+/* Most chains one received frame may span (mergeable buffers). Linux posts
+ * buffers of at least 1.5 KiB, and without offloads frames are at most
+ * MTU-sized, so this is generous; a guest with tinier buffers sees drops. */
+#define VNET_MAX_MERGE 16
+
+/* Config space: mac[6], status, max_virtqueue_pairs. */
+#define VNET_CFG_SIZE 10
+
+typedef struct VirtioNet {
+    VirtioDevice vd;
+    NetBackend *be;
+    uint8_t mac[6];
+    uint8_t config[VNET_CFG_SIZE];
+    VirtioNetStats st;
+    /* rx chains, allocated on first use. tx has its own element: sending
+     * to slirp can deliver a reply (ARP, DHCP) into rx while the tx chain
+     * is still held. */
+    VirtqElem *elem[VNET_MAX_MERGE];
+    VirtqElem *tx_elem;
+    struct iovec tx_iov[VIRTQ_MAX_CHAIN];
+} VirtioNet;
+
+static VirtioNet *to_net(VirtioDevice *vd)
+{
+    return vd->priv;
+}
+
+static VirtqElem *net_elem(VirtioNet *n, unsigned i)
+{
+    if (!n->elem[i])
+        n->elem[i] = malloc(sizeof(VirtqElem));
+    return n->elem[i];
+}
+
+/* ---- guest -> network */
+
+/* Point tx_iov at the frame: the chain's readable buffers minus the header.
+ * Returns the number of iovecs. */
+static unsigned strip_header(VirtioNet *n, const VirtqElem *e)
+{
+    size_t skip = VNET_HDR_LEN;
+    unsigned cnt = 0;
+
+    for (unsigned i = 0; i < e->n_out; i++) {
+        size_t l = e->out[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        n->tx_iov[cnt].iov_base = (uint8_t *)e->out[i].iov_base + skip;
+        n->tx_iov[cnt].iov_len = l - skip;
+        skip = 0;
+        cnt++;
+    }
+    return cnt;
+}
+
+static void net_tx(VirtioNet *n)
+{
+    VirtioDevice *vd = &n->vd;
+    VirtqElem *e = n->tx_elem;
+    bool pushed = false;
+
+    while (virtio_is_ready(vd)) {
+        int r = virtq_pop(vd, VNET_TXQ, e);
+        if (r <= 0)
+            break;          /* empty, or malformed: the device is broken */
+        if (e->out_len <= VNET_HDR_LEN || e->out_len - VNET_HDR_LEN > NET_MAX_FRAME) {
+            n->st.tx_dropped++;
+        } else {
+            size_t len = e->out_len - VNET_HDR_LEN;
+            unsigned cnt = strip_header(n, e);
+            if (n->be && net_send(n->be, n->tx_iov, cnt, len) == 0) {
+                n->st.tx_packets++;
+                n->st.tx_bytes += len;
+            } else {
+                n->st.tx_dropped++;
+            }
+        }
+        virtq_push(vd, VNET_TXQ, e, 0);
+        pushed = true;
+    }
+    if (pushed && virtio_is_ready(vd))
+        virtq_notify(vd, VNET_TXQ);
+}
+
+/* ---- network -> guest */
+
+static int net_can_receive(void *opaque)
+{
+    VirtioNet *n = opaque;
+
+    return virtio_is_ready(&n->vd) && virtq_has_work(&n->vd, VNET_RXQ);
+}
+
+/* Give back chains we popped but cannot use, so the guest keeps them. The
+ * virtqueue API has no "unpop"; last_avail is the transport state it
+ * documents as "next avail ring index to consume", so stepping it back is
+ * exactly that. */
+static void unpop(VirtioNet *n, unsigned count)
+{
+    n->vd.vq[VNET_RXQ].last_avail = (uint16_t)(n->vd.vq[VNET_RXQ].last_avail - count);
+}
+
+static void net_receive(void *opaque, const uint8_t *frame, size_t len)
+{
+    VirtioNet *n = opaque;
+    VirtioDevice *vd = &n->vd;
+    bool mrg = virtio_has_feature(vd, VIRTIO_NET_F_MRG_RXBUF);
+    unsigned max = mrg ? VNET_MAX_MERGE : 1;
+    uint64_t need = (uint64_t)VNET_HDR_LEN + len, have = 0;
+    unsigned cnt = 0;
+    uint8_t hdr[VNET_HDR_LEN] = { 0 };
+
+    if (!virtio_is_ready(vd) || len == 0 || len > NET_MAX_FRAME) {
+        n->st.rx_dropped++;
+        return;
+    }
+
+    /* Collect enough writable buffers for header + frame. */
+    while (have < need) {
+        VirtqElem *e;
+        int r;
+
+        if (cnt == max || !(e = net_elem(n, cnt))) {
+            unpop(n, cnt);
+            n->st.rx_dropped++;
+            return;
+        }
+        r = virtq_pop(vd, VNET_RXQ, e);
+        if (r < 0)
+            return;             /* broken: stop touching the device */
+        if (r == 0) {
+            unpop(n, cnt);
+            n->st.rx_dropped++;
+            return;
+        }
+        /* The first buffer must hold the whole header (spec 5.1.6.3.1). */
+        if (cnt == 0 && e->in_len < VNET_HDR_LEN) {
+            virtio_set_broken(vd, "virtio-net: rx buffer smaller than the header");
+            return;
+        }
+        have += e->in_len;
+        cnt++;
+    }
+
+    st16(hdr + 10, (uint16_t)cnt);   /* num_buffers; everything else 0 */
+
+    size_t off = 0;                  /* position in header+frame */
+    for (unsigned i = 0; i < cnt; i++) {
+        VirtqElem *e = n->elem[i];
+        size_t room = (size_t)e->in_len, put = 0;
+
+        if (off < VNET_HDR_LEN) {    /* only in the first buffer */
+            put = iov_from_buf(e->in, e->n_in, 0, hdr, VNET_HDR_LEN);
+            off = VNET_HDR_LEN;
+        }
+        size_t chunk = MIN(room - put, (size_t)need - off);
+        put += iov_from_buf(e->in, e->n_in, put, frame + (off - VNET_HDR_LEN), chunk);
+        off += chunk;
+        virtq_push(vd, VNET_RXQ, e, (uint32_t)put);
+    }
+    n->st.rx_packets++;
+    n->st.rx_bytes += len;
+    virtq_notify(vd, VNET_RXQ);
+}
+
+/* ---- virtio device ops */
+
+static uint64_t net_get_features(VirtioDevice *vd)
+{
+    return (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |
+           (1ull << VIRTIO_NET_F_MRG_RXBUF);
+}
+
+static void net_config_read(VirtioDevice *vd, uint32_t off, void *buf, unsigned len)
+{
+    VirtioNet *n = to_net(vd);
+
+    if (off > VNET_CFG_SIZE || len > VNET_CFG_SIZE - off) {
+        memset(buf, 0, len);
+        return;
+    }
+    memcpy(buf, n->config + off, len);
+}
+
+static void net_config_write(VirtioDevice *vd, uint32_t off, const void *buf, unsigned len)
+{
+    /* The MAC is writable only with VIRTIO_NET_F_CTRL_MAC_ADDR (not offered
+     * in 1.x); everything else is read-only. Ignore. */
+}
+
+static void net_queue_notify(VirtioDevice *vd, unsigned q)
+{
+    VirtioNet *n = to_net(vd);
+
+    if (!virtio_is_ready(vd))
+        return;
+    if (q == VNET_TXQ)
+        net_tx(n);
+    else if (q == VNET_RXQ && n->be)
+        net_rx_resume(n->be);    /* new rx buffers: let frames flow again */
+}
+
+static void net_activate(VirtioDevice *vd)
+{
+    VirtioNet *n = to_net(vd);
+
+    if (n->be && net_can_receive(n))
+        net_rx_resume(n->be);
+}
+
+static void net_destroy(VirtioDevice *vd)
+{
+    VirtioNet *n = to_net(vd);
+
+    net_close(n->be);
+    for (unsigned i = 0; i < VNET_MAX_MERGE; i++)
+        free(n->elem[i]);
+    free(n->tx_elem);
+    free(n);
+}
+
+static const VirtioDeviceOps virtio_net_ops = {
+    .name = "virtio-net",
+    .device_id = VIRTIO_ID_NET,
+    .get_features = net_get_features,
+    .config_read = net_config_read,
+    .config_write = net_config_write,
+    .config_size = VNET_CFG_SIZE,
+    .queue_notify = net_queue_notify,
+    .activate = net_activate,
+    .destroy = net_destroy,
+};
+
+/* ---- construction */
+
+/* A random MAC in Xen's OUI 00:16:3e, as xend assigns them (the top bit of
+ * the fourth byte clear, as Xen does). */
+static void random_mac(uint8_t mac[6])
+{
+    uint8_t r[3];
+
+    if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+        uint64_t t = clock_ns();
+        r[0] = (uint8_t)t;
+        r[1] = (uint8_t)(t >> 8);
+        r[2] = (uint8_t)(t >> 16);
+    }
+    mac[0] = 0x00;
+    mac[1] = 0x16;
+    mac[2] = 0x3e;
+    mac[3] = r[0] & 0x7f;
+    mac[4] = r[1];
+    mac[5] = r[2];
+}
+
+static NetBackend *open_by_type(Loop *loop, const CfgNic *nic, const NetClient *client,
+                                char *err, size_t errlen)
+{
+    switch (nic->type) {
+    case CFG_NET_USER:
+        return net_slirp_create(loop, nic, client, err, errlen);
+    case CFG_NET_TAP:
+    case CFG_NET_BRIDGE:
+        return net_tap_create(loop, nic, client, err, errlen);
+    }
+    snprintf(err, errlen, "unknown network type %d", (int)nic->type);
+    return NULL;
+}
+
+VirtioDevice *virtio_net_create_with(GuestMem *mem, Loop *loop, const CfgNic *nic,
+                                     net_backend_open_fn open, char *err, size_t errlen)
+{
+    VirtioNet *n;
+    NetClient client;
+
+    if (!mem || !nic || !open) {
+        snprintf(err, errlen, "virtio-net: missing memory or NIC configuration");
+        return NULL;
+    }
+    if (nic->mac_set && (nic->mac[0] & 1)) {
+        snprintf(err, errlen, "vif: mac %02x:%02x:%02x:%02x:%02x:%02x is a multicast address",
+                 nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5]);
+        return NULL;
+    }
+    n = calloc(1, sizeof(*n));
+    if (n)
+        n->tx_elem = malloc(sizeof(VirtqElem));
+    if (!n || !n->tx_elem || !net_elem(n, 0)) {
+        if (n) {
+            free(n->tx_elem);
+            free(n->elem[0]);
+        }
+        free(n);
+        snprintf(err, errlen, "virtio-net: out of memory");
+        return NULL;
+    }
+    if (nic->mac_set)
+        memcpy(n->mac, nic->mac, 6);
+    else
+        random_mac(n->mac);
+    memcpy(n->config, n->mac, 6);
+    st16(n->config + 6, VIRTIO_NET_S_LINK_UP);
+    st16(n->config + 8, 1);          /* max_virtqueue_pairs */
+
+    virtio_init(&n->vd, &virtio_net_ops, n, mem, 2, VNET_QUEUE_SIZE);
+
+    client.can_receive = net_can_receive;
+    client.receive = net_receive;
+    client.opaque = n;
+    n->be = open(loop, nic, &client, err, errlen);
+    if (!n->be) {
+        free(n->elem[0]);
+        free(n->tx_elem);
+        free(n);
+        return NULL;
+    }
+    return &n->vd;
+}
+
+VirtioDevice *virtio_net_create(GuestMem *mem, Loop *loop, const CfgNic *nic,
+                                char *err, size_t errlen)
+{
+    return virtio_net_create_with(mem, loop, nic, open_by_type, err, errlen);
+}
+
+void virtio_net_get_stats(VirtioDevice *vd, VirtioNetStats *st)
+{
+    *st = to_net(vd)->st;
+}
+
+void virtio_net_get_mac(VirtioDevice *vd, uint8_t mac[6])
+{
+    memcpy(mac, to_net(vd)->mac, 6);
+}
