@@ -115,6 +115,13 @@ void virtio_set_broken(VirtioDevice *vd, const char *why);
 bool virtio_is_ready(const VirtioDevice *vd); /* DRIVER_OK and not broken */
 /* Raise a config-change interrupt. */
 void virtio_config_changed(VirtioDevice *vd);
+/* Transport-level reset (status 0 written): clears status, features,
+ * interrupt status and every queue's state (num_max kept, num reset to
+ * num_max), then calls ops->reset. */
+void virtio_reset(VirtioDevice *vd);
+/* The whole device's feature set as offered to the driver: the model's
+ * get_features() plus VERSION_1, EVENT_IDX and INDIRECT_DESC. */
+uint64_t virtio_device_features(VirtioDevice *vd);
 
 /* Virtqueue: returns 1 and fills *e when a chain was popped, 0 when the
  * queue is empty (or not ready), -1 when the chain was malformed (the device

@@ -1,0 +1,259 @@
+/* virtio-mmio transport, version 2: the register window of one device. */
+#include "virtio_mmio.h"
+
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+struct VirtioMmio {
+    VirtioDevice *vd;
+    uint32_t dev_features_sel;
+    uint32_t drv_features_sel;
+    uint32_t queue_sel;
+};
+
+static void mmio_update_irq(VirtioDevice *vd)
+{
+    irq_set(&vd->irq, vd->isr != 0);
+}
+
+static VirtQueue *cur_queue(VirtioMmio *m)
+{
+    return m->queue_sel < m->vd->nqueues ? &m->vd->vq[m->queue_sel] : NULL;
+}
+
+static uint64_t config_read(VirtioMmio *m, uint64_t off, unsigned size)
+{
+    VirtioDevice *vd = m->vd;
+    uint8_t buf[8] = { 0 };
+
+    if (!vd->ops->config_read || off > vd->ops->config_size ||
+        size > vd->ops->config_size - off)
+        return 0;
+    vd->ops->config_read(vd, (uint32_t)off, buf, size);
+    return ld64(buf);   /* little-endian, upper bytes zero */
+}
+
+static void config_write(VirtioMmio *m, uint64_t off, uint64_t val, unsigned size)
+{
+    VirtioDevice *vd = m->vd;
+    uint8_t buf[8];
+
+    if (!vd->ops->config_write || off > vd->ops->config_size ||
+        size > vd->ops->config_size - off)
+        return;
+    st64(buf, val);
+    vd->ops->config_write(vd, (uint32_t)off, buf, size);
+}
+
+uint64_t virtio_mmio_read(VirtioMmio *m, uint64_t off, unsigned size)
+{
+    VirtioDevice *vd = m->vd;
+    VirtQueue *vq = cur_queue(m);
+
+    if (off >= VIRTIO_MMIO_CONFIG)
+        return config_read(m, off - VIRTIO_MMIO_CONFIG, size);
+    if (size != 4 || (off & 3))
+        return 0;
+
+    switch (off) {
+    case VIRTIO_MMIO_MAGIC_VALUE:   return VIRTIO_MMIO_MAGIC;
+    case VIRTIO_MMIO_VERSION_REG:   return VIRTIO_MMIO_VERSION;
+    case VIRTIO_MMIO_DEVICE_ID:     return vd->ops->device_id;
+    case VIRTIO_MMIO_VENDOR_ID_REG: return VIRTIO_MMIO_VENDOR_ID;
+    case VIRTIO_MMIO_DEVICE_FEATURES:
+        if (m->dev_features_sel > 1)
+            return 0;
+        return (uint32_t)(virtio_device_features(vd) >> (32 * m->dev_features_sel));
+    case VIRTIO_MMIO_QUEUE_NUM_MAX: return vq ? vq->num_max : 0;
+    case VIRTIO_MMIO_QUEUE_READY:   return vq ? vq->ready : 0;
+    case VIRTIO_MMIO_INTERRUPT_STATUS: return vd->isr;
+    case VIRTIO_MMIO_STATUS:        return vd->status;
+    case VIRTIO_MMIO_QUEUE_DESC_LOW:    return vq ? (uint32_t)vq->desc_gpa : 0;
+    case VIRTIO_MMIO_QUEUE_DESC_HIGH:   return vq ? (uint32_t)(vq->desc_gpa >> 32) : 0;
+    case VIRTIO_MMIO_QUEUE_DRIVER_LOW:  return vq ? (uint32_t)vq->avail_gpa : 0;
+    case VIRTIO_MMIO_QUEUE_DRIVER_HIGH: return vq ? (uint32_t)(vq->avail_gpa >> 32) : 0;
+    case VIRTIO_MMIO_QUEUE_DEVICE_LOW:  return vq ? (uint32_t)vq->used_gpa : 0;
+    case VIRTIO_MMIO_QUEUE_DEVICE_HIGH: return vq ? (uint32_t)(vq->used_gpa >> 32) : 0;
+    case VIRTIO_MMIO_CONFIG_GENERATION: return vd->config_generation;
+    default:                        return 0;
+    }
+}
+
+/* FEATURES_OK is only accepted for a modern driver that asked for nothing
+ * the device did not offer. */
+static bool features_acceptable(VirtioDevice *vd)
+{
+    uint64_t f = vd->driver_features;
+
+    return (f & (1ull << VIRTIO_F_VERSION_1)) && !(f & ~virtio_device_features(vd));
+}
+
+static void write_status(VirtioMmio *m, uint32_t val)
+{
+    VirtioDevice *vd = m->vd;
+    uint32_t old = vd->status;
+
+    val &= 0xff;
+    if (!val) {
+        virtio_reset(vd);
+        return;
+    }
+    if ((val & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
+        !features_acceptable(vd))
+        val &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+    /* DRIVER_OK without FEATURES_OK is a driver bug; don't start. */
+    if ((val & VIRTIO_STATUS_DRIVER_OK) && !(val & VIRTIO_STATUS_FEATURES_OK))
+        val &= ~(uint32_t)VIRTIO_STATUS_DRIVER_OK;
+    /* NEEDS_RESET is ours to set; only a reset clears it. */
+    vd->status = (val & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET) |
+                 (old & VIRTIO_STATUS_NEEDS_RESET);
+
+    if ((vd->status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+        if (vd->ops->activate)
+            vd->ops->activate(vd);
+        /* Catch up on buffers the driver queued (and maybe kicked) before
+         * DRIVER_OK: queues are not processed until then. */
+        for (unsigned q = 0; q < vd->nqueues && virtio_is_ready(vd); q++)
+            if (vd->vq[q].ready && vd->ops->queue_notify)
+                vd->ops->queue_notify(vd, q);
+    }
+}
+
+static void set_queue_ready(VirtioMmio *m, VirtQueue *vq, bool on)
+{
+    VirtioDevice *vd = m->vd;
+    uint64_t n = vq->num;
+
+    if (!on) {
+        vq->ready = false;
+        return;
+    }
+    if (vq->ready)
+        return;
+    if (!n || n > vq->num_max || (n & (n - 1))) {
+        virtio_set_broken(vd, "queue size is not a power of two within QueueNumMax");
+        return;
+    }
+    if ((vq->desc_gpa & 15) || (vq->avail_gpa & 1) || (vq->used_gpa & 3) ||
+        !gmem_ptr(vd->mem, vq->desc_gpa, 16 * n) ||
+        !gmem_ptr(vd->mem, vq->avail_gpa, 6 + 2 * n) ||
+        !gmem_ptr(vd->mem, vq->used_gpa, 6 + 8 * n)) {
+        virtio_set_broken(vd, "queue rings outside guest RAM or misaligned");
+        return;
+    }
+    vq->last_avail = 0;
+    vq->used_idx = 0;
+    vq->signalled_used = 0;
+    vq->signalled_valid = false;
+    vq->ready = true;
+}
+
+static void set_lo(uint64_t *r, uint32_t v) { *r = (*r & ~0xffffffffull) | v; }
+static void set_hi(uint64_t *r, uint32_t v) { *r = (*r & 0xffffffffull) | ((uint64_t)v << 32); }
+
+void virtio_mmio_write(VirtioMmio *m, uint64_t off, uint64_t val64, unsigned size)
+{
+    VirtioDevice *vd = m->vd;
+    VirtQueue *vq = cur_queue(m);
+    uint32_t val = (uint32_t)val64;
+    /* Queue layout may only change while the queue is stopped. */
+    VirtQueue *vq_cfg = vq && !vq->ready ? vq : NULL;
+
+    if (off >= VIRTIO_MMIO_CONFIG) {
+        config_write(m, off - VIRTIO_MMIO_CONFIG, val64, size);
+        return;
+    }
+    if (size != 4 || (off & 3))
+        return;
+
+    switch (off) {
+    case VIRTIO_MMIO_DEVICE_FEATURES_SEL: m->dev_features_sel = val; break;
+    case VIRTIO_MMIO_DRIVER_FEATURES_SEL: m->drv_features_sel = val; break;
+    case VIRTIO_MMIO_DRIVER_FEATURES:
+        if (m->drv_features_sel > 1 || (vd->status & VIRTIO_STATUS_FEATURES_OK))
+            break;
+        if (m->drv_features_sel == 0)
+            set_lo(&vd->driver_features, val);
+        else
+            set_hi(&vd->driver_features, val);
+        break;
+    case VIRTIO_MMIO_QUEUE_SEL: m->queue_sel = val; break;
+    case VIRTIO_MMIO_QUEUE_NUM:
+        if (vq_cfg)
+            vq_cfg->num = (uint16_t)MIN(val, 0xffffu);
+        break;
+    case VIRTIO_MMIO_QUEUE_READY:
+        if (vq)
+            set_queue_ready(m, vq, val & 1);
+        break;
+    case VIRTIO_MMIO_QUEUE_NOTIFY:
+        val &= 0xffff;
+        if (val < vd->nqueues && vd->vq[val].ready && virtio_is_ready(vd) &&
+            vd->ops->queue_notify)
+            vd->ops->queue_notify(vd, val);
+        break;
+    case VIRTIO_MMIO_INTERRUPT_ACK:
+        vd->isr &= ~val;
+        mmio_update_irq(vd);
+        break;
+    case VIRTIO_MMIO_STATUS: write_status(m, val); break;
+    case VIRTIO_MMIO_QUEUE_DESC_LOW:    if (vq_cfg) set_lo(&vq_cfg->desc_gpa, val); break;
+    case VIRTIO_MMIO_QUEUE_DESC_HIGH:   if (vq_cfg) set_hi(&vq_cfg->desc_gpa, val); break;
+    case VIRTIO_MMIO_QUEUE_DRIVER_LOW:  if (vq_cfg) set_lo(&vq_cfg->avail_gpa, val); break;
+    case VIRTIO_MMIO_QUEUE_DRIVER_HIGH: if (vq_cfg) set_hi(&vq_cfg->avail_gpa, val); break;
+    case VIRTIO_MMIO_QUEUE_DEVICE_LOW:  if (vq_cfg) set_lo(&vq_cfg->used_gpa, val); break;
+    case VIRTIO_MMIO_QUEUE_DEVICE_HIGH: if (vq_cfg) set_hi(&vq_cfg->used_gpa, val); break;
+    default: break;
+    }
+}
+
+static uint64_t bus_read_cb(void *opaque, uint64_t off, unsigned size)
+{
+    return virtio_mmio_read(opaque, off, size);
+}
+
+static void bus_write_cb(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    virtio_mmio_write(opaque, off, val, size);
+}
+
+static const MmioOps virtio_mmio_ops = {
+    .read = bus_read_cb,
+    .write = bus_write_cb,
+};
+
+VirtioMmio *virtio_mmio_create(Bus *bus, uint64_t base, IrqLine irq, VirtioDevice *vd)
+{
+    VirtioMmio *m = calloc(1, sizeof(*m));
+
+    if (!m) {
+        log_err("%s: out of memory", vd->ops->name);
+        return NULL;
+    }
+    m->vd = vd;
+    vd->irq = irq;
+    vd->update_irq = mmio_update_irq;
+    vd->transport = m;
+    if (bus && bus_map(bus, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, m, vd->ops->name) < 0) {
+        log_err("%s: cannot map MMIO window at 0x%llx", vd->ops->name,
+                (unsigned long long)base);
+        vd->update_irq = NULL;
+        vd->transport = NULL;
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void virtio_mmio_destroy(VirtioMmio *m)
+{
+    if (!m)
+        return;
+    if (m->vd->transport == m) {
+        m->vd->update_irq = NULL;
+        m->vd->transport = NULL;
+    }
+    free(m);
+}

@@ -1,0 +1,255 @@
+/* virtio-blk on a temporary raw image: the request types, error statuses,
+ * read-only disks and malformed requests. */
+#include "vqtest.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "hw/virtio/devices.h"
+
+#define DISK_SIZE (1u << 20)          /* 2048 sectors */
+#define HDR_GPA   (DATA_GPA)
+#define BUF_GPA   (DATA_GPA + 0x1000)
+#define STAT_GPA  (DATA_GPA + 0x100)
+
+enum { T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11 };
+
+typedef struct Fixture {
+    GuestMem mem;
+    char path[64];
+    VirtioDevice *vd;
+    TestRing r;
+    int fd;
+} Fixture;
+
+static VirtioDevice *make_blk(Fixture *f, bool ro)
+{
+    CfgDisk d;
+    char err[256];
+    VirtioDevice *vd;
+
+    memset(&d, 0, sizeof(d));
+    snprintf(d.path, sizeof(d.path), "%s", f->path);
+    snprintf(d.serial, sizeof(d.serial), "XENO-SERIAL-1");
+    d.readonly = ro;
+    vd = virtio_blk_create(&f->mem, &d, err, sizeof(err));
+    assert_non_null(vd);
+    drive_ok(vd, 0);
+    ring_init(&f->r, &f->mem, vd, 0, 16, DESC_GPA, AVAIL_GPA, USED_GPA);
+    return vd;
+}
+
+static int setup(void **state)
+{
+    Fixture *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    assert_int_equal(gmem_add_ram(&f->mem, RAM_BASE, RAM_SIZE), 0);
+    snprintf(f->path, sizeof(f->path), "/tmp/xeno-blk-XXXXXX");
+    f->fd = mkstemp(f->path);
+    assert_true(f->fd >= 0);
+    assert_int_equal(ftruncate(f->fd, DISK_SIZE), 0);
+    f->vd = make_blk(f, false);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    Fixture *f = *state;
+    virtio_device_destroy(f->vd);
+    close(f->fd);
+    unlink(f->path);
+    gmem_free(&f->mem);
+    free(f);
+    return 0;
+}
+
+/* Submit header + optional data + status; returns the status byte, or -1
+ * if the request was not completed. *used_len gets the used length. */
+static int submit(Fixture *f, uint32_t type, uint64_t sector, uint32_t data_len,
+                  bool data_writable, uint32_t *used_len)
+{
+    uint8_t *hdr = gp(&f->mem, HDR_GPA, 16);
+    uint16_t before = used_idx(&f->r);
+    uint32_t id, len;
+    unsigned i = 0;
+
+    st32(hdr, type);
+    st32(hdr + 4, 0);
+    st64(hdr + 8, sector);
+    *gp(&f->mem, STAT_GPA, 1) = 0xee;
+    set_desc(&f->r, i, HDR_GPA, 16, F_NEXT, i + 1);
+    i++;
+    if (data_len) {
+        set_desc(&f->r, i, BUF_GPA, data_len, F_NEXT | (data_writable ? F_WRITE : 0), i + 1);
+        i++;
+    }
+    set_desc(&f->r, i, STAT_GPA, 1, F_WRITE, 0);
+    avail_add(&f->r, 0);
+    f->vd->ops->queue_notify(f->vd, 0);
+    if (used_idx(&f->r) == before)
+        return -1;
+    used_elem(&f->r, before, &id, &len);
+    assert_int_equal(id, 0);
+    if (used_len)
+        *used_len = len;
+    return *gp(&f->mem, STAT_GPA, 1);
+}
+
+static void test_config(void **state)
+{
+    Fixture *f = *state;
+    uint8_t cfg[0x30];
+
+    f->vd->ops->config_read(f->vd, 0, cfg, sizeof(cfg));
+    assert_int_equal(ld64(cfg), DISK_SIZE / 512);
+    assert_int_equal(ld32(cfg + 0x14), 512);
+    assert_true(ld32(cfg + 0x0c) >= 1);
+    assert_true(ld32(cfg + 0x28) >= 1);
+    uint64_t feat = f->vd->ops->get_features(f->vd);
+    assert_true(feat & (1ull << 9));      /* FLUSH */
+    assert_true(feat & (1ull << 13));     /* DISCARD */
+    assert_false(feat & (1ull << 5));     /* not RO */
+}
+
+static void test_write_read(void **state)
+{
+    Fixture *f = *state;
+    uint8_t *buf = gp(&f->mem, BUF_GPA, 1024), disk[1024];
+    uint32_t len;
+
+    for (int i = 0; i < 1024; i++)
+        buf[i] = (uint8_t)(i * 7);
+    assert_int_equal(submit(f, T_OUT, 10, 1024, false, &len), 0);
+    assert_int_equal(len, 1);
+    assert_int_equal(pread(f->fd, disk, sizeof(disk), 10 * 512), 1024);
+    assert_memory_equal(disk, buf, 1024);
+
+    memset(buf, 0, 1024);
+    assert_int_equal(submit(f, T_IN, 10, 1024, true, &len), 0);
+    assert_int_equal(len, 1025);
+    assert_memory_equal(disk, buf, 1024);
+
+    /* The last sector is readable, one past is not. */
+    assert_int_equal(submit(f, T_IN, DISK_SIZE / 512 - 1, 512, true, &len), 0);
+    assert_int_equal(submit(f, T_IN, DISK_SIZE / 512 - 1, 1024, true, &len), 1);
+    assert_int_equal(len, 1);
+    assert_int_equal(submit(f, T_OUT, DISK_SIZE / 512, 512, false, &len), 1);
+    assert_int_equal(submit(f, T_IN, UINT64_MAX, 512, true, &len), 1);
+    /* Lengths must be whole sectors. */
+    assert_int_equal(submit(f, T_IN, 0, 100, true, &len), 1);
+    assert_false(f->vd->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void test_flush_getid_unsupp(void **state)
+{
+    Fixture *f = *state;
+    uint32_t len;
+
+    assert_int_equal(submit(f, T_FLUSH, 0, 0, false, &len), 0);
+    assert_int_equal(submit(f, T_GET_ID, 0, 20, true, &len), 0);
+    assert_int_equal(len, 21);
+    assert_memory_equal(gp(&f->mem, BUF_GPA, 20), "XENO-SERIAL-1\0\0\0\0\0\0\0", 20);
+    assert_int_equal(submit(f, 99, 0, 0, false, &len), 2);
+}
+
+static void test_discard(void **state)
+{
+    Fixture *f = *state;
+    uint8_t *seg = gp(&f->mem, BUF_GPA, 32), disk[4096], ones[4096];
+    uint32_t len;
+
+    memset(ones, 0xff, sizeof(ones));
+    assert_int_equal(pwrite(f->fd, ones, sizeof(ones), 8 * 512), 4096);
+    st64(seg, 8);
+    st32(seg + 8, 8);
+    st32(seg + 12, 0);
+    assert_int_equal(submit(f, T_DISCARD, 0, 16, false, &len), 0);
+    assert_int_equal(pread(f->fd, disk, sizeof(disk), 8 * 512), 4096);
+    /* tmpfs and ext4 punch holes; a file system that cannot keeps data. */
+    assert_true(disk[0] == 0 || disk[0] == 0xff);
+    /* Out of range and bad flags. */
+    st64(seg, DISK_SIZE / 512 - 4);
+    assert_int_equal(submit(f, T_DISCARD, 0, 16, false, &len), 1);
+    st64(seg, 0);
+    st32(seg + 12, 2);
+    assert_int_equal(submit(f, T_DISCARD, 0, 16, false, &len), 2);
+    /* Not a whole number of segments. */
+    assert_int_equal(submit(f, T_DISCARD, 0, 10, false, &len), 1);
+}
+
+static void test_read_only(void **state)
+{
+    Fixture *f = *state;
+    uint32_t len;
+
+    virtio_device_destroy(f->vd);
+    f->vd = make_blk(f, true);
+    assert_true(f->vd->ops->get_features(f->vd) & (1ull << 5));
+    assert_int_equal(submit(f, T_OUT, 0, 512, false, &len), 1);
+    assert_int_equal(submit(f, T_IN, 0, 512, true, &len), 0);
+    assert_int_equal(submit(f, T_FLUSH, 0, 0, false, &len), 0);
+}
+
+static void test_malformed(void **state)
+{
+    Fixture *f = *state;
+
+    /* Header only 8 bytes. */
+    set_desc(&f->r, 0, HDR_GPA, 8, F_NEXT, 1);
+    set_desc(&f->r, 1, STAT_GPA, 1, F_WRITE, 0);
+    avail_add(&f->r, 0);
+    f->vd->ops->queue_notify(f->vd, 0);
+    assert_true(f->vd->status & VIRTIO_STATUS_NEEDS_RESET);
+
+    /* After a reset, a request without a status byte. */
+    virtio_reset(f->vd);
+    drive_ok(f->vd, 0);
+    ring_init(&f->r, &f->mem, f->vd, 0, 16, DESC_GPA, AVAIL_GPA, USED_GPA);
+    uint32_t len;
+    assert_int_equal(submit(f, T_FLUSH, 0, 0, false, &len), 0);
+    set_desc(&f->r, 0, HDR_GPA, 16, 0, 0);
+    avail_add(&f->r, 0);
+    f->vd->ops->queue_notify(f->vd, 0);
+    assert_true(f->vd->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void test_open_errors(void **state)
+{
+    Fixture *f = *state;
+    CfgDisk d;
+    char err[256];
+
+    memset(&d, 0, sizeof(d));
+    snprintf(d.path, sizeof(d.path), "/nonexistent/disk.img");
+    assert_null(virtio_blk_create(&f->mem, &d, err, sizeof(err)));
+    assert_string_equal(err, "/nonexistent/disk.img: No such file or directory");
+    snprintf(d.path, sizeof(d.path), "/tmp");
+    d.readonly = true;
+    assert_null(virtio_blk_create(&f->mem, &d, err, sizeof(err)));
+    assert_string_equal(err, "/tmp: not a regular file or block device");
+    snprintf(d.path, sizeof(d.path), "%s", f->path);
+    snprintf(d.format, sizeof(d.format), "qcow2");
+    assert_null(virtio_blk_create(&f->mem, &d, err, sizeof(err)));
+    assert_non_null(strstr(err, "unsupported disk format"));
+}
+
+int main(void)
+{
+    log_set_level(LOG_ERR);
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_config),
+        T(test_write_read),
+        T(test_flush_getid_unsupp),
+        T(test_discard),
+        T(test_read_only),
+        T(test_malformed),
+        T(test_open_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
