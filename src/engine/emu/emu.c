@@ -105,31 +105,34 @@ static void timespec_from_ns(struct timespec *ts, uint64_t ns)
 static void hart_sleep(Hart *h)
 {
     Emu *e = h->emu;
-    uint64_t deadline = ~0ull, tick = 1000000000ull / EMU_TIMEBASE_HZ;
+    const uint64_t tick = 1000000000ull / EMU_TIMEBASE_HZ;
 
-    if (h->run_state == HART_RUNNING) {
-        uint64_t cmp = __atomic_load_n(&h->mtimecmp, __ATOMIC_RELAXED);
-        if ((h->mie & MIP_MTIP) && cmp < deadline)
-            deadline = cmp;
-        if (h->stimer_armed && h->stimecmp < deadline)
-            deadline = h->stimecmp;
-    }
     pthread_mutex_lock(&h->lock);
     h->exit_chunk = 0;
     while (!e->stopping && !e->pausing && !h->exit_chunk) {
-        if (h->run_state == HART_RUNNING && hart_pending_irqs(h))
-            break;
+        uint64_t deadline = ~0ull;
+
         if (h->run_state == HART_START_PENDING)
             break;
         if (__atomic_load_n(&h->flush_req, __ATOMIC_ACQUIRE) != h->flush_ack)
             break;
+        if (h->run_state == HART_RUNNING) {
+            uint64_t cmp = __atomic_load_n(&h->mtimecmp, __ATOMIC_RELAXED);
+            if (hart_pending_irqs(h))
+                break;
+            /* Deadlines are re-read on every wake-up: a timer reprogrammed
+             * by another thread kicks us, and we recompute. */
+            if ((h->mie & MIP_MTIP) && cmp < deadline)
+                deadline = cmp;
+            if (h->stimer_armed && h->stimecmp < deadline)
+                deadline = h->stimecmp;
+        }
         if (deadline != ~0ull) {
             struct timespec ts;
-            uint64_t abs_ns;
             if (emu_mtime(e) >= deadline)
                 break;
-            abs_ns = e->time_base_ns + (deadline > (~0ull / tick) ? ~0ull / 2 : deadline * tick);
-            timespec_from_ns(&ts, abs_ns);
+            timespec_from_ns(&ts, e->time_base_ns +
+                             (deadline > (~0ull / 2) / tick ? ~0ull / 2 : deadline * tick));
             if (pthread_cond_timedwait(&h->cond, &h->lock, &ts) == ETIMEDOUT)
                 break;
         } else {
@@ -252,6 +255,7 @@ static int emu_init(Machine *m, char *err, size_t errlen)
         pthread_cond_init(&h->cond, &ca);
         pthread_condattr_destroy(&ca);
         hart_reset(h, 0);
+        hart_dcache_init(h);
     }
     cpu.opaque = e;
     cpu.nharts = e->nharts;

@@ -209,6 +209,24 @@ static inline int fetch(Hart *h, uint64_t pc, uint32_t *raw)
     return mmu_fetch_slow(h, pc, raw);
 }
 
+static inline const Insn *decode_cached(Hart *h, uint32_t raw)
+{
+    DCacheEntry *e = &h->dcache[(raw * 0x9e3779b1u) >> (32 - DCACHE_BITS)];
+    if (__builtin_expect(e->raw != raw, 0)) {
+        e->raw = raw;
+        insn_decode(raw, &e->d);
+    }
+    return &e->d;
+}
+
+void hart_dcache_init(Hart *h)
+{
+    for (unsigned i = 0; i < (1u << DCACHE_BITS); i++) {
+        h->dcache[i].raw = 0;
+        insn_decode(0, &h->dcache[i].d);
+    }
+}
+
 uint64_t hart_run_chunk(Hart *h, uint64_t budget)
 {
     uint64_t start = h->instret, end = start + budget;
@@ -225,7 +243,7 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
             break;
         if (__builtin_expect(fetch(h, pc, &raw), 0))
             goto fault;
-        insn_decode(raw, &d);
+        d = *decode_cached(h, raw);
         h->instret++;
 
         switch (d.op) {

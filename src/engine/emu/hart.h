@@ -12,6 +12,7 @@
 
 #include "hw/bus.h"
 #include "hw/mem.h"
+#include "decode.h"
 
 struct Emu;
 
@@ -74,6 +75,15 @@ typedef struct TlbSet {
     TlbEntry r[TLB_SIZE], w[TLB_SIZE], x[TLB_SIZE];
 } TlbSet;
 
+/* Decoded-instruction cache keyed by the instruction bits themselves:
+ * decoding is a pure function of them, so entries never go stale and need
+ * no invalidation on self-modifying code, fence.i or remapping. */
+#define DCACHE_BITS 12
+typedef struct DCacheEntry {
+    uint32_t raw;
+    Insn d;
+} DCacheEntry;
+
 enum hart_run_state { HART_RUNNING, HART_STOPPED, HART_START_PENDING };
 
 typedef struct Hart {
@@ -111,6 +121,7 @@ typedef struct Hart {
     int satp_mode;           /* 0 bare, 8 Sv39, 9 Sv48 */
     uint64_t satp_ppn;
     TlbSet tlb[TLB_CTX];
+    DCacheEntry dcache[1 << DCACHE_BITS];
 
     /* Run control. */
     struct Emu *emu;
@@ -157,6 +168,7 @@ void hart_set_mip(Hart *h, uint64_t mask, int level);
 /* exec.c */
 /* Run up to `budget` instructions; returns the number executed. */
 uint64_t hart_run_chunk(Hart *h, uint64_t budget);
+void hart_dcache_init(Hart *h);
 
 /* trap.c */
 void hart_raise(Hart *h, uint64_t cause, uint64_t tval);
