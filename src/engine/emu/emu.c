@@ -15,9 +15,12 @@
 
 #define CHUNK 20000     /* instructions between interrupt/timer checks */
 
+/* mtime follows the host clock from time_base_ns; pausing moves the base
+ * forward by the paused interval so the guest's clock stops while paused. */
 uint64_t emu_mtime(const Emu *e)
 {
-    return (clock_ns() - e->time_base_ns) / (1000000000ull / EMU_TIMEBASE_HZ);
+    return (clock_ns() - __atomic_load_n(&e->time_base_ns, __ATOMIC_ACQUIRE)) /
+           (1000000000ull / EMU_TIMEBASE_HZ);
 }
 
 void hart_kick(Hart *h)
@@ -330,6 +333,7 @@ static void emu_pause(Machine *m)
     pthread_mutex_lock(&e->pause_lock);
     while (e->paused_count < e->nharts && !e->stopping)
         pthread_cond_wait(&e->pause_cond, &e->pause_lock);
+    e->paused_at_ns = clock_ns();
     pthread_mutex_unlock(&e->pause_lock);
 }
 
@@ -338,6 +342,9 @@ static void emu_resume(Machine *m)
     Emu *e = emu_of(m);
 
     pthread_mutex_lock(&e->pause_lock);
+    if (e->pausing && e->paused_at_ns)
+        __atomic_add_fetch(&e->time_base_ns, clock_ns() - e->paused_at_ns, __ATOMIC_RELEASE);
+    e->paused_at_ns = 0;
     e->pausing = 0;
     pthread_cond_broadcast(&e->pause_cond);
     pthread_mutex_unlock(&e->pause_lock);

@@ -152,6 +152,7 @@ typedef struct Emu {
     pthread_cond_t pause_cond;
     unsigned paused_count;
     uint64_t time_base_ns;
+    uint64_t paused_at_ns;
     struct Clint *clint;
     struct Plic *plic;
 } Emu;
