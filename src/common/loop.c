@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -74,6 +75,17 @@ int loop_add_hook(Loop *l, const LoopHook *hook)
     l->hooks[l->nhooks++] = *hook;
     loop_wakeup(l);
     return 0;
+}
+
+void loop_del_hook(Loop *l, void *opaque)
+{
+    for (int i = 0; i < l->nhooks; i++) {
+        if (l->hooks[i].opaque == opaque) {
+            memmove(&l->hooks[i], &l->hooks[i + 1], (size_t)(l->nhooks - i - 1) * sizeof(l->hooks[0]));
+            l->nhooks--;
+            return;
+        }
+    }
 }
 
 int loop_hook_add_pollfd(Loop *l, int fd, short events)
@@ -153,8 +165,19 @@ void loop_run(Loop *l)
                 }
             }
         }
-        for (int i = 0; i < l->nhooks; i++)
-            l->hooks[i].dispatch(l->hooks[i].opaque, l);
+        {
+            /* A dispatch may remove hooks: run a snapshot. */
+            LoopHook snap[LOOP_MAX_HOOKS];
+            int n = l->nhooks;
+            memcpy(snap, l->hooks, (size_t)n * sizeof(snap[0]));
+            for (int i = 0; i < n; i++) {
+                bool live = false;
+                for (int k = 0; k < l->nhooks && !live; k++)
+                    live = l->hooks[k].opaque == snap[i].opaque;
+                if (live)
+                    snap[i].dispatch(snap[i].opaque, l);
+            }
+        }
         if (l->lock)
             pthread_mutex_unlock(l->lock);
     }

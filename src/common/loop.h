@@ -31,6 +31,8 @@ void loop_free(Loop *l);
 int loop_add_fd(Loop *l, int fd, short events, loop_fd_cb cb, void *opaque);
 void loop_del_fd(Loop *l, int fd);
 int loop_add_hook(Loop *l, const LoopHook *hook);
+/* Remove the hook whose opaque pointer is `opaque` (call with the lock held). */
+void loop_del_hook(Loop *l, void *opaque);
 
 /* Inside a hook's prepare(): add a pollfd, returns its index. */
 int loop_hook_add_pollfd(Loop *l, int fd, short events);

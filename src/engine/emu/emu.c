@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "hart.h"
+#include "jit.h"
 #include "hw/riscv/riscv.h"
 #include "vmm/machine.h"
 
@@ -93,6 +94,7 @@ static void serve_flush(Hart *h)
     uint64_t req = __atomic_load_n(&h->flush_req, __ATOMIC_ACQUIRE);
     if (req != h->flush_ack) {
         tlb_flush(h);
+        jit_flush(h->jit);
         __atomic_store_n(&h->flush_ack, req, __ATOMIC_RELEASE);
     }
 }
@@ -207,7 +209,10 @@ static void *hart_thread(void *arg)
             continue;
         }
         h->exit_chunk = 0;
-        hart_run_chunk(h, CHUNK);
+        if (h->jit)
+            jit_run_chunk(h, CHUNK);
+        else
+            hart_run_chunk(h, CHUNK);
     }
     return NULL;
 }
@@ -259,6 +264,8 @@ static int emu_init(Machine *m, char *err, size_t errlen)
         pthread_condattr_destroy(&ca);
         hart_reset(h, 0);
         hart_dcache_init(h);
+        if (jit_enabled())
+            h->jit = jit_create();
     }
     cpu.opaque = e;
     cpu.nharts = e->nharts;
@@ -373,8 +380,10 @@ static void emu_destroy(Machine *m)
 
     if (!e)
         return;
-    for (unsigned i = 0; i < e->nharts; i++)
+    for (unsigned i = 0; i < e->nharts; i++) {
+        jit_destroy(e->harts[i]->jit);
         free(e->harts[i]);
+    }
     free(e->harts);
     clint_free(e->clint);
     plic_free(e->plic);

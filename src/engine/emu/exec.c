@@ -8,6 +8,7 @@
 #include "decode.h"
 #include "fpu.h"
 #include "hart.h"
+#include "jit.h"
 
 #define X(r) (h->x[(r)])
 #define WR(v) do { uint64_t v_ = (uint64_t)(v); if (d.rd) h->x[d.rd] = v_; } while (0)
@@ -309,7 +310,11 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
         case OP_SRAW: WR((int64_t)((int32_t)X(d.rs1) >> (X(d.rs2) & 31))); break;
 
         case OP_FENCE: __atomic_thread_fence(__ATOMIC_SEQ_CST); break;
-        case OP_FENCE_I: break;  /* decoding re-reads memory every time */
+        case OP_FENCE_I:
+            /* The interpreter re-reads memory every time; translated code
+             * must go. */
+            jit_flush(h->jit);
+            break;
         case OP_ECALL:
             h->exc_cause = CAUSE_ECALL_U + (uint64_t)h->priv;
             h->exc_tval = 0;

@@ -123,6 +123,10 @@ typedef struct Hart {
     TlbSet tlb[TLB_CTX];
     DCacheEntry dcache[1 << DCACHE_BITS];
 
+    /* JIT (NULL when interpreting). */
+    struct Jit *jit;
+    uint64_t jit_tmp;        /* scratch for slow-path loads from JIT code */
+
     /* Run control. */
     struct Emu *emu;
     unsigned id;

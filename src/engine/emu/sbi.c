@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "hart.h"
+#include "jit.h"
 #include "vmm/machine.h"
 
 #define SBI_SUCCESS 0
@@ -82,6 +83,7 @@ static void remote_flush(Hart *self, Hart *t)
 
     if (t == self) {
         tlb_flush(self);
+        jit_flush(self->jit);
         return;
     }
     req = __atomic_add_fetch(&t->flush_req, 1, __ATOMIC_SEQ_CST);
@@ -96,6 +98,7 @@ static void remote_flush(Hart *self, Hart *t)
         uint64_t mine = __atomic_load_n(&self->flush_req, __ATOMIC_ACQUIRE);
         if (mine != self->flush_ack) {
             tlb_flush(self);
+            jit_flush(self->jit);
             __atomic_store_n(&self->flush_ack, mine, __ATOMIC_RELEASE);
         }
         sched_yield();
