@@ -17,6 +17,7 @@
 #include "hw/uart.h"
 #include "hw/virtio/devices.h"
 #include "hw/virtio/virtio_mmio.h"
+#include "control.h"
 #include "loader.h"
 
 #define FDT_MAX (64 * 1024)
@@ -78,6 +79,10 @@ static int add_devices(Machine *m, char *err, size_t errlen)
     if (c->vconsole &&
         add_virtio(m, virtio_console_create(&m->mem, m->loop, -1, m->console_out, err, errlen),
                    err, errlen))
+        return -1;
+    /* The guest agent channel (hvc1): shutdown/reboot/vcpu-set requests
+     * from the control socket reach the guest's agent through it. */
+    if (add_virtio(m, control_agent_create(m, err, errlen), err, errlen))
         return -1;
     return 0;
 }

@@ -126,6 +126,7 @@ typedef struct Hart {
     /* JIT (NULL when interpreting). */
     struct Jit *jit;
     uint64_t jit_tmp;        /* scratch for slow-path loads from JIT code */
+    uint64_t jit_end;        /* instret at which the current chunk ends */
 
     /* Run control. */
     struct Emu *emu;

@@ -31,6 +31,9 @@ typedef struct JitBlock {
 struct Jit {
     uint8_t *code;
     size_t used;
+    /* The chain site of the last block exit, set by generated code when a
+     * chainable exit returned to the dispatcher unlinked (see exit_chain). */
+    uint8_t *last_exit;
     JitBlock table[1 << TABLE_BITS];
 };
 
@@ -54,6 +57,8 @@ static void e64(Emit *e, uint64_t v) { memcpy(e->p, &v, 8); e->p += 8; }
 #define OFF_INSTRET ((int32_t)offsetof(Hart, instret))
 #define OFF_DTLB    ((int32_t)offsetof(Hart, dtlb))
 #define OFF_TMP     ((int32_t)offsetof(Hart, jit_tmp))
+#define OFF_END     ((int32_t)offsetof(Hart, jit_end))
+#define OFF_EXIT    ((int32_t)offsetof(Hart, exit_chunk))
 
 /* reg = [rbx + disp] (64-bit) */
 static void load_m(Emit *e, int reg, int32_t disp)
@@ -185,6 +190,38 @@ static void exit_to(Emit *e, uint64_t pc, unsigned count)
 {
     st_pc(e, pc);
     add_instret(e, count);
+    epilogue(e);
+}
+
+/* A block exit to a constant target in the same guest page as the block:
+ * once the target is translated, the dispatcher patches the final jmp to go
+ * straight into it (block chaining). Only same-page targets are chained:
+ * both blocks were translated through one mapping of that page, and a
+ * remapping needs sfence.vma/satp, which end the chunk, so a chain can never
+ * lead into code of another mapping. The chain still honours the chunk
+ * budget and kicks from other threads. */
+static void exit_chain(Emit *e, Jit *j, uint64_t block_pc, uint64_t target, unsigned count)
+{
+    uint8_t *j_budget, *j_kick, *site;
+
+    if (((block_pc ^ target) & ~0xfffull) != 0) {
+        exit_to(e, target, count);
+        return;
+    }
+    st_pc(e, target);
+    add_instret(e, count);
+    load_m(e, RAX, OFF_INSTRET);
+    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x80 | (RAX << 3) | RBX); e32(e, (uint32_t)OFF_END); /* cmp rax, [rbx+end] */
+    j_budget = jcc32(e, CC_AE);
+    e8(e, 0x83); e8(e, 0x80 | (7 << 3) | RBX); e32(e, (uint32_t)OFF_EXIT); e8(e, 0);  /* cmp dword [rbx+exit], 0 */
+    j_kick = jcc32(e, CC_NE);
+    site = jmp32(e);                       /* the chain site */
+    patch(site, e->p);
+    mov_ri(e, RAX, (uint64_t)(uintptr_t)site);
+    mov_ri(e, RCX, (uint64_t)(uintptr_t)&j->last_exit);
+    e8(e, 0x48); e8(e, 0x89); e8(e, 0x01);                  /* mov [rcx], rax */
+    patch(j_budget, e->p);
+    patch(j_kick, e->p);
     epilogue(e);
 }
 
@@ -327,7 +364,7 @@ static bool is_system(int op)
 
 /* Emit one instruction. Returns true if it ended the block. *count is the
  * number of JIT-retired instructions so far (updated). */
-static bool emit_insn(Emit *e, const Insn *d, uint64_t pc, unsigned *count)
+static bool emit_insn(Emit *e, Jit *j, uint64_t block_pc, const Insn *d, uint64_t pc, unsigned *count)
 {
     uint64_t next = pc + d->len;
     int op = d->op;
@@ -432,15 +469,15 @@ static bool emit_insn(Emit *e, const Insn *d, uint64_t pc, unsigned *count)
         ld_x(e, RCX, d->rs2);
         alu_rr(e, ALU_CMP, RAX, RCX, true);
         j_taken = jcc32(e, cc[op]);
-        exit_to(e, next, *count + 1);
+        exit_chain(e, j, block_pc, next, *count + 1);
         patch(j_taken, e->p);
-        exit_to(e, pc + (uint64_t)d->imm, *count + 1);
+        exit_chain(e, j, block_pc, pc + (uint64_t)d->imm, *count + 1);
         return true;
     }
     case OP_JAL:
         mov_ri(e, RAX, next);
         st_x(e, d->rd, RAX);
-        exit_to(e, pc + (uint64_t)d->imm, *count + 1);
+        exit_chain(e, j, block_pc, pc + (uint64_t)d->imm, *count + 1);
         return true;
     case OP_JALR:
         ld_x(e, RCX, d->rs1);
@@ -512,7 +549,7 @@ static BlockFn translate(Jit *j, uint64_t pc, uintptr_t host)
         }
         insn_decode(raw, &d);
         n++;
-        if (emit_insn(&e, &d, cur, &count))
+        if (emit_insn(&e, j, pc, &d, cur, &count))
             goto done;
         cur += d.len;
         if (n >= MAX_INSNS || (cur & 0xfff) == 0 || (size_t)(e.p - start) > CODE_SLACK - 4096)
@@ -520,7 +557,7 @@ static BlockFn translate(Jit *j, uint64_t pc, uintptr_t host)
     }
     if (n == 0)
         return NULL;
-    exit_to(&e, cur, count);
+    exit_chain(&e, j, pc, cur, count);
 done:
     j->used = ALIGN_UP((size_t)(e.p - j->code), 16);
     return (BlockFn)(void *)start;
@@ -531,6 +568,9 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
     Jit *j = h->jit;
     uint64_t start = h->instret, end = start + budget;
 
+    h->jit_end = end;
+    /* Never link across dispatcher runs: the TLB may have been flushed. */
+    j->last_exit = NULL;
     while (h->instret < end && !h->exit_chunk && !h->wfi) {
         uint64_t pc = h->pc;
         TlbEntry *te = &h->itlb->x[(pc >> 12) & (TLB_SIZE - 1)];
@@ -539,6 +579,7 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
 
         if (te->tag != (pc & ~0xfffull)) {
             uint32_t raw;
+            j->last_exit = NULL;
             if (mmu_fetch_slow(h, pc, &raw)) {
                 hart_raise(h, h->exc_cause, h->exc_tval);
                 continue;
@@ -553,6 +594,7 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
         if (b->pc != pc || b->host != host || !b->fn) {
             BlockFn fn = translate(j, pc, host);
             if (!fn) {
+                j->last_exit = NULL;
                 hart_run_chunk(h, 1);
                 continue;
             }
@@ -560,6 +602,12 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
             b->pc = pc;
             b->host = host;
             b->fn = fn;
+        }
+        if (j->last_exit) {
+            /* The previous block ended at a same-page exit to this pc: link
+             * it straight to this block's body (after its 4-byte prologue). */
+            patch(j->last_exit, (const uint8_t *)(void *)b->fn + 4);
+            j->last_exit = NULL;
         }
         b->fn(h);
     }
@@ -593,6 +641,7 @@ void jit_flush(Jit *j)
 {
     if (j) {
         j->used = 0;
+        j->last_exit = NULL;
         memset(j->table, 0, sizeof(j->table));
     }
 }
