@@ -11,6 +11,7 @@ PKGS=(
   linux-source-6.1 bc flex bison libssl-dev libelf-dev cpio xz-utils
   dpkg-dev fakeroot
   qemu-system-misc opensbi python3 curl iproute2 socat
+  libcurl4-openssl-dev
 )
 
 missing=()

@@ -32,6 +32,8 @@ struct Uart {
     size_t rx_head, rx_count;
     void (*rx_ready_cb)(void *);
     void *rx_ready_opaque;
+    void (*out_fn)(void *, const uint8_t *, size_t);
+    void *out_opaque;
 };
 
 static void uart_update_irq(Uart *u)
@@ -42,6 +44,10 @@ static void uart_update_irq(Uart *u)
 
 static void out_byte(Uart *u, uint8_t c)
 {
+    if (u->out_fn) {
+        u->out_fn(u->out_opaque, &c, 1);
+        return;
+    }
     if (u->out_fd < 0)
         return;
     for (;;) {
@@ -181,4 +187,11 @@ void uart_set_rx_ready_cb(Uart *u, void (*cb)(void *opaque), void *opaque)
 {
     u->rx_ready_cb = cb;
     u->rx_ready_opaque = opaque;
+}
+
+void uart_set_output(Uart *u, void (*fn)(void *opaque, const uint8_t *buf, size_t len),
+                     void *opaque)
+{
+    u->out_fn = fn;
+    u->out_opaque = opaque;
 }

@@ -24,5 +24,9 @@ size_t uart_rx_push(Uart *u, const uint8_t *buf, size_t len);
 /* Called (with the device lock held) when the guest drained the receive
  * FIFO, so the console can resume reading input. */
 void uart_set_rx_ready_cb(Uart *u, void (*cb)(void *opaque), void *opaque);
+/* Send transmitted bytes to fn (called with the device lock held, on the
+ * vCPU thread) instead of out_fd; fn must not block. NULL restores out_fd. */
+void uart_set_output(Uart *u, void (*fn)(void *opaque, const uint8_t *buf, size_t len),
+                     void *opaque);
 
 #endif

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "console.h"
+#include "control.h"
 #include "machine.h"
 
 #ifndef XENO_GUEST_DIR
@@ -21,7 +22,8 @@
 #endif
 
 /* Exit statuses. */
-enum { EXIT_POWEROFF = 0, EXIT_ERROR = 1, EXIT_REBOOT = 2, EXIT_CRASH = 3 };
+enum { EXIT_POWEROFF = 0, EXIT_ERROR = 1, EXIT_REBOOT = 2, EXIT_CRASH = 3,
+       EXIT_DESTROYED = 4 };
 
 #define MAX_VCPUS 64
 
@@ -44,12 +46,16 @@ static void usage(FILE *f)
         "  --bios ELF         run a bare-metal ELF in M-mode (HTIF exit code)\n"
         "  --engine emu|kvm   CPU engine\n"
         "  --name NAME        domain name\n"
+        "  --control PATH     control socket (JSON lines) at PATH, console\n"
+        "                     socket at PATH.console; both removed on exit\n"
+        "  --no-console       do not use stdin/stdout as the console\n"
         "  -v, --verbose      more log output\n"
         "  -h, --help         this help\n"
         "\n"
         "Console: stdin/stdout; on a terminal, Ctrl-] then q quits.\n"
         "Exit status: 0 guest powered off, 2 guest rebooted, 3 guest crashed,\n"
-        "1 error; with --bios, the program's HTIF exit code.\n");
+        "4 destroyed through the control socket, 1 error; with --bios, the\n"
+        "program's HTIF exit code.\n");
 }
 
 static volatile sig_atomic_t got_signal;
@@ -132,6 +138,8 @@ int main(int argc, char **argv)
         { "bios", required_argument, 0, 'b' },
         { "engine", required_argument, 0, 'e' },
         { "name", required_argument, 0, 'a' },
+        { "control", required_argument, 0, 'C' },
+        { "no-console", no_argument, 0, 'Q' },
         { "verbose", no_argument, 0, 'v' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
@@ -139,7 +147,11 @@ int main(int argc, char **argv)
     static Machine mach;
     Machine *m = &mach;
     VmConfig *c = &m->cfg;
-    const char *bios = NULL, *cfgfile = NULL;
+    const char *bios = NULL, *cfgfile = NULL, *control_path = NULL;
+    char console_path[4096];
+    bool no_console = false, destroyed = false;
+    ConsoleSock *csock = NULL;
+    Control *ctl = NULL;
     char err[512];
     int opt, status;
     /* Flags are applied after the config file: remember them first. */
@@ -152,6 +164,8 @@ int main(int argc, char **argv)
         case 'h': usage(stdout); return 0;
         case 'v': log_set_level(log_get_level() + 1); break;
         case 'b': bios = optarg; break;
+        case 'C': control_path = optarg; break;
+        case 'Q': no_console = true; break;
         case '?': usage(stderr); return EXIT_ERROR;
         default:
             if (nflags >= ARRAY_SIZE(flags)) {
@@ -298,16 +312,41 @@ int main(int argc, char **argv)
     pthread_mutex_init(&m->exit_lock, NULL);
     pthread_cond_init(&m->exit_cond, NULL);
     m->mmio.lock = &m->dev_lock;
-    m->console_in = STDIN_FILENO;
-    m->console_out = STDOUT_FILENO;
+    m->console_in = no_console ? -1 : STDIN_FILENO;
+    m->console_out = no_console ? -1 : STDOUT_FILENO;
     m->loop = loop_new(&m->dev_lock);
     if (!m->loop) {
         log_err("cannot create the event loop: %s", strerror(errno));
         return EXIT_ERROR;
     }
+    /* Console output fans out to the console socket (and stdout). */
+    if ((control_path || no_console) &&
+        !(csock = console_sock_new(m, !no_console, err, sizeof(err)))) {
+        log_err("%s", err);
+        return EXIT_ERROR;
+    }
     if (board_riscv_setup(m, bios, err, sizeof(err))) {
         log_err("%s", err);
         return EXIT_ERROR;
+    }
+    if (csock)
+        console_sock_attach_uart(csock);
+    if (control_path) {
+        if ((size_t)snprintf(console_path, sizeof(console_path), "%s.console", control_path) >=
+            sizeof(console_path)) {
+            log_err("--control: path too long");
+            return EXIT_ERROR;
+        }
+        if (console_sock_listen(csock, console_path, err, sizeof(err))) {
+            log_err("--control: %s", err);
+            return EXIT_ERROR;
+        }
+        ctl = control_start(m, control_path, console_path, err, sizeof(err));
+        if (!ctl) {
+            log_err("--control: %s", err);
+            console_sock_stop(csock);
+            return EXIT_ERROR;
+        }
     }
 
     signal_loop = m->loop;
@@ -316,9 +355,12 @@ int main(int argc, char **argv)
     signal(SIGHUP, on_signal);
     signal(SIGPIPE, SIG_IGN);
 
-    console_attach(m, m->console_in);
+    if (!no_console)
+        console_attach(m, m->console_in);
     if (m->engine->start(m)) {
         console_restore();
+        control_stop(ctl);
+        console_sock_stop(csock);
         return EXIT_ERROR;
     }
     loop_run(m->loop);
@@ -326,13 +368,19 @@ int main(int argc, char **argv)
         machine_request_exit(m, VM_EXIT_QUIT, 0);
     m->engine->stop(m);
     console_restore();
+    destroyed = control_destroyed(ctl);
+    control_stop(ctl);          /* the `stopped` event; removes the sockets */
+    console_sock_stop(csock);
 
     switch (m->exit_reason) {
     case VM_EXIT_POWEROFF: status = EXIT_POWEROFF; break;
     case VM_EXIT_REBOOT: status = EXIT_REBOOT; break;
     case VM_EXIT_CRASH: status = EXIT_CRASH; break;
     case VM_EXIT_HTIF: status = m->exit_code & 0xff; break;
-    case VM_EXIT_QUIT: status = got_signal ? 128 + got_signal : EXIT_POWEROFF; break;
+    case VM_EXIT_QUIT:
+        status = destroyed ? EXIT_DESTROYED :
+                 got_signal ? 128 + got_signal : EXIT_POWEROFF;
+        break;
     default: status = EXIT_ERROR; break;
     }
     fflush(stdout);

@@ -1,0 +1,237 @@
+/* libxeno: the public C API of Xeno's management plane.
+ *
+ * A client (xm, xeno-install, the web manager, your program) talks to xend
+ * through this library only. Xend speaks REST/JSON (docs/protocols.md §2)
+ * over a local UNIX socket or over TCP with a bearer token.
+ *
+ * Conventions
+ *  - Every name starts with xeno_ / XENO_.
+ *  - No global state: everything hangs off a xeno_conn. Different
+ *    connections may be used from different threads; one connection (and the
+ *    domains it produced) must not be used by two threads at once.
+ *  - Functions that can fail return 0 on success or a positive xeno_error
+ *    code. The code and a one-line message stay available on the connection
+ *    (xeno_last_error / xeno_last_error_message) until the next call on it.
+ *  - Objects returned through an out-pointer belong to the caller and are
+ *    released with the matching _free/_close function.
+ *
+ * Typical use:
+ *
+ *     xeno_conn *c;
+ *     if (xeno_connect(NULL, 0, &c) != 0) {
+ *         fprintf(stderr, "%s\n", c ? xeno_last_error_message(c) : "out of memory");
+ *         xeno_close(c);
+ *         return 1;
+ *     }
+ *     xeno_domain *d;
+ *     if (xeno_domain_lookup_by_name(c, "web1", &d) == 0) {
+ *         xeno_domain_pause(d);
+ *         xeno_domain_free(d);
+ *     }
+ *     xeno_close(c);
+ */
+#ifndef XENO_XENO_H
+#define XENO_XENO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XENO_API_VERSION 1
+
+/* The URI used when the caller passes NULL and XENO_URI is not set. */
+#define XENO_DEFAULT_URI "unix:///run/xeno/xend.sock"
+
+/* ---- errors ------------------------------------------------------------ */
+
+typedef enum xeno_error {
+    XENO_OK = 0,
+    XENO_ERR_INTERNAL,          /* a bug or an unexpected condition */
+    XENO_ERR_NO_MEMORY,
+    XENO_ERR_INVALID_ARG,       /* bad argument (client side or HTTP 400) */
+    XENO_ERR_NO_CONNECT,        /* cannot reach xend; see xeno_last_error_errno */
+    XENO_ERR_AUTH,              /* token missing or refused (HTTP 401) */
+    XENO_ERR_NO_DOMAIN,         /* no such domain (HTTP 404) */
+    XENO_ERR_OPERATION_DENIED,  /* not allowed, e.g. on Domain-0 (HTTP 403) */
+    XENO_ERR_OPERATION_INVALID, /* not possible in the current state (HTTP 409) */
+    XENO_ERR_SERVER,            /* xend failed (HTTP 5xx) */
+    XENO_ERR_PROTOCOL,          /* xend's answer was not what the API says */
+    XENO_ERR_IO,                /* local I/O failure (console, socket) */
+    XENO_ERR_TIMEOUT,
+} xeno_error;
+
+/* A static English name for a code, e.g. "no such domain". */
+const char *xeno_strerror(int code);
+
+/* ---- connection -------------------------------------------------------- */
+
+typedef struct xeno_conn xeno_conn;
+
+/* Connect to xend.
+ *   uri: "unix:///PATH" or "tcp://HOST:PORT[?token=TOKEN]"; NULL means the
+ *        XENO_URI environment variable, else XENO_DEFAULT_URI.
+ *        For tcp the token comes from the URI or the XENO_TOKEN variable.
+ *   flags: reserved, pass 0.
+ * The connection is checked (a socket connect) before returning.
+ * Whatever the outcome, *conn is set (NULL only when memory ran out) so the
+ * error can be read from it; release it with xeno_close(). On
+ * XENO_ERR_NO_CONNECT the message is "Unable to connect to xend: REASON"
+ * with REASON the system's strerror (xeno_last_error_errno has the errno). */
+int xeno_connect(const char *uri, unsigned int flags, xeno_conn **conn);
+void xeno_close(xeno_conn *conn);
+const char *xeno_conn_get_uri(const xeno_conn *conn);
+
+/* The last error on this connection: code (XENO_OK if none), a one-line
+ * message (never NULL; "" if none) and the errno for local failures. */
+int xeno_last_error(const xeno_conn *conn);
+const char *xeno_last_error_message(const xeno_conn *conn);
+int xeno_last_error_errno(const xeno_conn *conn);
+
+/* ---- host -------------------------------------------------------------- */
+
+typedef struct xeno_host_info {
+    char hostname[256];
+    char release[128];          /* host kernel release (uname -r) */
+    char version[256];          /* host kernel version (uname -v) */
+    char machine[64];           /* uname -m */
+    char cpu_model[128];
+    unsigned int nr_cpus;
+    double cpu_mhz;
+    uint64_t total_memory_mib;
+    uint64_t free_memory_mib;
+    char virt_caps[64];         /* e.g. "hvm" (vmx/svm present) or "" */
+    char engines[64];           /* engines that can run here, e.g. "emu kvm" */
+    char xend_version[64];
+    double uptime_s;            /* host uptime, < 0 if unknown */
+} xeno_host_info;
+
+/* GET /v1/host. Fields xend did not send are zero/empty (uptime_s -1). */
+int xeno_host_get_info(xeno_conn *conn, xeno_host_info *info);
+
+/* ---- domains ----------------------------------------------------------- */
+
+typedef struct xeno_domain xeno_domain;
+
+typedef enum xeno_domain_state {
+    XENO_STATE_UNKNOWN = 0,
+    XENO_STATE_RUNNING,
+    XENO_STATE_BLOCKED,
+    XENO_STATE_PAUSED,
+    XENO_STATE_SHUTDOWN,
+    XENO_STATE_CRASHED,
+    XENO_STATE_DYING,
+    XENO_STATE_STOPPED,         /* a managed domain that is not running */
+} xeno_domain_state;
+
+typedef struct xeno_domain_info {
+    xeno_domain_state state;
+    int id;                     /* -1 when not running */
+    uint64_t mem_mib;
+    uint64_t maxmem_mib;
+    unsigned int vcpus;
+    double cpu_time_s;
+    double uptime_s;            /* < 0 if xend did not say */
+    int managed;                /* 1 if defined with xeno_domain_define */
+    int autostart;
+    char on_poweroff[16], on_reboot[16], on_crash[16];
+} xeno_domain_info;
+
+/* "running", "paused", ... (the wire names), "unknown" otherwise. */
+const char *xeno_domain_state_name(xeno_domain_state s);
+
+/* All domains, Domain-0 first. *doms is an array of *count handles; free it
+ * with xeno_domain_list_free. */
+int xeno_domain_list(xeno_conn *conn, xeno_domain ***doms, size_t *count);
+void xeno_domain_list_free(xeno_domain **doms, size_t count);
+
+int xeno_domain_lookup_by_name(xeno_conn *conn, const char *name, xeno_domain **dom);
+int xeno_domain_lookup_by_id(xeno_conn *conn, int id, xeno_domain **dom);
+int xeno_domain_lookup_by_uuid(xeno_conn *conn, const char *uuid, xeno_domain **dom);
+/* Accepts a name, a numeric ID or a UUID, like xm's DOM arguments. */
+int xeno_domain_lookup(xeno_conn *conn, const char *name_id_or_uuid, xeno_domain **dom);
+void xeno_domain_free(xeno_domain *dom);
+
+/* Flags for create/define. */
+#define XENO_CREATE_PAUSED   (1u << 0)   /* start with vCPUs paused */
+
+/* Create and start a transient domain from config text (xl.cfg syntax).
+ * overrides: NULL-terminated array of "key=value" strings (may be NULL),
+ * applied on top of the config as xm's command-line overrides. dom may be
+ * NULL if the caller does not want the handle. */
+int xeno_domain_create(xeno_conn *conn, const char *config_text,
+                       const char *const *overrides, unsigned int flags,
+                       xeno_domain **dom);
+/* Define a managed (persistent) domain without starting it. */
+int xeno_domain_define(xeno_conn *conn, const char *config_text,
+                       const char *const *overrides, unsigned int flags,
+                       xeno_domain **dom);
+/* Remove a managed domain that is not running. */
+int xeno_domain_undefine(xeno_domain *dom);
+
+/* Lifecycle. Each refreshes the cached info on success. */
+int xeno_domain_start(xeno_domain *dom, unsigned int flags);  /* XENO_CREATE_PAUSED */
+#define XENO_SHUTDOWN_WAIT   (1u << 0)   /* return once the domain has stopped */
+int xeno_domain_shutdown(xeno_domain *dom, unsigned int flags);
+int xeno_domain_reboot(xeno_domain *dom, unsigned int flags);
+int xeno_domain_destroy(xeno_domain *dom);
+int xeno_domain_pause(xeno_domain *dom);
+int xeno_domain_unpause(xeno_domain *dom);
+
+/* Resources. Memory in MiB. */
+int xeno_domain_set_memory(xeno_domain *dom, uint64_t mib);
+int xeno_domain_set_max_memory(xeno_domain *dom, uint64_t mib);
+int xeno_domain_set_vcpus(xeno_domain *dom, unsigned int count);
+
+/* Information. get_info copies the snapshot taken by the call that produced
+ * or last refreshed dom (list, lookup, an operation); xeno_domain_refresh
+ * fetches a new one. */
+int xeno_domain_refresh(xeno_domain *dom);
+int xeno_domain_get_info(const xeno_domain *dom, xeno_domain_info *info);
+const char *xeno_domain_get_name(const xeno_domain *dom);
+int xeno_domain_get_id(const xeno_domain *dom);          /* -1 if not running */
+const char *xeno_domain_get_uuid(const xeno_domain *dom);
+const char *xeno_domain_get_config(const xeno_domain *dom); /* "" if none */
+xeno_conn *xeno_domain_get_conn(const xeno_domain *dom);
+
+/* The path of the domain's console socket (local connections only); a
+ * malloc'd string in *path. Connect to it with a UNIX stream socket: bytes
+ * written go to the guest's serial input, the guest's output is read back. */
+int xeno_domain_console_path(xeno_domain *dom, char **path);
+/* The VMM log of the domain, malloc'd text in *text. */
+int xeno_domain_get_log(xeno_domain *dom, char **text);
+
+/* ---- events ------------------------------------------------------------ */
+
+typedef enum xeno_event_type {
+    XENO_EVENT_UNKNOWN = 0,
+    XENO_EVENT_STARTED,
+    XENO_EVENT_STOPPED,
+    XENO_EVENT_CRASHED,
+    XENO_EVENT_PAUSED,
+    XENO_EVENT_UNPAUSED,
+} xeno_event_type;
+
+typedef struct xeno_event {
+    xeno_event_type type;
+    char type_name[32];         /* as sent, e.g. "started" */
+    char domain[128];           /* domain name */
+    int id;                     /* domain ID, -1 if none */
+} xeno_event;
+
+typedef struct xeno_event_stream xeno_event_stream;
+
+/* Open the event stream (GET /v1/events) on its own HTTP connection. */
+int xeno_event_subscribe(xeno_conn *conn, xeno_event_stream **stream);
+/* Wait up to timeout_ms (-1: forever) for the next event.
+ * Returns 0 with *ev filled, XENO_ERR_TIMEOUT when none came in time, or
+ * another error code (the stream is then finished). */
+int xeno_event_next(xeno_event_stream *stream, xeno_event *ev, int timeout_ms);
+void xeno_event_close(xeno_event_stream *stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,64 @@
+/* libxeno: host information (GET /v1/host). */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void str(char *dst, size_t n, json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    snprintf(dst, n, "%s", s ? s : "");
+}
+
+static double num(json_t *o, const char *key, double dflt)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+int xeno_host_get_info(xeno_conn *c, xeno_host_info *h)
+{
+    if (!c || !h)
+        return XENO_ERR_INVALID_ARG;
+    memset(h, 0, sizeof(*h));
+    json_t *o;
+    int rc = xeno_request(c, "GET", "/v1/host", NULL, &o);
+    if (rc)
+        return rc;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return xeno_set_error(c, XENO_ERR_PROTOCOL, "xend sent host info that is not an object");
+    }
+    str(h->hostname, sizeof(h->hostname), o, "hostname");
+    str(h->release, sizeof(h->release), o, "release");
+    str(h->version, sizeof(h->version), o, "version");
+    str(h->machine, sizeof(h->machine), o, "machine");
+    str(h->cpu_model, sizeof(h->cpu_model), o, "cpu_model");
+    str(h->virt_caps, sizeof(h->virt_caps), o, "virt_caps");
+    str(h->xend_version, sizeof(h->xend_version), o, "xend_version");
+    /* engines: a list of names or one string */
+    json_t *e = json_object_get(o, "engines");
+    if (json_is_array(e)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(e, i, v) {
+            const char *s = json_string_value(v);
+            if (!s)
+                continue;
+            size_t len = strlen(h->engines);
+            snprintf(h->engines + len, sizeof(h->engines) - len, "%s%s", len ? " " : "", s);
+        }
+    } else {
+        str(h->engines, sizeof(h->engines), o, "engines");
+    }
+    double v = num(o, "nr_cpus", 0);
+    h->nr_cpus = v > 0 && v < 1e6 ? (unsigned)v : 0;
+    h->cpu_mhz = num(o, "cpu_mhz", 0);
+    v = num(o, "total_memory_mib", 0);
+    h->total_memory_mib = v > 0 && v < 1.8e19 ? (uint64_t)v : 0;
+    v = num(o, "free_memory_mib", 0);
+    h->free_memory_mib = v > 0 && v < 1.8e19 ? (uint64_t)v : 0;
+    h->uptime_s = num(o, "uptime_s", -1);
+    json_decref(o);
+    return XENO_OK;
+}

@@ -1,0 +1,73 @@
+/* libxeno internals shared by the library's files (and its unit tests). */
+#ifndef XENO_LIB_INTERNAL_H
+#define XENO_LIB_INTERNAL_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "xeno/xeno.h"
+
+/* Largest response body accepted from xend (a list of many domains with
+ * their configs fits easily). */
+#define XENO_MAX_RESPONSE (64u << 20)
+
+enum xeno_transport { XENO_TRANSPORT_UNIX, XENO_TRANSPORT_TCP };
+
+/* A parsed connection URI. */
+struct xeno_uri {
+    enum xeno_transport transport;
+    char path[108];          /* unix: socket path (sun_path size) */
+    char host[256];          /* tcp */
+    int port;                /* tcp */
+    char token[256];         /* tcp: from ?token= ("" if none) */
+};
+
+struct xeno_conn {
+    char *uri_text;
+    struct xeno_uri uri;
+    char *token;             /* effective token (URI or XENO_TOKEN), or NULL */
+    CURL *curl;              /* reused for every request (keep-alive) */
+    int err;
+    int sys_errno;
+    char errmsg[512];
+};
+
+struct xeno_domain {
+    xeno_conn *conn;
+    char *name;
+    char uuid[64];
+    xeno_domain_info info;
+    char *config;
+};
+
+/* uri.c */
+int xeno_uri_parse(const char *text, struct xeno_uri *out, char *err, size_t errlen);
+
+/* error.c */
+int xeno_set_error(xeno_conn *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void xeno_clear_error(xeno_conn *c);
+int xeno_error_from_http(long status);
+
+/* conn.c: one HTTP request. body may be NULL (no body). On success *out
+ * (if out != NULL) holds the decoded JSON (or NULL for an empty body). On an
+ * HTTP error status the message is xend's {"error": ...} text. */
+int xeno_request(xeno_conn *c, const char *method, const char *path,
+                 json_t *body, json_t **out);
+/* Open a socket to xend (used to check reachability); returns fd or -1
+ * with errno set. */
+int xeno_uri_socket(const struct xeno_uri *u);
+/* Set up a curl handle for this connection's transport and auth. Returns
+ * the header list to free after the transfer (may be NULL). */
+struct curl_slist *xeno_curl_setup(xeno_conn *c, CURL *h, const char *path);
+
+/* domain.c */
+int xeno_domain_parse(xeno_conn *c, json_t *obj, xeno_domain **out);
+int xeno_domain_update(xeno_domain *d, json_t *obj);
+xeno_domain_state xeno_state_from_name(const char *s);
+
+/* event.c */
+int xeno_event_parse_line(const char *line, xeno_event *ev);
+
+#endif

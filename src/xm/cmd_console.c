@@ -1,0 +1,159 @@
+/* xm console and xm dmesg: the domain's console socket (local only).
+ * The socket replays the recent output to a new client, then relays both
+ * ways; Ctrl-] detaches. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cmds.h"
+
+#define CTRL_RBRACKET 0x1d
+
+static int console_open(struct xm_ctx *ctx, xeno_domain *d)
+{
+    char *path;
+    if (xeno_domain_console_path(d, &path) != XENO_OK) {
+        xm_lib_error(ctx);
+        return -1;
+    }
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        xm_error("Console socket path too long: %s", path);
+        free(path);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        xm_error("Unable to attach to the console of %s: %s.", xeno_domain_get_name(d),
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        return -1;
+    }
+    free(path);
+    return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= w;
+    }
+    return 0;
+}
+
+int xm_console_attach(struct xm_ctx *ctx, xeno_domain *d)
+{
+    int fd = console_open(ctx, d);
+    if (fd < 0)
+        return 1;
+    struct termios saved, raw;
+    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (tty) {
+        raw = saved;
+        cfmakeraw(&raw);
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+    }
+    bool stdin_open = true;
+    int ret = 0;
+    char buf[4096];
+    for (;;) {
+        struct pollfd p[2] = { { fd, POLLIN, 0 }, { STDIN_FILENO, POLLIN, 0 } };
+        /* When stdin is not a terminal and has ended, keep showing output
+         * for a short while, then leave (scripts pipe input into xm console). */
+        int n = poll(p, stdin_open ? 2 : 1, stdin_open ? -1 : 500);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r = read(fd, buf, sizeof(buf));
+            if (r <= 0)
+                break;          /* the domain went away */
+            if (write_all(STDOUT_FILENO, buf, r) < 0) {
+                ret = 1;
+                break;
+            }
+        }
+        if (stdin_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
+            if (r <= 0) {
+                stdin_open = false;
+                continue;
+            }
+            char *esc = tty ? memchr(buf, CTRL_RBRACKET, r) : NULL;
+            size_t len = esc ? (size_t)(esc - buf) : (size_t)r;
+            if (len && write_all(fd, buf, len) < 0)
+                break;
+            if (esc)
+                break;
+        }
+    }
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+        fputs("\r\n", stdout);
+    }
+    close(fd);
+    return ret;
+}
+
+int cmd_console(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-')
+        return xm_usage_error(cmd, "'xm console' requires 1 argument.");
+    xeno_domain *d = xm_lookup_guest(ctx, argv[1]);
+    if (!d)
+        return 1;
+    int rc = xm_console_attach(ctx, d);
+    xeno_domain_free(d);
+    return rc;
+}
+
+/* The console ring replayed on connect: read until it has been quiet for
+ * a moment. */
+int cmd_dmesg(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-')
+        return xm_usage_error(cmd, "'xm dmesg' requires 1 argument.");
+    xeno_domain *d = xm_lookup_guest(ctx, argv[1]);
+    if (!d)
+        return 1;
+    int fd = console_open(ctx, d);
+    xeno_domain_free(d);
+    if (fd < 0)
+        return 1;
+    char buf[4096];
+    size_t total = 0;
+    for (;;) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        int n = poll(&p, 1, 300);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r <= 0)
+            break;
+        if (write_all(STDOUT_FILENO, buf, r) < 0)
+            break;
+        total += r;
+        if (total > (1u << 20))     /* a chatty guest: stop after 1 MiB */
+            break;
+    }
+    close(fd);
+    return 0;
+}

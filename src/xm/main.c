@@ -1,0 +1,225 @@
+/* xm: manage Xeno domains through xend, the way Xen's xm did.
+ *
+ *   xm [--connect URI] SUBCOMMAND [ARGS...]
+ *
+ * Every subcommand is a row of xm_cmds (kvmtool style); the functions live
+ * in cmd_*.c by group. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xm.h"
+#include "cmds.h"
+
+const struct xm_cmd xm_cmds[] = {
+    { "console",  cmd_console,  "<Domain>", "Attach to <Domain>'s console.",
+      "  Detach with Ctrl-]." },
+    { "create",   cmd_create,   "[-c] [-p] <ConfigFile> [key=value...]",
+      "Create a domain based on <ConfigFile>.",
+      "  -c            attach to the console after creating\n"
+      "  -p            leave the domain paused after it is created\n"
+      "  key=value     override a setting of the config file" },
+    { "delete",   cmd_delete,   "<Domain>", "Remove a managed domain from xend's management.", NULL },
+    { "destroy",  cmd_destroy,  "<Domain>", "Terminate a domain immediately.", NULL },
+    { "dmesg",    cmd_dmesg,    "<Domain>", "Print the recent console output of <Domain>.", NULL },
+    { "domid",    cmd_domid,    "<DomainName>", "Convert a domain name to domain id.", NULL },
+    { "domname",  cmd_domname,  "<DomId>", "Convert a domain id to domain name.", NULL },
+    { "help",     cmd_help,     "[Command]", "Display this message or the usage of a command.", NULL },
+    { "info",     cmd_info,     "", "Get information about the host and xend.", NULL },
+    { "list",     cmd_list,     "[-l] [Domain...]", "List information about all/some domains.",
+      "  -l, --long    show the full details of each domain" },
+    { "log",      cmd_log,      "<Domain>", "Print the log of <Domain>'s VMM.", NULL },
+    { "mem-max",  cmd_mem_max,  "<Domain> <Mem>", "Set the maximum amount of memory (MiB) of a domain.", NULL },
+    { "mem-set",  cmd_mem_set,  "<Domain> <Mem>", "Set the current memory usage (MiB) of a domain.", NULL },
+    { "new",      cmd_new,      "<ConfigFile> [key=value...]", "Add a domain to xend's management.", NULL },
+    { "pause",    cmd_pause,    "<Domain>", "Pause execution of a domain.", NULL },
+    { "reboot",   cmd_reboot,   "<Domain>", "Reboot a domain.", NULL },
+    { "shutdown", cmd_shutdown, "[-w] [-a] <Domain>", "Shutdown a domain.",
+      "  -w, --wait    wait for the domain to shut down\n"
+      "  -a, --all     shut down all guest domains" },
+    { "start",    cmd_start,    "[-p] <Domain>", "Start a managed domain.",
+      "  -p, --paused  leave the domain paused after it is started" },
+    { "top",      cmd_top,      "[-b] [-i N] [-d SECS]", "Monitor the host and its domains in real time.",
+      "  -b, --batch   print plain refreshes instead of a full screen\n"
+      "  -i N          stop after N iterations\n"
+      "  -d SECS       seconds between refreshes (default 3)" },
+    { "unpause",  cmd_unpause,  "<Domain>", "Unpause a paused domain.", NULL },
+    { "uptime",   cmd_uptime,   "[Domain...]", "Print the uptime of domains.", NULL },
+    { "vcpu-list", cmd_vcpu_list, "[Domain...]", "List the VCPUs of domains.", NULL },
+    { "vcpu-set", cmd_vcpu_set, "<Domain> <vCPUs>", "Set the number of active VCPUs of a domain.", NULL },
+    { NULL, NULL, NULL, NULL, NULL },
+};
+
+const struct xm_cmd *xm_find_cmd(const char *name)
+{
+    for (const struct xm_cmd *c = xm_cmds; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+void xm_print_usage(FILE *f, const struct xm_cmd *cmd)
+{
+    fprintf(f, "Usage: xm %s %s\n\n%s\n", cmd->name, cmd->args, cmd->summary);
+    if (cmd->options)
+        fprintf(f, "\n%s\n", cmd->options);
+}
+
+static void print_main_usage(FILE *f)
+{
+    fprintf(f, "Usage: xm [--connect URI] <subcommand> [args]\n\n"
+               "Control, list, and manipulate Xeno domains.\n\n"
+               "Common 'xm' commands:\n\n");
+    for (const struct xm_cmd *c = xm_cmds; c->name; c++)
+        fprintf(f, " %-12s %s\n", c->name, c->summary);
+    fprintf(f, "\n<Domain> can be a domain name, ID or UUID.\n"
+               "The connection is --connect URI, else $XENO_URI, else %s.\n"
+               "Use 'xm help <command>' for the usage of a command.\n", XENO_DEFAULT_URI);
+}
+
+static void verror(const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    fprintf(stderr, "Error: %s\n", msg);
+}
+
+int xm_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+int xm_usage_error(const struct xm_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    xm_print_usage(stderr, cmd);
+    return 1;
+}
+
+int xm_lib_error(struct xm_ctx *ctx)
+{
+    const char *msg = ctx->conn ? xeno_last_error_message(ctx->conn) : "out of memory";
+    if (!*msg)
+        msg = xeno_strerror(xeno_last_error(ctx->conn));
+    size_t len = strlen(msg);
+    bool stop = len && strchr(".!?", msg[len - 1]);
+    if (ctx->conn && xeno_last_error(ctx->conn) == XENO_ERR_NO_CONNECT)
+        return xm_error("%s. Is xend running?", msg);
+    return xm_error("%s%s", msg, stop ? "" : ".");
+}
+
+xeno_conn *xm_conn(struct xm_ctx *ctx)
+{
+    if (ctx->conn)
+        return ctx->conn;
+    if (xeno_connect(ctx->uri, 0, &ctx->conn) != XENO_OK) {
+        xm_lib_error(ctx);
+        xeno_close(ctx->conn);
+        ctx->conn = NULL;
+        return NULL;
+    }
+    return ctx->conn;
+}
+
+xeno_domain *xm_lookup(struct xm_ctx *ctx, const char *name)
+{
+    if (!xm_conn(ctx))
+        return NULL;
+    xeno_domain *d;
+    if (xeno_domain_lookup(ctx->conn, name, &d) != XENO_OK) {
+        if (xeno_last_error(ctx->conn) == XENO_ERR_NO_DOMAIN ||
+            xeno_last_error(ctx->conn) == XENO_ERR_INVALID_ARG) {
+            char nm[256];
+            xm_sanitize(nm, sizeof(nm), name);
+            xm_error("Domain '%s' does not exist.", nm);
+        } else {
+            xm_lib_error(ctx);
+        }
+        return NULL;
+    }
+    return d;
+}
+
+xeno_domain *xm_lookup_guest(struct xm_ctx *ctx, const char *name)
+{
+    xeno_domain *d = xm_lookup(ctx, name);
+    if (d && xeno_domain_get_id(d) == 0) {
+        xm_error("Domain-0 cannot be modified.");
+        xeno_domain_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+int cmd_help(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
+{
+    if (argc > 2)
+        return xm_usage_error(cmd, "'xm help' takes at most one command.");
+    if (argc == 2) {
+        const struct xm_cmd *c = xm_find_cmd(argv[1]);
+        if (!c) {
+            xm_error("Unknown command '%s'.", argv[1]);
+            fputc('\n', stderr);
+            print_main_usage(stderr);
+            return 1;
+        }
+        xm_print_usage(stdout, c);
+        return 0;
+    }
+    print_main_usage(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct xm_ctx ctx = { 0 };
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc) {
+            ctx.uri = argv[i + 1];
+            i += 2;
+        } else if (strncmp(argv[i], "--connect=", 10) == 0) {
+            ctx.uri = argv[i] + 10;
+            i++;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            print_main_usage(stdout);
+            return 0;
+        } else {
+            xm_error("Unknown option '%s'.", argv[i]);
+            fputc('\n', stderr);
+            print_main_usage(stderr);
+            return 1;
+        }
+    }
+    if (i >= argc) {
+        print_main_usage(stderr);
+        return 1;
+    }
+    const struct xm_cmd *cmd = xm_find_cmd(argv[i]);
+    if (!cmd) {
+        char nm[128];
+        xm_sanitize(nm, sizeof(nm), argv[i]);
+        xm_error("Unknown command '%s'.", nm);
+        fputc('\n', stderr);
+        print_main_usage(stderr);
+        return 1;
+    }
+    /* stdout may be a pipe to `head`, the console socket may close:
+     * report write errors instead of dying of SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    int rc = cmd->fn(&ctx, cmd, argc - i, argv + i);
+    xeno_close(ctx.conn);
+    if (fflush(stdout) != 0 && rc == 0)
+        rc = 1;
+    return rc;
+}

@@ -1,0 +1,63 @@
+/* xm: the command-line client of xend (Xen's xm, on libxeno). */
+#ifndef XENO_XM_H
+#define XENO_XM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "xeno/xeno.h"
+
+struct xm_ctx {
+    const char *uri;         /* --connect URI, or NULL (XENO_URI / default) */
+    xeno_conn *conn;         /* opened on first use */
+};
+
+struct xm_cmd {
+    const char *name;
+    int (*fn)(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv);
+    const char *args;        /* "[-l] [Domain...]" */
+    const char *summary;     /* one line for `xm help` */
+    const char *options;     /* option lines for `xm help CMD`, or NULL */
+};
+
+/* main.c */
+extern const struct xm_cmd xm_cmds[];
+const struct xm_cmd *xm_find_cmd(const char *name);
+/* Print "Error: MSG" and the command's usage on stderr; returns 1. */
+int xm_usage_error(const struct xm_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void xm_print_usage(FILE *f, const struct xm_cmd *cmd);
+/* Print "Error: MSG" on stderr; returns 1. */
+int xm_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The connection, opened now if needed; NULL after printing the error. */
+xeno_conn *xm_conn(struct xm_ctx *ctx);
+/* Print the last libxeno error of the connection; returns 1. */
+int xm_lib_error(struct xm_ctx *ctx);
+/* Look up DOM (name, ID or UUID); NULL after printing the error. */
+xeno_domain *xm_lookup(struct xm_ctx *ctx, const char *dom);
+/* Like xm_lookup, but refuses Domain-0 (for every modifying command). */
+xeno_domain *xm_lookup_guest(struct xm_ctx *ctx, const char *dom);
+
+/* format.c: pure layout helpers (unit-tested byte for byte). */
+void xm_state_string(xeno_domain_state s, char out[7]);
+int xm_list_header(char *buf, size_t n);
+int xm_list_row(char *buf, size_t n, const char *name, const xeno_domain_info *info);
+int xm_uptime_string(char *buf, size_t n, double seconds);
+int xm_uptime_header(char *buf, size_t n);
+int xm_uptime_row(char *buf, size_t n, const char *name, int id, double seconds);
+int xm_vcpu_header(char *buf, size_t n);
+int xm_vcpu_row(char *buf, size_t n, const char *name, const xeno_domain_info *info,
+                unsigned vcpu);
+int xm_top_header(char *buf, size_t n);
+int xm_top_row(char *buf, size_t n, const char *name, const xeno_domain_info *info,
+               double cpu_pct, uint64_t host_mem_mib);
+/* A printable copy of a name from xend (control characters become '?'). */
+void xm_sanitize(char *dst, size_t n, const char *src);
+/* "512", "512M", "1G", "524288k" -> MiB. Returns 0 or -1. */
+int xm_parse_mem_mib(const char *s, uint64_t *mib);
+/* A decimal integer in [min, max]. Returns 0 or -1. */
+int xm_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+#endif

@@ -1,0 +1,76 @@
+/* A fake machine for the control-socket tests and fuzzer: a counting
+ * engine, a real balloon device over a little guest RAM, and a
+ * machine_request_exit() that only records the reason. */
+#ifndef XENO_TEST_FAKE_MACHINE_H
+#define XENO_TEST_FAKE_MACHINE_H
+
+#include <string.h>
+
+#include "hw/virtio/devices.h"
+#include "vmm/machine.h"
+
+static struct {
+    unsigned pauses, resumes;
+    uint64_t cpu_ns;
+    enum vm_exit exit_reason;
+    unsigned exits;
+} fake;
+
+static void fake_pause(Machine *m) { fake.pauses++; }
+static void fake_resume(Machine *m) { fake.resumes++; }
+static uint64_t fake_cpu_time(Machine *m) { return fake.cpu_ns; }
+
+static const EngineOps fake_engine = {
+    .name = "fake",
+    .pause = fake_pause,
+    .resume = fake_resume,
+    .cpu_time_ns = fake_cpu_time,
+};
+
+void machine_request_exit(Machine *m, enum vm_exit why, int code)
+{
+    (void)code;
+    fake.exits++;
+    if (m->exit_reason == VM_EXIT_NONE)
+        m->exit_reason = why;
+    fake.exit_reason = why;
+}
+
+#define FAKE_RAM_BASE 0x80000000ull
+#define FAKE_RAM_MIB  16
+
+/* Fill *m as a 16 MiB, 2-vCPU (max 4) VM named "vm1", with a balloon. */
+static inline int fake_machine_init(Machine *m, bool with_balloon)
+{
+    char err[128];
+
+    memset(m, 0, sizeof(*m));
+    memset(&fake, 0, sizeof(fake));
+    config_init(&m->cfg);
+    strcpy(m->cfg.name, "vm1");
+    m->cfg.memory_mib = FAKE_RAM_MIB;
+    m->cfg.vcpus = 2;
+    m->cfg.maxvcpus = 4;
+    for (int i = 0; i < 16; i++)
+        m->cfg.uuid[i] = (uint8_t)(0x10 + i);
+    m->cfg.uuid_set = true;
+    m->engine = &fake_engine;
+    pthread_mutex_init(&m->dev_lock, NULL);
+    if (gmem_add_ram(&m->mem, FAKE_RAM_BASE, (uint64_t)FAKE_RAM_MIB << 20))
+        return -1;
+    if (with_balloon) {
+        m->balloon = virtio_balloon_create(&m->mem, err, sizeof(err));
+        if (!m->balloon)
+            return -1;
+    }
+    return 0;
+}
+
+static inline void fake_machine_free(Machine *m)
+{
+    virtio_device_destroy(m->balloon);
+    m->balloon = NULL;
+    gmem_free(&m->mem);
+}
+
+#endif
