@@ -1,0 +1,420 @@
+/* The state dir (docs/protocols.md §2):
+ *   domains/NAME.cfg, domains/NAME.autostart   managed domains
+ *   run/ID.json, run/ID.cfg, run/ID.sock[.console]   running VMMs
+ *   log/NAME.log, next-id, xend.pid, token
+ * Files that must never be seen half-written go through a temp + rename. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "xend.h"
+
+int state_path(char *buf, size_t size, const char *fmt, ...)
+{
+    char rel[PATH_MAX];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(rel, sizeof(rel), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(rel))
+        return -1;
+    n = snprintf(buf, size, "%s/%s", xconf.state_dir, rel);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    if (mkdir(path, mode) == 0 || errno == EEXIST)
+        return 0;
+    log_err("cannot create %s: %s", path, strerror(errno));
+    return -1;
+}
+
+int state_init(void)
+{
+    char p[PATH_MAX];
+
+    if (mkdir_p(xconf.state_dir, 0755) < 0)
+        return -1;
+    if (state_path(p, sizeof(p), "domains") < 0 || mkdir_p(p, 0700) < 0 ||
+        state_path(p, sizeof(p), "run") < 0 || mkdir_p(p, 0700) < 0 ||
+        state_path(p, sizeof(p), "log") < 0 || mkdir_p(p, 0750) < 0)
+        return -1;
+    return 0;
+}
+
+/* Write text to path atomically. */
+static int write_atomic(const char *path, const char *text, size_t len, mode_t mode)
+{
+    char tmp[PATH_MAX + 8];
+    int fd;
+    size_t off = 0;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -1;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        goto err;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            close(fd);
+            unlink(tmp);
+            goto err;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        unlink(tmp);
+        goto err;
+    }
+    return 0;
+err:
+    log_err("cannot write %s: %s", path, strerror(errno));
+    return -1;
+}
+
+int state_load_next_id(void)
+{
+    char p[PATH_MAX], *text;
+    size_t len;
+    long v;
+
+    if (state_path(p, sizeof(p), "next-id") < 0 || !(text = read_file(p, &len)))
+        return 1;
+    v = strtol(text, NULL, 10);
+    free(text);
+    return v > 0 && v < INT32_MAX ? (int)v : 1;
+}
+
+int state_save_next_id(int next)
+{
+    char p[PATH_MAX], text[32];
+
+    if (state_path(p, sizeof(p), "next-id") < 0)
+        return -1;
+    snprintf(text, sizeof(text), "%d\n", next);
+    return write_atomic(p, text, strlen(text), 0644);
+}
+
+int state_save_domain(const Domain *d)
+{
+    char p[PATH_MAX];
+
+    if (state_path(p, sizeof(p), "domains/%s.cfg", d->name) < 0)
+        return -1;
+    return write_atomic(p, d->config, strlen(d->config), 0600);
+}
+
+int state_delete_domain(const char *name)
+{
+    char p[PATH_MAX];
+
+    if (state_path(p, sizeof(p), "domains/%s.cfg", name) == 0)
+        unlink(p);
+    if (state_path(p, sizeof(p), "domains/%s.autostart", name) == 0)
+        unlink(p);
+    return 0;
+}
+
+int state_set_autostart(const char *name, bool on)
+{
+    char p[PATH_MAX];
+
+    if (state_path(p, sizeof(p), "domains/%s.autostart", name) < 0)
+        return -1;
+    if (!on)
+        return unlink(p) == 0 || errno == ENOENT ? 0 : -1;
+    return write_atomic(p, "", 0, 0600);
+}
+
+int state_write_run(const Domain *d)
+{
+    char p[PATH_MAX], *text;
+    json_t *j;
+    int r;
+
+    if (state_path(p, sizeof(p), "run/%d.json", d->id) < 0)
+        return -1;
+    j = json_pack("{s:i,s:i,s:s,s:s,s:s,s:b,s:I}", "id", d->id, "pid", (int)d->pid,
+                  "sock", d->sock, "name", d->name, "uuid", d->uuid,
+                  "managed", d->managed, "start_time", (json_int_t)d->start_time);
+    text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    json_decref(j);
+    if (!text)
+        return -1;
+    r = write_atomic(p, text, strlen(text), 0600);
+    free(text);
+    return r;
+}
+
+void state_remove_run(int id)
+{
+    static const char *const ext[] = { "json", "cfg", "sock", "sock.console" };
+    char p[PATH_MAX];
+
+    for (size_t i = 0; i < ARRAY_SIZE(ext); i++)
+        if (state_path(p, sizeof(p), "run/%d.%s", id, ext[i]) == 0)
+            unlink(p);
+}
+
+char *state_read_log(const char *name, size_t max)
+{
+    char p[PATH_MAX], *buf;
+    struct stat st;
+    off_t start;
+    ssize_t n;
+    int fd;
+
+    if (state_path(p, sizeof(p), "log/%s.log", name) < 0)
+        return NULL;
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) < 0 || !(buf = malloc(max + 1))) {
+        close(fd);
+        return NULL;
+    }
+    start = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+    n = pread(fd, buf, max, start);
+    close(fd);
+    if (n < 0)
+        n = 0;
+    buf[n] = '\0';
+    /* NULs would cut the JSON string short. */
+    for (ssize_t i = 0; i < n; i++)
+        if (!buf[i])
+            buf[i] = ' ';
+    return buf;
+}
+
+static void warn_cb(void *opaque, const char *msg)
+{
+    log_warn("%s: %s", (const char *)opaque, msg);
+}
+
+static void load_managed(void)
+{
+    char dir[PATH_MAX], p[PATH_MAX];
+    struct dirent *e;
+    DIR *dp;
+
+    if (state_path(dir, sizeof(dir), "domains") < 0 || !(dp = opendir(dir)))
+        return;
+    while ((e = readdir(dp))) {
+        size_t len = strlen(e->d_name);
+        char err[1024], fname[256];
+        char *text;
+        size_t tlen;
+        Domain *d;
+        VmConfig *tmp;
+        struct stat st;
+
+        if (len < 5 || strcmp(e->d_name + len - 4, ".cfg"))
+            continue;
+        if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= (int)sizeof(p))
+            continue;
+        if (!(text = read_file(p, &tlen))) {
+            log_warn("cannot read %s: %s", p, strerror(errno));
+            continue;
+        }
+        /* Warnings (unknown keys) once, at load. */
+        if ((tmp = malloc(sizeof(*tmp)))) {
+            config_init(tmp);
+            config_parse(tmp, p, text, tlen, warn_cb, p, err, sizeof(err));
+            free(tmp);
+        }
+        d = dom_from_config(p, text, tlen, NULL, 0, err, sizeof(err));
+        free(text);
+        if (!d) {
+            log_warn("skipping managed domain: %s", err);
+            continue;
+        }
+        snprintf(fname, sizeof(fname), "%.*s", (int)(len - 4), e->d_name);
+        if (strcmp(fname, d->name)) {
+            log_warn("skipping %s: it defines domain '%s'", p, d->name);
+            dom_put(d);
+            continue;
+        }
+        d->managed = true;
+        if (state_path(p, sizeof(p), "domains/%s.autostart", d->name) == 0 && stat(p, &st) == 0)
+            d->autostart = true;
+        pthread_mutex_lock(&reg_lock);
+        if (reg_add_locked(d) < 0) {
+            log_warn("skipping %s: duplicate name or uuid", e->d_name);
+            dom_put_locked(d);
+        }
+        pthread_mutex_unlock(&reg_lock);
+    }
+    closedir(dp);
+}
+
+/* Is pid a VMM serving sock? Guards against a recycled pid. */
+static bool pid_serves(pid_t pid, const char *sock)
+{
+    char p[64], cmd[8192];
+    ssize_t n;
+    size_t len = 0;
+    bool ok = false;
+    int fd;
+
+    /* /proc files have no size: read_file() does not apply. */
+    snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    while (len < sizeof(cmd) - 1 && (n = read(fd, cmd + len, sizeof(cmd) - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    cmd[len] = '\0';
+    for (size_t i = 0; i < len; i++) {
+        if (!strcmp(cmd + i, "--control") && i + 10 < len && !strcmp(cmd + i + 10, sock)) {
+            ok = true;
+            break;
+        }
+        i += strlen(cmd + i);
+    }
+    return ok;
+}
+
+static int reattach_one(const char *path, int *max_id)
+{
+    json_error_t jerr;
+    json_t *j = json_load_file(path, 0, &jerr);
+    json_int_t id = -1, pid = -1;
+    const char *sock, *name, *uuid;
+    char cfgp[PATH_MAX], err[1024], *text = NULL;
+    size_t tlen;
+    Domain *d;
+    bool fresh = false;
+    int ret = -1;
+
+    if (json_unpack(j, "{s:I,s:I,s:s,s:s,s:s}", "id", &id, "pid", &pid, "sock", &sock,
+                    "name", &name, "uuid", &uuid) < 0 || id <= 0 || id >= INT32_MAX ||
+        pid <= 1 || pid > INT32_MAX) {
+        log_warn("%s: not a valid run record; removing it", path);
+        goto out;
+    }
+    if ((int)id >= *max_id)
+        *max_id = (int)id + 1;
+    if (!pid_serves((pid_t)pid, sock)) {
+        log_info("domain %s (id %d): its VMM is gone", name, (int)id);
+        goto out;
+    }
+    pthread_mutex_lock(&reg_lock);
+    d = reg_find_name_locked(name);
+    if (d)
+        dom_get(d);
+    pthread_mutex_unlock(&reg_lock);
+    if (!d) {
+        if (state_path(cfgp, sizeof(cfgp), "run/%d.cfg", (int)id) < 0 ||
+            !(text = read_file(cfgp, &tlen)) ||
+            !(d = dom_from_config(cfgp, text, tlen, NULL, 0, err, sizeof(err)))) {
+            log_warn("domain %s (id %d): cannot read its config; VMM pid %d left alone",
+                     name, (int)id, (int)pid);
+            goto out_keep;
+        }
+        fresh = true;
+    }
+    if (d->pid > 0 || sup_attach(d, (int)id, (pid_t)pid, sock) < 0) {
+        log_warn("domain %s (id %d): cannot re-attach to VMM pid %d", name, (int)id, (int)pid);
+        dom_put(d);
+        goto out_keep;
+    }
+    if (fresh) {
+        pthread_mutex_lock(&reg_lock);
+        if (reg_add_locked(d) < 0) {
+            pthread_mutex_unlock(&reg_lock);
+            log_warn("domain %s: duplicate; VMM pid %d left alone", name, (int)pid);
+            dom_put(d);
+            goto out_keep;
+        }
+        pthread_mutex_unlock(&reg_lock);
+    } else {
+        dom_put(d);
+    }
+    ret = 0;
+    goto out_keep;
+out:
+    if (id > 0 && id < INT32_MAX)
+        state_remove_run((int)id);
+    else
+        unlink(path);
+out_keep:
+    free(text);
+    json_decref(j);
+    return ret;
+}
+
+void state_load_all(void)
+{
+    char dir[PATH_MAX], p[PATH_MAX];
+    struct dirent *e;
+    DIR *dp;
+    int max_id = state_load_next_id();
+
+    load_managed();
+    if (state_path(dir, sizeof(dir), "run") == 0 && (dp = opendir(dir))) {
+        while ((e = readdir(dp))) {
+            size_t len = strlen(e->d_name);
+            if (len < 6 || strcmp(e->d_name + len - 5, ".json"))
+                continue;
+            if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= (int)sizeof(p))
+                continue;
+            reattach_one(p, &max_id);
+        }
+        closedir(dp);
+    }
+    pthread_mutex_lock(&reg_lock);
+    reg_set_next_id_locked(max_id);
+    state_save_next_id(reg_next_id_locked());
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void *autostart_thread(void *arg)
+{
+    Domain **all;
+    size_t n;
+
+    (void)arg;
+    pthread_mutex_lock(&reg_lock);
+    n = reg_snapshot_locked(&all);
+    pthread_mutex_unlock(&reg_lock);
+    for (size_t i = 0; i < n; i++) {
+        Domain *d = all[i];
+        bool go;
+        char err[1024];
+
+        pthread_mutex_lock(&reg_lock);
+        go = d->managed && d->autostart && d->state == DS_STOPPED && d->pid == 0;
+        pthread_mutex_unlock(&reg_lock);
+        if (go) {
+            log_info("autostarting domain %s", d->name);
+            if (sup_start(d, err, sizeof(err)) < 0)
+                log_err("%s", err);
+        }
+        dom_put(d);
+    }
+    free(all);
+    return NULL;
+}
+
+void state_autostart(void)
+{
+    pthread_t t;
+
+    if (pthread_create(&t, NULL, autostart_thread, NULL) == 0)
+        pthread_detach(t);
+}

@@ -1,0 +1,658 @@
+/* Supervision of xeno-vmm processes: one per running domain.
+ *
+ * Starting spawns `xeno-vmm --control RUN/ID.sock --no-console --name N
+ * RUN/ID.cfg` in its own session (so it outlives xend) and waits for the
+ * control socket to answer. The supervision loop (main thread) polls a
+ * pidfd per VMM, which works for our children and for VMMs re-attached
+ * after an xend restart alike, plus an event connection per VMM (its
+ * "stopped" event names the reason when the exit status is not ours to
+ * read). When a VMM ends, on_poweroff / on_reboot / on_crash decide:
+ * destroy (forget a transient domain, stop a managed one), restart, or
+ * preserve (keep it listed as shutdown / crashed until destroyed). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "xend.h"
+
+#define START_TIMEOUT_MS 30000
+#define FAST_RESTART_NS  (10ull * 1000000000ull)
+#define MAX_FAST_RESTARTS 5
+
+static int wake_pipe[2] = { -1, -1 };
+static int sig_fd = -1;
+static volatile sig_atomic_t quitting;
+
+static int pidfd_open_(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+void sup_wake(void)
+{
+    if (wake_pipe[1] >= 0) {
+        ssize_t r = write(wake_pipe[1], "w", 1);
+        (void)r;
+    }
+}
+
+void sup_quit(void)
+{
+    quitting = 1;
+    sup_wake();
+}
+
+int sup_init(void)
+{
+    sigset_t set;
+
+    if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        log_err("pipe: %s", strerror(errno));
+        return -1;
+    }
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sig_fd < 0) {
+        log_err("signalfd: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Last non-empty line of the domain's VMM log, for start errors. */
+static void last_log_line(const char *name, char *out, size_t size)
+{
+    char *text = state_read_log(name, 4096), *end, *start;
+
+    out[0] = '\0';
+    if (!text)
+        return;
+    end = text + strlen(text);
+    while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+        end--;
+    *end = '\0';
+    start = strrchr(text, '\n');
+    start = start ? start + 1 : text;
+    snprintf(out, size, "%s", start);
+    free(text);
+}
+
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    size_t len = strlen(text), off = 0;
+
+    if (fd < 0)
+        return -1;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            close(fd);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    return close(fd);
+}
+
+int sup_start(Domain *d, char *err, size_t errlen)
+{
+    char cfgpath[PATH_MAX], logpath[PATH_MAX], sock[PATH_MAX], cons[PATH_MAX + 16];
+    char name[64], line[512];
+    char *config;
+    int id, logfd, nullfd, pidfd;
+    uint64_t seq, deadline;
+    json_t *res = NULL;
+    pid_t pid;
+
+    pthread_mutex_lock(&reg_lock);
+    if (d->state != DS_STOPPED || d->pid > 0 || d->removed) {
+        pthread_mutex_unlock(&reg_lock);
+        snprintf(err, errlen, "Domain '%s' is already running.", d->name);
+        return -1;
+    }
+    id = reg_alloc_id_locked();
+    if (state_path(sock, sizeof(sock), "run/%d.sock", id) < 0 ||
+        state_path(cfgpath, sizeof(cfgpath), "run/%d.cfg", id) < 0 ||
+        state_path(logpath, sizeof(logpath), "log/%s.log", d->name) < 0 ||
+        strlen(sock) + 9 > 108) {
+        pthread_mutex_unlock(&reg_lock);
+        snprintf(err, errlen, "the state dir path %s is too long for a socket", xconf.state_dir);
+        return -1;
+    }
+    d->id = id;
+    d->state = DS_STARTING;
+    d->destroying = false;
+    d->stop_reason = SR_NONE;
+    d->blocked = false;
+    d->cpu_ns = d->sample_cpu_ns = d->sample_wall_ns = 0;
+    snprintf(d->sock, sizeof(d->sock), "%s", sock);
+    snprintf(name, sizeof(name), "%s", d->name);
+    config = strdup(d->config);
+    seq = d->run_seq;
+    pthread_mutex_unlock(&reg_lock);
+
+    if (!config || write_file(cfgpath, config, 0600) < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", cfgpath, strerror(errno));
+        free(config);
+        goto fail_unstarted;
+    }
+    free(config);
+    logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (logfd < 0 || nullfd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", logpath, strerror(errno));
+        if (logfd >= 0)
+            close(logfd);
+        if (nullfd >= 0)
+            close(nullfd);
+        goto fail_unstarted;
+    }
+    {
+        time_t now = time(NULL);
+        char when[64];
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
+        dprintf(logfd, "--- xend: starting domain %s (id %d) at %s\n", name, id, when);
+    }
+    unlink(sock);
+    snprintf(cons, sizeof(cons), "%s.console", sock);
+    unlink(cons);
+
+    char *argv[] = { xconf.vmm, "--control", sock, "--no-console", "--name", name,
+                     cfgpath, NULL };
+    pid = fork();
+    if (pid == 0) {
+        /* Child: only async-signal-safe calls until exec. */
+        static const char msg[] = "xend: cannot execute the VMM\n";
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        setsid();          /* outlive xend; no terminal signals */
+        dup2(nullfd, 0);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        close_range(3, ~0u, 0);
+        execvp(argv[0], argv);
+        if (write(2, msg, sizeof(msg) - 1) < 0)
+            _exit(1);
+        _exit(1);
+    }
+    close(logfd);
+    close(nullfd);
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        goto fail_unstarted;
+    }
+    pidfd = pidfd_open_(pid);
+    if (pidfd < 0) {
+        /* Without a pidfd the VMM cannot be supervised: do not run it. */
+        snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        goto fail_unstarted;
+    }
+
+    pthread_mutex_lock(&reg_lock);
+    d->pid = pid;
+    d->pidfd = pidfd;
+    d->child = true;
+    d->started_ns = clock_ns();
+    d->start_time = time(NULL);
+    /* Written before the VMM is ready so that a VMM never outlives an xend
+     * killed right now without a trace for the next one. */
+    state_write_run(d);
+    pthread_mutex_unlock(&reg_lock);
+    sup_wake();
+    log_info("domain %s (id %d): VMM pid %d started", name, id, (int)pid);
+
+    deadline = clock_ns() + START_TIMEOUT_MS * 1000000ull;
+    for (;;) {
+        bool dead;
+        char cerr[256];
+
+        pthread_mutex_lock(&reg_lock);
+        dead = d->run_seq != seq;
+        pthread_mutex_unlock(&reg_lock);
+        if (dead) {
+            last_log_line(name, line, sizeof(line));
+            snprintf(err, errlen, "Domain '%s' failed to start: %s", name,
+                     line[0] && strncmp(line, "--- xend:", 9) ? line : "the VMM exited");
+            return -1;
+        }
+        if (vmm_call(sock, "query", NULL, 1000, &res, cerr, sizeof(cerr)) == 0)
+            break;
+        if (clock_ns() > deadline) {
+            pthread_mutex_lock(&reg_lock);
+            if (d->run_seq == seq)
+                kill(pid, SIGKILL);
+            pthread_mutex_unlock(&reg_lock);
+            snprintf(err, errlen, "Domain '%s' failed to start: no answer on %s within %d s",
+                     name, sock, START_TIMEOUT_MS / 1000);
+            return -1;
+        }
+        usleep(20000);
+    }
+
+    int mon = vmm_connect(sock);
+    pthread_mutex_lock(&reg_lock);
+    if (d->run_seq == seq) {
+        d->mon_fd = mon;
+        mon = -1;
+        dom_apply_query_locked(d, res);
+        if (d->state == DS_STARTING)
+            d->state = DS_RUNNING;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    if (mon >= 0)
+        close(mon);
+    json_decref(res);
+    sup_wake();
+    events_emit("started", name, id);
+    return 0;
+
+fail_unstarted:
+    pthread_mutex_lock(&reg_lock);
+    d->id = -1;
+    d->state = DS_STOPPED;
+    if (!d->managed && !d->removed)
+        reg_remove_locked(d);
+    pthread_cond_broadcast(&reg_cond);
+    pthread_mutex_unlock(&reg_lock);
+    state_remove_run(id);
+    return -1;
+}
+
+int sup_attach(Domain *d, int id, pid_t pid, const char *sock)
+{
+    char err[256];
+    json_t *res = NULL;
+    int pidfd, mon;
+
+    pidfd = pidfd_open_(pid);
+    if (pidfd < 0)
+        return -1;
+    if (vmm_call(sock, "query", NULL, 2000, &res, err, sizeof(err)) < 0) {
+        log_warn("domain %s (id %d): VMM pid %d does not answer: %s", d->name, id, (int)pid, err);
+        close(pidfd);
+        return -1;
+    }
+    mon = vmm_connect(sock);
+    pthread_mutex_lock(&reg_lock);
+    d->id = id;
+    d->pid = pid;
+    d->pidfd = pidfd;
+    d->child = false;
+    d->mon_fd = mon;
+    d->state = DS_RUNNING;
+    snprintf(d->sock, sizeof(d->sock), "%s", sock);
+    d->started_ns = clock_ns();
+    dom_apply_query_locked(d, res);
+    {
+        json_t *up = json_object_get(res, "uptime_ns");
+        d->start_time = time(NULL) - (json_is_integer(up) && json_integer_value(up) > 0 ?
+                                      (time_t)(json_integer_value(up) / 1000000000) : 0);
+    }
+    pthread_mutex_unlock(&reg_lock);
+    json_decref(res);
+    sup_wake();
+    log_info("domain %s (id %d): re-attached to VMM pid %d", d->name, id, (int)pid);
+    return 0;
+}
+
+int sup_wait_stopped(Domain *d, uint64_t seq, int timeout_ms)
+{
+    struct timespec ts;
+    int ret = 0;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&reg_lock);
+    while (d->run_seq == seq && d->pid > 0) {
+        if (pthread_cond_timedwait(&reg_cond, &reg_lock, &ts) == ETIMEDOUT) {
+            ret = d->run_seq == seq && d->pid > 0 ? -1 : 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return ret;
+}
+
+int sup_destroy(Domain *d, char *err, size_t errlen)
+{
+    char sock[PATH_MAX], cerr[256];
+    uint64_t seq;
+
+    pthread_mutex_lock(&reg_lock);
+    if (d->pid <= 0) {
+        if (d->state == DS_CRASHED || d->state == DS_SHUTDOWN) {
+            /* A preserved domain: forget its remains. */
+            d->id = -1;
+            d->state = DS_STOPPED;
+            if (!d->managed)
+                reg_remove_locked(d);
+            pthread_cond_broadcast(&reg_cond);
+            pthread_mutex_unlock(&reg_lock);
+            return 0;
+        }
+        pthread_mutex_unlock(&reg_lock);
+        snprintf(err, errlen, "Domain '%s' is not running.", d->name);
+        return -1;
+    }
+    d->destroying = true;
+    d->state = DS_DYING;
+    seq = d->run_seq;
+    snprintf(sock, sizeof(sock), "%s", d->sock);
+    pthread_mutex_unlock(&reg_lock);
+
+    if (vmm_call(sock, "destroy", NULL, 2000, NULL, cerr, sizeof(cerr)) < 0)
+        log_debug("domain %s: destroy via control socket: %s; killing it", d->name, cerr);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (sup_wait_stopped(d, seq, attempt ? 5000 : 3000) == 0)
+            return 0;
+        pthread_mutex_lock(&reg_lock);
+        if (d->run_seq == seq && d->pid > 0)
+            kill(d->pid, SIGKILL);
+        pthread_mutex_unlock(&reg_lock);
+    }
+    snprintf(err, errlen, "Domain '%s': the VMM (pid %d) did not exit", d->name, (int)d->pid);
+    return -1;
+}
+
+void sup_sample(Domain *d)
+{
+    char sock[PATH_MAX], err[256];
+    json_t *res = NULL;
+    uint64_t seq;
+    bool live;
+
+    pthread_mutex_lock(&reg_lock);
+    live = d->pid > 0 && (d->state == DS_RUNNING || d->state == DS_PAUSED);
+    seq = d->run_seq;
+    snprintf(sock, sizeof(sock), "%s", d->sock);
+    pthread_mutex_unlock(&reg_lock);
+    if (!live || vmm_call(sock, "query", NULL, 1000, &res, err, sizeof(err)) < 0)
+        return;
+    pthread_mutex_lock(&reg_lock);
+    if (d->run_seq == seq)
+        dom_apply_query_locked(d, res);
+    pthread_mutex_unlock(&reg_lock);
+    json_decref(res);
+}
+
+static const char *reason_name(enum stop_reason r)
+{
+    switch (r) {
+    case SR_POWEROFF:  return "poweroff";
+    case SR_REBOOT:    return "reboot";
+    case SR_CRASH:     return "crash";
+    case SR_DESTROYED: return "destroyed";
+    case SR_ERROR:     return "error";
+    default:           return "unknown";
+    }
+}
+
+static void *restart_thread(void *arg)
+{
+    Domain *d = arg;
+    char err[1024];
+
+    if (sup_start(d, err, sizeof(err)) < 0)
+        log_err("%s", err);
+    dom_put(d);
+    return NULL;
+}
+
+/* The VMM of d ended (its pidfd is readable). Called with the lock held. */
+static void handle_exit_locked(Domain *d)
+{
+    enum stop_reason why;
+    enum cfg_action act;
+    int status = 0, id = d->id;
+    bool have_status = false, was_starting = d->state == DS_STARTING;
+    char name[64];
+
+    if (d->child) {
+        pid_t r = waitpid(d->pid, &status, WNOHANG);
+        if (r == 0)
+            return;           /* not yet: spurious wakeup */
+        have_status = r == d->pid;
+    }
+    if (d->destroying)
+        why = SR_DESTROYED;
+    else if (have_status && WIFEXITED(status))
+        why = WEXITSTATUS(status) == 0 ? SR_POWEROFF : WEXITSTATUS(status) == 2 ? SR_REBOOT :
+              WEXITSTATUS(status) == 3 ? SR_CRASH : WEXITSTATUS(status) == 4 ? SR_DESTROYED :
+              SR_ERROR;
+    else if (have_status)
+        why = SR_CRASH;       /* killed by a signal */
+    else if (d->stop_reason != SR_NONE)
+        why = d->stop_reason;
+    else
+        why = SR_CRASH;       /* a re-attached VMM that vanished without a word */
+    if (why == SR_ERROR && !was_starting)
+        why = SR_CRASH;
+
+    close(d->pidfd);
+    d->pidfd = -1;
+    if (d->mon_fd >= 0)
+        close(d->mon_fd);
+    d->mon_fd = -1;
+    d->mon_len = 0;
+    d->pid = 0;
+    d->run_seq++;
+    state_remove_run(id);
+    snprintf(name, sizeof(name), "%s", d->name);
+    log_info("domain %s (id %d): VMM ended (%s)", name, id, reason_name(why));
+
+    if (was_starting || why == SR_DESTROYED || why == SR_ERROR)
+        act = CFG_ACT_DESTROY;
+    else if (why == SR_POWEROFF)
+        act = d->cfg->on_poweroff;
+    else if (why == SR_REBOOT)
+        act = d->cfg->on_reboot;
+    else
+        act = d->cfg->on_crash;
+    if (act == CFG_ACT_COREDUMP_DESTROY)
+        act = CFG_ACT_DESTROY;
+    if (act == CFG_ACT_RENAME_RESTART || act == CFG_ACT_COREDUMP_RESTART)
+        act = CFG_ACT_RESTART;
+
+    if (act == CFG_ACT_RESTART) {
+        uint64_t ran = clock_ns() - d->started_ns;
+
+        d->fast_restarts = ran < FAST_RESTART_NS ? d->fast_restarts + 1 : 0;
+        if (d->fast_restarts > MAX_FAST_RESTARTS) {
+            log_warn("domain %s: restarting too fast (%u times in a row); leaving it crashed",
+                     name, d->fast_restarts);
+            d->fast_restarts = 0;
+            act = CFG_ACT_PRESERVE;
+        }
+    }
+
+    events_emit(why == SR_CRASH ? "crashed" : "stopped", name, id);
+    switch (act) {
+    case CFG_ACT_PRESERVE:
+        d->state = why == SR_CRASH ? DS_CRASHED : DS_SHUTDOWN;
+        break;
+    case CFG_ACT_RESTART: {
+        pthread_t t;
+        pthread_attr_t a;
+
+        d->id = -1;
+        d->state = DS_STOPPED;
+        dom_get(d);
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &a, restart_thread, d) != 0) {
+            log_err("domain %s: cannot restart: no thread", name);
+            dom_put_locked(d);
+        }
+        pthread_attr_destroy(&a);
+        break;
+    }
+    default:
+        d->id = -1;
+        d->state = DS_STOPPED;
+        if (!d->managed && !d->removed)
+            reg_remove_locked(d);
+        break;
+    }
+    pthread_cond_broadcast(&reg_cond);
+}
+
+static enum stop_reason parse_reason(const char *s)
+{
+    if (!s)
+        return SR_NONE;
+    if (!strcmp(s, "poweroff"))
+        return SR_POWEROFF;
+    if (!strcmp(s, "reboot"))
+        return SR_REBOOT;
+    if (!strcmp(s, "crash"))
+        return SR_CRASH;
+    if (!strcmp(s, "destroyed"))
+        return SR_DESTROYED;
+    return SR_NONE;
+}
+
+/* Event lines from a VMM. Called with the lock held. */
+static void handle_monitor_locked(Domain *d)
+{
+    ssize_t n = recv(d->mon_fd, d->mon_buf + d->mon_len,
+                     sizeof(d->mon_buf) - d->mon_len, MSG_DONTWAIT);
+    char *nl;
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        /* The VMM is going away; its pidfd tells the rest. */
+        close(d->mon_fd);
+        d->mon_fd = -1;
+        d->mon_len = 0;
+        return;
+    }
+    d->mon_len += (size_t)n;
+    while ((nl = memchr(d->mon_buf, '\n', d->mon_len))) {
+        json_t *j, *ev;
+
+        *nl = '\0';
+        j = json_loads(d->mon_buf, 0, NULL);
+        d->mon_len -= (size_t)(nl + 1 - d->mon_buf);
+        memmove(d->mon_buf, nl + 1, d->mon_len);
+        ev = json_object_get(j, "event");
+        if (json_is_string(ev)) {
+            const char *e = json_string_value(ev);
+
+            if (!strcmp(e, "stopped")) {
+                d->stop_reason = parse_reason(json_string_value(json_object_get(j, "reason")));
+            } else if (!strcmp(e, "paused") && d->state == DS_RUNNING) {
+                d->state = DS_PAUSED;
+                events_emit("paused", d->name, d->id);
+            } else if (!strcmp(e, "resumed") && d->state == DS_PAUSED) {
+                d->state = DS_RUNNING;
+                events_emit("unpaused", d->name, d->id);
+            }
+        }
+        json_decref(j);
+    }
+    if (d->mon_len == sizeof(d->mon_buf))
+        d->mon_len = 0;   /* an over-long line: drop it */
+}
+
+void sup_run(void)
+{
+    struct pollfd *pfd = NULL;
+    Domain **dom = NULL;
+    size_t cap = 0;
+
+    while (!quitting) {
+        Domain **all;
+        size_t n, np = 2;
+        char drain[64];
+
+        pthread_mutex_lock(&reg_lock);
+        n = reg_snapshot_locked(&all);
+        if (2 * n + 2 > cap) {
+            cap = 2 * n + 16;
+            pfd = realloc(pfd, cap * sizeof(*pfd));
+            dom = realloc(dom, cap * sizeof(*dom));
+            if (!pfd || !dom)
+                abort();   /* out of memory in the supervisor: nothing sane left */
+        }
+        pfd[0] = (struct pollfd){ .fd = wake_pipe[0], .events = POLLIN };
+        pfd[1] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+        for (size_t i = 0; i < n; i++) {
+            Domain *d = all[i];
+            if (d->pidfd >= 0) {
+                dom[np] = d;
+                pfd[np++] = (struct pollfd){ .fd = d->pidfd, .events = POLLIN };
+            }
+            if (d->mon_fd >= 0) {
+                dom[np] = d;
+                pfd[np++] = (struct pollfd){ .fd = d->mon_fd, .events = POLLIN };
+            }
+        }
+        pthread_mutex_unlock(&reg_lock);
+
+        if (poll(pfd, np, -1) < 0 && errno != EINTR) {
+            log_err("poll: %s", strerror(errno));
+            sleep(1);
+        }
+        while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
+            ;
+        if (pfd[1].revents) {
+            struct signalfd_siginfo si;
+            while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGHUP) {
+                    log_info("SIGHUP ignored (nothing to reload)");
+                    continue;
+                }
+                log_info("signal %u: stopping (domains keep running)", si.ssi_signo);
+                quitting = 1;
+            }
+        }
+        pthread_mutex_lock(&reg_lock);
+        for (size_t i = 2; i < np; i++) {
+            Domain *d = dom[i];
+            if (!pfd[i].revents)
+                continue;
+            /* Only this thread closes these fds, so equality means the
+             * descriptor still belongs to the instance we polled. */
+            if (pfd[i].fd == d->pidfd)
+                handle_exit_locked(d);
+            else if (pfd[i].fd == d->mon_fd)
+                handle_monitor_locked(d);
+        }
+        for (size_t i = 0; i < n; i++)
+            dom_put_locked(all[i]);
+        pthread_mutex_unlock(&reg_lock);
+        free(all);
+    }
+    free(pfd);
+    free(dom);
+}

@@ -1,0 +1,335 @@
+/* Unit tests for xend's registry and REST API (routing, validation, error
+ * codes), with the fake VMM layer of xend_stubs.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "xend.h"
+
+/* Run one request; returns the status and the parsed body in *out. */
+static int req(const char *method, const char *path, const char *body, json_t **out)
+{
+    ApiRequest rq = { .method = method, .path = path, .body = body ? body : "",
+                      .len = body ? strlen(body) : 0, .local = true };
+    ApiReply rp = { 0 };
+    json_error_t e;
+
+    api_handle(&rq, &rp);
+    if (rp.events) {
+        assert_null(rp.body);
+        if (out)
+            *out = NULL;
+        return rp.status;
+    }
+    assert_non_null(rp.body);
+    assert_int_equal(rp.body[strlen(rp.body) - 1], '\n');
+    json_t *j = json_loads(rp.body, 0, &e);
+    assert_non_null(j);
+    if (rp.status >= 400)
+        assert_true(json_is_string(json_object_get(j, "error")));
+    free(rp.body);
+    if (out)
+        *out = j;
+    else
+        json_decref(j);
+    return rp.status;
+}
+
+static const char *err_of(json_t *j)
+{
+    return json_string_value(json_object_get(j, "error"));
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    pthread_mutex_lock(&reg_lock);
+    reg_clear_locked();
+    pthread_mutex_unlock(&reg_lock);
+    return 0;
+}
+
+static void create(const char *name, int want_id)
+{
+    char body[256];
+    json_t *j;
+
+    snprintf(body, sizeof(body), "{\"config\": \"name = \\\"%s\\\"\\nmemory = 128\\nmaxmem = 256\\n\"}", name);
+    assert_int_equal(req("POST", "/v1/domains", body, &j), 201);
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), want_id);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "running");
+    json_decref(j);
+}
+
+#define A_CFG "name = \"a\"\nmemory = 128\n"
+#define B_CFG "name = \"b\"\nmemory = x\n"
+#define U_CFG "name = \"b\"\nuuid = \"12345678-1234-1234-1234-123456789abc\"\n"
+
+static void test_config_to_domain(void **state)
+{
+    char err[256];
+    const char *ovr[] = { "memory = 64", "vcpus=2" };
+    Domain *d;
+
+    (void)state;
+    d = dom_from_config("a.cfg", A_CFG, strlen(A_CFG), ovr, 2, err, sizeof(err));
+    assert_non_null(d);
+    assert_string_equal(d->name, "a");
+    assert_int_equal(d->mem_mib, 64);
+    assert_int_equal(d->vcpus, 2);
+    assert_int_equal(strlen(d->uuid), 36);
+    /* The stored config carries the overrides and the generated uuid. */
+    assert_non_null(strstr(d->config, "memory = 64\nvcpus=2\nuuid = \""));
+    assert_non_null(strstr(d->config, d->uuid));
+    dom_put(d);
+
+    assert_null(dom_from_config("b.cfg", B_CFG, strlen(B_CFG), NULL, 0, err, sizeof(err)));
+    assert_memory_equal(err, "b.cfg:2: ", 9);
+    assert_null(dom_from_config("c.cfg", "memory = 128\n", 13, NULL, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "no name"));
+    const char *bad[] = { "memory = 1\nvcpus = 2" };
+    assert_null(dom_from_config("d", "name = \"d\"\n", 11, bad, 1, err, sizeof(err)));
+    assert_non_null(strstr(err, "one line"));
+    assert_null(dom_from_config("e", "name = \"e\"\0x", 13, NULL, 0, err, sizeof(err)));
+}
+
+static void test_registry_lookup_and_ids(void **state)
+{
+    char err[256];
+    Domain *a = dom_from_config("a", "name = \"a\"\n", 11, NULL, 0, err, sizeof(err));
+    Domain *a2 = dom_from_config("a", "name = \"a\"\n", 11, NULL, 0, err, sizeof(err));
+    Domain *b = dom_from_config("b", U_CFG, strlen(U_CFG), NULL, 0, err, sizeof(err));
+
+    (void)state;
+    assert_non_null(a);
+    assert_non_null(a2);
+    assert_non_null(b);
+    pthread_mutex_lock(&reg_lock);
+    assert_int_equal(reg_add_locked(a), 0);
+    assert_int_equal(reg_add_locked(a2), -1);     /* same name */
+    assert_int_equal(reg_add_locked(b), 0);
+    a->id = reg_alloc_id_locked();
+    b->id = reg_alloc_id_locked();
+    assert_int_equal(a->id, 1);
+    assert_int_equal(b->id, 2);
+    assert_ptr_equal(reg_find_locked("a"), a);
+    assert_ptr_equal(reg_find_locked("2"), b);
+    assert_ptr_equal(reg_find_locked("12345678-1234-1234-1234-123456789ABC"), b);
+    assert_null(reg_find_locked("3"));
+    assert_null(reg_find_locked("99999999999999999999"));
+    assert_null(reg_find_locked(""));
+    assert_true(reg_is_dom0_key("0"));
+    assert_true(reg_is_dom0_key("Domain-0"));
+    assert_false(reg_is_dom0_key("a"));
+    /* Ids are never reused, even after removal; a restored next-id only
+     * moves forward. */
+    reg_remove_locked(a);
+    assert_int_equal(reg_alloc_id_locked(), 3);
+    reg_set_next_id_locked(2);
+    assert_int_equal(reg_alloc_id_locked(), 4);
+    reg_set_next_id_locked(10);
+    assert_int_equal(reg_alloc_id_locked(), 10);
+    pthread_mutex_unlock(&reg_lock);
+    dom_put(a2);
+}
+
+static void test_create_list_lookup(void **state)
+{
+    json_t *j;
+
+    (void)state;
+    create("web1", 1);
+    create("web2", 2);
+    assert_int_equal(req("GET", "/v1/domains", NULL, &j), 200);
+    assert_int_equal(json_array_size(j), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "name")), "Domain-0");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "id")), 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 2), "name")), "web2");
+    json_decref(j);
+
+    assert_int_equal(req("GET", "/v1/domains/2", NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "name")), "web2");
+    assert_string_equal(json_string_value(json_object_get(j, "on_crash")), "destroy");
+    assert_true(json_is_string(json_object_get(j, "config")));
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains/nosuch", NULL, &j), 404);
+    assert_string_equal(err_of(j), "Domain 'nosuch' does not exist.");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains",
+                         "{\"config\": \"name = \\\"web1\\\"\\n\"}", &j), 409);
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains/Domain-0", NULL, &j), 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 0);
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/host", NULL, &j), 200);
+    assert_true(json_integer_value(json_object_get(j, "nr_cpus")) > 0);
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/events", NULL, NULL), 200);
+}
+
+static void test_bad_requests(void **state)
+{
+    static const struct { const char *m, *path, *body; int status; } cases[] = {
+        { "POST", "/v1/domains", "{\"config\": ", 400 },
+        { "POST", "/v1/domains", "[]", 400 },
+        { "POST", "/v1/domains", "{}", 400 },
+        { "POST", "/v1/domains", "{\"config\": 1}", 400 },
+        { "POST", "/v1/domains", "{\"config\": \"name=\\\"x\\\"\", \"x\": 1}", 400 },
+        { "POST", "/v1/domains", "{\"config\": \"name=\\\"x\\\"\", \"start\": \"yes\"}", 400 },
+        { "POST", "/v1/domains", "{\"config\": \"name=\\\"x\\\"\", \"start\": false}", 400 },
+        { "POST", "/v1/domains", "{\"config\": \"name=\\\"x\\\"\", \"overrides\": [1]}", 400 },
+        { "POST", "/v1/domains", "{\"config\": \"name=\\\"x\\\"\", \"config\": \"y\"}", 400 },
+        { "POST", "/v1/domains", "{\"config\": \"name=\\\"failme\\\"\"}", 500 },
+        { "GET", "/v1/nothing", NULL, 404 },
+        { "GET", "/v1/", NULL, 404 },
+        { "GET", "/v2/domains", NULL, 404 },
+        { "GET", "/v1/domains/", NULL, 404 },
+        { "GET", "/v1/domains//x", NULL, 404 },
+        { "GET", "/v1/domains/a/b/c/d", NULL, 404 },
+        { "PUT", "/v1/domains", NULL, 405 },
+        { "DELETE", "/v1/host", NULL, 405 },
+        { "POST", "/v1/domains/x", NULL, 405 },
+        { "POST", "/v1/domains/Domain-0/destroy", NULL, 403 },
+        { "POST", "/v1/domains/0/pause", NULL, 403 },
+        { "DELETE", "/v1/domains/Domain-0", NULL, 403 },
+        { "GET", "/v1/domains/0/console", NULL, 403 },
+        { "POST", "/v1/domains/nosuch/pause", NULL, 404 },
+    };
+    json_t *j;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int st = req(cases[i].m, cases[i].path, cases[i].body, &j);
+        if (st != cases[i].status)
+            fail_msg("%s %s %s: %d, expected %d (%s)", cases[i].m, cases[i].path,
+                     cases[i].body ? cases[i].body : "", st, cases[i].status, err_of(j));
+        json_decref(j);
+    }
+    assert_int_equal(req("POST", "/v1/domains/Domain-0/destroy", NULL, &j), 403);
+    assert_string_equal(err_of(j), "Domain-0 cannot be modified");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains",
+                         "{\"config\": \"name = \\\"x\\\"\\nvcpus = lots\\n\", \"file\": \"/etc/xen/x\"}", &j), 400);
+    assert_memory_equal(err_of(j), "/etc/xen/x:2: ", 14);
+    json_decref(j);
+    /* Nothing was created by any of it. */
+    assert_int_equal(req("GET", "/v1/domains", NULL, &j), 200);
+    assert_int_equal(json_array_size(j), 1);
+    json_decref(j);
+}
+
+static void test_actions(void **state)
+{
+    json_t *j;
+
+    (void)state;
+    create("web1", 1);
+    assert_int_equal(req("POST", "/v1/domains/web1/pause", NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "paused");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/pause", NULL, &j), 409);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/unpause", "{}", &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "running");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/mem", "{\"target_mib\": 100}", &j), 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "mem_mib")), 100);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/mem", "{\"target_mib\": 300}", &j), 400);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/mem", "{\"target_mib\": 13}", &j), 502);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/mem", "{\"target_mib\": 1, \"max_mib\": 2}", &j), 400);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/vcpus", "{\"count\": 0}", &j), 400);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/frob", NULL, &j), 404);
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains/web1/console", NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "path")), "/fake/1.sock.console");
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains/web1/log", NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "text")), "log line\n");
+    json_decref(j);
+    /* The fake guest never stops: shutdown --wait times out. */
+    assert_int_equal(req("POST", "/v1/domains/web1/shutdown", "{\"wait\": true, \"timeout\": 1}", &j), 504);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/shutdown", "{\"wait\": 1}", &j), 400);
+    json_decref(j);
+    assert_int_equal(req("DELETE", "/v1/domains/web1", NULL, &j), 409);   /* not managed */
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/destroy", NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "stopped");
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains/web1", NULL, &j), 404);
+    json_decref(j);
+    create("web1", 2);   /* a new id, never 1 again */
+}
+
+static void test_managed(void **state)
+{
+    json_t *j;
+
+    (void)state;
+    assert_int_equal(req("POST", "/v1/domains",
+                         "{\"config\": \"name = \\\"db\\\"\\n\", \"managed\": true, \"start\": false}", &j), 201);
+    assert_true(json_is_null(json_object_get(j, "id")));
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "stopped");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/pause", NULL, &j), 409);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/start", NULL, &j), 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 1);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/start", NULL, &j), 409);
+    json_decref(j);
+    assert_int_equal(req("DELETE", "/v1/domains/db", NULL, &j), 409);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/autostart", "{\"autostart\": true}", &j), 200);
+    assert_true(json_is_true(json_object_get(j, "autostart")));
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/destroy", NULL, &j), 200);
+    assert_true(json_is_null(json_object_get(j, "id")));
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains/db", NULL, &j), 200);   /* still defined */
+    json_decref(j);
+    assert_int_equal(req("DELETE", "/v1/domains/db", NULL, &j), 200);
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains/db", NULL, &j), 404);
+    json_decref(j);
+}
+
+static void test_events(void **state)
+{
+    EventSub *s = events_subscribe();
+    char buf[256];
+    long n;
+
+    (void)state;
+    assert_int_equal(events_read(s, buf, sizeof(buf), 10), 0);
+    events_emit("started", "web1", 3);
+    n = events_read(s, buf, sizeof(buf) - 1, 10);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, "{\"event\":\"started\",\"domain\":\"web1\",\"id\":3}\n");
+    events_unsubscribe(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_config_to_domain, reset),
+        cmocka_unit_test_setup(test_registry_lookup_and_ids, reset),
+        cmocka_unit_test_setup(test_create_list_lookup, reset),
+        cmocka_unit_test_setup(test_bad_requests, reset),
+        cmocka_unit_test_setup(test_actions, reset),
+        cmocka_unit_test_setup(test_managed, reset),
+        cmocka_unit_test_setup(test_events, reset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
