@@ -159,6 +159,7 @@ int main(int argc, char **argv)
     unsigned nflags = 0;
 
     log_init("xeno-vmm", LOG_WARN);
+    opterr = 0;     /* one line of our own for a bad option, not getopt's + usage */
     while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         switch (opt) {
         case 'h': usage(stdout); return 0;
@@ -166,7 +167,19 @@ int main(int argc, char **argv)
         case 'b': bios = optarg; break;
         case 'C': control_path = optarg; break;
         case 'Q': no_console = true; break;
-        case '?': usage(stderr); return EXIT_ERROR;
+        case '?': {
+            const char *name = NULL;
+            for (unsigned k = 0; optopt && opts[k].name; k++)
+                if (opts[k].val == optopt)
+                    name = opts[k].name;
+            if (name)
+                log_err("option '--%s' needs an argument (see xeno-vmm --help)", name);
+            else if (optopt)
+                log_err("unknown option '-%c' (see xeno-vmm --help)", optopt);
+            else
+                log_err("unknown option '%s' (see xeno-vmm --help)", argv[optind - 1]);
+            return EXIT_ERROR;
+        }
         default:
             if (nflags >= ARRAY_SIZE(flags)) {
                 log_err("too many options");

@@ -5,18 +5,17 @@
 # concurrent clients; the console socket replays output; destroy answers,
 # sends `stopped` to every client, removes both sockets and exits 4.
 #
-# Runs on the default guest when it is built, else on a bare-metal program
-# assembled here (prints a banner on the UART, then spins).
+# Runs on a bare-metal program assembled here (prints a banner on the UART,
+# then spins): a guest that always burns CPU makes the CPU-clock checks
+# deterministic (an idle Linux guest sleeps in WFI). The Linux guest's
+# pause/resume is covered by 46-xend-guest.
 . "$(dirname "$0")/lib/common.sh"
 [ "${XENO_PEER:-}" = qemu ] && skip "the control socket is xeno-vmm's own (no QEMU peer)"
 [ -x "$XENO_VMM" ] || skip "xeno-vmm not built: $XENO_VMM"
 "$XENO_VMM" --help | grep -q -- --control || skip "this xeno-vmm has no --control option"
 cd "$WORK"
 
-if [ -f "$XENO_GUEST_DIR/Image" ] && [ -f "$XENO_GUEST_DIR/initramfs.cpio.gz" ]; then
-    GUEST=linux
-    VM_ARGS=()
-else
+if true; then
     command -v riscv64-linux-gnu-gcc >/dev/null ||
         skip "no default guest and no riscv64-linux-gnu-gcc to build a test program"
     GUEST=bare
