@@ -53,6 +53,11 @@ for t in "$BUILD"/isa/*.elf; do
     [ -f "$t" ] && run_one "isa/$(basename "$t" .elf)" timeout 60 "$XENO_VMM" --bios "$t"
 done
 
+echo "== ISA tests on the interpreter (JIT off)"
+for t in "$BUILD"/isa/*.elf; do
+    [ -f "$t" ] && run_one "isa-interp/$(basename "$t" .elf)" env XENO_EMU_JIT=0 timeout 60 "$XENO_VMM" --bios "$t"
+done
+
 echo "== fuzz targets (${FUZZ_SECONDS}s each)"
 for f in $(find "$FUZZ_BUILD"/tests/fuzz -name "fuzz_*" -type f -executable 2>/dev/null | sort); do
     [ -x "$f" ] || continue
