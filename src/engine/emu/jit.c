@@ -15,7 +15,8 @@
 
 #if defined(__x86_64__)
 
-#define CODE_SIZE   (16u << 20)
+#define CODE_SIZE   (4u << 20)    /* per hart; boot-time code is run once, so a
+                                     * small cache that refills is cheaper than RSS */
 #define CODE_SLACK  (64u << 10)   /* room one block can never exceed */
 #define TABLE_BITS  14
 #define MAX_INSNS   64
@@ -52,24 +53,45 @@ static void e8(Emit *e, unsigned b) { *e->p++ = (uint8_t)b; }
 static void e32(Emit *e, uint32_t v) { memcpy(e->p, &v, 4); e->p += 4; }
 static void e64(Emit *e, uint64_t v) { memcpy(e->p, &v, 8); e->p += 8; }
 
-#define OFF_X(r)    ((int32_t)(offsetof(Hart, x) + 8 * (r)))
-#define OFF_PC      ((int32_t)offsetof(Hart, pc))
-#define OFF_INSTRET ((int32_t)offsetof(Hart, instret))
-#define OFF_DTLB    ((int32_t)offsetof(Hart, dtlb))
-#define OFF_TMP     ((int32_t)offsetof(Hart, jit_tmp))
-#define OFF_END     ((int32_t)offsetof(Hart, jit_end))
-#define OFF_EXIT    ((int32_t)offsetof(Hart, exit_chunk))
+/* rbx points 128 bytes into the Hart so that all 32 guest registers are
+ * reachable with a one-byte displacement (-128..120). */
+#define RBX_BIAS    128
+#define OFF_X(r)    ((int32_t)(offsetof(Hart, x) + 8 * (r)) - RBX_BIAS)
+#define OFF_PC      ((int32_t)offsetof(Hart, pc) - RBX_BIAS)
+#define OFF_INSTRET ((int32_t)offsetof(Hart, instret) - RBX_BIAS)
+#define OFF_DTLB    ((int32_t)offsetof(Hart, dtlb) - RBX_BIAS)
+#define OFF_END     ((int32_t)offsetof(Hart, jit_end) - RBX_BIAS)
+#define OFF_EXIT    ((int32_t)offsetof(Hart, exit_chunk) - RBX_BIAS)
+/* Block layout: a shared `pop rbx; ret` (2 bytes), then the entry point
+ * with its prologue `push rbx; lea rbx, [rdi+128]` (8 bytes). */
+#define PROLOGUE_LEN 8
+
+/* ModRM (+ displacement) for [rbx + disp] with register field `reg`. */
+static void modrm_rbx(Emit *e, int reg, int32_t disp)
+{
+    if (disp >= -128 && disp <= 127) {
+        e8(e, 0x40 | (reg << 3) | RBX); e8(e, (uint8_t)(int8_t)disp);
+    } else {
+        e8(e, 0x80 | (reg << 3) | RBX); e32(e, (uint32_t)disp);
+    }
+}
 
 /* reg = [rbx + disp] (64-bit) */
 static void load_m(Emit *e, int reg, int32_t disp)
 {
-    e8(e, 0x48); e8(e, 0x8b); e8(e, 0x80 | (reg << 3) | RBX); e32(e, (uint32_t)disp);
+    e8(e, 0x48); e8(e, 0x8b); modrm_rbx(e, reg, disp);
 }
 
 /* [rbx + disp] = reg */
 static void store_m(Emit *e, int32_t disp, int reg)
 {
-    e8(e, 0x48); e8(e, 0x89); e8(e, 0x80 | (reg << 3) | RBX); e32(e, (uint32_t)disp);
+    e8(e, 0x48); e8(e, 0x89); modrm_rbx(e, reg, disp);
+}
+
+/* rdi = the Hart (undo the rbx bias) */
+static void arg_hart(Emit *e)
+{
+    e8(e, 0x48); e8(e, 0x8d); e8(e, 0x7b); e8(e, (uint8_t)(int8_t)-RBX_BIAS);   /* lea rdi, [rbx-128] */
 }
 
 static void ld_x(Emit *e, int reg, unsigned xr)
@@ -176,7 +198,7 @@ static void st_pc(Emit *e, uint64_t pc)
 static void add_instret(Emit *e, unsigned n)
 {
     if (n) {                                   /* add qword [rbx+disp], imm32 */
-        e8(e, 0x48); e8(e, 0x81); e8(e, 0x80 | RBX); e32(e, (uint32_t)OFF_INSTRET); e32(e, n);
+        e8(e, 0x48); e8(e, 0x81); modrm_rbx(e, 0, OFF_INSTRET); e32(e, n);
     }
 }
 
@@ -211,9 +233,9 @@ static void exit_chain(Emit *e, Jit *j, uint64_t block_pc, uint64_t target, unsi
     st_pc(e, target);
     add_instret(e, count);
     load_m(e, RAX, OFF_INSTRET);
-    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x80 | (RAX << 3) | RBX); e32(e, (uint32_t)OFF_END); /* cmp rax, [rbx+end] */
+    e8(e, 0x48); e8(e, 0x3b); modrm_rbx(e, RAX, OFF_END);          /* cmp rax, [rbx+end] */
     j_budget = jcc32(e, CC_AE);
-    e8(e, 0x83); e8(e, 0x80 | (7 << 3) | RBX); e32(e, (uint32_t)OFF_EXIT); e8(e, 0);  /* cmp dword [rbx+exit], 0 */
+    e8(e, 0x83); modrm_rbx(e, 7, OFF_EXIT); e8(e, 0);              /* cmp dword [rbx+exit], 0 */
     j_kick = jcc32(e, CC_NE);
     site = jmp32(e);                       /* the chain site */
     patch(site, e->p);
@@ -227,19 +249,33 @@ static void exit_chain(Emit *e, Jit *j, uint64_t block_pc, uint64_t target, unsi
 
 /* ---- C helpers called from generated code ---- */
 
-static int jit_load(Hart *h, uint64_t va, unsigned size)
+/* Slow path of a JIT load/store (TLB miss, MMIO, page crossing, fault).
+ * info packs: bits 0-3 size, bit 4 sign-extend, bit 5 store, bits 8-12 the
+ * register (rd of a load, rs2 of a store), bits 16-23 the instructions the
+ * block retired before this one. Returns non-zero if a trap was taken (the
+ * block must return at once; pc and instret are then already right). */
+static int jit_mem_slow(Hart *h, uint64_t va, uint32_t info, uint64_t pc)
 {
-    return mmu_load_slow(h, va, size, &h->jit_tmp);
-}
+    unsigned size = info & 15, reg = (info >> 8) & 31;
 
-static int jit_store(Hart *h, uint64_t va, unsigned size, uint64_t val)
-{
-    return mmu_store_slow(h, va, size, val);
-}
-
-static void jit_raise(Hart *h)
-{
+    h->pc = pc;
+    if (info & 32) {
+        if (mmu_store_slow(h, va, size, h->x[reg]))
+            goto fault;
+    } else {
+        uint64_t v;
+        if (mmu_load_slow(h, va, size, &v))
+            goto fault;
+        if ((info & 16) && size < 8)
+            v = (uint64_t)((int64_t)(v << (64 - 8 * size)) >> (64 - 8 * size));
+        if (reg)
+            h->x[reg] = v;
+    }
+    return 0;
+fault:
+    h->instret += (info >> 16) & 0xff;
     hart_raise(h, h->exc_cause, h->exc_tval);
+    return 1;
 }
 
 /* Run one instruction in the interpreter. Returns non-zero if the block
@@ -257,38 +293,38 @@ static int jit_interp(Hart *h, uint64_t next_pc, int sys)
 /* ---- translation ---- */
 
 /* Emit a load or store with the inline TLB lookup. `count` instructions of
- * the block have been retired by JIT code before this one. */
-static void emit_mem(Emit *e, const Insn *d, uint64_t pc, unsigned count, bool store)
+ * the block have been retired by JIT code before this one; `ret` is the
+ * block's shared `pop rbx; ret`. */
+static void emit_mem(Emit *e, const Insn *d, uint64_t pc, unsigned count, bool store,
+                     const uint8_t *ret)
 {
     static const uint8_t sizes[] = {
         [OP_LB] = 1, [OP_LH] = 2, [OP_LW] = 4, [OP_LD] = 8, [OP_LBU] = 1, [OP_LHU] = 2,
         [OP_LWU] = 4, [OP_SB] = 1, [OP_SH] = 2, [OP_SW] = 4, [OP_SD] = 8,
     };
     unsigned size = sizes[d->op];
-    uint8_t *j_miss1, *j_miss2 = NULL, *j_done, *j_fault;
+    bool sign = d->op == OP_LB || d->op == OP_LH || d->op == OP_LW;
+    uint8_t *j_miss, *j_done, *j_fault;
+    uint32_t info = size | (sign ? 16u : 0) | (store ? 32u : 0) |
+                    ((unsigned)(store ? d->rs2 : d->rd) << 8) | (count << 16);
 
     ld_x(e, RAX, d->rs1);
     if (d->imm)
         alu_ri(e, DIG_ADD, RAX, (int32_t)d->imm, true);
-    /* rdx = &dtlb->r[idx] (or ->w[idx]) */
+    /* rdx = &dtlb->r[idx] (or ->w[idx]), idx from the first byte's page */
     mov_rr(e, RDX, RAX);
     shift_ri(e, SH_SHR, RDX, 12, true);
-    alu_ri(e, DIG_AND, RDX, TLB_SIZE - 1, true);
+    e8(e, 0x0f); e8(e, 0xb6); e8(e, 0xd2);                  /* movzx edx, dl (TLB_SIZE 256) */
     shift_ri(e, SH_SHL, RDX, 4, true);
-    e8(e, 0x48); e8(e, 0x03); e8(e, 0x80 | (RDX << 3) | RBX); e32(e, (uint32_t)OFF_DTLB);
+    e8(e, 0x48); e8(e, 0x03); modrm_rbx(e, RDX, OFF_DTLB);  /* add rdx, [rbx+dtlb] */
     if (store)
         alu_ri(e, DIG_ADD, RDX, (int32_t)offsetof(TlbSet, w), true);
-    /* tag check */
-    mov_rr(e, RCX, RAX);
+    /* Compare the tag with the page of the LAST byte: one test catches both
+     * a miss and an access crossing into the next page. */
+    e8(e, 0x48); e8(e, 0x8d); e8(e, 0x48); e8(e, size - 1);  /* lea rcx, [rax+size-1] */
     alu_ri(e, DIG_AND, RCX, -4096, true);
     e8(e, 0x48); e8(e, 0x3b); e8(e, 0x0a);                  /* cmp rcx, [rdx] */
-    j_miss1 = jcc32(e, CC_NE);
-    if (size > 1) {                                         /* page-crossing check */
-        e8(e, 0x89); e8(e, 0xc1);                           /* mov ecx, eax */
-        alu_ri(e, DIG_AND, RCX, 0xfff, false);
-        alu_ri(e, DIG_CMP, RCX, (int32_t)(0x1000 - size), false);
-        j_miss2 = jcc32(e, CC_A);
-    }
+    j_miss = jcc32(e, CC_NE);
     e8(e, 0x48); e8(e, 0x03); e8(e, 0x42); e8(e, 0x08);    /* add rax, [rdx+8] */
     if (store) {
         ld_x(e, RCX, d->rs2);
@@ -312,41 +348,16 @@ static void emit_mem(Emit *e, const Insn *d, uint64_t pc, unsigned count, bool s
     }
     j_done = jmp32(e);
 
-    /* Slow path: MMIO, TLB miss, page crossing, faults. */
-    patch(j_miss1, e->p);
-    if (j_miss2)
-        patch(j_miss2, e->p);
-    mov_rr(e, RSI, RAX);                                    /* va */
-    st_pc(e, pc);
-    mov_rr(e, RDI, RBX);
-    e8(e, 0xba); e32(e, size);                              /* mov edx, size */
-    if (store) {
-        ld_x(e, RCX, d->rs2);
-        call(e, (const void *)jit_store);
-    } else {
-        call(e, (const void *)jit_load);
-    }
+    /* Slow path: one call that does everything (see jit_mem_slow). */
+    patch(j_miss, e->p);
+    mov_rr(e, RSI, RAX);
+    e8(e, 0xba); e32(e, info);                              /* mov edx, info */
+    mov_ri(e, RCX, pc);
+    arg_hart(e);
+    call(e, (const void *)jit_mem_slow);
     e8(e, 0x85); e8(e, 0xc0);                               /* test eax, eax */
     j_fault = jcc32(e, CC_NE);
-    if (!store) {
-        load_m(e, RAX, OFF_TMP);
-        switch (d->op) {
-        case OP_LB: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbe); e8(e, 0xc0); break; /* movsx rax, al */
-        case OP_LH: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbf); e8(e, 0xc0); break; /* movsx rax, ax */
-        case OP_LW: movsxd_rr(e, RAX, RAX); break;
-        default: break;
-        }
-        st_x(e, d->rd, RAX);
-    }
-    {
-        uint8_t *j_back = jmp32(e);
-        patch(j_fault, e->p);
-        add_instret(e, count);
-        mov_rr(e, RDI, RBX);
-        call(e, (const void *)jit_raise);
-        epilogue(e);
-        patch(j_back, e->p);
-    }
+    patch(j_fault, ret);
     patch(j_done, e->p);
 }
 
@@ -364,7 +375,8 @@ static bool is_system(int op)
 
 /* Emit one instruction. Returns true if it ended the block. *count is the
  * number of JIT-retired instructions so far (updated). */
-static bool emit_insn(Emit *e, Jit *j, uint64_t block_pc, const Insn *d, uint64_t pc, unsigned *count)
+static bool emit_insn(Emit *e, Jit *j, uint64_t block_pc, const Insn *d, uint64_t pc,
+                      unsigned *count, const uint8_t *ret)
 {
     uint64_t next = pc + d->len;
     int op = d->op;
@@ -456,10 +468,10 @@ static bool emit_insn(Emit *e, Jit *j, uint64_t block_pc, const Insn *d, uint64_
         e8(e, 0x0f); e8(e, 0xae); e8(e, 0xf0);                     /* mfence */
         break;
     case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
-        emit_mem(e, d, pc, *count, false);
+        emit_mem(e, d, pc, *count, false, ret);
         break;
     case OP_SB: case OP_SH: case OP_SW: case OP_SD:
-        emit_mem(e, d, pc, *count, true);
+        emit_mem(e, d, pc, *count, true, ret);
         break;
     case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU: {
         static const int cc[] = { [OP_BEQ] = CC_E, [OP_BNE] = CC_NE, [OP_BLT] = CC_L,
@@ -494,7 +506,7 @@ static bool emit_insn(Emit *e, Jit *j, uint64_t block_pc, const Insn *d, uint64_
         /* Everything else runs in the interpreter, one instruction. */
         uint8_t *j_cont;
         st_pc(e, pc);
-        mov_rr(e, RDI, RBX);
+        arg_hart(e);
         mov_ri(e, RSI, next);
         e8(e, 0xba); e32(e, is_system(op));                        /* mov edx, sys */
         call(e, (const void *)jit_interp);
@@ -528,14 +540,16 @@ static BlockFn translate(Jit *j, uint64_t pc, uintptr_t host)
     uint64_t cur = pc;
     unsigned n = 0, count = 0;
     Emit e;
-    uint8_t *start;
+    uint8_t *start, *ret;
 
     if (CODE_SIZE - j->used < CODE_SLACK)
         jit_flush(j);
-    start = j->code + j->used;
-    e.p = start;
+    ret = j->code + j->used;
+    e.p = ret;
+    epilogue(&e);                                  /* shared exit: pop rbx; ret */
+    start = e.p;
     e8(&e, 0x53);                                  /* push rbx */
-    e8(&e, 0x48); e8(&e, 0x89); e8(&e, 0xfb);      /* mov rbx, rdi */
+    e8(&e, 0x48); e8(&e, 0x8d); e8(&e, 0x9f); e32(&e, RBX_BIAS);   /* lea rbx, [rdi+128] */
     for (;;) {
         unsigned off = (unsigned)(cur & 0xfff);
         uint32_t raw;
@@ -549,7 +563,7 @@ static BlockFn translate(Jit *j, uint64_t pc, uintptr_t host)
         }
         insn_decode(raw, &d);
         n++;
-        if (emit_insn(&e, j, pc, &d, cur, &count))
+        if (emit_insn(&e, j, pc, &d, cur, &count, ret))
             goto done;
         cur += d.len;
         if (n >= MAX_INSNS || (cur & 0xfff) == 0 || (size_t)(e.p - start) > CODE_SLACK - 4096)
@@ -605,8 +619,8 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
         }
         if (j->last_exit) {
             /* The previous block ended at a same-page exit to this pc: link
-             * it straight to this block's body (after its 4-byte prologue). */
-            patch(j->last_exit, (const uint8_t *)(void *)b->fn + 4);
+             * it straight to this block's body (after its prologue). */
+            patch(j->last_exit, (const uint8_t *)(void *)b->fn + PROLOGUE_LEN);
             j->last_exit = NULL;
         }
         b->fn(h);
@@ -626,6 +640,9 @@ Jit *jit_create(void)
         free(j);
         return NULL;
     }
+    /* Code is written a little at a time: 4 KiB pages keep resident memory
+     * to what was translated (a huge page would cost 2 MiB at first touch). */
+    madvise(j->code, CODE_SIZE, MADV_NOHUGEPAGE);
     return j;
 }
 
