@@ -122,7 +122,8 @@ chmod 0755 "$STAGE"   # mktemp makes it 0700; the entry is for every user
 LOG=$OUT/build.log
 : > "$LOG"
 DL=
-cleanup() { rm -rf "$WORK" "$STAGE" ${DL:+"$DL"}; }
+KSTAGE=
+cleanup() { rm -rf "$WORK" "$STAGE" ${DL:+"$DL"} ${KSTAGE:+"$KSTAGE"}; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -177,23 +178,43 @@ export KBUILD_BUILD_TIMESTAMP="1970-01-01 00:00:00 UTC" SOURCE_DATE_EPOCH=0
 export LC_ALL=C
 
 # ---- kernel
-stage 1/6 "unpacking linux-source-6.1 $v_linux"
-run tar -xJf "$LINUX_TAR" -C "$WORK" --wildcards --exclude='linux-source-6.1/Documentation/[!K]*'
-KSRC=$WORK/linux-source-6.1
-KOBJ=$WORK/linux-obj
-mkdir -p "$KOBJ"
-kmake() { run make -C "$KSRC" O="$KOBJ" ARCH=riscv CROSS_COMPILE="$CROSS" "$@"; }
+# The kernel has its own cache entry, keyed only by what it is built from,
+# so a change to the initramfs (rootfs/, busybox.config) does not rebuild it.
+KERNEL_RECIPE=1     # bump when the kernel steps below change
+KKEY=$( { echo "kernel-recipe $KERNEL_RECIPE"; sha256sum < "$HERE/linux.config";
+          echo "linux-source-6.1 $v_linux gcc-riscv64-linux-gnu $v_gcc"; } | sha256sum | cut -c1-16)
+KENTRY=$CACHE/kernel-$KKEY
+if [ -f "$KENTRY/Image" ] && [ -x "$KENTRY/gen_init_cpio" ] && [ -f "$KENTRY/kernel.release" ] &&
+   [ "${XENO_REBUILD:-0}" != 1 ]; then
+	stage 1/6 "kernel up to date (cache $KENTRY)"
+else
+	stage 1/6 "unpacking linux-source-6.1 $v_linux"
+	run tar -xJf "$LINUX_TAR" -C "$WORK" --wildcards --exclude='linux-source-6.1/Documentation/[!K]*'
+	KSRC=$WORK/linux-source-6.1
+	KOBJ=$WORK/linux-obj
+	mkdir -p "$KOBJ"
+	kmake() { run make -C "$KSRC" O="$KOBJ" ARCH=riscv CROSS_COMPILE="$CROSS" "$@"; }
 
-stage 2/6 "configuring kernel (allnoconfig + guest/linux.config)"
-kmake KCONFIG_ALLCONFIG="$HERE/linux.config" allnoconfig
-kmake olddefconfig
-verify_fragment "$HERE/linux.config" "$KOBJ/.config" kernel
+	stage 2/6 "configuring kernel (allnoconfig + guest/linux.config)"
+	kmake KCONFIG_ALLCONFIG="$HERE/linux.config" allnoconfig
+	kmake olddefconfig
+	verify_fragment "$HERE/linux.config" "$KOBJ/.config" kernel
 
-stage 3/6 "building kernel Image (make -j$JOBS)"
-kmake -j"$JOBS" Image
-cp "$KOBJ/arch/riscv/boot/Image" "$STAGE/Image"
-cp "$KOBJ/.config" "$STAGE/linux.config.full"
-KREL=$(cat "$KOBJ/include/config/kernel.release")
+	stage 3/6 "building kernel Image (make -j$JOBS)"
+	kmake -j"$JOBS" Image
+	KSTAGE=$(mktemp -d "$CACHE/.new-kernel-$KKEY.XXXXXX")
+	chmod 0755 "$KSTAGE"
+	cp "$KOBJ/arch/riscv/boot/Image" "$KSTAGE/Image"
+	cp "$KOBJ/.config" "$KSTAGE/linux.config.full"
+	cp "$KOBJ/include/config/kernel.release" "$KSTAGE/kernel.release"
+	# gen_init_cpio (from the kernel tree) packs the initramfs without root.
+	run gcc -O2 -o "$KSTAGE/gen_init_cpio" "$KSRC/usr/gen_init_cpio.c"
+	rm -rf "$KENTRY"
+	mv -T "$KSTAGE" "$KENTRY"
+fi
+cp "$KENTRY/Image" "$STAGE/Image"
+cp "$KENTRY/linux.config.full" "$STAGE/linux.config.full"
+KREL=$(cat "$KENTRY/kernel.release")
 
 # ---- busybox
 stage 4/6 "fetching busybox source $v_busybox"
@@ -233,9 +254,8 @@ chmod 0700 "$ROOT/root"
 ln -sf bin/busybox "$ROOT/init"
 rm -f "$ROOT/linuxrc"
 
-# gen_init_cpio (from the kernel tree) writes root-owned entries and device
+# gen_init_cpio (built with the kernel) writes root-owned entries and device
 # nodes without needing root. /dev/console must exist before devtmpfs is up.
-run gcc -O2 -o "$WORK/gen_init_cpio" "$KSRC/usr/gen_init_cpio.c"
 LIST=$WORK/initramfs.list
 {
 	echo "nod /dev/console 0600 0 0 c 5 1"
@@ -253,7 +273,7 @@ LIST=$WORK/initramfs.list
 } > "$LIST"
 cp "$LIST" "$STAGE/initramfs.list"
 printf '+ gen_init_cpio | gzip -9 -n\n' >> "$LOG"
-"$WORK/gen_init_cpio" -t 0 "$LIST" 2>> "$LOG" | gzip -9 -n > "$STAGE/initramfs.cpio.gz" ||
+"$KENTRY/gen_init_cpio" -t 0 "$LIST" 2>> "$LOG" | gzip -9 -n > "$STAGE/initramfs.cpio.gz" ||
 	{ tail -n 40 "$LOG" >&2; die "initramfs packing failed"; }
 
 # ---- publish: the entry appears complete or not at all
