@@ -102,10 +102,19 @@ typedef struct xeno_host_info {
     double cpu_mhz;
     uint64_t total_memory_mib;
     uint64_t free_memory_mib;
-    char virt_caps[64];         /* e.g. "hvm" (vmx/svm present) or "" */
+    char virt_caps[64];         /* "hvm" (vmx/svm present) or "none" */
     char engines[64];           /* engines that can run here, e.g. "emu kvm" */
     char xend_version[64];
     double uptime_s;            /* host uptime, < 0 if unknown */
+    /* Added with the kvm engine; the fields above keep their offsets. */
+    char cpu_vendor[32];        /* "GenuineIntel", "AuthenticAMD" or "" */
+    char hw_virt[8];            /* "vmx", "svm" or "none" */
+    char kvm[192];              /* "usable", "absent", "unusable: REASON" or
+                                 * "usable, paging-based nested (kvm_pvm)" */
+    char engines_detail[320];   /* what each engine runs here, one line */
+    int kvm_usable;             /* /dev/kvm opens and creates a VM */
+    int kvm_pvm;                /* that KVM is paging-based nested (kvm_pvm) */
+    int kvm_fast;               /* x86-64 guests run at hardware speed */
 } xeno_host_info;
 
 /* GET /v1/host. Fields xend did not send are zero/empty (uptime_s -1). */

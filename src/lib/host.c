@@ -51,6 +51,18 @@ int xeno_host_get_info(xeno_conn *c, xeno_host_info *h)
     } else {
         str(h->engines, sizeof(h->engines), o, "engines");
     }
+    str(h->cpu_vendor, sizeof(h->cpu_vendor), o, "cpu_vendor");
+    str(h->hw_virt, sizeof(h->hw_virt), o, "hw_virt");
+    str(h->engines_detail, sizeof(h->engines_detail), o, "engines_detail");
+    /* kvm: a state phrase; an older xend sent a boolean */
+    json_t *k = json_object_get(o, "kvm");
+    if (json_is_boolean(k))
+        snprintf(h->kvm, sizeof(h->kvm), "%s", json_is_true(k) ? "usable" : "absent");
+    else
+        str(h->kvm, sizeof(h->kvm), o, "kvm");
+    h->kvm_usable = json_is_true(json_object_get(o, "kvm_usable")) || json_is_true(k);
+    h->kvm_pvm = json_is_true(json_object_get(o, "kvm_pvm"));
+    h->kvm_fast = json_is_true(json_object_get(o, "kvm_fast"));
     double v = num(o, "nr_cpus", 0);
     h->nr_cpus = v > 0 && v < 1e6 ? (unsigned)v : 0;
     h->cpu_mhz = num(o, "cpu_mhz", 0);

@@ -107,22 +107,30 @@ int cmd_info(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv
     xeno_host_info h;
     if (xeno_host_get_info(ctx->conn, &h) != XENO_OK)
         return xm_lib_error(ctx);
-    char buf[256];
+    char buf[512];
 #define ROW(k, ...) do { snprintf(buf, sizeof(buf), __VA_ARGS__); \
-        char clean[256]; xm_sanitize(clean, sizeof(clean), buf); \
+        char clean[512]; xm_sanitize(clean, sizeof(clean), buf); \
         printf("%-23s: %s\n", k, clean); } while (0)
     ROW("host", "%s", h.hostname);
     ROW("release", "%s", h.release);
     ROW("version", "%s", h.version);
     ROW("machine", "%s", h.machine);
     ROW("nr_cpus", "%u", h.nr_cpus);
+    ROW("cpu_vendor", "%s", h.cpu_vendor);
     ROW("cpu_model", "%s", h.cpu_model);
     ROW("cpu_mhz", "%.0f", h.cpu_mhz);
-    ROW("virt_caps", "%s", h.virt_caps);
+    /* "hvm (vmx)", "none (no vmx/svm)"; an older xend sent only virt_caps */
+    if (!strcmp(h.hw_virt, "none"))
+        ROW("virt_caps", "%s (no vmx/svm)", h.virt_caps);
+    else if (h.hw_virt[0])
+        ROW("virt_caps", "%s (%s)", h.virt_caps, h.hw_virt);
+    else
+        ROW("virt_caps", "%s", h.virt_caps);
     ROW("total_memory", "%llu", (unsigned long long)h.total_memory_mib);
     ROW("free_memory", "%llu", (unsigned long long)h.free_memory_mib);
-    ROW("xeno_engines", "%s", h.engines);
-    ROW("xend_version", "%s", h.xend_version);
+    ROW("kvm", "%s", h.kvm);
+    ROW("engines", "%s", h.engines_detail[0] ? h.engines_detail : h.engines);
+    ROW("xeno_version", "%s", h.xend_version);
     ROW("xend_uri", "%s", xeno_conn_get_uri(ctx->conn));
 #undef ROW
     return 0;
