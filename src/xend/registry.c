@@ -376,37 +376,13 @@ json_t *dom0_to_json(void)
     return j;
 }
 
-/* "vmx", "svm" or "" from /proc/cpuinfo flags. */
-static const char *host_virt_caps(void)
-{
-    static const char *caps = NULL;
-    char line[4096];
-    FILE *f;
-
-    if (caps)
-        return caps;
-    caps = "";
-    f = fopen("/proc/cpuinfo", "re");
-    if (!f)
-        return caps;
-    while (fgets(line, sizeof(line), f)) {
-        if (strncmp(line, "flags", 5))
-            continue;
-        if (strstr(line, " vmx"))
-            caps = "vmx";
-        else if (strstr(line, " svm"))
-            caps = "svm";
-        break;
-    }
-    fclose(f);
-    return caps;
-}
-
+/* Host identity and domain counts; capabilities are added by the API
+ * layer from common/hostcaps.h. */
 json_t *host_to_json(void)
 {
     struct utsname u;
     char host[256] = "";
-    json_t *j = json_object(), *engines = json_array();
+    json_t *j = json_object();
     unsigned ndom = 0, nrun = 0;
 
     if (uname(&u) != 0)
@@ -419,9 +395,6 @@ json_t *host_to_json(void)
     }
     pthread_mutex_unlock(&reg_lock);
 
-    json_array_append_new(engines, json_string("emu"));
-    if (access("/dev/kvm", R_OK | W_OK) == 0)
-        json_array_append_new(engines, json_string("kvm"));
     json_object_set_new(j, "hostname", json_string(host));
     json_object_set_new(j, "release", json_string(u.release));
     json_object_set_new(j, "version", json_string(u.version));
@@ -429,9 +402,6 @@ json_t *host_to_json(void)
     json_object_set_new(j, "nr_cpus", json_integer(host_cpus()));
     json_object_set_new(j, "total_memory_mib", json_integer((json_int_t)host_mem_mib(_SC_PHYS_PAGES)));
     json_object_set_new(j, "free_memory_mib", json_integer((json_int_t)host_mem_mib(_SC_AVPHYS_PAGES)));
-    json_object_set_new(j, "virt_caps", json_string(host_virt_caps()));
-    json_object_set_new(j, "kvm", json_boolean(access("/dev/kvm", R_OK | W_OK) == 0));
-    json_object_set_new(j, "engines", engines);
     json_object_set_new(j, "xend_version", json_string(XEND_VERSION));
     json_object_set_new(j, "domains", json_integer(ndom));
     json_object_set_new(j, "running", json_integer(nrun));
