@@ -12,6 +12,7 @@ PKGS=(
   dpkg-dev fakeroot
   qemu-system-misc opensbi python3 curl iproute2 socat
   libcurl4-openssl-dev
+  qemu-system-x86
 )
 
 missing=()

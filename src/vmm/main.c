@@ -11,6 +11,7 @@
 
 #include "board.h"
 #include "common/config.h"
+#include "common/hostcaps.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "console.h"
@@ -124,6 +125,32 @@ static int set_str(char *dst, size_t size, const char *what, const char *val)
     return 0;
 }
 
+/* The kvm engine (x86-64) is chosen by engine = "kvm", arch = "x86_64", or
+ * a Xen guest type (hvm, pv, pvh) with neither engine nor arch given. */
+static bool want_kvm(const VmConfig *c)
+{
+    if (c->engine != CFG_ENGINE_AUTO)
+        return c->engine == CFG_ENGINE_KVM;
+    if (c->arch != CFG_ARCH_AUTO)
+        return c->arch == CFG_ARCH_X86_64;
+    return c->type == CFG_TYPE_HVM || c->type == CFG_TYPE_PV || c->type == CFG_TYPE_PVH;
+}
+
+/* Why this host cannot run the x86-64 guest, or NULL. An explicit engine
+ * or arch needs a usable /dev/kvm (the paging-based nested KVM runs the
+ * freestanding test guests); a guest type alone asks for speed. */
+static const char *kvm_refusal(const VmConfig *c, bool bios)
+{
+    static HostCaps hc;
+
+    if (bios)
+        return "--bios runs bare-metal riscv64 programs; the kvm engine boots x86-64 kernels (--kernel)";
+    hostcaps_probe(&hc);
+    if (c->engine == CFG_ENGINE_KVM || c->arch == CFG_ARCH_X86_64)
+        return hostcaps_kvm_error(&hc);
+    return hostcaps_engine_error(&hc, 1);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -154,6 +181,7 @@ int main(int argc, char **argv)
     Control *ctl = NULL;
     char err[512];
     int opt, status;
+    bool use_kvm;
     /* Flags are applied after the config file: remember them first. */
     struct { int key; const char *val; } flags[128];
     unsigned nflags = 0;
@@ -271,10 +299,13 @@ int main(int argc, char **argv)
         log_err("%s", err);
         return EXIT_ERROR;
     }
-    if (c->engine == CFG_ENGINE_KVM || c->arch == CFG_ARCH_X86_64 || c->type == CFG_TYPE_HVM) {
-        log_err("this xeno-vmm has no kvm engine yet: x86-64 guests cannot run; "
-                "use a riscv64 guest (engine = \"emu\")");
-        return EXIT_ERROR;
+    use_kvm = want_kvm(c);
+    if (use_kvm) {
+        const char *why = kvm_refusal(c, bios != NULL);
+        if (why) {
+            fprintf(stderr, "Error: %s\n", why);
+            return EXIT_ERROR;
+        }
     }
     {
         uint64_t host = host_ram_mib();
@@ -287,6 +318,11 @@ int main(int argc, char **argv)
                     (unsigned long long)c->memory_mib, (unsigned long long)host);
             return EXIT_ERROR;
         }
+    }
+    if (use_kvm && !c->kernel[0]) {
+        log_err("an x86-64 guest needs a kernel (--kernel or kernel = ...): "
+                "the default guest is riscv64");
+        return EXIT_ERROR;
     }
     if (!bios && !c->kernel[0]) {
         /* The default guest: built by `make guest`. */
@@ -338,7 +374,7 @@ int main(int argc, char **argv)
         log_err("%s", err);
         return EXIT_ERROR;
     }
-    if (board_riscv_setup(m, bios, err, sizeof(err))) {
+    if (use_kvm ? board_x86_setup(m, err, sizeof(err)) : board_riscv_setup(m, bios, err, sizeof(err))) {
         log_err("%s", err);
         return EXIT_ERROR;
     }

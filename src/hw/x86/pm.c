@@ -1,0 +1,101 @@
+/* ACPI PM1a event/control block, the 0xcf9 reset register and a keyboard
+ * controller stub that knows one command: reset. Enough for Linux's
+ * poweroff (ACPI S5), reboot (ACPI reset register, or reboot=k) and for
+ * the test guests. */
+#include <stdlib.h>
+
+#include "x86.h"
+
+typedef struct X86Pm {
+    x86_pm_event_fn fn;
+    void *opaque;
+    uint16_t pm1_sts, pm1_en, pm1_cnt;
+} X86Pm;
+
+static uint64_t pm_read(void *opaque, uint64_t off, unsigned size)
+{
+    X86Pm *p = opaque;
+    uint8_t regs[X86_PM_SIZE] = { 0 };
+    uint64_t v = 0;
+
+    regs[0] = (uint8_t)p->pm1_sts; regs[1] = (uint8_t)(p->pm1_sts >> 8);
+    regs[2] = (uint8_t)p->pm1_en;  regs[3] = (uint8_t)(p->pm1_en >> 8);
+    regs[4] = (uint8_t)p->pm1_cnt; regs[5] = (uint8_t)(p->pm1_cnt >> 8);
+    for (unsigned i = 0; i < size && off + i < X86_PM_SIZE; i++)
+        v |= (uint64_t)regs[off + i] << (8 * i);
+    return v;
+}
+
+static void pm_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    X86Pm *p = opaque;
+
+    for (unsigned i = 0; i < size && off + i < X86_PM_SIZE; i++) {
+        uint8_t b = (uint8_t)(val >> (8 * i));
+        switch (off + i) {
+        case 0: p->pm1_sts &= (uint16_t)~b; break;            /* write 1 to clear */
+        case 1: p->pm1_sts &= (uint16_t)~(b << 8); break;
+        case 2: p->pm1_en = (p->pm1_en & 0xff00) | b; break;
+        case 3: p->pm1_en = (uint16_t)((p->pm1_en & 0xff) | (b << 8)); break;
+        case 4: p->pm1_cnt = (p->pm1_cnt & 0xff00) | b; break;
+        case 5: p->pm1_cnt = (uint16_t)((p->pm1_cnt & 0xff) | (b << 8)); break;
+        }
+    }
+    p->pm1_cnt |= X86_PM1_SCI_EN;           /* always in ACPI mode (no SMI_CMD) */
+    if ((p->pm1_cnt & X86_PM1_SLP_EN) && off <= 5 && off + size > 5) {
+        unsigned typ = (p->pm1_cnt >> 10) & 7;
+        p->pm1_cnt &= (uint16_t)~X86_PM1_SLP_EN;
+        if (typ == X86_PM_S5_TYP)
+            p->fn(p->opaque, X86_PM_POWEROFF);
+        /* Other sleep states are not supported: the guest keeps running. */
+    }
+}
+
+static const MmioOps pm_ops = { pm_read, pm_write };
+
+static uint64_t reset_read(void *opaque, uint64_t off, unsigned size)
+{
+    return 0;
+}
+
+static void reset_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    X86Pm *p = opaque;
+
+    if (off == 0 && (val & 0x4))            /* RST_CPU */
+        p->fn(p->opaque, X86_PM_RESET);
+}
+
+static const MmioOps reset_ops = { reset_read, reset_write };
+
+/* i8042: status 0 (no data, input buffer empty) so probes end quickly. */
+static uint64_t kbd_read(void *opaque, uint64_t off, unsigned size)
+{
+    return 0;
+}
+
+static void kbd_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    X86Pm *p = opaque;
+
+    if (off == X86_I8042_CMD - X86_I8042_DATA && (val & 0xff) == 0xfe)
+        p->fn(p->opaque, X86_PM_RESET);
+}
+
+static const MmioOps kbd_ops = { kbd_read, kbd_write };
+
+int x86_pm_create(Bus *pio, x86_pm_event_fn fn, void *opaque)
+{
+    X86Pm *p = calloc(1, sizeof(*p));
+
+    if (!p)
+        return -1;
+    p->fn = fn;
+    p->opaque = opaque;
+    p->pm1_cnt = X86_PM1_SCI_EN;
+    if (bus_map(pio, X86_PM_BASE, X86_PM_SIZE, &pm_ops, p, "acpi-pm") < 0 ||
+        bus_map(pio, X86_RESET_PORT, 1, &reset_ops, p, "reset") < 0 ||
+        bus_map(pio, X86_I8042_DATA, X86_I8042_CMD - X86_I8042_DATA + 1, &kbd_ops, p, "i8042") < 0)
+        return -1;
+    return 0;
+}

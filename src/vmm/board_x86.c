@@ -1,0 +1,147 @@
+/* The x86-64 board (kvm engine): RAM below 3 GiB and above 4 GiB, the
+ * in-kernel PIC/IOAPIC/LAPICs/PIT, COM1 on port 0x3f8, the ACPI PM block
+ * and reset register, and virtio-mmio devices at 0xd0000000 announced to
+ * Linux on the command line (virtio_mmio.device=4K@ADDR:IRQ). */
+#include <stdio.h>
+#include <string.h>
+
+#include "board.h"
+#include "boot_x86.h"
+#include "common/log.h"
+#include "control.h"
+#include "engine/kvm/kvm.h"
+#include "hw/uart.h"
+#include "hw/virtio/devices.h"
+#include "hw/virtio/virtio_mmio.h"
+#include "hw/x86/x86.h"
+
+#define X86_MIN_MEMORY_MIB 8
+
+static void pm_event(void *opaque, enum x86_pm_event ev)
+{
+    Machine *m = opaque;
+
+    machine_request_exit(m, ev == X86_PM_POWEROFF ? VM_EXIT_POWEROFF : VM_EXIT_REBOOT, 0);
+}
+
+static int add_virtio(Machine *m, VirtioDevice *vd, char *err, size_t errlen)
+{
+    unsigned slot = m->nvirtio;
+    VirtioMmio *t;
+
+    if (!vd)
+        return -1;
+    if (slot >= X86_VIRTIO_SLOTS || slot >= MACHINE_MAX_VIRTIO) {
+        snprintf(err, errlen, "too many virtio devices (at most %d)", X86_VIRTIO_SLOTS);
+        virtio_device_destroy(vd);
+        return -1;
+    }
+    t = virtio_mmio_create(&m->mmio, X86_VIRTIO_BASE + slot * X86_VIRTIO_SIZE,
+                           m->engine->irq_line(m, x86_virtio_irqs[slot]), vd);
+    if (!t) {
+        snprintf(err, errlen, "cannot map virtio device %u", slot);
+        virtio_device_destroy(vd);
+        return -1;
+    }
+    m->virtio[slot] = vd;
+    m->virtio_mmio[slot] = t;
+    m->nvirtio++;
+    return 0;
+}
+
+/* Same device set and order as the riscv board. */
+static int add_devices(Machine *m, char *err, size_t errlen)
+{
+    VmConfig *c = &m->cfg;
+
+    for (unsigned i = 0; i < c->ndisks; i++)
+        if (add_virtio(m, virtio_blk_create(&m->mem, &c->disk[i], err, errlen), err, errlen))
+            return -1;
+    for (unsigned i = 0; i < c->nnics; i++)
+        if (add_virtio(m, virtio_net_create(&m->mem, m->loop, &c->nic[i], err, errlen), err, errlen))
+            return -1;
+    if (c->rng && add_virtio(m, virtio_rng_create(&m->mem, err, errlen), err, errlen))
+        return -1;
+    if (c->balloon) {
+        if (add_virtio(m, virtio_balloon_create(&m->mem, err, errlen), err, errlen))
+            return -1;
+        m->balloon = m->virtio[m->nvirtio - 1];
+    }
+    if (c->vconsole &&
+        add_virtio(m, virtio_console_create(&m->mem, m->loop, -1, m->console_out, err, errlen),
+                   err, errlen))
+        return -1;
+    if (add_virtio(m, control_agent_create(m, err, errlen), err, errlen))
+        return -1;
+    return 0;
+}
+
+/* The user's command line plus one virtio_mmio.device= per device. */
+static int build_cmdline(Machine *m, char *buf, size_t size, char *err, size_t errlen)
+{
+    size_t n = (size_t)snprintf(buf, size, "%s", m->cfg.cmdline);
+
+    for (unsigned i = 0; i < m->nvirtio && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%svirtio_mmio.device=4K@0x%llx:%u",
+                              n ? " " : "",
+                              (unsigned long long)(X86_VIRTIO_BASE + i * X86_VIRTIO_SIZE),
+                              x86_virtio_irqs[i]);
+    if (n >= size) {
+        snprintf(err, errlen, "kernel command line too long");
+        return -1;
+    }
+    return 0;
+}
+
+int board_x86_setup(Machine *m, char *err, size_t errlen)
+{
+    VmConfig *c = &m->cfg;
+    uint64_t ram = c->memory_mib << 20;
+    X86BootInfo bi = { 0 };
+    KvmBoot boot;
+    static char cmdline[8192];
+    int r;
+
+    if (c->memory_mib < X86_MIN_MEMORY_MIB) {
+        snprintf(err, errlen, "memory: x86-64 guests need at least %d MiB", X86_MIN_MEMORY_MIB);
+        return -1;
+    }
+    bi.low_end = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
+    bi.high_size = ram - bi.low_end;
+    r = gmem_add_ram(&m->mem, 0, bi.low_end);
+    if (r == 0 && bi.high_size)
+        r = gmem_add_ram(&m->mem, X86_HIGH_RAM_BASE, bi.high_size);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot allocate %llu MiB of guest memory: %s",
+                 (unsigned long long)c->memory_mib, strerror(-r));
+        return -1;
+    }
+    m->engine = &kvm_engine_ops;
+    if (m->engine->init(m, err, errlen))
+        return -1;
+
+    m->uart = uart_create(kvm_pio_bus(m), X86_COM1_BASE, 0,
+                          m->engine->irq_line(m, X86_COM1_IRQ), m->console_out);
+    if (!m->uart) {
+        snprintf(err, errlen, "cannot create the UART");
+        return -1;
+    }
+    if (x86_pm_create(kvm_pio_bus(m), pm_event, m) < 0) {
+        snprintf(err, errlen, "cannot create the power management ports");
+        return -1;
+    }
+    if (add_devices(m, err, errlen) || build_cmdline(m, cmdline, sizeof(cmdline), err, errlen))
+        return -1;
+
+    bi.nvcpus = c->vcpus ? c->vcpus : 1;
+    bi.cmdline = cmdline;
+    if (boot_x86_load(m, &bi, &boot, err, errlen))
+        return -1;
+    kvm_set_boot(m, &boot);
+    m->entry = boot.entry;
+    m->kernel_addr = bi.kernel_lo;
+    log_info("x86: %s kernel at 0x%llx-0x%llx, entry 0x%llx, %u vCPUs, %llu MiB",
+             bi.format, (unsigned long long)bi.kernel_lo, (unsigned long long)bi.kernel_hi,
+             (unsigned long long)boot.entry, bi.nvcpus, (unsigned long long)c->memory_mib);
+    return 0;
+}
