@@ -90,6 +90,29 @@ static int check_readable(const char *what, const char *path)
     return 0;
 }
 
+/* Leave PATH.exit saying how the VM ended, so a management daemon that was
+ * not running when this VMM exited (its exit status is lost then) can still
+ * apply on_poweroff / on_reboot / on_crash when it comes back. */
+static void write_exit_record(const char *control_path, int status)
+{
+    const char *why = status == EXIT_POWEROFF ? "poweroff" : status == EXIT_REBOOT ? "reboot" :
+                      status == EXIT_DESTROYED ? "destroyed" : "crash";
+    char path[4096], tmp[4200];
+    FILE *f;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s.exit", control_path) >= sizeof(path))
+        return;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "%s\n", why);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+    else
+        unlink(tmp);
+}
+
 static uint64_t host_ram_mib(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
@@ -432,6 +455,8 @@ int main(int argc, char **argv)
         break;
     default: status = EXIT_ERROR; break;
     }
+    if (control_path)
+        write_exit_record(control_path, status);
     fflush(stdout);
     /* Device teardown is the OS's job at process exit; the guest is gone. */
     _exit(status);

@@ -162,7 +162,7 @@ int state_write_run(const Domain *d)
 
 void state_remove_run(int id)
 {
-    static const char *const ext[] = { "json", "cfg", "sock", "sock.console" };
+    static const char *const ext[] = { "json", "cfg", "sock", "sock.console", "sock.exit" };
     char p[PATH_MAX];
 
     for (size_t i = 0; i < ARRAY_SIZE(ext); i++)
@@ -298,7 +298,7 @@ static int reattach_one(const char *path, int *max_id)
     char cfgp[PATH_MAX], err[1024], *text = NULL;
     size_t tlen;
     Domain *d;
-    bool fresh = false;
+    bool fresh = false, gone;
     int ret = -1;
 
     if (json_unpack(j, "{s:I,s:I,s:s,s:s,s:s}", "id", &id, "pid", &pid, "sock", &sock,
@@ -309,10 +309,7 @@ static int reattach_one(const char *path, int *max_id)
     }
     if ((int)id >= *max_id)
         *max_id = (int)id + 1;
-    if (!pid_serves((pid_t)pid, sock)) {
-        log_info("domain %s (id %d): its VMM is gone", name, (int)id);
-        goto out;
-    }
+    gone = !pid_serves((pid_t)pid, sock);
     pthread_mutex_lock(&reg_lock);
     d = reg_find_name_locked(name);
     if (d)
@@ -327,6 +324,35 @@ static int reattach_one(const char *path, int *max_id)
             goto out_keep;
         }
         fresh = true;
+    }
+    if (gone) {
+        /* The VMM ended while no xend watched it: its exit record (written by
+         * xeno-vmm next to the control socket) says how; without one it
+         * was killed, a crash. Apply on_poweroff/on_reboot/on_crash now. */
+        char exitp[PATH_MAX + 8], *why;
+        size_t wl;
+
+        snprintf(exitp, sizeof(exitp), "%s.exit", sock);
+        why = read_file(exitp, &wl);
+        if (why)
+            why[strcspn(why, "\n")] = '\0';
+        log_info("domain %s (id %d): its VMM ended while xend was away (%s)", name, (int)id,
+                 why ? why : "no exit record: crash");
+        if (fresh) {
+            pthread_mutex_lock(&reg_lock);
+            if (reg_add_locked(d) < 0) {
+                pthread_mutex_unlock(&reg_lock);
+                dom_put(d);
+                free(why);
+                goto out;
+            }
+            pthread_mutex_unlock(&reg_lock);
+        }
+        sup_exited_while_away(d, (int)id, why);
+        free(why);
+        if (!fresh)
+            dom_put(d);     /* a fresh domain's reference went to the registry */
+        goto out;
     }
     if (d->pid > 0 || sup_attach(d, (int)id, (pid_t)pid, sock) < 0) {
         log_warn("domain %s (id %d): cannot re-attach to VMM pid %d", name, (int)id, (int)pid);
@@ -367,6 +393,20 @@ void state_load_all(void)
 
     load_managed();
     if (state_path(dir, sizeof(dir), "run") == 0 && (dp = opendir(dir))) {
+        /* First every recorded id, so that no domain started while we
+         * re-attach (an on_crash restart of a VMM that died while xend was
+         * away) can take an id that is still on record. */
+        while ((e = readdir(dp))) {
+            char *end;
+            long id = strtol(e->d_name, &end, 10);
+            if (end != e->d_name && !strcmp(end, ".json") && id > 0 && id < INT32_MAX - 1 &&
+                id >= max_id)
+                max_id = (int)id + 1;
+        }
+        pthread_mutex_lock(&reg_lock);
+        reg_set_next_id_locked(max_id);
+        pthread_mutex_unlock(&reg_lock);
+        rewinddir(dp);
         while ((e = readdir(dp))) {
             size_t len = strlen(e->d_name);
             if (len < 6 || strcmp(e->d_name + len - 5, ".json"))
@@ -378,7 +418,8 @@ void state_load_all(void)
         closedir(dp);
     }
     pthread_mutex_lock(&reg_lock);
-    reg_set_next_id_locked(max_id);
+    if (reg_next_id_locked() < max_id)
+        reg_set_next_id_locked(max_id);
     state_save_next_id(reg_next_id_locked());
     pthread_mutex_unlock(&reg_lock);
 }

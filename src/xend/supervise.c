@@ -427,14 +427,14 @@ static void *restart_thread(void *arg)
     return NULL;
 }
 
+static void apply_exit_locked(Domain *d, int id, enum stop_reason why, bool was_starting);
+
 /* The VMM of d ended (its pidfd is readable). Called with the lock held. */
 static void handle_exit_locked(Domain *d)
 {
     enum stop_reason why;
-    enum cfg_action act;
     int status = 0, id = d->id;
     bool have_status = false, was_starting = d->state == DS_STARTING;
-    char name[64];
 
     if (d->child) {
         pid_t r = waitpid(d->pid, &status, WNOHANG);
@@ -466,8 +466,18 @@ static void handle_exit_locked(Domain *d)
     d->pid = 0;
     d->run_seq++;
     state_remove_run(id);
+    log_info("domain %s (id %d): VMM ended (%s)", d->name, id, reason_name(why));
+    apply_exit_locked(d, id, why, was_starting);
+}
+
+/* on_poweroff / on_reboot / on_crash for a domain whose VMM (id `id`) ended
+ * for `why`. Called with the lock held; d->pid is already 0. */
+static void apply_exit_locked(Domain *d, int id, enum stop_reason why, bool was_starting)
+{
+    enum cfg_action act;
+    char name[64];
+
     snprintf(name, sizeof(name), "%s", d->name);
-    log_info("domain %s (id %d): VMM ended (%s)", name, id, reason_name(why));
 
     if (was_starting || why == SR_DESTROYED || why == SR_ERROR)
         act = CFG_ACT_DESTROY;
@@ -538,6 +548,19 @@ static enum stop_reason parse_reason(const char *s)
     if (!strcmp(s, "destroyed"))
         return SR_DESTROYED;
     return SR_NONE;
+}
+
+void sup_exited_while_away(Domain *d, int id, const char *why)
+{
+    enum stop_reason r = parse_reason(why);
+
+    pthread_mutex_lock(&reg_lock);
+    d->id = id;
+    d->pid = 0;
+    d->state = DS_RUNNING;
+    apply_exit_locked(d, id, r == SR_NONE ? SR_CRASH : r, false);
+    pthread_mutex_unlock(&reg_lock);
+    sup_wake();
 }
 
 /* Event lines from a VMM. Called with the lock held. */

@@ -130,6 +130,9 @@ int sup_wait_stopped(Domain *d, uint64_t run_seq, int timeout_ms);
 void sup_sample(Domain *d);
 /* Re-attach to a VMM left by a previous xend. */
 int sup_attach(Domain *d, int id, pid_t pid, const char *sock);
+/* A re-attaching xend found the VMM of d (id) gone; `why` is its exit
+ * record ("poweroff", "reboot", "crash", "destroyed") or NULL (crash). */
+void sup_exited_while_away(Domain *d, int id, const char *why);
 int sup_init(void);
 void sup_run(void);                /* supervision loop (main thread) */
 void sup_quit(void);               /* async-signal-safe */
