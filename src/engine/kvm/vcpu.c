@@ -46,10 +46,11 @@ static int set_lapic_lints(Vcpu *v)
 int kvm_vcpu_create(Kvm *k, unsigned id, char *err, size_t errlen)
 {
     Vcpu *v = &k->vcpu[id];
-    struct {
+    /* struct kvm_msrs ends in a flexible array: room for one entry. */
+    union {
         struct kvm_msrs hdr;
-        struct kvm_msr_entry e[1];
-    } msrs = { .hdr.nmsrs = 1, .e[0] = { .index = MSR_IA32_MISC_ENABLE, .data = 1 } };
+        uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+    } msrs;
     struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
 
     v->k = k;
@@ -67,6 +68,10 @@ int kvm_vcpu_create(Kvm *k, unsigned id, char *err, size_t errlen)
     }
     if (kvm_cpuid_set(k, v, err, errlen))
         return -1;
+    memset(&msrs, 0, sizeof(msrs));
+    msrs.hdr.nmsrs = 1;
+    msrs.hdr.entries[0].index = MSR_IA32_MISC_ENABLE;
+    msrs.hdr.entries[0].data = 1;
     if (ioctl(v->fd, KVM_SET_MSRS, &msrs) != 1 || ioctl(v->fd, KVM_SET_FPU, &fpu) < 0 ||
         set_lapic_lints(v) < 0) {
         snprintf(err, errlen, "KVM: cannot initialise vCPU %u: %s", id, strerror(errno));
@@ -205,12 +210,22 @@ static void handle_mmio(Vcpu *v)
     }
 }
 
+static const char *internal_error_name(uint32_t suberror)
+{
+    switch (suberror) {
+    case KVM_INTERNAL_ERROR_EMULATION: return "KVM internal error: instruction emulation failed";
+    case KVM_INTERNAL_ERROR_SIMUL_EX: return "KVM internal error: exception during exception delivery";
+    case KVM_INTERNAL_ERROR_DELIVERY_EV: return "KVM internal error: event delivery failed";
+    default: return "KVM internal error";
+    }
+}
+
 static void crash(Vcpu *v, const char *what, unsigned long long detail)
 {
     struct kvm_regs r;
     unsigned long long rip = ioctl(v->fd, KVM_GET_REGS, &r) == 0 ? r.rip : 0;
 
-    log_err("kvm: vCPU %u stopped: %s (0x%llx) at rip 0x%llx", v->id, what, detail, rip);
+    log_err("kvm: vCPU %u stopped: %s (%llu) at rip 0x%llx", v->id, what, detail, rip);
     machine_request_exit(v->k->m, VM_EXIT_CRASH, 0);
 }
 
@@ -223,10 +238,12 @@ static bool handle_exit(Vcpu *v)
     v->io_pending = false;
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
+        v->nio++;
         handle_io(v);
         v->io_pending = true;
         return true;
     case KVM_EXIT_MMIO:
+        v->nmmio++;
         handle_mmio(v);
         v->io_pending = true;
         return true;
@@ -249,7 +266,9 @@ static bool handle_exit(Vcpu *v)
         }
         return false;
     case KVM_EXIT_INTERNAL_ERROR:
-        crash(v, "KVM internal error, suberror", run->internal.suberror);
+        /* KVM could not go on with this guest (on the nested kvm_pvm, e.g.
+         * a triple fault it cannot emulate): the guest crashed. */
+        crash(v, internal_error_name(run->internal.suberror), run->internal.suberror);
         return false;
     case KVM_EXIT_FAIL_ENTRY:
         crash(v, "entry failed, hardware reason", run->fail_entry.hardware_entry_failure_reason);
