@@ -1,7 +1,11 @@
 /* The x86-64 board (kvm engine): RAM below 3 GiB and above 4 GiB, the
  * in-kernel PIC/IOAPIC/LAPICs/PIT, COM1 on port 0x3f8, the ACPI PM block
  * and reset register, and virtio-mmio devices at 0xd0000000 announced to
- * Linux on the command line (virtio_mmio.device=4K@ADDR:IRQ). */
+ * Linux on the command line (virtio_mmio.device=4K@ADDR:IRQ), their
+ * interrupts through irqfd and doorbells through ioeventfd when KVM has
+ * them. Console input goes to COM1, or to the virtio console when the
+ * guest's console is hvc0 (console=hvc0 last on the command line). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,9 +28,17 @@ static void pm_event(void *opaque, enum x86_pm_event ev)
     machine_request_exit(m, ev == X86_PM_POWEROFF ? VM_EXIT_POWEROFF : VM_EXIT_REBOOT, 0);
 }
 
+/* A doorbell KVM caught (ioeventfd), served like the MMIO write it stands
+ * for; on the loop thread, with the device lock held. */
+static void doorbell(void *opaque, unsigned q)
+{
+    virtio_mmio_write(opaque, VIRTIO_MMIO_QUEUE_NOTIFY, q, 4);
+}
+
 static int add_virtio(Machine *m, VirtioDevice *vd, char *err, size_t errlen)
 {
     unsigned slot = m->nvirtio;
+    uint64_t base;
     VirtioMmio *t;
 
     if (!vd)
@@ -36,23 +48,37 @@ static int add_virtio(Machine *m, VirtioDevice *vd, char *err, size_t errlen)
         virtio_device_destroy(vd);
         return -1;
     }
-    t = virtio_mmio_create(&m->mmio, X86_VIRTIO_BASE + slot * X86_VIRTIO_SIZE,
-                           m->engine->irq_line(m, x86_virtio_irqs[slot]), vd);
+    base = X86_VIRTIO_BASE + slot * X86_VIRTIO_SIZE;
+    t = virtio_mmio_create(&m->mmio, base, kvm_level_irq_line(m, x86_virtio_irqs[slot]), vd);
     if (!t) {
         snprintf(err, errlen, "cannot map virtio device %u", slot);
         virtio_device_destroy(vd);
         return -1;
     }
+    kvm_add_doorbells(m, base + VIRTIO_MMIO_QUEUE_NOTIFY, vd->nqueues, doorbell, t);
     m->virtio[slot] = vd;
     m->virtio_mmio[slot] = t;
     m->nvirtio++;
     return 0;
 }
 
+/* True if the guest's console (/dev/console: Linux takes the last
+ * console= on the command line) is the virtio console, hvc0. */
+static bool console_is_hvc0(const char *cmdline)
+{
+    const char *last = NULL;
+
+    for (const char *p = cmdline; (p = strstr(p, "console=")); p += 8)
+        if (p == cmdline || p[-1] == ' ')
+            last = p + 8;
+    return last && !strncmp(last, "hvc0", 4) && (last[4] == 0 || last[4] == ' ' || last[4] == ',');
+}
+
 /* Same device set and order as the riscv board. */
 static int add_devices(Machine *m, char *err, size_t errlen)
 {
     VmConfig *c = &m->cfg;
+    int vcon_in = -1;
 
     for (unsigned i = 0; i < c->ndisks; i++)
         if (add_virtio(m, virtio_blk_create(&m->mem, &c->disk[i], err, errlen), err, errlen))
@@ -67,8 +93,14 @@ static int add_devices(Machine *m, char *err, size_t errlen)
             return -1;
         m->balloon = m->virtio[m->nvirtio - 1];
     }
+    /* Console input goes to the guest's console: to hvc0 when that is it,
+     * and then not to the UART (one reader per descriptor). */
+    if (c->vconsole && console_is_hvc0(c->cmdline) && m->console_in >= 0) {
+        vcon_in = m->console_in;
+        m->console_in = -1;
+    }
     if (c->vconsole &&
-        add_virtio(m, virtio_console_create(&m->mem, m->loop, -1, m->console_out, err, errlen),
+        add_virtio(m, virtio_console_create(&m->mem, m->loop, vcon_in, m->console_out, err, errlen),
                    err, errlen))
         return -1;
     if (add_virtio(m, control_agent_create(m, err, errlen), err, errlen))

@@ -20,10 +20,10 @@ CFLAGS="-O2 -g -std=gnu11 -Wall -Wextra -Werror -ffreestanding -nostdlib -fno-pi
 LDFLAGS="-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-T,$here/link.ld -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments"
 obj="$out/obj"
 mkdir -p "$obj"
-for f in start.S lib.c xtest.c virtio.c bzhdr.S pvh.S; do
+for f in start.S lib.c xtest.c virtio.c kvmclock.c bzhdr.S pvh.S; do
     $CC $CFLAGS -c "$here/$f" -o "$obj/${f%.*}.o"
 done
-common="$obj/start.o $obj/lib.o $obj/xtest.o $obj/virtio.o"
+common="$obj/start.o $obj/lib.o $obj/xtest.o $obj/virtio.o $obj/kvmclock.o"
 $CC $CFLAGS $LDFLAGS $common -o "$out/xtest.elf"
 $CC $CFLAGS $LDFLAGS $common "$obj/pvh.o" -o "$out/xtest-pvh.elf"
 $CC $CFLAGS $LDFLAGS $common "$obj/bzhdr.o" -o "$obj/xtest-bz.elf"

@@ -50,30 +50,10 @@ pvh_start:
     mov %ax, %ds
     mov %ax, %es
     mov %ax, %ss
-    /* Identity map the first 4 GiB with 2 MiB pages. */
-    mov $pt_pdpt, %eax
-    or $3, %eax
-    mov %eax, pt_pml4
-    xor %ecx, %ecx
-2:  mov %ecx, %eax
-    shl $12, %eax
-    add $pt_pd, %eax
-    or $3, %eax
-    mov %eax, pt_pdpt(,%ecx,8)
-    inc %ecx
-    cmp $4, %ecx
-    jb 2b
-    xor %ecx, %ecx
-3:  mov %ecx, %eax
-    shl $21, %eax
-    or $0x83, %eax
-    mov %eax, pt_pd(,%ecx,8)
-    mov %ecx, %eax
-    shr $11, %eax           /* high dword: (i * 2 MiB) >> 32 */
-    mov %eax, pt_pd+4(,%ecx,8)
-    inc %ecx
-    cmp $2048, %ecx
-    jb 3b
+    /* Paging on with the identity map of the first 4 GiB (2 MiB pages)
+     * built into the image (.data below): no loop while unpaged, which a
+     * paging-based nested KVM (kvm_pvm) has to emulate instruction by
+     * instruction. */
     mov %cr4, %eax
     or $0x20, %eax          /* PAE */
     mov %eax, %cr4
@@ -236,11 +216,22 @@ gdt_desc:
     .quad gdt
     .globl gdt_desc
 
-    .bss
+    /* PVH page tables: identity map of [0, 4 GiB) with 2 MiB pages. */
     .balign 4096
-pt_pml4: .skip 4096
-pt_pdpt: .skip 4096
-pt_pd:   .skip 4 * 4096
+pt_pml4:
+    .quad pt_pdpt + 3
+    .skip 4096 - 8
+pt_pdpt:
+    .quad pt_pd + 3, pt_pd + 0x1000 + 3, pt_pd + 0x2000 + 3, pt_pd + 0x3000 + 3
+    .skip 4096 - 32
+pt_pd:
+    .set i, 0
+    .rept 2048
+    .quad (i << 21) | 0x83
+    .set i, i + 1
+    .endr
+
+    .bss
     .balign 16
     .skip 16384
 bsp_stack_top:

@@ -205,6 +205,47 @@ static void blk_test(Dev *d)
         FAIL("blk: no interrupt\n");
 }
 
+/* Echo (xtest.echo): with hvc0 as the guest's console the VMM feeds it the
+ * console input; the host side (the test) answers the line
+ * "xtest: hvc0 echo TOKEN" with "TOKEN\n". */
+static void console_echo(Dev *d)
+{
+    static char line[80], rx[64];
+    char token[40];
+    void *b[1];
+    uint32_t l[1];
+    int w[1];
+    int64_t n;
+    size_t tl;
+
+    if (!cmdline_arg("xtest.token=", token, sizeof(token)))
+        memcpy(token, "none", 5);
+    tl = strlen(token);
+    /* Receive buffer first, so the answer has somewhere to go. */
+    memset(rx, 0, sizeof(rx));
+    b[0] = rx; l[0] = sizeof(rx) - 1; w[0] = 1;
+    submit(d, 0, 1, b, l, w);
+    memcpy(line, "xtest: hvc0 echo ", 17);
+    memcpy(line + 17, token, tl);
+    line[17 + tl] = '\n';
+    b[0] = line; l[0] = (uint32_t)(18 + tl); w[0] = 0;
+    submit(d, 1, 1, b, l, w);
+    if (wait_used(d, 1, 2000) < 0) {
+        FAIL("console: echo request not transmitted\n");
+        return;
+    }
+    n = wait_used(d, 0, 5000);
+    if (n < 0) {
+        FAIL("console: no echo on hvc0 within 5 s\n");
+        return;
+    }
+    if ((size_t)n < tl || memcmp(rx, token, tl)) {
+        FAIL("console: hvc0 echo reads back wrong (%ld bytes)\n", n);
+        return;
+    }
+    printf("xtest: console echo ok: %ld bytes back on hvc0\n", n);
+}
+
 static void console_test(Dev *d)
 {
     static char msg[] = "xtest: hvc0 says hello\n";
@@ -221,6 +262,8 @@ static void console_test(Dev *d)
         FAIL("console: transmit not completed\n");
     else
         printf("xtest: console transmit completed\n");
+    if (cmdline_has("xtest.echo"))
+        console_echo(d);
 }
 
 static uint8_t rx_buf[2][1600], tx_buf[64];

@@ -27,6 +27,10 @@ int wait_flag(volatile unsigned *flag, unsigned ms);
 /* Value of "key=" on the command line (copied into buf), or NULL. */
 const char *cmdline_arg(const char *key, char *buf, size_t size);
 
+/* True if `word` is a whole word of the command line. */
+int cmdline_has(const char *word);
+
 void virtio_tests(void);
+void kvmclock_test(void);
 
 #endif

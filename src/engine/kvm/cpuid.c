@@ -20,6 +20,13 @@
 #define L7_ECX_SGX_LC     (1u << 30)
 #define X1_ECX_SVM        (1u << 2)
 #define X1_ECX_SKINIT     (1u << 12)
+/* KVM paravirtual features (leaf 0x40000001) that need the VMM's help:
+ * the MAP_GPA_RANGE hypercall exits to userspace, the migration-control
+ * MSR is userspace's. kvmclock, async PF, steal time, PV EOI/IPI/TLB
+ * flush and the rest are served by KVM itself and stay. */
+#define KVM_CPUID_FEATURES         0x40000001u
+#define KVM_F_HC_MAP_GPA_RANGE     (1u << 16)
+#define KVM_F_MIGRATION_CONTROL    (1u << 17)
 
 int kvm_cpuid_init(Kvm *k, char *err, size_t errlen)
 {
@@ -62,6 +69,9 @@ int kvm_cpuid_init(Kvm *k, char *err, size_t errlen)
             break;
         case 0x8000000a:            /* SVM features */
             e->eax = e->ebx = e->ecx = e->edx = 0;
+            break;
+        case KVM_CPUID_FEATURES:
+            e->eax &= ~(KVM_F_HC_MAP_GPA_RANGE | KVM_F_MIGRATION_CONTROL);
             break;
         }
     }

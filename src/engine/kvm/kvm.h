@@ -42,6 +42,22 @@ Bus *kvm_pio_bus(struct Machine *m);
  * vCPUs wait for INIT/SIPI from the guest, like application processors. */
 void kvm_set_boot(struct Machine *m, const KvmBoot *boot);
 
+/* The interrupt line for a level-triggered device on IOAPIC input `gsi`:
+ * an irqfd in resample mode when KVM has one (no system call to KVM per
+ * edge, no vCPU exit), else the engine's KVM_IRQ_LINE line. Call after
+ * init, before start. */
+IrqLine kvm_level_irq_line(struct Machine *m, unsigned gsi);
+
+/* Catch guest 4-byte writes of q (q < nqueues) to the doorbell register at
+ * `addr` in the kernel (ioeventfd); notify(opaque, q) then runs on the
+ * event loop thread with the device lock held. Returns how many queues are
+ * wired this way; the rest (all, without ioeventfd) keep exiting as MMIO
+ * writes, so the device's own MMIO handler must serve them too. Call after
+ * init, before start. XENO_KVM_EVENTFD=0 in the environment turns irqfd and
+ * ioeventfd off (to compare, or to work around a host bug). */
+unsigned kvm_add_doorbells(struct Machine *m, uint64_t addr, unsigned nqueues,
+                           void (*notify)(void *opaque, unsigned q), void *opaque);
+
 /* NULL if /dev/kvm can create a VM here, else one line saying why. */
 const char *kvm_unusable_reason(void);
 

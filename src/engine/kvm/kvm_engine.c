@@ -34,6 +34,7 @@ static int kvm_init(Machine *m, char *err, size_t errlen)
     k->pio.lock = &m->dev_lock;
     pthread_mutex_init(&k->lock, NULL);
     pthread_cond_init(&k->cond, NULL);
+    kvm_eventfd_init(k);
     m->engine_state = k;
     if (n > KVM_MAX_VCPUS) {
         snprintf(err, errlen, "vcpus: the kvm engine runs at most %d", KVM_MAX_VCPUS);
@@ -41,6 +42,7 @@ static int kvm_init(Machine *m, char *err, size_t errlen)
     }
     if (kvm_vm_create(k, err, errlen) || kvm_cpuid_init(k, err, errlen))
         return -1;
+    kvm_eventfd_probe(k);
     {
         int max = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
         if (max > 0 && n > (unsigned)max) {
@@ -88,7 +90,36 @@ static int kvm_start(Machine *m)
 
 static void kvm_pause(Machine *m) { kvm_vcpus_pause(kvm_of(m)); }
 static void kvm_resume(Machine *m) { kvm_vcpus_resume(kvm_of(m)); }
-static void kvm_stop(Machine *m) { if (kvm_of(m)) kvm_vcpus_stop(kvm_of(m)); }
+/* One debug line on how the guest reached its devices. */
+static void log_stats(Kvm *k)
+{
+    unsigned long exits = 0, io = 0, mmio = 0;
+
+    if (log_get_level() < LOG_DEBUG)
+        return;
+    for (unsigned i = 0; i < k->nvcpus; i++) {
+        exits += k->vcpu[i].nexits;
+        io += k->vcpu[i].nio;
+        mmio += k->vcpu[i].nmmio;
+    }
+    log_debug("kvm: %lu exits (%lu port I/O, %lu MMIO); %lu doorbells by ioeventfd, "
+              "%lu interrupts by irqfd", exits, io, mmio,
+              __atomic_load_n(&k->ndoorbells, __ATOMIC_RELAXED),
+              __atomic_load_n(&k->nirqfd, __ATOMIC_RELAXED));
+}
+
+static void kvm_stop(Machine *m)
+{
+    Kvm *k = kvm_of(m);
+
+    if (!k)
+        return;
+    kvm_vcpus_stop(k);
+    if (!k->stats_logged) {
+        k->stats_logged = true;
+        log_stats(k);
+    }
+}
 
 static void kvm_destroy(Machine *m)
 {
@@ -97,6 +128,7 @@ static void kvm_destroy(Machine *m)
     if (!k)
         return;
     kvm_vcpus_stop(k);
+    kvm_eventfd_destroy(k);
     kvm_vm_destroy(k);
     free(k->cpuid);
     free(k);

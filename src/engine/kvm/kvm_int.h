@@ -11,8 +11,27 @@
 #include "vmm/machine.h"
 
 #define KVM_MAX_VCPUS 64
+#define KVM_IRQFD_GSIS 24          /* the IOAPIC's inputs */
+#define KVM_MAX_DOORBELLS 32
 
 typedef struct Kvm Kvm;
+
+/* One level-triggered GSI driven through an irqfd (see eventfd.c). */
+typedef struct KvmIrqfd {
+    Kvm *k;
+    int fd, resample_fd;        /* -1: this GSI uses KVM_IRQ_LINE */
+    int want;                   /* the device's level */
+    int asserted;               /* signalled and not yet resampled */
+} KvmIrqfd;
+
+/* One virtqueue doorbell caught by an ioeventfd. */
+typedef struct KvmDoorbell {
+    Kvm *k;
+    int fd;
+    unsigned queue;
+    void (*notify)(void *opaque, unsigned q);
+    void *opaque;
+} KvmDoorbell;
 
 typedef struct Vcpu {
     Kvm *k;
@@ -23,7 +42,7 @@ typedef struct Vcpu {
     bool thread_started;
     bool io_pending;            /* last exit was I/O: complete before a save */
     uint64_t last_cpu_ns;       /* thread CPU time when it ended */
-    unsigned long nexits;
+    unsigned long nexits, nio, nmmio;
 } Vcpu;
 
 struct Kvm {
@@ -44,8 +63,16 @@ struct Kvm {
     unsigned parked;
     struct kvm_clock_data paused_clock;
     bool clock_saved;
-    unsigned long unhandled_io;
-    int8_t irq_level[256];      /* last level set per GSI: skip repeats */ /* accesses nothing answered (rate-limited log) */
+    unsigned long unhandled_io; /* accesses nothing answered (rate-limited log) */
+    int8_t irq_level[256];      /* last level set per GSI: skip repeats */
+
+    /* irqfd / ioeventfd (eventfd.c). */
+    bool use_irqfd, use_ioeventfd;
+    KvmIrqfd irqfd[KVM_IRQFD_GSIS];
+    KvmDoorbell doorbell[KVM_MAX_DOORBELLS];
+    unsigned ndoorbell;
+    unsigned long nirqfd, ndoorbells;   /* signals sent / doorbells served */
+    bool stats_logged;
 };
 
 /* vm.c */
@@ -53,6 +80,11 @@ int kvm_vm_create(Kvm *k, char *err, size_t errlen);
 void kvm_vm_destroy(Kvm *k);
 void kvm_clock_pause(Kvm *k);
 void kvm_clock_resume(Kvm *k);
+
+/* eventfd.c */
+void kvm_eventfd_init(Kvm *k);
+void kvm_eventfd_probe(Kvm *k);
+void kvm_eventfd_destroy(Kvm *k);
 
 /* cpuid.c: fetch the supported CPUID and filter it (once per VM); then
  * set it on one vCPU with the per-vCPU topology fields. */
