@@ -4,16 +4,24 @@
 # the virtio disk (virtio_mmio.device= from the command line), and powers
 # off (ACPI S5, exit 0). Runs only where the CPU has vmx or svm: on the
 # paging-based nested KVM (kvm_pvm) an unmodified kernel does not boot.
-#   XENO_X86_KERNEL  kernel to boot (default: newest /boot/vmlinuz-*)
+#   XENO_X86_KERNEL  kernel to boot (default: Debian's current linux-image-amd64
+#                    kernel and busybox-static, fetched with apt-get download
+#                    and unpacked into the cache, never installed)
 . "$(dirname "$0")/lib/common.sh"
 . "$LIB/kvm.sh"
 grep -qwE 'vmx|svm' /proc/cpuinfo ||
     skip "this host has no vmx/svm (xm info): an unmodified x86-64 Linux needs hardware virtualization$( [ -e /sys/module/kvm_pvm ] && echo '; /dev/kvm here is the paging-based nested kvm_pvm')"
-KERNEL=${XENO_X86_KERNEL:-$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)}
-[ -n "$KERNEL" ] && [ -r "$KERNEL" ] || skip "no x86-64 kernel: install linux-image-amd64 or set XENO_X86_KERNEL"
-BUSYBOX=$(command -v busybox || true)
+if [ -n "${XENO_X86_KERNEL:-}" ]; then
+    KERNEL=$XENO_X86_KERNEL
+    BUSYBOX=$(command -v busybox || true)
+else
+    got=$(bash "$LIB/x86-linux.sh") || fail "cannot fetch Debian's linux-image-amd64 and busybox-static"
+    KERNEL=$(echo "$got" | sed -n 1p)
+    BUSYBOX=$(echo "$got" | sed -n 2p)
+fi
+[ -n "$KERNEL" ] && [ -r "$KERNEL" ] || fail "no x86-64 kernel at '$KERNEL'"
 [ -n "$BUSYBOX" ] && file -L "$BUSYBOX" | grep -q 'statically linked' ||
-    skip "no static busybox: install busybox-static"
+    fail "no static busybox at '$BUSYBOX'"
 cd "$WORK"
 mkdir -p root/bin root/proc root/sys root/dev
 cp "$BUSYBOX" root/bin/busybox
