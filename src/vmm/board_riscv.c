@@ -17,6 +17,7 @@
 #include "hw/uart.h"
 #include "hw/virtio/devices.h"
 #include "hw/virtio/virtio_mmio.h"
+#include "console_input.h"
 #include "control.h"
 #include "loader.h"
 
@@ -75,10 +76,12 @@ static int add_devices(Machine *m, char *err, size_t errlen)
             return -1;
         m->balloon = m->virtio[m->nvirtio - 1];
     }
-    /* hvc0: output joins the serial console; input stays on ttyS0. */
-    if (c->vconsole &&
-        add_virtio(m, virtio_console_create(&m->mem, m->loop, -1, m->console_out, err, errlen),
-                   err, errlen))
+    /* The virtio console: output joins the serial console's; console input
+     * goes to it when it is the guest's console (the last console=). Linux
+     * calls it hvc1 when the SBI console (CONFIG_HVC_RISCV_SBI, as in the
+     * default guest and Debian's kernel) has taken hvc0, else hvc0. */
+    static const char *const hvc_names[] = { "hvc1", "hvc0", NULL };
+    if (c->vconsole && add_virtio(m, console_hvc_create(m, hvc_names, err, errlen), err, errlen))
         return -1;
     /* The guest agent channel (hvc1): shutdown/reboot/vcpu-set requests
      * from the control socket reach the guest's agent through it. */

@@ -4,7 +4,8 @@
  * Linux on the command line (virtio_mmio.device=4K@ADDR:IRQ), their
  * interrupts through irqfd and doorbells through ioeventfd when KVM has
  * them. Console input goes to COM1, or to the virtio console when the
- * guest's console is hvc0 (console=hvc0 last on the command line). */
+ * guest's console is hvc0 (console=hvc0 last on the command line; see
+ * console_input.h). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "board.h"
 #include "boot_x86.h"
 #include "common/log.h"
+#include "console_input.h"
 #include "control.h"
 #include "engine/kvm/kvm.h"
 #include "hw/uart.h"
@@ -62,23 +64,10 @@ static int add_virtio(Machine *m, VirtioDevice *vd, char *err, size_t errlen)
     return 0;
 }
 
-/* True if the guest's console (/dev/console: Linux takes the last
- * console= on the command line) is the virtio console, hvc0. */
-static bool console_is_hvc0(const char *cmdline)
-{
-    const char *last = NULL;
-
-    for (const char *p = cmdline; (p = strstr(p, "console=")); p += 8)
-        if (p == cmdline || p[-1] == ' ')
-            last = p + 8;
-    return last && !strncmp(last, "hvc0", 4) && (last[4] == 0 || last[4] == ' ' || last[4] == ',');
-}
-
 /* Same device set and order as the riscv board. */
 static int add_devices(Machine *m, char *err, size_t errlen)
 {
     VmConfig *c = &m->cfg;
-    int vcon_in = -1;
 
     for (unsigned i = 0; i < c->ndisks; i++)
         if (add_virtio(m, virtio_blk_create(&m->mem, &c->disk[i], err, errlen), err, errlen))
@@ -93,15 +82,9 @@ static int add_devices(Machine *m, char *err, size_t errlen)
             return -1;
         m->balloon = m->virtio[m->nvirtio - 1];
     }
-    /* Console input goes to the guest's console: to hvc0 when that is it,
-     * and then not to the UART (one reader per descriptor). */
-    if (c->vconsole && console_is_hvc0(c->cmdline) && m->console_in >= 0) {
-        vcon_in = m->console_in;
-        m->console_in = -1;
-    }
-    if (c->vconsole &&
-        add_virtio(m, virtio_console_create(&m->mem, m->loop, vcon_in, m->console_out, err, errlen),
-                   err, errlen))
+    /* hvc0; the console input sink when it is the guest's console. */
+    static const char *const hvc_names[] = { "hvc0", NULL };
+    if (c->vconsole && add_virtio(m, console_hvc_create(m, hvc_names, err, errlen), err, errlen))
         return -1;
     if (add_virtio(m, control_agent_create(m, err, errlen), err, errlen))
         return -1;

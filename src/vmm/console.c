@@ -1,9 +1,17 @@
+/* The VM console on the VMM's stdin: raw mode on a terminal, the escape
+ * sequence Ctrl-] q to quit, and everything else to the console input sink
+ * (the UART, or hvc0 when that is the guest's console; console_input.h).
+ *
+ * Input is read only as fast as the sink takes it: when it is full, stdin
+ * leaves the loop until the guest drains it (the UART's rx-ready callback,
+ * or hvc0's pipe becoming writable again). */
 #include <stdlib.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "console.h"
+#include "console_input.h"
 #include "hw/uart.h"
 
 #define ESCAPE_CHAR 0x1d    /* Ctrl-] */
@@ -15,6 +23,7 @@ typedef struct Console {
     Machine *m;
     int fd;
     int polling;
+    int waiting_hvc;        /* watching hvc0's pipe for room */
     int escape;
 } Console;
 
@@ -40,17 +49,36 @@ static void resume_input(void *opaque)
     }
 }
 
+/* hvc0's input pipe has room again. */
+static void on_hvc_room(void *opaque, int fd, short revents)
+{
+    Console *c = opaque;
+
+    loop_del_fd(c->m->loop, fd);
+    c->waiting_hvc = 0;
+    resume_input(c);
+}
+
+static void wait_for_room(Console *c)
+{
+    loop_del_fd(c->m->loop, c->fd);
+    c->polling = 0;
+    /* The UART calls resume_input when its FIFO drains. */
+    if (c->m->console_hvc && !c->waiting_hvc &&
+        loop_add_fd(c->m->loop, c->m->hvc_in_wr, POLLOUT, on_hvc_room, c) == 0)
+        c->waiting_hvc = 1;
+}
+
 static void on_input(void *opaque, int fd, short revents)
 {
     Console *c = opaque;
     uint8_t buf[256], out[256];
-    size_t space = uart_rx_space(c->m->uart), k = 0;
+    size_t space = console_input_space(c->m), k = 0;
     ssize_t n;
 
     if (space == 0) {
-        /* Guest is not reading: stop polling until it drains the FIFO. */
-        loop_del_fd(c->m->loop, fd);
-        c->polling = 0;
+        /* Guest is not reading: stop polling until it drains the sink. */
+        wait_for_room(c);
         return;
     }
     n = read(fd, buf, space < sizeof(buf) ? space : sizeof(buf));
@@ -76,14 +104,14 @@ static void on_input(void *opaque, int fd, short revents)
         }
         out[k++] = buf[i];
     }
-    uart_rx_push(c->m->uart, out, k);
+    console_input_push(c->m, out, k);
 }
 
 int console_attach(Machine *m, int in_fd)
 {
     con.m = m;
     con.fd = in_fd;
-    if (isatty(in_fd)) {
+    if (in_fd >= 0 && isatty(in_fd)) {
         struct termios tio;
         if (tcgetattr(in_fd, &saved_tio) == 0) {
             tio = saved_tio;
@@ -94,7 +122,8 @@ int console_attach(Machine *m, int in_fd)
             }
         }
     }
-    uart_set_rx_ready_cb(m->uart, resume_input, &con);
+    if (m->uart)
+        uart_set_rx_ready_cb(m->uart, resume_input, &con);
     resume_input(&con);
     return 0;
 }

@@ -1,5 +1,6 @@
-/* The VM console on the VMM's stdin/stdout: raw mode on a terminal, input to
- * the UART, and the escape sequence Ctrl-] q to quit. */
+/* The VM console on the VMM's stdin/stdout: raw mode on a terminal, input
+ * to the console input sink (the UART or hvc0, see console_input.h), and
+ * the escape sequence Ctrl-] q to quit. */
 #ifndef XENO_VMM_CONSOLE_H
 #define XENO_VMM_CONSOLE_H
 

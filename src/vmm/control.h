@@ -43,7 +43,8 @@ int control_listen_unix(const char *path, char *err, size_t errlen);
 
 /* The console socket (console_sock.c): the guest's serial output fans out
  * to stdout (unless disabled), a 64 KiB replay ring and every client of
- * PATH.console; client input goes to the UART. */
+ * PATH.console; client input goes to the console input sink (the UART or
+ * hvc0, console_input.h). */
 typedef struct ConsoleSock ConsoleSock;
 /* Before the board is built: m->console_out becomes a pipe served by the
  * loop (for the virtio console), so that its output joins the fan-out. */

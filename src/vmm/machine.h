@@ -47,6 +47,12 @@ typedef struct Machine {
 
     /* Console. */
     int console_in, console_out;
+    /* The console input sink (console_input.h), chosen by the board from
+     * the last console= on the kernel command line: false, the UART
+     * (ttyS0); true, hvc0, fed through the pipe whose write end is
+     * hvc_in_wr. */
+    bool console_hvc;
+    int hvc_in_wr;
 
     /* Exit. */
     pthread_mutex_t exit_lock;
