@@ -26,6 +26,22 @@ static int raw_open(BlockBackend *bb, const char *path, bool readonly, char *err
         close(fd);
         return -1;
     }
+    /* Like QEMU's image locking: a writer excludes every other user of the
+     * image, readers share it. Open file description locks go with this fd
+     * (not the process), so one VMM with two disks on one file conflicts
+     * too, and they vanish when the VMM dies. */
+    {
+        struct flock fl = { .l_type = readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
+        if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+            if (errno == EAGAIN || errno == EACCES)
+                snprintf(err, errlen, "%s: the image is in use by another VM (%s lock held)",
+                         path, readonly ? "a write" : "a");
+            else
+                snprintf(err, errlen, "%s: cannot lock the image: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
     bb->fd = fd;
     bb->readonly = readonly;
     return 0;
