@@ -183,6 +183,21 @@ size_t uart_rx_push(Uart *u, const uint8_t *buf, size_t len)
     return n;
 }
 
+int uart_rx_pop(Uart *u)
+{
+    int c;
+
+    if (!u->rx_count)
+        return -1;
+    c = u->rx[u->rx_head];
+    u->rx_head = (u->rx_head + 1) % RX_FIFO;
+    u->rx_count--;
+    uart_update_irq(u);
+    if (u->rx_count == 0 && u->rx_ready_cb)
+        u->rx_ready_cb(u->rx_ready_opaque);
+    return c;
+}
+
 void uart_set_rx_ready_cb(Uart *u, void (*cb)(void *opaque), void *opaque)
 {
     u->rx_ready_cb = cb;

@@ -21,6 +21,10 @@ extern const MmioOps uart_ops;
 size_t uart_rx_space(Uart *u);
 /* Queue received bytes (call with the device lock held). Returns bytes taken. */
 size_t uart_rx_push(Uart *u, const uint8_t *buf, size_t len);
+/* Take one received byte, or -1 if none (call with the device lock held).
+ * For firmware-style console reads (SBI console_getchar) that bypass the
+ * guest's UART driver. */
+int uart_rx_pop(Uart *u);
 /* Called (with the device lock held) when the guest drained the receive
  * FIFO, so the console can resume reading input. */
 void uart_set_rx_ready_cb(Uart *u, void (*cb)(void *opaque), void *opaque);

@@ -79,8 +79,10 @@ static int add_devices(Machine *m, char *err, size_t errlen)
     /* The virtio console: output joins the serial console's; console input
      * goes to it when it is the guest's console (the last console=). Linux
      * calls it hvc1 when the SBI console (CONFIG_HVC_RISCV_SBI, as in the
-     * default guest and Debian's kernel) has taken hvc0, else hvc0. */
-    static const char *const hvc_names[] = { "hvc1", "hvc0", NULL };
+     * default guest and Debian's kernel) has taken hvc0. `console=hvc0` is
+     * then the SBI console, whose input the SBI reads from the UART (as
+     * OpenSBI does on QEMU), so console input stays on the UART for it. */
+    static const char *const hvc_names[] = { "hvc1", NULL };
     if (c->vconsole && add_virtio(m, console_hvc_create(m, hvc_names, err, errlen), err, errlen))
         return -1;
     /* The guest agent channel (hvc1): shutdown/reboot/vcpu-set requests

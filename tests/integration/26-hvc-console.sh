@@ -17,7 +17,7 @@ import os, pty, re, select, signal, socket, subprocess, sys, termios, time
 
 vmm = sys.argv[1]
 # The virtio console is hvc1 on riscv: the SBI console (CONFIG_HVC_RISCV_SBI)
-# takes hvc0 and has no input path in the emu engine.
+# takes hvc0 (27-sbi-console covers that one).
 HVC = "hvc1"
 ARGS = ["--cmdline", "console=" + HVC]
 

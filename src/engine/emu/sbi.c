@@ -6,6 +6,7 @@
 
 #include "hart.h"
 #include "jit.h"
+#include "hw/uart.h"
 #include "vmm/machine.h"
 
 #define SBI_SUCCESS 0
@@ -128,6 +129,21 @@ static SbiRet hsm_start(Hart *h, uint64_t hartid, uint64_t addr, uint64_t arg)
     return r;
 }
 
+/* Console input through the SBI comes from the UART's receive FIFO, as with
+ * OpenSBI on QEMU's virt board. Returns a byte or -1. */
+static int console_getc(Hart *h)
+{
+    Machine *m = h->emu->m;
+    int c;
+
+    if (!m->uart)
+        return -1;
+    pthread_mutex_lock(&m->dev_lock);
+    c = uart_rx_pop(m->uart);
+    pthread_mutex_unlock(&m->dev_lock);
+    return c;
+}
+
 static void console_write(Hart *h, const void *buf, size_t len)
 {
     int fd = h->emu->m->console_out;
@@ -161,8 +177,8 @@ void sbi_ecall(Hart *h)
         r.err = 0;
         break;
     }
-    case 2:     /* legacy console_getchar: no input through the SBI */
-        r.err = -1;
+    case 2:     /* legacy console_getchar */
+        r.err = console_getc(h);
         break;
     case 3:     /* legacy clear_ipi */
         hart_set_mip(h, MIP_SSIP, 0);
@@ -245,19 +261,26 @@ void sbi_ecall(Hart *h)
     case EXT_DBCN:
         if (fid == 0 || fid == 1) {     /* write / read: a0 bytes at a1 (phys) */
             uint64_t len = a0, pa = a1;
-            if (fid == 1) {
-                r.err = 0;
-                r.val = 0;               /* no input through the SBI */
-                break;
-            }
+            uint8_t *p;
             if (a2 != 0 || pa < h->emu->ram_base || pa >= h->emu->ram_end ||
                 len > h->emu->ram_end - pa) {
                 r.err = SBI_ERR_INVALID_PARAM;
                 break;
             }
-            console_write(h, h->emu->ram + (pa - h->emu->ram_base), len);
+            p = h->emu->ram + (pa - h->emu->ram_base);
             r.err = 0;
-            r.val = len;
+            if (fid == 0) {
+                console_write(h, p, len);
+                r.val = len;
+            } else {
+                uint64_t n = 0;
+                int c;
+                while (n < len && (c = console_getc(h)) >= 0)
+                    p[n++] = (uint8_t)c;
+                if (n)
+                    gmem_mark_dirty(h->emu->mem, pa, n);
+                r.val = n;
+            }
         } else if (fid == 2) {
             char c = (char)a0;
             console_write(h, &c, 1);
