@@ -15,6 +15,23 @@ int board_riscv_setup(Machine *m, const char *bios, char *err, size_t errlen);
  * ELF or PVH ELF). Returns 0, or -1 with one line in err. */
 int board_x86_setup(Machine *m, char *err, size_t errlen);
 
+/* Where a board puts its virtio-mmio slots and how they interrupt. */
+struct VirtioMmio;
+typedef struct BoardSlots {
+    uint64_t base, stride;
+    unsigned count;
+    IrqLine (*irq_line)(Machine *m, unsigned slot);
+    /* Optional, after a device is mapped (x86: register its doorbells). */
+    void (*mapped)(Machine *m, unsigned slot, uint64_t base, struct VirtioMmio *t,
+                   struct VirtioDevice *vd);
+    /* The names under which the guest may call the virtio console its
+     * console (`console=NAME`), NULL-terminated. */
+    const char *const *hvc_names;
+} BoardSlots;
+
+/* Create the domain's virtio devices (board_devices.c). */
+int board_add_devices(Machine *m, const BoardSlots *s, char *err, size_t errlen);
+
 /* Build the device tree into guest memory at m->fdt_addr; used by the board. */
 int fdt_riscv_build(Machine *m, uint64_t initrd_start, uint64_t initrd_end,
                     void *buf, size_t bufsize, char *err, size_t errlen);

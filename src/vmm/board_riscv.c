@@ -15,10 +15,7 @@
 #include "common/util.h"
 #include "hw/riscv/riscv.h"
 #include "hw/uart.h"
-#include "hw/virtio/devices.h"
 #include "hw/virtio/virtio_mmio.h"
-#include "console_input.h"
-#include "control.h"
 #include "loader.h"
 
 #define FDT_MAX (64 * 1024)
@@ -34,63 +31,21 @@ static void test_dev_event(void *opaque, int what, int code)
     }
 }
 
-static int add_virtio(Machine *m, VirtioDevice *vd, char *err, size_t errlen)
+static IrqLine riscv_slot_irq(Machine *m, unsigned slot)
 {
-    unsigned slot = m->nvirtio;
-    VirtioMmio *t;
-
-    if (!vd)
-        return -1;
-    if (slot >= VIRT_VIRTIO_SLOTS) {
-        snprintf(err, errlen, "too many virtio devices (at most %d)", VIRT_VIRTIO_SLOTS);
-        virtio_device_destroy(vd);
-        return -1;
-    }
-    t = virtio_mmio_create(&m->mmio, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_SIZE,
-                           m->engine->irq_line(m, VIRT_VIRTIO_IRQ + slot), vd);
-    if (!t) {
-        snprintf(err, errlen, "cannot map virtio device %u", slot);
-        virtio_device_destroy(vd);
-        return -1;
-    }
-    m->virtio[slot] = vd;
-    m->virtio_mmio[slot] = t;
-    m->nvirtio++;
-    return 0;
+    return m->engine->irq_line(m, VIRT_VIRTIO_IRQ + slot);
 }
 
-static int add_devices(Machine *m, char *err, size_t errlen)
-{
-    VmConfig *c = &m->cfg;
+/* Linux calls the virtio console hvc1 when the SBI console
+ * (CONFIG_HVC_RISCV_SBI, as in the default guest and Debian's kernel) has
+ * taken hvc0. `console=hvc0` is then the SBI console, whose input the SBI
+ * reads from the UART (as OpenSBI does on QEMU): input stays on the UART. */
+static const char *const riscv_hvc_names[] = { "hvc1", NULL };
 
-    for (unsigned i = 0; i < c->ndisks; i++)
-        if (add_virtio(m, virtio_blk_create(&m->mem, &c->disk[i], err, errlen), err, errlen))
-            return -1;
-    for (unsigned i = 0; i < c->nnics; i++)
-        if (add_virtio(m, virtio_net_create(&m->mem, m->loop, &c->nic[i], err, errlen), err, errlen))
-            return -1;
-    if (c->rng && add_virtio(m, virtio_rng_create(&m->mem, err, errlen), err, errlen))
-        return -1;
-    if (c->balloon) {
-        if (add_virtio(m, virtio_balloon_create(&m->mem, err, errlen), err, errlen))
-            return -1;
-        m->balloon = m->virtio[m->nvirtio - 1];
-    }
-    /* The virtio console: output joins the serial console's; console input
-     * goes to it when it is the guest's console (the last console=). Linux
-     * calls it hvc1 when the SBI console (CONFIG_HVC_RISCV_SBI, as in the
-     * default guest and Debian's kernel) has taken hvc0. `console=hvc0` is
-     * then the SBI console, whose input the SBI reads from the UART (as
-     * OpenSBI does on QEMU), so console input stays on the UART for it. */
-    static const char *const hvc_names[] = { "hvc1", NULL };
-    if (c->vconsole && add_virtio(m, console_hvc_create(m, hvc_names, err, errlen), err, errlen))
-        return -1;
-    /* The guest agent channel (hvc1): shutdown/reboot/vcpu-set requests
-     * from the control socket reach the guest's agent through it. */
-    if (add_virtio(m, control_agent_create(m, err, errlen), err, errlen))
-        return -1;
-    return 0;
-}
+static const BoardSlots riscv_slots = {
+    .base = VIRT_VIRTIO_BASE, .stride = VIRT_VIRTIO_SIZE, .count = VIRT_VIRTIO_SLOTS,
+    .irq_line = riscv_slot_irq, .hvc_names = riscv_hvc_names,
+};
 
 /* OpenSBI's fw_dynamic handoff block. */
 struct fw_dynamic_info {
@@ -144,7 +99,7 @@ int board_riscv_setup(Machine *m, const char *bios, char *err, size_t errlen)
     if (m->bare_metal)
         return 0;
 
-    if (add_devices(m, err, errlen))
+    if (board_add_devices(m, &riscv_slots, err, errlen))
         return -1;
 
     /* Firmware, kernel, initrd, device tree. */

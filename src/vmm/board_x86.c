@@ -13,11 +13,8 @@
 #include "board.h"
 #include "boot_x86.h"
 #include "common/log.h"
-#include "console_input.h"
-#include "control.h"
 #include "engine/kvm/kvm.h"
 #include "hw/uart.h"
-#include "hw/virtio/devices.h"
 #include "hw/virtio/virtio_mmio.h"
 #include "hw/x86/x86.h"
 
@@ -37,59 +34,24 @@ static void doorbell(void *opaque, unsigned q)
     virtio_mmio_write(opaque, VIRTIO_MMIO_QUEUE_NOTIFY, q, 4);
 }
 
-static int add_virtio(Machine *m, VirtioDevice *vd, char *err, size_t errlen)
+static IrqLine x86_slot_irq(Machine *m, unsigned slot)
 {
-    unsigned slot = m->nvirtio;
-    uint64_t base;
-    VirtioMmio *t;
+    return kvm_level_irq_line(m, x86_virtio_irqs[slot]);
+}
 
-    if (!vd)
-        return -1;
-    if (slot >= X86_VIRTIO_SLOTS || slot >= MACHINE_MAX_VIRTIO) {
-        snprintf(err, errlen, "too many virtio devices (at most %d)", X86_VIRTIO_SLOTS);
-        virtio_device_destroy(vd);
-        return -1;
-    }
-    base = X86_VIRTIO_BASE + slot * X86_VIRTIO_SIZE;
-    t = virtio_mmio_create(&m->mmio, base, kvm_level_irq_line(m, x86_virtio_irqs[slot]), vd);
-    if (!t) {
-        snprintf(err, errlen, "cannot map virtio device %u", slot);
-        virtio_device_destroy(vd);
-        return -1;
-    }
+static void x86_slot_mapped(Machine *m, unsigned slot, uint64_t base, VirtioMmio *t,
+                            VirtioDevice *vd)
+{
+    (void)slot;
     kvm_add_doorbells(m, base + VIRTIO_MMIO_QUEUE_NOTIFY, vd->nqueues, doorbell, t);
-    m->virtio[slot] = vd;
-    m->virtio_mmio[slot] = t;
-    m->nvirtio++;
-    return 0;
 }
 
-/* Same device set and order as the riscv board. */
-static int add_devices(Machine *m, char *err, size_t errlen)
-{
-    VmConfig *c = &m->cfg;
+static const char *const x86_hvc_names[] = { "hvc0", NULL };
 
-    for (unsigned i = 0; i < c->ndisks; i++)
-        if (add_virtio(m, virtio_blk_create(&m->mem, &c->disk[i], err, errlen), err, errlen))
-            return -1;
-    for (unsigned i = 0; i < c->nnics; i++)
-        if (add_virtio(m, virtio_net_create(&m->mem, m->loop, &c->nic[i], err, errlen), err, errlen))
-            return -1;
-    if (c->rng && add_virtio(m, virtio_rng_create(&m->mem, err, errlen), err, errlen))
-        return -1;
-    if (c->balloon) {
-        if (add_virtio(m, virtio_balloon_create(&m->mem, err, errlen), err, errlen))
-            return -1;
-        m->balloon = m->virtio[m->nvirtio - 1];
-    }
-    /* hvc0; the console input sink when it is the guest's console. */
-    static const char *const hvc_names[] = { "hvc0", NULL };
-    if (c->vconsole && add_virtio(m, console_hvc_create(m, hvc_names, err, errlen), err, errlen))
-        return -1;
-    if (add_virtio(m, control_agent_create(m, err, errlen), err, errlen))
-        return -1;
-    return 0;
-}
+static const BoardSlots x86_slots = {
+    .base = X86_VIRTIO_BASE, .stride = X86_VIRTIO_SIZE, .count = X86_VIRTIO_SLOTS,
+    .irq_line = x86_slot_irq, .mapped = x86_slot_mapped, .hvc_names = x86_hvc_names,
+};
 
 /* The user's command line plus one virtio_mmio.device= per device. */
 static int build_cmdline(Machine *m, char *buf, size_t size, char *err, size_t errlen)
@@ -145,7 +107,7 @@ int board_x86_setup(Machine *m, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the power management ports");
         return -1;
     }
-    if (add_devices(m, err, errlen) || build_cmdline(m, cmdline, sizeof(cmdline), err, errlen))
+    if (board_add_devices(m, &x86_slots, err, errlen) || build_cmdline(m, cmdline, sizeof(cmdline), err, errlen))
         return -1;
 
     bi.nvcpus = c->vcpus ? c->vcpus : 1;
