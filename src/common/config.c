@@ -771,58 +771,39 @@ static int parse_statement(Parser *P, bool bare)
     return 0;
 }
 
-/* Split an existing command line back into root= and the rest, so that an
- * override of `extra` keeps the root and vice versa. */
-static void split_cmdline(const char *cmd, char *root, char *extra, size_t cap)
-{
-    root[0] = extra[0] = 0;
-    if (!strncmp(cmd, "root=", 5)) {
-        const char *sp = strchr(cmd, ' ');
-        size_t n = sp ? (size_t)(sp - cmd - 5) : strlen(cmd + 5);
-
-        n = MIN(n, cap - 1);
-        memcpy(root, cmd + 5, n);
-        root[n] = 0;
-        cmd = sp ? sp + 1 : "";
-    }
-    snprintf(extra, cap, "%s", cmd);
-}
-
 static int finish_cmdline(Parser *P)
 {
     VmConfig *c = P->c;
-    char *root, *extra;
     size_t cap = sizeof(c->cmdline);
     int n;
 
     if (!P->set_root && !P->set_extra && !P->set_cmdline)
         return 0;
+    if (P->set_root) {
+        if (strlen(P->root) >= sizeof(c->root))
+            return perr_at(P, P->cmdline_line, "root: value too long (max %zu characters)",
+                           sizeof(c->root) - 1);
+        strcpy(c->root, P->root);
+    }
+    if (P->set_extra)
+        memcpy(c->extra, P->extra, sizeof(c->extra));
     if (P->set_cmdline) {
+        memcpy(c->cmdline, P->cmdline, cap);
+        c->cmdline_given = true;
+    }
+    if (c->cmdline_given) {
         if (P->set_root || P->set_extra)
             pwarn_at(P, P->cmdline_line, "ignoring root= and extra= because cmdline= is set");
-        memcpy(c->cmdline, P->cmdline, cap);
         return 0;
     }
-    root = malloc(cap);
-    extra = malloc(cap);
-    if (!root || !extra) {
-        free(root);
-        free(extra);
-        return perr_at(P, P->cmdline_line, "out of memory");
-    }
-    split_cmdline(c->cmdline, root, extra, cap);
-    if (P->set_root)
-        memcpy(root, P->root, cap);
-    if (P->set_extra)
-        memcpy(extra, P->extra, cap);
-    if (root[0] && extra[0])
-        n = snprintf(c->cmdline, cap, "root=%s %s", root, extra);
-    else if (root[0])
-        n = snprintf(c->cmdline, cap, "root=%s", root);
+    /* As xl does: "root=ROOT EXTRA". root and extra are kept as given, so
+     * `xm create CFG extra=...` keeps a root of several words intact. */
+    if (c->root[0] && c->extra[0])
+        n = snprintf(c->cmdline, cap, "root=%s %s", c->root, c->extra);
+    else if (c->root[0])
+        n = snprintf(c->cmdline, cap, "root=%s", c->root);
     else
-        n = snprintf(c->cmdline, cap, "%s", extra);
-    free(root);
-    free(extra);
+        n = snprintf(c->cmdline, cap, "%s", c->extra);
     if (n < 0 || (size_t)n >= cap)
         return perr_at(P, P->cmdline_line, "cmdline: value too long (max %zu characters)",
                        cap - 1);

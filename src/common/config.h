@@ -62,7 +62,10 @@ typedef struct VmConfig {
     char kernel[CFG_PATH_MAX];
     char ramdisk[CFG_PATH_MAX];
     char firmware[CFG_PATH_MAX];  /* M-mode firmware (emu) */
-    char cmdline[4096];       /* cmdline, or extra + root= */
+    char cmdline[4096];       /* the kernel command line: cmdline, or root= + extra */
+    char root[4096];          /* `root` and `extra` as given, so a later */
+    char extra[4096];         /* override of one keeps the other intact */
+    bool cmdline_given;       /* `cmdline` was set: it wins over root/extra */
     enum cfg_type type;
     enum cfg_engine engine;
     enum cfg_arch arch;

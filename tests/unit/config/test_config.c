@@ -497,6 +497,29 @@ static void test_value_too_long(void **state)
     parse_err(text, "vm.cfg:2: cmdline: value too long (max 4095 characters)");
 }
 
+/* root and extra are kept as given: overriding one keeps the other intact,
+ * even a root of several words (Xen's `root = "/dev/xvda1 ro"`). */
+static void test_root_extra_overrides(void **state)
+{
+    VmConfig c;
+    char err[256];
+    const char *text = "root = '/dev/xvda1 ro'\nextra = 'console=ttyS0'\n";
+
+    (void)state;
+    config_init(&c);
+    assert_int_equal(config_parse(&c, "vm.cfg", text, strlen(text), NULL, NULL, err, sizeof(err)), 0);
+    assert_string_equal(c.cmdline, "root=/dev/xvda1 ro console=ttyS0");
+    assert_int_equal(config_set(&c, "extra=quiet", err, sizeof(err)), 0);
+    assert_string_equal(c.cmdline, "root=/dev/xvda1 ro quiet");
+    assert_int_equal(config_set(&c, "root=/dev/vda", err, sizeof(err)), 0);
+    assert_string_equal(c.cmdline, "root=/dev/vda quiet");
+    /* An explicit cmdline wins over both, later overrides included. */
+    assert_int_equal(config_set(&c, "cmdline=console=hvc0", err, sizeof(err)), 0);
+    assert_string_equal(c.cmdline, "console=hvc0");
+    assert_int_equal(config_set(&c, "extra=loud", err, sizeof(err)), 0);
+    assert_string_equal(c.cmdline, "console=hvc0");
+}
+
 static void test_nothing_applied_on_error(void **state)
 {
     VmConfig c, before;
@@ -733,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_nothing_applied_on_error),
         cmocka_unit_test(test_null_err_buffer),
         cmocka_unit_test(test_config_set),
+        cmocka_unit_test(test_root_extra_overrides),
         cmocka_unit_test(test_config_set_errors),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_validate_after_parse),
