@@ -508,6 +508,26 @@ static void act_mem(Domain *d, const ApiRequest *rq, ApiReply *rp)
             goto out;
         }
         d->maxmem_mib = (uint64_t)max;
+        if (d->managed) {
+            /* A managed domain keeps it (as xm mem-max did): the stored
+             * config gets a final `maxmem`, which wins over earlier ones. */
+            size_t len = strlen(d->config);
+            char *nc = NULL;
+            if (asprintf(&nc, "%s%smaxmem = %lld\n", d->config,
+                         len && d->config[len - 1] != '\n' ? "\n" : "", max) < 0 || !nc) {
+                pthread_mutex_unlock(&reg_lock);
+                api_error(rp, 500, "out of memory");
+                goto out;
+            }
+            free(d->config);
+            d->config = nc;
+            if (state_save_domain(d) < 0) {
+                pthread_mutex_unlock(&reg_lock);
+                api_error(rp, 500, "cannot save the configuration of '%s' in %s", d->name,
+                          xconf.state_dir);
+                goto out;
+            }
+        }
         pthread_mutex_unlock(&reg_lock);
     } else {
         json_t *args;
