@@ -381,14 +381,6 @@ static const char *name_problem(const char *s)
     return NULL;
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
 /* The standard 8-4-4-4-12 form. */
 static int parse_uuid(uint8_t out[16], const char *s)
 {
@@ -405,8 +397,8 @@ static int parse_uuid(uint8_t out[16], const char *s)
                 return -1;
             continue;
         }
-        hi = hexval(s[i]);
-        lo = hexval(s[i + 1]);
+        hi = hex_digit(s[i]);
+        lo = hex_digit(s[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         u[n++] = (uint8_t)(hi << 4 | lo);

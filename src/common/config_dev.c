@@ -11,6 +11,7 @@
  * Vif specs are comma-separated key=value pairs; an empty spec means one
  * virtio NIC on user-mode networking. */
 #include "config.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -385,18 +386,10 @@ static bool valid_ifname(const char *s)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 static int parse_mac(uint8_t mac[6], const char *s)
 {
     for (int i = 0; i < 6; i++) {
-        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+        int hi = hex_digit(s[0]), lo = hi < 0 ? -1 : hex_digit(s[1]);
 
         if (hi < 0 || lo < 0)
             return -1;

@@ -23,6 +23,15 @@ static inline void st16(void *p, uint16_t v) { memcpy(p, &v, 2); }
 static inline void st32(void *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void st64(void *p, uint64_t v) { memcpy(p, &v, 8); }
 
+/* Value of a hexadecimal digit, or -1. */
+static inline int hex_digit(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 /* Monotonic clock in nanoseconds. */
 uint64_t clock_ns(void);
 
