@@ -6,40 +6,9 @@
 #   a2 is killed  (on_crash = preserve)    -> crashed, same id
 #   a3 is killed  (on_crash = restart)     -> running again, new id
 . "$(dirname "$0")/lib/common.sh"
-B=${XENO_BUILD:-$ROOT/build}
-XM=${XM:-$B/src/xm/xm}
-XEND=${XEND:-$B/src/xend/xend}
-[ -x "$XM" ] || skip "xm not built: $XM"
-[ -x "$XEND" ] || skip "xend not built: $XEND"
+. "$LIB/xend.sh"
 require_vm
 cd "$WORK"
-ST=$WORK/state
-SOCK=$WORK/xend.sock
-export XENO_URI=unix://$SOCK
-XEND_PID=
-our_pids() {
-    local f p
-    for f in /proc/[0-9]*/cmdline; do
-        p=${f#/proc/}; p=${p%/cmdline}
-        [ "$p" = $$ ] && continue
-        { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -qF -- "$WORK/" && echo "$p"
-    done
-}
-away_cleanup() {
-    [ -n "$XEND_PID" ] && kill "$XEND_PID" 2>/dev/null
-    local p
-    for p in $(our_pids); do kill -9 "$p" 2>/dev/null; done
-    cleanup
-}
-trap away_cleanup EXIT
-start_xend() {
-    "$XEND" --foreground --state-dir "$ST" --socket "$SOCK" --vmm "$XENO_VMM" \
-        --log-level debug >>"$WORK/xend.log" 2>&1 &
-    XEND_PID=$!
-    for _ in $(seq 100); do "$XM" list >/dev/null 2>&1 && return 0; sleep 0.1; done
-    tail -n 20 "$WORK/xend.log"; fail "xend did not start"
-}
-jpid() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$ST/run/$1.json"; }
 state() { "$XM" list "$1" 2>/dev/null | awk 'NR == 2 { print $NF == "" ? "" : $(NF-1) }'; }
 mkcfg() {   # NAME ON_POWEROFF ON_CRASH
     cat >"$WORK/$1.cfg" <<CFG

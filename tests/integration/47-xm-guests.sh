@@ -8,52 +8,13 @@
 # keeps them as crashed, on_crash=restart brings them back with a new id)
 # and destroyed. Every `xm list` line is checked exactly.
 . "$(dirname "$0")/lib/common.sh"
-B=${XENO_BUILD:-$ROOT/build}
-XM=${XM:-$B/src/xm/xm}
-XEND=${XEND:-$B/src/xend/xend}
-[ -x "$XM" ] || skip "xm not built: $XM"
-[ -x "$XEND" ] || skip "xend not built: $XEND"
+. "$LIB/xend.sh"
 require_vm
 "$XENO_VMM" --help 2>&1 | grep -q -- '--control' || skip "xeno-vmm has no --control option yet"
 cd "$WORK"
-ST=$WORK/state
-SOCK=$WORK/xend.sock
-export XENO_URI=unix://$SOCK
-XEND_PID=
 T0=$SECONDS
 
-# Every process of this test has $WORK on its command line (xend, the VMMs
-# it started from $ST/run, xm). Kill them by pid, whatever state we are in.
-our_pids() {
-    local f p
-    for f in /proc/[0-9]*/cmdline; do
-        p=${f#/proc/}; p=${p%/cmdline}
-        [ "$p" = $$ ] && continue
-        { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -qF -- "$WORK/" && echo "$p"
-    done
-}
-# alive PID: running, not a zombie (a VMM orphaned by kill -9 of xend, or
-# any process whose parent has not reaped it yet, is not running).
-alive() { [ -r "/proc/$1/stat" ] && ! awk '{ exit $3 != "Z" }' "/proc/$1/stat" 2>/dev/null; }
-vmm_pids() {
-    local p
-    for p in $(our_pids); do
-        { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -q -- '--control' && echo "$p"
-    done
-}
-xm_cleanup() {
-    [ -n "$XEND_PID" ] && { kill "$XEND_PID" 2>/dev/null; wait "$XEND_PID" 2>/dev/null; }
-    local p
-    for p in $(our_pids); do kill -9 "$p" 2>/dev/null; done
-    cleanup
-}
-trap xm_cleanup EXIT
-
-"$XEND" --foreground --state-dir "$ST" --socket "$SOCK" --vmm "$XENO_VMM" \
-    --log-level debug >"$WORK/xend.log" 2>&1 &
-XEND_PID=$!
-for _ in $(seq 100); do "$XM" list >/dev/null 2>&1 && break; sleep 0.1; done
-"$XM" list >/dev/null 2>&1 || { cat "$WORK/xend.log"; fail "xend did not start"; }
+start_xend
 
 errors=0
 bad() { echo "FAIL: $*"; errors=$((errors+1)); }
@@ -61,7 +22,6 @@ die() { tail -n 30 "$WORK/xend.log"; fail "$*"; }
 # run ARGS...: xm ARGS, stdout in OUT, stderr in ERR, status in RC.
 run() { OUT=$("$XM" "$@" 2>"$WORK/err"); RC=$?; ERR=$(cat "$WORK/err"); }
 con() { "$PY" "$LIB/xmcon.py" "$XM" "$@"; }
-jpid() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$ST/run/$1.json"; }
 # field DOM N: column N of DOM's `xm list` row.
 field() { "$XM" list "$1" 2>/dev/null | awk -v n="$2" 'NR == 2 { print $n }'; }
 domid() { "$XM" domid "$1" 2>/dev/null; }
