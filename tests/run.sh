@@ -36,6 +36,9 @@ run_one() {
     fi
 }
 
+echo "== lint"
+run_one "lint/layers" python3 tests/lint/layers.py
+
 echo "== unit tests"
 for t in $(find "$BUILD"/tests/unit -name "test_*" -type f -executable 2>/dev/null | sort); do
     [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"

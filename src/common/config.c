@@ -16,6 +16,7 @@
  *  - The kernel command line is `cmdline` if given, else "root=ROOT EXTRA"
  *    as xl builds it. */
 #include "config.h"
+#include "limits.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -30,7 +31,7 @@
 #define LIST_MAX    256     /* most items in one list */
 #define FILE_MAX    (1 << 20)
 #define MEMORY_MAX  1048576 /* MiB */
-#define VCPUS_MAX   64
+
 
 enum tok { T_EOF, T_NL, T_SEMI, T_IDENT, T_STR, T_NUM, T_LBRACK, T_RBRACK,
            T_COMMA, T_EQ, T_PLUSEQ };
@@ -464,7 +465,7 @@ static int apply_scalar(Parser *P, int k)
         return perr_at(P, P->tokline, "%s: expected a list [ ... ]", k == K_DISK ?
                        "disk" : "vif");
     if (keys[k].kind == KIND_NUM || keys[k].kind == KIND_BOOL) {
-        long long lo = 1, hi = VCPUS_MAX;
+        long long lo = 1, hi = XENO_MAX_VCPUS;
 
         if (keys[k].kind == KIND_BOOL)
             lo = 0, hi = 1;
@@ -980,10 +981,10 @@ int config_validate(const VmConfig *c, char *err, size_t errlen)
     if (c->maxmem_mib && c->maxmem_mib < c->memory_mib)
         return verr(err, errlen, "maxmem (%llu MiB) is less than memory (%llu MiB)",
                     (unsigned long long)c->maxmem_mib, (unsigned long long)c->memory_mib);
-    if (c->vcpus < 1 || c->vcpus > VCPUS_MAX)
-        return verr(err, errlen, "vcpus: must be between 1 and %d", VCPUS_MAX);
-    if (c->maxvcpus > VCPUS_MAX)
-        return verr(err, errlen, "maxvcpus: must be between 1 and %d", VCPUS_MAX);
+    if (c->vcpus < 1 || c->vcpus > XENO_MAX_VCPUS)
+        return verr(err, errlen, "vcpus: must be between 1 and %d", XENO_MAX_VCPUS);
+    if (c->maxvcpus > XENO_MAX_VCPUS)
+        return verr(err, errlen, "maxvcpus: must be between 1 and %d", XENO_MAX_VCPUS);
     if (c->maxvcpus && c->maxvcpus < c->vcpus)
         return verr(err, errlen, "vcpus (%u) is more than maxvcpus (%u)", c->vcpus, c->maxvcpus);
     if ((unsigned)c->on_poweroff >= ARRAY_SIZE(action_names) ||

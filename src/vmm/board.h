@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "hw/irq.h"
 #include "machine.h"
 
 /* RISC-V `virt`-compatible board (emu engine). `bios` is a bare-metal ELF or

@@ -13,12 +13,22 @@
 #include "board.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "engine/emu/emu.h"
 #include "hw/riscv/riscv.h"
 #include "hw/uart.h"
 #include "hw/virtio/virtio_mmio.h"
 #include "loader.h"
 
 #define FDT_MAX (64 * 1024)
+
+/* What the board keeps beyond the Machine. */
+typedef struct RiscvBoard {
+    Clint *clint;
+    Plic *plic;
+    Htif *htif;
+} RiscvBoard;
+
+static RiscvBoard *board_of(Machine *m) { return m->board; }
 
 static void test_dev_event(void *opaque, int what, int code)
 {
@@ -33,7 +43,61 @@ static void test_dev_event(void *opaque, int what, int code)
 
 static IrqLine riscv_slot_irq(Machine *m, unsigned slot)
 {
-    return m->engine->irq_line(m, VIRT_VIRTIO_IRQ + slot);
+    return plic_irq_line(board_of(m)->plic, VIRT_VIRTIO_IRQ + slot);
+}
+
+static void htif_exit(void *opaque, int code)
+{
+    machine_request_exit(opaque, VM_EXIT_HTIF, code);
+}
+
+static void htif_putchar(void *opaque, uint8_t c)
+{
+    Machine *m = opaque;
+
+    m->host.console_write(m, &c, 1);
+}
+
+/* The harts and their interrupt controllers: the CLINT (timers, IPIs) and
+ * the PLIC (device interrupts), driven through the engine's RiscvCpuIf. */
+static int add_cpus(Machine *m, RiscvBoard *b, unsigned nharts, char *err, size_t errlen)
+{
+    RiscvCpuIf cpu;
+
+    if (machine_create_engine(m, &emu_engine_ops, nharts, err, errlen))
+        return -1;
+    cpu = emu_cpu_if(m->engine);
+    b->clint = clint_create(&m->mmio, VIRT_CLINT_BASE, &cpu);
+    b->plic = plic_create(&m->mmio, VIRT_PLIC_BASE, &cpu);
+    if (!b->clint || !b->plic) {
+        snprintf(err, errlen, "cannot create the interrupt controllers");
+        return -1;
+    }
+    return 0;
+}
+
+/* --bios: a bare-metal ELF in M-mode on one hart, ending through HTIF. */
+static int setup_bare_metal(Machine *m, RiscvBoard *b, const char *bios, char *err, size_t errlen)
+{
+    LoadedImage img = { 0 };
+    HtifHost hh = { .opaque = m, .exit = htif_exit, .putchar = htif_putchar };
+    EmuBoot boot = { .mode = EMU_BOOT_BARE };
+
+    if (load_elf64(&m->mem, bios, EM_RISCV, &img, err, errlen))
+        return -1;
+    if (!img.tohost) {
+        snprintf(err, errlen, "%s: no 'tohost' symbol: a bare-metal program must use HTIF to exit", bios);
+        return -1;
+    }
+    b->htif = htif_create(&m->mem, img.tohost, img.fromhost, &hh);
+    if (!b->htif) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    emu_watch_stores(m->engine, img.tohost, htif_store, b->htif);
+    boot.entry = img.entry;
+    emu_set_boot(m->engine, &boot);
+    return 0;
 }
 
 /* Linux calls the virtio console hvc1 when the SBI console
@@ -51,112 +115,147 @@ static const BoardSlots riscv_slots = {
 struct fw_dynamic_info {
     uint64_t magic, version, next_addr, next_mode, options, boot_hart;
 };
+#define FW_DYNAMIC_MAGIC   0x4942534f   /* "OSBI" */
+#define FW_DYNAMIC_VERSION 2
+#define FW_NEXT_MODE_S     1
+
+/* RISC-V kernels sit 2 MiB into RAM (2 MiB aligned; their page tables map
+ * 2 MiB pages) and firmware fills the slot below; the device tree sits in
+ * the last 2 MiB-aligned slot. */
+#define SLOT_2M 0x200000ull
+
+/* Where the boot images landed. */
+typedef struct RiscvImages {
+    LoadedImage fw, kern;
+    uint64_t initrd_start, initrd_end;
+} RiscvImages;
+
+static int load_firmware(Machine *m, RiscvImages *im, char *err, size_t errlen)
+{
+    const char *path = m->cfg.firmware;
+    uint64_t base = m->mem.r[0].gpa;
+
+    if (file_is_elf(path) ? load_elf64(&m->mem, path, EM_RISCV, &im->fw, err, errlen)
+                          : load_raw(&m->mem, path, base, &im->fw, err, errlen))
+        return -1;
+    if (im->fw.hi > base + SLOT_2M) {
+        snprintf(err, errlen, "%s: firmware larger than 2 MiB", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The initrd in the middle of RAM, or 128 MiB past the kernel on large
+ * guests, never below the kernel's end nor in the device tree's slot. */
+static int load_initrd(Machine *m, RiscvImages *im, char *err, size_t errlen)
+{
+    const VmConfig *c = &m->cfg;
+    uint64_t ram_base = m->mem.r[0].gpa, ram_size = m->mem.r[0].size;
+    uint64_t start;
+    size_t len;
+    void *buf = read_file(c->ramdisk, &len);
+
+    if (!buf) {
+        snprintf(err, errlen, "%s: %m", c->ramdisk);
+        return -1;
+    }
+    start = ram_size > (256ull << 20) ? im->kern.entry + (128ull << 20) : ram_base + ram_size / 2;
+    if (start < ALIGN_UP(im->kern.hi, SLOT_2M))
+        start = ALIGN_UP(im->kern.hi, SLOT_2M);
+    if (start + len > ram_base + ram_size - SLOT_2M || gmem_write(&m->mem, start, buf, len)) {
+        snprintf(err, errlen, "%s: initrd (%zu bytes) does not fit in %llu MiB of guest memory",
+                 c->ramdisk, len, (unsigned long long)c->memory_mib);
+        free(buf);
+        return -1;
+    }
+    free(buf);
+    im->initrd_start = start;
+    im->initrd_end = start + len;
+    return 0;
+}
+
+/* The device tree in the last 2 MiB-aligned slot that holds FDT_MAX. */
+static int place_fdt(Machine *m, const RiscvImages *im, uint64_t *fdt_addr, char *err, size_t errlen)
+{
+    uint64_t ram_end = m->mem.r[0].gpa + m->mem.r[0].size;
+    uint64_t addr = (ram_end - FDT_MAX) & ~(SLOT_2M - 1);
+    void *fdt;
+
+    if (addr < MAX(im->kern.hi, im->initrd_end)) {
+        snprintf(err, errlen, "guest memory too small for kernel, initrd and device tree");
+        return -1;
+    }
+    fdt = gmem_ptr_w(&m->mem, addr, FDT_MAX);
+    if (fdt_riscv_build(m, im->initrd_start, im->initrd_end, fdt, FDT_MAX, err, errlen))
+        return -1;
+    *fdt_addr = addr;
+    return 0;
+}
+
+/* A Linux kernel (with firmware first if the config names one): images in
+ * RAM, the device tree, and where the harts start. */
+static int setup_linux(Machine *m, char *err, size_t errlen)
+{
+    const VmConfig *c = &m->cfg;
+    RiscvImages im = { 0 };
+    EmuBoot boot = { .mode = c->firmware[0] ? EMU_BOOT_FIRMWARE : EMU_BOOT_SBI };
+
+    if (boot.mode == EMU_BOOT_FIRMWARE && load_firmware(m, &im, err, errlen))
+        return -1;
+    if (load_riscv_linux(&m->mem, c->kernel, m->mem.r[0].gpa, &im.kern, err, errlen))
+        return -1;
+    if (c->ramdisk[0] && load_initrd(m, &im, err, errlen))
+        return -1;
+    if (place_fdt(m, &im, &boot.fdt_addr, err, errlen))
+        return -1;
+    if (boot.mode == EMU_BOOT_FIRMWARE) {
+        struct fw_dynamic_info info = {
+            .magic = FW_DYNAMIC_MAGIC, .version = FW_DYNAMIC_VERSION,
+            .next_addr = im.kern.entry, .next_mode = FW_NEXT_MODE_S,
+            .options = 0, .boot_hart = ~0ull,
+        };
+        boot.fw_dynamic_info = boot.fdt_addr - 0x1000;
+        gmem_write(&m->mem, boot.fw_dynamic_info, &info, sizeof(info));
+        boot.entry = im.fw.entry;
+    } else {
+        boot.entry = im.kern.entry;
+    }
+    emu_set_boot(m->engine, &boot);
+    return 0;
+}
 
 int board_riscv_setup(Machine *m, const char *bios, char *err, size_t errlen)
 {
     VmConfig *c = &m->cfg;
-    uint64_t ram_size = c->memory_mib << 20, ram_base = VIRT_DRAM_BASE, ram_end;
-    LoadedImage kern = { 0 }, fw = { 0 }, img = { 0 };
-    uint64_t initrd_start = 0, initrd_end = 0;
-    void *fdt;
+    RiscvBoard *b = calloc(1, sizeof(*b));
     int r;
 
-    r = gmem_add_ram(&m->mem, ram_base, ram_size);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    m->board = b;
+    r = gmem_add_ram(&m->mem, VIRT_DRAM_BASE, c->memory_mib << 20);
     if (r < 0) {
         snprintf(err, errlen, "cannot allocate %llu MiB of guest memory: %s",
                  (unsigned long long)c->memory_mib, strerror(-r));
         return -1;
     }
-    ram_end = ram_base + ram_size;
-    m->engine = &emu_engine_ops;
-    m->bare_metal = bios != NULL;
-    m->has_firmware = !bios && c->firmware[0];
-
-    if (m->bare_metal) {
-        if (load_elf64(&m->mem, bios, EM_RISCV, &img, err, errlen))
-            return -1;
-        if (!img.tohost) {
-            snprintf(err, errlen, "%s: no 'tohost' symbol: a bare-metal program must use HTIF to exit", bios);
-            return -1;
-        }
-        m->entry = img.entry;
-        m->htif_tohost = img.tohost;
-        m->htif_fromhost = img.fromhost;
-    }
-
-    if (m->engine->init(m, err, errlen))
+    if (add_cpus(m, b, bios ? 1 : c->vcpus, err, errlen))
         return -1;
     if (test_dev_create(&m->mmio, VIRT_TEST_BASE, test_dev_event, m) < 0) {
         snprintf(err, errlen, "cannot map the test device");
         return -1;
     }
     m->uart = uart_create(&m->mmio, VIRT_UART0_BASE, 0,
-                          m->engine->irq_line(m, VIRT_UART0_IRQ), m->console_out);
+                          plic_irq_line(b->plic, VIRT_UART0_IRQ), m->console_out);
     if (!m->uart) {
         snprintf(err, errlen, "cannot create the UART");
         return -1;
     }
-    if (m->bare_metal)
-        return 0;
-
+    if (bios)
+        return setup_bare_metal(m, b, bios, err, errlen);
     if (board_add_devices(m, &riscv_slots, err, errlen))
         return -1;
-
-    /* Firmware, kernel, initrd, device tree. */
-    if (m->has_firmware) {
-        if (file_is_elf(c->firmware) ? load_elf64(&m->mem, c->firmware, EM_RISCV, &fw, err, errlen)
-                                     : load_raw(&m->mem, c->firmware, ram_base, &fw, err, errlen))
-            return -1;
-        if (fw.hi > ram_base + 0x200000) {
-            snprintf(err, errlen, "%s: firmware larger than 2 MiB", c->firmware);
-            return -1;
-        }
-    }
-    if (load_riscv_linux(&m->mem, c->kernel, ram_base, &kern, err, errlen))
-        return -1;
-    m->kernel_addr = kern.entry;
-
-    if (c->ramdisk[0]) {
-        size_t len;
-        void *buf = read_file(c->ramdisk, &len);
-        uint64_t start;
-        if (!buf) {
-            snprintf(err, errlen, "%s: %m", c->ramdisk);
-            return -1;
-        }
-        start = ram_size > (256ull << 20) ? kern.entry + (128ull << 20) : ram_base + ram_size / 2;
-        if (start < ALIGN_UP(kern.hi, 0x200000ull))
-            start = ALIGN_UP(kern.hi, 0x200000ull);
-        if (gmem_write(&m->mem, start, buf, len) || start + len > ram_end - 0x200000) {
-            snprintf(err, errlen, "%s: initrd (%zu bytes) does not fit in %llu MiB of guest memory",
-                     c->ramdisk, len, (unsigned long long)c->memory_mib);
-            free(buf);
-            return -1;
-        }
-        free(buf);
-        initrd_start = start;
-        initrd_end = start + len;
-    }
-
-    m->fdt_addr = (ram_end - FDT_MAX) & ~0x1fffffull;
-    if (m->fdt_addr < MAX(kern.hi, initrd_end)) {
-        snprintf(err, errlen, "guest memory too small for kernel, initrd and device tree");
-        return -1;
-    }
-    fdt = gmem_ptr_w(&m->mem, m->fdt_addr, FDT_MAX);
-    if (fdt_riscv_build(m, initrd_start, initrd_end, fdt, FDT_MAX, err, errlen))
-        return -1;
-
-    if (m->has_firmware) {
-        struct fw_dynamic_info info = {
-            .magic = 0x4942534f, .version = 2, .next_addr = kern.entry,
-            .next_mode = 1 /* S */, .options = 0, .boot_hart = ~0ull,
-        };
-        m->fw_dynamic_info = m->fdt_addr - 0x1000;
-        gmem_write(&m->mem, m->fw_dynamic_info, &info, sizeof(info));
-        m->entry = fw.entry;
-    } else {
-        m->entry = kern.entry;
-    }
-    return 0;
+    return setup_linux(m, err, errlen);
 }

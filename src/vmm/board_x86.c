@@ -36,14 +36,14 @@ static void doorbell(void *opaque, unsigned q)
 
 static IrqLine x86_slot_irq(Machine *m, unsigned slot)
 {
-    return kvm_level_irq_line(m, x86_virtio_irqs[slot]);
+    return kvm_level_irq_line(m->engine, x86_virtio_irqs[slot]);
 }
 
 static void x86_slot_mapped(Machine *m, unsigned slot, uint64_t base, VirtioMmio *t,
                             VirtioDevice *vd)
 {
     (void)slot;
-    kvm_add_doorbells(m, base + VIRTIO_MMIO_QUEUE_NOTIFY, vd->nqueues, doorbell, t);
+    kvm_add_doorbells(m->engine, base + VIRTIO_MMIO_QUEUE_NOTIFY, vd->nqueues, doorbell, t);
 }
 
 static const char *const x86_hvc_names[] = { "hvc0", NULL };
@@ -93,17 +93,16 @@ int board_x86_setup(Machine *m, char *err, size_t errlen)
                  (unsigned long long)c->memory_mib, strerror(-r));
         return -1;
     }
-    m->engine = &kvm_engine_ops;
-    if (m->engine->init(m, err, errlen))
+    if (machine_create_engine(m, &kvm_engine_ops, c->vcpus, err, errlen))
         return -1;
 
-    m->uart = uart_create(kvm_pio_bus(m), X86_COM1_BASE, 0,
-                          m->engine->irq_line(m, X86_COM1_IRQ), m->console_out);
+    m->uart = uart_create(kvm_pio_bus(m->engine), X86_COM1_BASE, 0,
+                          kvm_irq_line(m->engine, X86_COM1_IRQ), m->console_out);
     if (!m->uart) {
         snprintf(err, errlen, "cannot create the UART");
         return -1;
     }
-    if (x86_pm_create(kvm_pio_bus(m), pm_event, m) < 0) {
+    if (x86_pm_create(kvm_pio_bus(m->engine), pm_event, m) < 0) {
         snprintf(err, errlen, "cannot create the power management ports");
         return -1;
     }
@@ -114,9 +113,7 @@ int board_x86_setup(Machine *m, char *err, size_t errlen)
     bi.cmdline = cmdline;
     if (boot_x86_load(m, &bi, &boot, err, errlen))
         return -1;
-    kvm_set_boot(m, &boot);
-    m->entry = boot.entry;
-    m->kernel_addr = bi.kernel_lo;
+    kvm_set_boot(m->engine, &boot);
     log_info("x86: %s kernel at 0x%llx-0x%llx, entry 0x%llx, %u vCPUs, %llu MiB",
              bi.format, (unsigned long long)bi.kernel_lo, (unsigned long long)bi.kernel_hi,
              (unsigned long long)boot.entry, bi.nvcpus, (unsigned long long)c->memory_mib);

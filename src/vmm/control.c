@@ -181,10 +181,10 @@ static char *cmd_query(Control *c, Request *r)
     json_object_set_new(res, "balloon_target_mib", json_integer((json_int_t)c->balloon_target_mib));
     json_object_set_new(res, "balloon_actual_mib", json_integer((json_int_t)balloon_actual_mib(c)));
     json_object_set_new(res, "cpu_time_ns", json_integer(
-        m->engine && m->engine->cpu_time_ns ? (json_int_t)m->engine->cpu_time_ns(m) : 0));
+        (json_int_t)machine_cpu_time_ns(m)));
     json_object_set_new(res, "uptime_ns", json_integer((json_int_t)(ctl_now_ns() - c->start_ns)));
     json_object_set_new(res, "pid", json_integer(getpid()));
-    json_object_set_new(res, "engine", json_string(m->engine ? m->engine->name : "none"));
+    json_object_set_new(res, "engine", json_string(machine_engine_name(m)));
     json_object_set_new(res, "console", c->console_path ? jstr(c->console_path) : json_null());
     return ctl_ok(r->has_id, r->id, res);
 }
@@ -198,8 +198,7 @@ static char *cmd_pause(Control *c, Request *r)
          * it can only reach an instruction boundary once we let go. */
         if (c->lock_held)
             pthread_mutex_unlock(&m->dev_lock);
-        if (m->engine && m->engine->pause)
-            m->engine->pause(m);
+        machine_pause(m);
         if (c->lock_held)
             pthread_mutex_lock(&m->dev_lock);
         c->paused = true;
@@ -213,8 +212,7 @@ static char *cmd_resume(Control *c, Request *r)
     Machine *m = c->m;
 
     if (c->paused) {
-        if (m->engine && m->engine->resume)
-            m->engine->resume(m);
+        machine_resume(m);
         c->paused = false;
         c->pending_event = "resumed";
     }

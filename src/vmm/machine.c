@@ -1,3 +1,9 @@
+/* The machine's side of the engine interface: exit requests, the firmware
+ * console, and the engine's controls. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "hw/uart.h"
 #include "machine.h"
 
 void machine_request_exit(Machine *m, enum vm_exit why, int code)
@@ -11,4 +17,90 @@ void machine_request_exit(Machine *m, enum vm_exit why, int code)
     pthread_mutex_unlock(&m->exit_lock);
     if (m->loop)
         loop_quit(m->loop);
+}
+
+static void host_request_exit(void *opaque, enum vm_exit why, int code)
+{
+    machine_request_exit(opaque, why, code);
+}
+
+/* Firmware console output joins the serial console's (m->console_out). A
+ * console that cannot take it loses it; the guest never waits. */
+static void host_console_write(void *opaque, const void *buf, size_t len)
+{
+    Machine *m = opaque;
+    const char *p = buf;
+
+    while (len && m->console_out >= 0) {
+        ssize_t n = write(m->console_out, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Firmware console input is the UART's receive FIFO, as with OpenSBI on
+ * QEMU's virt board. */
+static int host_console_getc(void *opaque)
+{
+    Machine *m = opaque;
+    int c;
+
+    if (!m->uart)
+        return -1;
+    pthread_mutex_lock(&m->dev_lock);
+    c = uart_rx_pop(m->uart);
+    pthread_mutex_unlock(&m->dev_lock);
+    return c;
+}
+
+int machine_create_engine(Machine *m, const EngineOps *ops, unsigned nvcpus,
+                          char *err, size_t errlen)
+{
+    m->host = (EngineHost){
+        .mem = &m->mem, .mmio = &m->mmio, .dev_lock = &m->dev_lock, .loop = m->loop,
+        .nvcpus = nvcpus, .opaque = m, .request_exit = host_request_exit,
+        .console_write = host_console_write, .console_getc = host_console_getc,
+    };
+    m->engine = ops->create(&m->host, err, errlen);
+    if (!m->engine)
+        return -1;
+    m->engine_ops = ops;
+    return 0;
+}
+
+int machine_start(Machine *m)
+{
+    return m->engine ? m->engine_ops->start(m->engine) : -1;
+}
+
+void machine_pause(Machine *m)
+{
+    if (m->engine_ops && m->engine_ops->pause)
+        m->engine_ops->pause(m->engine);
+}
+
+void machine_resume(Machine *m)
+{
+    if (m->engine_ops && m->engine_ops->resume)
+        m->engine_ops->resume(m->engine);
+}
+
+void machine_stop(Machine *m)
+{
+    if (m->engine)
+        m->engine_ops->stop(m->engine);
+}
+
+uint64_t machine_cpu_time_ns(Machine *m)
+{
+    return m->engine_ops && m->engine_ops->cpu_time_ns ? m->engine_ops->cpu_time_ns(m->engine) : 0;
+}
+
+const char *machine_engine_name(const Machine *m)
+{
+    return m->engine_ops ? m->engine_ops->name : "none";
 }

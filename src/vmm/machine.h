@@ -26,17 +26,11 @@ typedef struct Machine {
     pthread_mutex_t dev_lock;        /* the device lock (see hw/bus.h) */
     Loop *loop;
 
-    const EngineOps *engine;
-    void *engine_state;
-
-    /* Boot. */
-    bool bare_metal;                 /* --bios: M-mode ELF with HTIF */
-    bool has_firmware;               /* M-mode firmware (OpenSBI) runs first */
-    uint64_t entry;                  /* first instruction of the boot hart */
-    uint64_t kernel_addr;            /* where the kernel was loaded */
-    uint64_t fdt_addr;
-    uint64_t fw_dynamic_info;        /* OpenSBI fw_dynamic info block, 0 = none */
-    uint64_t htif_tohost, htif_fromhost; /* 0 = no HTIF */
+    /* The CPU engine the board chose, and what the machine lends it. */
+    const EngineOps *engine_ops;
+    Engine *engine;
+    EngineHost host;
+    void *board;                     /* the board's own state (board_*.c) */
 
     /* Devices. */
     struct Uart *uart;
@@ -64,5 +58,20 @@ typedef struct Machine {
 /* Record why the VM must stop (first reason wins) and wake the main thread.
  * Callable from any thread. */
 void machine_request_exit(Machine *m, enum vm_exit why, int code);
+
+/* Create the board's engine with `nvcpus` vCPUs over the machine's memory,
+ * bus, loop and device lock; the engine's exit requests and firmware
+ * console come back to the machine. 0, or -1 with one line in err. */
+int machine_create_engine(Machine *m, const EngineOps *ops, unsigned nvcpus,
+                          char *err, size_t errlen);
+
+/* The engine's controls, for the control socket and main (no-ops while no
+ * engine exists). */
+int machine_start(Machine *m);
+void machine_pause(Machine *m);
+void machine_resume(Machine *m);
+void machine_stop(Machine *m);
+uint64_t machine_cpu_time_ns(Machine *m);
+const char *machine_engine_name(const Machine *m);
 
 #endif

@@ -12,6 +12,7 @@
 #include "board.h"
 #include "common/config.h"
 #include "common/hostcaps.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "console.h"
@@ -25,8 +26,6 @@
 /* Exit statuses. */
 enum { EXIT_POWEROFF = 0, EXIT_ERROR = 1, EXIT_REBOOT = 2, EXIT_CRASH = 3,
        EXIT_DESTROYED = 4 };
-
-#define MAX_VCPUS 64
 
 static void usage(FILE *f)
 {
@@ -148,6 +147,200 @@ static int set_str(char *dst, size_t size, const char *what, const char *val)
     return 0;
 }
 
+/* ---- 1. parse the command line ----------------------------------------- */
+
+#define MAX_FLAGS 128
+
+typedef struct VmmArgs {
+    const char *bios, *cfgfile, *control_path;
+    bool no_console;
+    /* Flags that set config values are applied after the config file. */
+    struct { int key; const char *val; } flag[MAX_FLAGS];
+    unsigned nflags;
+} VmmArgs;
+
+static const struct option long_opts[] = {
+    { "kernel", required_argument, 0, 'k' },
+    { "initrd", required_argument, 0, 'i' },
+    { "cmdline", required_argument, 0, 'c' },
+    { "memory", required_argument, 0, 'm' },
+    { "vcpus", required_argument, 0, 'n' },
+    { "disk", required_argument, 0, 'd' },
+    { "net", required_argument, 0, 'N' },
+    { "firmware", required_argument, 0, 'f' },
+    { "bios", required_argument, 0, 'b' },
+    { "engine", required_argument, 0, 'e' },
+    { "name", required_argument, 0, 'a' },
+    { "control", required_argument, 0, 'C' },
+    { "no-console", no_argument, 0, 'Q' },
+    { "verbose", no_argument, 0, 'v' },
+    { "help", no_argument, 0, 'h' },
+    { 0, 0, 0, 0 },
+};
+
+static void bad_option(char **argv)
+{
+    const char *name = NULL;
+
+    for (unsigned k = 0; optopt && long_opts[k].name; k++)
+        if (long_opts[k].val == optopt)
+            name = long_opts[k].name;
+    if (name)
+        log_err("option '--%s' needs an argument (see xeno-vmm --help)", name);
+    else if (optopt)
+        log_err("unknown option '-%c' (see xeno-vmm --help)", optopt);
+    else
+        log_err("unknown option '%s' (see xeno-vmm --help)", argv[optind - 1]);
+}
+
+/* 0 to go on, 1 when --help was answered, -1 on a bad command line. */
+static int parse_args(int argc, char **argv, VmmArgs *a)
+{
+    int opt;
+
+    opterr = 0;     /* one line of our own for a bad option, not getopt's + usage */
+    while ((opt = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+        switch (opt) {
+        case 'h': usage(stdout); return 1;
+        case 'v': log_set_level(log_get_level() + 1); break;
+        case 'b': a->bios = optarg; break;
+        case 'C': a->control_path = optarg; break;
+        case 'Q': a->no_console = true; break;
+        case '?': bad_option(argv); return -1;
+        default:
+            if (a->nflags >= MAX_FLAGS) {
+                log_err("too many options");
+                return -1;
+            }
+            a->flag[a->nflags].key = opt;
+            a->flag[a->nflags].val = optarg;
+            a->nflags++;
+            break;
+        }
+    }
+    if (optind < argc)
+        a->cfgfile = argv[optind++];
+    if (optind < argc) {
+        log_err("unexpected argument '%s'", argv[optind]);
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- 2. the configuration: file, then flags, then validation ----------- */
+
+static int apply_memory(VmConfig *c, const char *v)
+{
+    uint64_t num;
+
+    if (opt_number("--memory", v, &num))
+        return -1;
+    c->memory_mib = num;
+    if (c->maxmem_mib && c->maxmem_mib < num)
+        c->maxmem_mib = num;
+    return 0;
+}
+
+static int apply_vcpus(VmConfig *c, const char *v)
+{
+    uint64_t num;
+
+    if (opt_number("--vcpus", v, &num))
+        return -1;
+    if (num < 1 || num > XENO_MAX_VCPUS) {
+        log_err("--vcpus: %s is out of range (1-%d)", v, XENO_MAX_VCPUS);
+        return -1;
+    }
+    c->vcpus = (unsigned)num;
+    if (c->maxvcpus && c->maxvcpus < num)
+        c->maxvcpus = (unsigned)num;
+    return 0;
+}
+
+static int apply_disk(VmConfig *c, const char *v)
+{
+    char err[512];
+
+    if (c->ndisks >= CFG_MAX_DISKS) {
+        log_err("--disk: too many disks (at most %d)", CFG_MAX_DISKS);
+        return -1;
+    }
+    if (config_parse_disk(&c->disk[c->ndisks], v, err, sizeof(err))) {
+        log_err("--disk: %s", err);
+        return -1;
+    }
+    c->ndisks++;
+    return 0;
+}
+
+static int apply_net(VmConfig *c, const char *v)
+{
+    char err[512];
+
+    if (c->nnics >= CFG_MAX_NICS) {
+        log_err("--net: too many interfaces (at most %d)", CFG_MAX_NICS);
+        return -1;
+    }
+    if (config_parse_vif(&c->nic[c->nnics], v, err, sizeof(err))) {
+        log_err("--net: %s", err);
+        return -1;
+    }
+    c->nnics++;
+    return 0;
+}
+
+static int apply_engine(VmConfig *c, const char *v)
+{
+    if (!strcmp(v, "emu")) {
+        c->engine = CFG_ENGINE_EMU;
+    } else if (!strcmp(v, "kvm")) {
+        c->engine = CFG_ENGINE_KVM;
+    } else {
+        log_err("--engine: unknown engine '%s' (emu or kvm)", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int apply_flag(VmConfig *c, int key, const char *v)
+{
+    switch (key) {
+    case 'k': return set_str(c->kernel, sizeof(c->kernel), "--kernel", v);
+    case 'i': return set_str(c->ramdisk, sizeof(c->ramdisk), "--initrd", v);
+    case 'c': return set_str(c->cmdline, sizeof(c->cmdline), "--cmdline", v);
+    case 'f': return set_str(c->firmware, sizeof(c->firmware), "--firmware", v);
+    case 'a': return set_str(c->name, sizeof(c->name), "--name", v);
+    case 'm': return apply_memory(c, v);
+    case 'n': return apply_vcpus(c, v);
+    case 'd': return apply_disk(c, v);
+    case 'N': return apply_net(c, v);
+    case 'e': return apply_engine(c, v);
+    default: return 0;
+    }
+}
+
+static int load_config(VmConfig *c, const VmmArgs *a)
+{
+    char err[512];
+
+    config_init(c);
+    if (a->cfgfile && config_load(c, a->cfgfile, warn_cb, NULL, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    for (unsigned i = 0; i < a->nflags; i++)
+        if (apply_flag(c, a->flag[i].key, a->flag[i].val))
+            return -1;
+    if (config_validate(c, err, sizeof(err))) {
+        log_err("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- 3. can this host run it, and is everything it names there? -------- */
+
 /* The kvm engine (x86-64) is chosen by engine = "kvm", arch = "x86_64", or
  * a Xen guest type (hvm, pv, pvh) with neither engine nor arch given. */
 static bool want_kvm(const VmConfig *c)
@@ -174,212 +367,84 @@ static const char *kvm_refusal(const VmConfig *c, bool bios)
     return hostcaps_engine_error(&hc, 1);
 }
 
-int main(int argc, char **argv)
+/* No kernel given: the default guest, built by `make guest`. */
+static int use_default_guest(VmConfig *c)
 {
-    static const struct option opts[] = {
-        { "kernel", required_argument, 0, 'k' },
-        { "initrd", required_argument, 0, 'i' },
-        { "cmdline", required_argument, 0, 'c' },
-        { "memory", required_argument, 0, 'm' },
-        { "vcpus", required_argument, 0, 'n' },
-        { "disk", required_argument, 0, 'd' },
-        { "net", required_argument, 0, 'N' },
-        { "firmware", required_argument, 0, 'f' },
-        { "bios", required_argument, 0, 'b' },
-        { "engine", required_argument, 0, 'e' },
-        { "name", required_argument, 0, 'a' },
-        { "control", required_argument, 0, 'C' },
-        { "no-console", no_argument, 0, 'Q' },
-        { "verbose", no_argument, 0, 'v' },
-        { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
-    };
-    static Machine mach;
-    Machine *m = &mach;
-    VmConfig *c = &m->cfg;
-    const char *bios = NULL, *cfgfile = NULL, *control_path = NULL;
-    char console_path[4096];
-    bool no_console = false, destroyed = false;
-    ConsoleSock *csock = NULL;
-    Control *ctl = NULL;
-    char err[512];
-    int opt, status;
-    bool use_kvm;
-    /* Flags are applied after the config file: remember them first. */
-    struct { int key; const char *val; } flags[128];
-    unsigned nflags = 0;
+    const char *dir = getenv("XENO_GUEST_DIR");
 
-    log_init("xeno-vmm", LOG_WARN);
-    opterr = 0;     /* one line of our own for a bad option, not getopt's + usage */
-    while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'h': usage(stdout); return 0;
-        case 'v': log_set_level(log_get_level() + 1); break;
-        case 'b': bios = optarg; break;
-        case 'C': control_path = optarg; break;
-        case 'Q': no_console = true; break;
-        case '?': {
-            const char *name = NULL;
-            for (unsigned k = 0; optopt && opts[k].name; k++)
-                if (opts[k].val == optopt)
-                    name = opts[k].name;
-            if (name)
-                log_err("option '--%s' needs an argument (see xeno-vmm --help)", name);
-            else if (optopt)
-                log_err("unknown option '-%c' (see xeno-vmm --help)", optopt);
-            else
-                log_err("unknown option '%s' (see xeno-vmm --help)", argv[optind - 1]);
-            return EXIT_ERROR;
-        }
-        default:
-            if (nflags >= ARRAY_SIZE(flags)) {
-                log_err("too many options");
-                return EXIT_ERROR;
-            }
-            flags[nflags].key = opt;
-            flags[nflags].val = optarg;
-            nflags++;
-            break;
+    if (!dir || !*dir)
+        dir = XENO_GUEST_DIR;
+    snprintf(c->kernel, sizeof(c->kernel), "%s/Image", dir);
+    if (!c->ramdisk[0])
+        snprintf(c->ramdisk, sizeof(c->ramdisk), "%s/initramfs.cpio.gz", dir);
+    if (access(c->kernel, R_OK) != 0) {
+        log_err("no kernel given and the default guest is not built (%s: %s); run 'make guest'",
+                c->kernel, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int check_images(VmConfig *c)
+{
+    if (check_readable("kernel", c->kernel) ||
+        (c->ramdisk[0] && check_readable("ramdisk", c->ramdisk)) ||
+        (c->firmware[0] && check_readable("firmware", c->firmware)))
+        return -1;
+    for (unsigned i = 0; i < c->ndisks; i++) {
+        struct stat st;
+        if (stat(c->disk[i].path, &st) != 0) {
+            log_err("disk %s: %s: %s", c->disk[i].vdev, c->disk[i].path, strerror(errno));
+            return -1;
         }
     }
-    if (optind < argc)
-        cfgfile = argv[optind++];
-    if (optind < argc) {
-        log_err("unexpected argument '%s'", argv[optind]);
-        usage(stderr);
-        return EXIT_ERROR;
-    }
+    return 0;
+}
 
-    config_init(c);
-    if (cfgfile && config_load(c, cfgfile, warn_cb, NULL, err, sizeof(err))) {
-        fprintf(stderr, "%s\n", err);
-        return EXIT_ERROR;
-    }
-    for (unsigned i = 0; i < nflags; i++) {
-        const char *v = flags[i].val;
-        uint64_t num;
-        switch (flags[i].key) {
-        case 'k': if (set_str(c->kernel, sizeof(c->kernel), "--kernel", v)) return EXIT_ERROR; break;
-        case 'i': if (set_str(c->ramdisk, sizeof(c->ramdisk), "--initrd", v)) return EXIT_ERROR; break;
-        case 'c': if (set_str(c->cmdline, sizeof(c->cmdline), "--cmdline", v)) return EXIT_ERROR; break;
-        case 'f': if (set_str(c->firmware, sizeof(c->firmware), "--firmware", v)) return EXIT_ERROR; break;
-        case 'a': if (set_str(c->name, sizeof(c->name), "--name", v)) return EXIT_ERROR; break;
-        case 'm':
-            if (opt_number("--memory", v, &num))
-                return EXIT_ERROR;
-            c->memory_mib = num;
-            if (c->maxmem_mib && c->maxmem_mib < num)
-                c->maxmem_mib = num;
-            break;
-        case 'n':
-            if (opt_number("--vcpus", v, &num))
-                return EXIT_ERROR;
-            if (num < 1 || num > MAX_VCPUS) {
-                log_err("--vcpus: %s is out of range (1-%d)", v, MAX_VCPUS);
-                return EXIT_ERROR;
-            }
-            c->vcpus = (unsigned)num;
-            if (c->maxvcpus && c->maxvcpus < num)
-                c->maxvcpus = (unsigned)num;
-            break;
-        case 'd':
-            if (c->ndisks >= CFG_MAX_DISKS) {
-                log_err("--disk: too many disks (at most %d)", CFG_MAX_DISKS);
-                return EXIT_ERROR;
-            }
-            if (config_parse_disk(&c->disk[c->ndisks], v, err, sizeof(err))) {
-                log_err("--disk: %s", err);
-                return EXIT_ERROR;
-            }
-            c->ndisks++;
-            break;
-        case 'N':
-            if (c->nnics >= CFG_MAX_NICS) {
-                log_err("--net: too many interfaces (at most %d)", CFG_MAX_NICS);
-                return EXIT_ERROR;
-            }
-            if (config_parse_vif(&c->nic[c->nnics], v, err, sizeof(err))) {
-                log_err("--net: %s", err);
-                return EXIT_ERROR;
-            }
-            c->nnics++;
-            break;
-        case 'e':
-            if (!strcmp(v, "emu")) {
-                c->engine = CFG_ENGINE_EMU;
-            } else if (!strcmp(v, "kvm")) {
-                c->engine = CFG_ENGINE_KVM;
-            } else {
-                log_err("--engine: unknown engine '%s' (emu or kvm)", v);
-                return EXIT_ERROR;
-            }
-            break;
-        }
-    }
+/* Nothing has been started yet: everything that can be refused is refused
+ * here. Decides the engine (*use_kvm). */
+static int check_host(VmConfig *c, const VmmArgs *a, bool *use_kvm)
+{
+    uint64_t host = host_ram_mib();
 
-    /* Semantic checks: nothing has been started yet. */
-    if (config_validate(c, err, sizeof(err))) {
-        log_err("%s", err);
-        return EXIT_ERROR;
-    }
-    use_kvm = want_kvm(c);
-    if (use_kvm) {
-        const char *why = kvm_refusal(c, bios != NULL);
+    *use_kvm = want_kvm(c);
+    if (*use_kvm) {
+        const char *why = kvm_refusal(c, a->bios != NULL);
         if (why) {
             fprintf(stderr, "Error: %s\n", why);
-            return EXIT_ERROR;
+            return -1;
         }
     }
-    {
-        uint64_t host = host_ram_mib();
-        if (c->memory_mib == 0) {
-            log_err("memory: must be at least 1 MiB");
-            return EXIT_ERROR;
-        }
-        if (host && c->memory_mib > host) {
-            log_err("memory: %llu MiB is more than this host has (%llu MiB)",
-                    (unsigned long long)c->memory_mib, (unsigned long long)host);
-            return EXIT_ERROR;
-        }
+    if (host && c->memory_mib > host) {
+        log_err("memory: %llu MiB is more than this host has (%llu MiB)",
+                (unsigned long long)c->memory_mib, (unsigned long long)host);
+        return -1;
     }
-    if (use_kvm && !c->kernel[0]) {
+    if (a->bios)
+        return check_readable("bios", a->bios);
+    if (*use_kvm && !c->kernel[0]) {
         log_err("an x86-64 guest needs a kernel (--kernel or kernel = ...): "
                 "the default guest is riscv64");
-        return EXIT_ERROR;
+        return -1;
     }
-    if (!bios && !c->kernel[0]) {
-        /* The default guest: built by `make guest`. */
-        const char *dir = getenv("XENO_GUEST_DIR");
-        if (!dir || !*dir)
-            dir = XENO_GUEST_DIR;
-        snprintf(c->kernel, sizeof(c->kernel), "%s/Image", dir);
-        if (!c->ramdisk[0])
-            snprintf(c->ramdisk, sizeof(c->ramdisk), "%s/initramfs.cpio.gz", dir);
-        if (access(c->kernel, R_OK) != 0) {
-            log_err("no kernel given and the default guest is not built (%s: %s); run 'make guest'",
-                    c->kernel, strerror(errno));
-            return EXIT_ERROR;
-        }
-    }
-    if (!bios) {
-        if (check_readable("kernel", c->kernel) ||
-            (c->ramdisk[0] && check_readable("ramdisk", c->ramdisk)) ||
-            (c->firmware[0] && check_readable("firmware", c->firmware)))
-            return EXIT_ERROR;
-        for (unsigned i = 0; i < c->ndisks; i++) {
-            struct stat st;
-            if (stat(c->disk[i].path, &st) != 0) {
-                log_err("disk %s: %s: %s", c->disk[i].vdev, c->disk[i].path, strerror(errno));
-                return EXIT_ERROR;
-            }
-        }
-        if (!c->cmdline[0])
-            strcpy(c->cmdline, "console=ttyS0");
-    } else if (check_readable("bios", bios)) {
-        return EXIT_ERROR;
-    }
+    if (!c->kernel[0] && use_default_guest(c))
+        return -1;
+    if (!c->cmdline[0])
+        strcpy(c->cmdline, "console=ttyS0");
+    return check_images(c);
+}
 
-    /* Build the machine. */
+/* ---- 4. build the machine and its sockets ------------------------------ */
+
+/* The running VMM's pieces beside the Machine. */
+typedef struct Vmm {
+    Machine *m;
+    ConsoleSock *csock;
+    Control *ctl;
+} Vmm;
+
+static int init_machine(Machine *m, bool no_console)
+{
     pthread_mutex_init(&m->dev_lock, NULL);
     pthread_mutex_init(&m->exit_lock, NULL);
     pthread_cond_init(&m->exit_cond, NULL);
@@ -389,37 +454,76 @@ int main(int argc, char **argv)
     m->loop = loop_new(&m->dev_lock);
     if (!m->loop) {
         log_err("cannot create the event loop: %s", strerror(errno));
-        return EXIT_ERROR;
+        return -1;
     }
+    return 0;
+}
+
+/* The control socket at PATH and the console socket at PATH.console. */
+static int start_control(Vmm *v, const char *control_path)
+{
+    char console_path[4096], err[512];
+
+    if ((size_t)snprintf(console_path, sizeof(console_path), "%s.console", control_path) >=
+        sizeof(console_path)) {
+        log_err("--control: path too long");
+        return -1;
+    }
+    if (console_sock_listen(v->csock, console_path, err, sizeof(err))) {
+        log_err("--control: %s", err);
+        return -1;
+    }
+    v->ctl = control_start(v->m, control_path, console_path, err, sizeof(err));
+    if (!v->ctl) {
+        log_err("--control: %s", err);
+        console_sock_stop(v->csock);
+        return -1;
+    }
+    return 0;
+}
+
+static int build_vmm(Vmm *v, const VmmArgs *a, bool use_kvm)
+{
+    Machine *m = v->m;
+    char err[512];
+
+    if (init_machine(m, a->no_console))
+        return -1;
     /* Console output fans out to the console socket (and stdout). */
-    if ((control_path || no_console) &&
-        !(csock = console_sock_new(m, !no_console, err, sizeof(err)))) {
+    if ((a->control_path || a->no_console) &&
+        !(v->csock = console_sock_new(m, !a->no_console, err, sizeof(err)))) {
         log_err("%s", err);
-        return EXIT_ERROR;
+        return -1;
     }
-    if (use_kvm ? board_x86_setup(m, err, sizeof(err)) : board_riscv_setup(m, bios, err, sizeof(err))) {
+    if (use_kvm ? board_x86_setup(m, err, sizeof(err))
+                : board_riscv_setup(m, a->bios, err, sizeof(err))) {
         log_err("%s", err);
-        return EXIT_ERROR;
+        return -1;
     }
-    if (csock)
-        console_sock_attach_uart(csock);
-    if (control_path) {
-        if ((size_t)snprintf(console_path, sizeof(console_path), "%s.console", control_path) >=
-            sizeof(console_path)) {
-            log_err("--control: path too long");
-            return EXIT_ERROR;
-        }
-        if (console_sock_listen(csock, console_path, err, sizeof(err))) {
-            log_err("--control: %s", err);
-            return EXIT_ERROR;
-        }
-        ctl = control_start(m, control_path, console_path, err, sizeof(err));
-        if (!ctl) {
-            log_err("--control: %s", err);
-            console_sock_stop(csock);
-            return EXIT_ERROR;
-        }
+    if (v->csock)
+        console_sock_attach_uart(v->csock);
+    return a->control_path ? start_control(v, a->control_path) : 0;
+}
+
+/* ---- 5. run until the guest or the user ends it ------------------------ */
+
+static int exit_status(const Machine *m, bool destroyed)
+{
+    switch (m->exit_reason) {
+    case VM_EXIT_POWEROFF: return EXIT_POWEROFF;
+    case VM_EXIT_REBOOT: return EXIT_REBOOT;
+    case VM_EXIT_CRASH: return EXIT_CRASH;
+    case VM_EXIT_HTIF: return m->exit_code & 0xff;
+    case VM_EXIT_QUIT:
+        return destroyed ? EXIT_DESTROYED : got_signal ? 128 + got_signal : EXIT_POWEROFF;
+    default: return EXIT_ERROR;
     }
+}
+
+static int run_vmm(Vmm *v, const VmmArgs *a)
+{
+    Machine *m = v->m;
+    bool destroyed;
 
     signal_loop = m->loop;
     signal(SIGINT, on_signal);
@@ -427,36 +531,46 @@ int main(int argc, char **argv)
     signal(SIGHUP, on_signal);
     signal(SIGPIPE, SIG_IGN);
 
-    if (!no_console)
+    if (!a->no_console)
         console_attach(m, m->console_in);
-    if (m->engine->start(m)) {
+    if (machine_start(m)) {
         console_restore();
-        control_stop(ctl);
-        console_sock_stop(csock);
+        control_stop(v->ctl);
+        console_sock_stop(v->csock);
         return EXIT_ERROR;
     }
     loop_run(m->loop);
     if (got_signal)
         machine_request_exit(m, VM_EXIT_QUIT, 0);
-    m->engine->stop(m);
+    machine_stop(m);
     console_restore();
-    destroyed = control_destroyed(ctl);
-    control_stop(ctl);          /* the `stopped` event; removes the sockets */
-    console_sock_stop(csock);
+    destroyed = control_destroyed(v->ctl);
+    control_stop(v->ctl);       /* the `stopped` event; removes the sockets */
+    console_sock_stop(v->csock);
+    return exit_status(m, destroyed);
+}
 
-    switch (m->exit_reason) {
-    case VM_EXIT_POWEROFF: status = EXIT_POWEROFF; break;
-    case VM_EXIT_REBOOT: status = EXIT_REBOOT; break;
-    case VM_EXIT_CRASH: status = EXIT_CRASH; break;
-    case VM_EXIT_HTIF: status = m->exit_code & 0xff; break;
-    case VM_EXIT_QUIT:
-        status = destroyed ? EXIT_DESTROYED :
-                 got_signal ? 128 + got_signal : EXIT_POWEROFF;
-        break;
-    default: status = EXIT_ERROR; break;
+int main(int argc, char **argv)
+{
+    static Machine mach;
+    static VmmArgs args;
+    Vmm vmm = { .m = &mach };
+    bool use_kvm;
+    int status;
+
+    log_init("xeno-vmm", LOG_WARN);
+    switch (parse_args(argc, argv, &args)) {
+    case 1: return 0;
+    case -1: return EXIT_ERROR;
     }
-    if (control_path)
-        write_exit_record(control_path, status);
+    if (load_config(&mach.cfg, &args) || check_host(&mach.cfg, &args, &use_kvm) ||
+        build_vmm(&vmm, &args, use_kvm))
+        return EXIT_ERROR;
+    status = run_vmm(&vmm, &args);
+    if (status == EXIT_ERROR)
+        return status;
+    if (args.control_path)
+        write_exit_record(args.control_path, status);
     fflush(stdout);
     /* Device teardown is the OS's job at process exit; the guest is gone. */
     _exit(status);

@@ -1,5 +1,5 @@
 /* The emu engine: harts on host threads, run loop, WFI parking, pause and
- * resume, and the wiring to the CLINT and PLIC. */
+ * resume, and the harts' side of the CLINT and PLIC (RiscvCpuIf). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,8 +11,6 @@
 #include "common/util.h"
 #include "hart.h"
 #include "jit.h"
-#include "hw/riscv/riscv.h"
-#include "vmm/machine.h"
 
 #define CHUNK 20000     /* instructions between interrupt/timer checks */
 
@@ -51,7 +49,7 @@ void hart_guest_crash(Hart *h, uint64_t cause, uint64_t tval)
             (unsigned long long)h->pc);
     __atomic_store_n(&h->run_state, HART_STOPPED, __ATOMIC_RELEASE);
     h->exit_chunk = 1;
-    machine_request_exit(h->emu->m, VM_EXIT_CRASH, 0);
+    emu_request_exit(h->emu, VM_EXIT_CRASH, 0);
 }
 
 /* ---- RiscvCpuIf for the CLINT and PLIC ---- */
@@ -219,103 +217,115 @@ static void *hart_thread(void *arg)
 
 /* ---- engine ops ---- */
 
-static Emu *emu_of(Machine *m) { return m->engine_state; }
+static Hart *hart_new(Emu *e, unsigned id)
+{
+    pthread_condattr_t ca;
+    Hart *h;
 
-static int emu_init(Machine *m, char *err, size_t errlen)
+    /* Harts are big (TLBs); page-aligned allocation keeps them apart. */
+    if (posix_memalign((void **)&h, 4096, sizeof(Hart)))
+        return NULL;
+    memset(h, 0, sizeof(*h));
+    h->emu = e;
+    h->id = id;
+    h->mhartid = id;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    hart_reset(h, 0);
+    hart_dcache_init(h);
+    if (jit_enabled())
+        h->jit = jit_create();
+    return h;
+}
+
+static void emu_destroy(Engine *e);
+
+static Engine *emu_create(const EngineHost *host, char *err, size_t errlen)
 {
     Emu *e = calloc(1, sizeof(*e));
-    RiscvCpuIf cpu;
-    unsigned n = m->bare_metal ? 1 : m->cfg.vcpus;
+    unsigned n = host->nvcpus ? host->nvcpus : 1;
 
-    if (!e)
+    if (!e || !(e->harts = calloc(n, sizeof(Hart *))))
         goto nomem;
-    m->engine_state = e;
-    e->m = m;
-    e->mem = &m->mem;
-    e->bus = &m->mmio;
-    e->nharts = n ? n : 1;
-    e->ram_base = m->mem.r[0].gpa;
-    e->ram_end = m->mem.r[0].gpa + m->mem.r[0].size;
-    e->ram = m->mem.r[0].host;
-    e->sbi = !m->bare_metal && !m->has_firmware;
-    e->htif_tohost = m->htif_tohost;
-    e->htif_fromhost = m->htif_fromhost;
+    if (!host->mem->nr) {
+        snprintf(err, errlen, "the emu engine needs guest RAM");
+        free(e->harts);
+        free(e);
+        return NULL;
+    }
+    e->host = *host;
+    e->mem = host->mem;
+    e->bus = host->mmio;
+    e->nharts = n;
+    e->ram_base = host->mem->r[0].gpa;
+    e->ram_end = host->mem->r[0].gpa + host->mem->r[0].size;
+    e->ram = host->mem->r[0].host;
+    e->watch_page = ~0ull;
     e->time_base_ns = clock_ns();
     pthread_mutex_init(&e->pause_lock, NULL);
     pthread_cond_init(&e->pause_cond, NULL);
-    e->harts = calloc(e->nharts, sizeof(Hart *));
-    if (!e->harts)
-        goto nomem;
-    for (unsigned i = 0; i < e->nharts; i++) {
-        pthread_condattr_t ca;
-        Hart *h;
-        /* Harts are big (TLBs); page-aligned allocation keeps them apart. */
-        if (posix_memalign((void **)&h, 4096, sizeof(Hart)))
+    for (unsigned i = 0; i < n; i++)
+        if (!(e->harts[i] = hart_new(e, i)))
             goto nomem;
-        memset(h, 0, sizeof(*h));
-        e->harts[i] = h;
-        h->emu = e;
-        h->id = i;
-        h->mhartid = i;
-        pthread_mutex_init(&h->lock, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&h->cond, &ca);
-        pthread_condattr_destroy(&ca);
-        hart_reset(h, 0);
-        hart_dcache_init(h);
-        if (jit_enabled())
-            h->jit = jit_create();
-    }
-    cpu.opaque = e;
-    cpu.nharts = e->nharts;
-    cpu.set_mip = cpu_set_mip;
-    cpu.get_mtime = cpu_get_mtime;
-    cpu.get_mtimecmp = cpu_get_mtimecmp;
-    cpu.set_mtimecmp = cpu_set_mtimecmp;
-    e->clint = clint_create(&m->mmio, VIRT_CLINT_BASE, &cpu);
-    e->plic = plic_create(&m->mmio, VIRT_PLIC_BASE, &cpu);
-    if (!e->clint || !e->plic) {
-        snprintf(err, errlen, "cannot create the interrupt controllers");
-        return -1;
-    }
-    return 0;
+    return e;
 nomem:
     snprintf(err, errlen, "out of memory creating %u harts", n);
-    return -1;
+    emu_destroy(e);
+    return NULL;
 }
 
-static IrqLine emu_irq_line(Machine *m, unsigned irq)
+void emu_set_boot(Engine *e, const EmuBoot *boot)
 {
-    return plic_irq_line(emu_of(m)->plic, irq);
+    e->boot = *boot;
+    e->sbi = boot->mode == EMU_BOOT_SBI;
 }
 
-static int emu_start(Machine *m)
+RiscvCpuIf emu_cpu_if(Engine *e)
 {
-    Emu *e = emu_of(m);
+    return (RiscvCpuIf){
+        .opaque = e, .nharts = e->nharts,
+        .set_mip = cpu_set_mip, .get_mtime = cpu_get_mtime,
+        .get_mtimecmp = cpu_get_mtimecmp, .set_mtimecmp = cpu_set_mtimecmp,
+    };
+}
 
+void emu_watch_stores(Engine *e, uint64_t pa, emu_store_watch_fn fn, void *opaque)
+{
+    e->watch_page = pa & ~0xfffull;
+    e->watch_fn = fn;
+    e->watch_opaque = opaque;
+}
+
+/* What M-mode firmware would have set up before entering the kernel in S. */
+static void hart_boot_sbi(Emu *e, Hart *h)
+{
+    h->medeleg = 0xb1ff;         /* all but ecalls from S/M */
+    h->mideleg = MIP_S_MASK;
+    h->mcounteren = 7;
+    h->start_priv = PRV_S;
+    if (h->id == 0) {
+        h->start_addr = e->boot.entry;
+        h->start_arg = e->boot.fdt_addr;
+        h->run_state = HART_START_PENDING;
+    } else {
+        h->run_state = HART_STOPPED;
+    }
+}
+
+static int emu_start(Engine *e)
+{
     for (unsigned i = 0; i < e->nharts; i++) {
         Hart *h = e->harts[i];
-        hart_reset(h, m->entry);
+        hart_reset(h, e->boot.entry);
         h->x[10] = i;
-        h->x[11] = m->fdt_addr;
+        h->x[11] = e->boot.fdt_addr;
         if (e->sbi) {
-            /* What M-mode firmware would have set up before entering S. */
-            h->medeleg = 0xb1ff;         /* all but ecalls from S/M */
-            h->mideleg = MIP_S_MASK;
-            h->mcounteren = 7;
-            h->start_priv = PRV_S;
-            if (i == 0) {
-                h->start_addr = m->entry;
-                h->start_arg = m->fdt_addr;
-                h->run_state = HART_START_PENDING;
-            } else {
-                h->run_state = HART_STOPPED;
-            }
+            hart_boot_sbi(e, h);
         } else {
-            /* Firmware or bare metal: every hart (one in bare metal) starts in
-             * M-mode at the entry point, as on real boards. */
-            h->x[12] = m->fw_dynamic_info;
+            h->x[12] = e->boot.fw_dynamic_info;
             h->run_state = HART_RUNNING;
         }
     }
@@ -328,10 +338,8 @@ static int emu_start(Machine *m)
     return 0;
 }
 
-static void emu_pause(Machine *m)
+static void emu_pause(Engine *e)
 {
-    Emu *e = emu_of(m);
-
     pthread_mutex_lock(&e->pause_lock);
     e->pausing = 1;
     pthread_mutex_unlock(&e->pause_lock);
@@ -344,10 +352,8 @@ static void emu_pause(Machine *m)
     pthread_mutex_unlock(&e->pause_lock);
 }
 
-static void emu_resume(Machine *m)
+static void emu_resume(Engine *e)
 {
-    Emu *e = emu_of(m);
-
     pthread_mutex_lock(&e->pause_lock);
     if (e->pausing && e->paused_at_ns)
         __atomic_add_fetch(&e->time_base_ns, clock_ns() - e->paused_at_ns, __ATOMIC_RELEASE);
@@ -357,10 +363,8 @@ static void emu_resume(Machine *m)
     pthread_mutex_unlock(&e->pause_lock);
 }
 
-static void emu_stop(Machine *m)
+static void emu_stop(Engine *e)
 {
-    Emu *e = emu_of(m);
-
     if (!e)
         return;
     e->stopping = 1;
@@ -374,27 +378,22 @@ static void emu_stop(Machine *m)
             pthread_join(e->harts[i]->thread, NULL);
 }
 
-static void emu_destroy(Machine *m)
+static void emu_destroy(Engine *e)
 {
-    Emu *e = emu_of(m);
-
     if (!e)
         return;
-    for (unsigned i = 0; i < e->nharts; i++) {
+    for (unsigned i = 0; e->harts && i < e->nharts; i++) {
+        if (!e->harts[i])
+            continue;
         jit_destroy(e->harts[i]->jit);
         free(e->harts[i]);
     }
     free(e->harts);
-    clint_free(e->clint);
-    plic_free(e->plic);
     free(e);
-    m->engine_state = NULL;
 }
 
-static uint64_t emu_cpu_time_ns(Machine *m)
-{
-    Emu *e = emu_of(m);
-    uint64_t total = 0;
+static uint64_t emu_cpu_time_ns(Engine *e)
+{    uint64_t total = 0;
 
     for (unsigned i = 0; i < e->nharts; i++) {
         clockid_t cid;
@@ -408,8 +407,7 @@ static uint64_t emu_cpu_time_ns(Machine *m)
 
 const EngineOps emu_engine_ops = {
     .name = "emu",
-    .init = emu_init,
-    .irq_line = emu_irq_line,
+    .create = emu_create,
     .start = emu_start,
     .pause = emu_pause,
     .resume = emu_resume,

@@ -48,6 +48,98 @@ static inline int fp_rm(Hart *h, unsigned rm)
 #define WF32(v) do { h->f[d.rd] = fpu_box32(v); fp_dirty(h); } while (0)
 #define WF64(v) do { h->f[d.rd] = (v); fp_dirty(h); } while (0)
 
+/* F and D arithmetic, conversions, moves, compares and classification:
+ * 0, or -1 for an illegal instruction (FP off, reserved rounding mode,
+ * not an FP operation). Loads and stores stay in the main loop. */
+static int exec_fp(Hart *h, const Insn *dp)
+{
+    const Insn d = *dp;
+    uint32_t fl = 0;
+    int rm;
+
+    if (d.op < OP_FMADD_S || d.op > OP_FCVT_D_S || fp_off(h))
+        return -1;
+    rm = fp_rm(h, d.rm);
+    switch (d.op) {
+    case OP_FMADD_S: case OP_FMSUB_S: case OP_FNMSUB_S: case OP_FNMADD_S:
+        if (rm < 0) return -1;
+        WF32(f32_fma(F32(d.rs1), F32(d.rs2), F32(d.rs3), d.op - OP_FMADD_S, rm, &fl));
+        break;
+    case OP_FMADD_D: case OP_FMSUB_D: case OP_FNMSUB_D: case OP_FNMADD_D:
+        if (rm < 0) return -1;
+        WF64(f64_fma(F64(d.rs1), F64(d.rs2), F64(d.rs3), d.op - OP_FMADD_D, rm, &fl));
+        break;
+    case OP_FADD_S: if (rm < 0) return -1; WF32(f32_add(F32(d.rs1), F32(d.rs2), rm, &fl)); break;
+    case OP_FSUB_S: if (rm < 0) return -1; WF32(f32_sub(F32(d.rs1), F32(d.rs2), rm, &fl)); break;
+    case OP_FMUL_S: if (rm < 0) return -1; WF32(f32_mul(F32(d.rs1), F32(d.rs2), rm, &fl)); break;
+    case OP_FDIV_S: if (rm < 0) return -1; WF32(f32_div(F32(d.rs1), F32(d.rs2), rm, &fl)); break;
+    case OP_FSQRT_S: if (rm < 0) return -1; WF32(f32_sqrt(F32(d.rs1), rm, &fl)); break;
+    case OP_FADD_D: if (rm < 0) return -1; WF64(f64_add(F64(d.rs1), F64(d.rs2), rm, &fl)); break;
+    case OP_FSUB_D: if (rm < 0) return -1; WF64(f64_sub(F64(d.rs1), F64(d.rs2), rm, &fl)); break;
+    case OP_FMUL_D: if (rm < 0) return -1; WF64(f64_mul(F64(d.rs1), F64(d.rs2), rm, &fl)); break;
+    case OP_FDIV_D: if (rm < 0) return -1; WF64(f64_div(F64(d.rs1), F64(d.rs2), rm, &fl)); break;
+    case OP_FSQRT_D: if (rm < 0) return -1; WF64(f64_sqrt(F64(d.rs1), rm, &fl)); break;
+    case OP_FSGNJ_S: {
+        uint32_t a = F32(d.rs1), b = F32(d.rs2);
+        WF32((a & 0x7fffffffu) | (b & 0x80000000u));
+        break;
+    }
+    case OP_FSGNJN_S: {
+        uint32_t a = F32(d.rs1), b = F32(d.rs2);
+        WF32((a & 0x7fffffffu) | (~b & 0x80000000u));
+        break;
+    }
+    case OP_FSGNJX_S: {
+        uint32_t a = F32(d.rs1), b = F32(d.rs2);
+        WF32(a ^ (b & 0x80000000u));
+        break;
+    }
+    case OP_FSGNJ_D: WF64((F64(d.rs1) & ~(1ull << 63)) | (F64(d.rs2) & (1ull << 63))); break;
+    case OP_FSGNJN_D: WF64((F64(d.rs1) & ~(1ull << 63)) | (~F64(d.rs2) & (1ull << 63))); break;
+    case OP_FSGNJX_D: WF64(F64(d.rs1) ^ (F64(d.rs2) & (1ull << 63))); break;
+    case OP_FMIN_S: WF32(f32_min(F32(d.rs1), F32(d.rs2), &fl)); break;
+    case OP_FMAX_S: WF32(f32_max(F32(d.rs1), F32(d.rs2), &fl)); break;
+    case OP_FMIN_D: WF64(f64_min(F64(d.rs1), F64(d.rs2), &fl)); break;
+    case OP_FMAX_D: WF64(f64_max(F64(d.rs1), F64(d.rs2), &fl)); break;
+    case OP_FCVT_W_S: if (rm < 0) return -1; WR((int64_t)f32_to_i32(F32(d.rs1), rm, &fl)); break;
+    case OP_FCVT_WU_S: if (rm < 0) return -1; WR(SEXT32(f32_to_u32(F32(d.rs1), rm, &fl))); break;
+    case OP_FCVT_L_S: if (rm < 0) return -1; WR(f32_to_i64(F32(d.rs1), rm, &fl)); break;
+    case OP_FCVT_LU_S: if (rm < 0) return -1; WR(f32_to_u64(F32(d.rs1), rm, &fl)); break;
+    case OP_FCVT_W_D: if (rm < 0) return -1; WR((int64_t)f64_to_i32(F64(d.rs1), rm, &fl)); break;
+    case OP_FCVT_WU_D: if (rm < 0) return -1; WR(SEXT32(f64_to_u32(F64(d.rs1), rm, &fl))); break;
+    case OP_FCVT_L_D: if (rm < 0) return -1; WR(f64_to_i64(F64(d.rs1), rm, &fl)); break;
+    case OP_FCVT_LU_D: if (rm < 0) return -1; WR(f64_to_u64(F64(d.rs1), rm, &fl)); break;
+    case OP_FCVT_S_W: if (rm < 0) return -1; WF32(i32_to_f32((int32_t)X(d.rs1), rm, &fl)); break;
+    case OP_FCVT_S_WU: if (rm < 0) return -1; WF32(u32_to_f32((uint32_t)X(d.rs1), rm, &fl)); break;
+    case OP_FCVT_S_L: if (rm < 0) return -1; WF32(i64_to_f32((int64_t)X(d.rs1), rm, &fl)); break;
+    case OP_FCVT_S_LU: if (rm < 0) return -1; WF32(u64_to_f32(X(d.rs1), rm, &fl)); break;
+    case OP_FCVT_D_W: if (rm < 0) return -1; WF64(i32_to_f64((int32_t)X(d.rs1), rm, &fl)); break;
+    case OP_FCVT_D_WU: if (rm < 0) return -1; WF64(u32_to_f64((uint32_t)X(d.rs1), rm, &fl)); break;
+    case OP_FCVT_D_L: if (rm < 0) return -1; WF64(i64_to_f64((int64_t)X(d.rs1), rm, &fl)); break;
+    case OP_FCVT_D_LU: if (rm < 0) return -1; WF64(u64_to_f64(X(d.rs1), rm, &fl)); break;
+    case OP_FCVT_S_D: if (rm < 0) return -1; WF32(f64_to_f32(F64(d.rs1), rm, &fl)); break;
+    case OP_FCVT_D_S: if (rm < 0) return -1; WF64(f32_to_f64(F32(d.rs1), &fl)); break;
+    case OP_FMV_X_W: WR(SEXT32((uint32_t)h->f[d.rs1])); break;
+    case OP_FMV_X_D: WR(h->f[d.rs1]); break;
+    case OP_FMV_W_X: WF32((uint32_t)X(d.rs1)); break;
+    case OP_FMV_D_X: WF64(X(d.rs1)); break;
+    case OP_FEQ_S: WR(f32_eq(F32(d.rs1), F32(d.rs2), &fl)); break;
+    case OP_FLT_S: WR(f32_lt(F32(d.rs1), F32(d.rs2), &fl)); break;
+    case OP_FLE_S: WR(f32_le(F32(d.rs1), F32(d.rs2), &fl)); break;
+    case OP_FEQ_D: WR(f64_eq(F64(d.rs1), F64(d.rs2), &fl)); break;
+    case OP_FLT_D: WR(f64_lt(F64(d.rs1), F64(d.rs2), &fl)); break;
+    case OP_FLE_D: WR(f64_le(F64(d.rs1), F64(d.rs2), &fl)); break;
+    case OP_FCLASS_S: WR(f32_classify(F32(d.rs1))); break;
+    case OP_FCLASS_D: WR(f64_classify(F64(d.rs1))); break;
+    default: return -1;
+    }
+    if (fl) {
+        h->fflags |= fl;
+        fp_dirty(h);
+    }
+    return 0;
+}
+
 /* ---- atomics ---- */
 
 static inline uint64_t amo_apply(int fn, uint64_t old, uint64_t v, bool w)
@@ -238,7 +330,6 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
      * `end = 0` ends the chunk after the current instruction. */
     while (h->instret < end) {
         uint64_t pc = h->pc, v;
-        int rm;
 
         if (__builtin_expect(h->exit_chunk, 0))
             break;
@@ -443,89 +534,8 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
 
         default:
             /* Everything else is F/D arithmetic (or illegal). */
-            if (d.op < OP_FMADD_S || d.op > OP_FCVT_D_S || fp_off(h))
+            if (exec_fp(h, &d))
                 goto illegal;
-            rm = fp_rm(h, d.rm);
-            {
-                uint32_t fl = 0;
-                switch (d.op) {
-                case OP_FMADD_S: case OP_FMSUB_S: case OP_FNMSUB_S: case OP_FNMADD_S:
-                    if (rm < 0) goto illegal;
-                    WF32(f32_fma(F32(d.rs1), F32(d.rs2), F32(d.rs3), d.op - OP_FMADD_S, rm, &fl));
-                    break;
-                case OP_FMADD_D: case OP_FMSUB_D: case OP_FNMSUB_D: case OP_FNMADD_D:
-                    if (rm < 0) goto illegal;
-                    WF64(f64_fma(F64(d.rs1), F64(d.rs2), F64(d.rs3), d.op - OP_FMADD_D, rm, &fl));
-                    break;
-                case OP_FADD_S: if (rm < 0) goto illegal; WF32(f32_add(F32(d.rs1), F32(d.rs2), rm, &fl)); break;
-                case OP_FSUB_S: if (rm < 0) goto illegal; WF32(f32_sub(F32(d.rs1), F32(d.rs2), rm, &fl)); break;
-                case OP_FMUL_S: if (rm < 0) goto illegal; WF32(f32_mul(F32(d.rs1), F32(d.rs2), rm, &fl)); break;
-                case OP_FDIV_S: if (rm < 0) goto illegal; WF32(f32_div(F32(d.rs1), F32(d.rs2), rm, &fl)); break;
-                case OP_FSQRT_S: if (rm < 0) goto illegal; WF32(f32_sqrt(F32(d.rs1), rm, &fl)); break;
-                case OP_FADD_D: if (rm < 0) goto illegal; WF64(f64_add(F64(d.rs1), F64(d.rs2), rm, &fl)); break;
-                case OP_FSUB_D: if (rm < 0) goto illegal; WF64(f64_sub(F64(d.rs1), F64(d.rs2), rm, &fl)); break;
-                case OP_FMUL_D: if (rm < 0) goto illegal; WF64(f64_mul(F64(d.rs1), F64(d.rs2), rm, &fl)); break;
-                case OP_FDIV_D: if (rm < 0) goto illegal; WF64(f64_div(F64(d.rs1), F64(d.rs2), rm, &fl)); break;
-                case OP_FSQRT_D: if (rm < 0) goto illegal; WF64(f64_sqrt(F64(d.rs1), rm, &fl)); break;
-                case OP_FSGNJ_S: {
-                    uint32_t a = F32(d.rs1), b = F32(d.rs2);
-                    WF32((a & 0x7fffffffu) | (b & 0x80000000u));
-                    break;
-                }
-                case OP_FSGNJN_S: {
-                    uint32_t a = F32(d.rs1), b = F32(d.rs2);
-                    WF32((a & 0x7fffffffu) | (~b & 0x80000000u));
-                    break;
-                }
-                case OP_FSGNJX_S: {
-                    uint32_t a = F32(d.rs1), b = F32(d.rs2);
-                    WF32(a ^ (b & 0x80000000u));
-                    break;
-                }
-                case OP_FSGNJ_D: WF64((F64(d.rs1) & ~(1ull << 63)) | (F64(d.rs2) & (1ull << 63))); break;
-                case OP_FSGNJN_D: WF64((F64(d.rs1) & ~(1ull << 63)) | (~F64(d.rs2) & (1ull << 63))); break;
-                case OP_FSGNJX_D: WF64(F64(d.rs1) ^ (F64(d.rs2) & (1ull << 63))); break;
-                case OP_FMIN_S: WF32(f32_min(F32(d.rs1), F32(d.rs2), &fl)); break;
-                case OP_FMAX_S: WF32(f32_max(F32(d.rs1), F32(d.rs2), &fl)); break;
-                case OP_FMIN_D: WF64(f64_min(F64(d.rs1), F64(d.rs2), &fl)); break;
-                case OP_FMAX_D: WF64(f64_max(F64(d.rs1), F64(d.rs2), &fl)); break;
-                case OP_FCVT_W_S: if (rm < 0) goto illegal; WR((int64_t)f32_to_i32(F32(d.rs1), rm, &fl)); break;
-                case OP_FCVT_WU_S: if (rm < 0) goto illegal; WR(SEXT32(f32_to_u32(F32(d.rs1), rm, &fl))); break;
-                case OP_FCVT_L_S: if (rm < 0) goto illegal; WR(f32_to_i64(F32(d.rs1), rm, &fl)); break;
-                case OP_FCVT_LU_S: if (rm < 0) goto illegal; WR(f32_to_u64(F32(d.rs1), rm, &fl)); break;
-                case OP_FCVT_W_D: if (rm < 0) goto illegal; WR((int64_t)f64_to_i32(F64(d.rs1), rm, &fl)); break;
-                case OP_FCVT_WU_D: if (rm < 0) goto illegal; WR(SEXT32(f64_to_u32(F64(d.rs1), rm, &fl))); break;
-                case OP_FCVT_L_D: if (rm < 0) goto illegal; WR(f64_to_i64(F64(d.rs1), rm, &fl)); break;
-                case OP_FCVT_LU_D: if (rm < 0) goto illegal; WR(f64_to_u64(F64(d.rs1), rm, &fl)); break;
-                case OP_FCVT_S_W: if (rm < 0) goto illegal; WF32(i32_to_f32((int32_t)X(d.rs1), rm, &fl)); break;
-                case OP_FCVT_S_WU: if (rm < 0) goto illegal; WF32(u32_to_f32((uint32_t)X(d.rs1), rm, &fl)); break;
-                case OP_FCVT_S_L: if (rm < 0) goto illegal; WF32(i64_to_f32((int64_t)X(d.rs1), rm, &fl)); break;
-                case OP_FCVT_S_LU: if (rm < 0) goto illegal; WF32(u64_to_f32(X(d.rs1), rm, &fl)); break;
-                case OP_FCVT_D_W: if (rm < 0) goto illegal; WF64(i32_to_f64((int32_t)X(d.rs1), rm, &fl)); break;
-                case OP_FCVT_D_WU: if (rm < 0) goto illegal; WF64(u32_to_f64((uint32_t)X(d.rs1), rm, &fl)); break;
-                case OP_FCVT_D_L: if (rm < 0) goto illegal; WF64(i64_to_f64((int64_t)X(d.rs1), rm, &fl)); break;
-                case OP_FCVT_D_LU: if (rm < 0) goto illegal; WF64(u64_to_f64(X(d.rs1), rm, &fl)); break;
-                case OP_FCVT_S_D: if (rm < 0) goto illegal; WF32(f64_to_f32(F64(d.rs1), rm, &fl)); break;
-                case OP_FCVT_D_S: if (rm < 0) goto illegal; WF64(f32_to_f64(F32(d.rs1), &fl)); break;
-                case OP_FMV_X_W: WR(SEXT32((uint32_t)h->f[d.rs1])); break;
-                case OP_FMV_X_D: WR(h->f[d.rs1]); break;
-                case OP_FMV_W_X: WF32((uint32_t)X(d.rs1)); break;
-                case OP_FMV_D_X: WF64(X(d.rs1)); break;
-                case OP_FEQ_S: WR(f32_eq(F32(d.rs1), F32(d.rs2), &fl)); break;
-                case OP_FLT_S: WR(f32_lt(F32(d.rs1), F32(d.rs2), &fl)); break;
-                case OP_FLE_S: WR(f32_le(F32(d.rs1), F32(d.rs2), &fl)); break;
-                case OP_FEQ_D: WR(f64_eq(F64(d.rs1), F64(d.rs2), &fl)); break;
-                case OP_FLT_D: WR(f64_lt(F64(d.rs1), F64(d.rs2), &fl)); break;
-                case OP_FLE_D: WR(f64_le(F64(d.rs1), F64(d.rs2), &fl)); break;
-                case OP_FCLASS_S: WR(f32_classify(F32(d.rs1))); break;
-                case OP_FCLASS_D: WR(f64_classify(F64(d.rs1))); break;
-                default: goto illegal;
-                }
-                if (fl) {
-                    h->fflags |= fl;
-                    fp_dirty(h);
-                }
-            }
             break;
         }
         h->pc = pc + d.len;

@@ -10,11 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "emu.h"
 #include "hw/bus.h"
 #include "hw/mem.h"
 #include "decode.h"
 
-struct Emu;
+typedef struct Engine Emu;
 
 enum { PRV_U = 0, PRV_S = 1, PRV_M = 3 };
 
@@ -129,7 +130,7 @@ typedef struct Hart {
     uint64_t jit_end;        /* instret at which the current chunk ends */
 
     /* Run control. */
-    struct Emu *emu;
+    Emu *emu;
     unsigned id;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -142,27 +143,33 @@ typedef struct Hart {
 } Hart;
 
 /* ---- emu.c: the machine-level engine state shared by harts ---- */
-typedef struct Emu {
+struct Engine {
+    EngineHost host;
     GuestMem *mem;
     Bus *bus;
-    struct Machine *m;
     unsigned nharts;
     Hart **harts;
     uint64_t ram_base, ram_end;
     uint8_t *ram;            /* host pointer of RAM base (single region) */
+    EmuBoot boot;
     bool sbi;                /* built-in SBI handles S-mode ecalls */
-    uint64_t htif_tohost, htif_fromhost;
+    /* The watched page (emu_watch_stores), ~0 when none. */
+    uint64_t watch_page;
+    emu_store_watch_fn watch_fn;
+    void *watch_opaque;
     volatile int stopping, pausing;
     pthread_mutex_t pause_lock;
     pthread_cond_t pause_cond;
     unsigned paused_count;
     uint64_t time_base_ns;
     uint64_t paused_at_ns;
-    struct Clint *clint;
-    struct Plic *plic;
-} Emu;
+};
 
-#define EMU_TIMEBASE_HZ 10000000ull
+/* Ask the VMM to stop the VM (EngineHost.request_exit). */
+static inline void emu_request_exit(Emu *e, enum vm_exit why, int code)
+{
+    e->host.request_exit(e->host.opaque, why, code);
+}
 
 /* time.c-like helpers (emu.c) */
 uint64_t emu_mtime(const Emu *e);

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include "hart.h"
-#include "vmm/machine.h"
 
 enum { ACC_R = 0, ACC_W = 1, ACC_X = 2 };
 
@@ -155,34 +154,6 @@ static void tlb_fill(Hart *h, TlbEntry *tab, uint64_t va, uint64_t pa)
     e->addend = (uintptr_t)host - (uintptr_t)(va & ~0xfffull);
 }
 
-/* HTIF (bare-metal mode): the program writes tohost. */
-static void htif_write(Hart *h, uint64_t pa, uint64_t val)
-{
-    Emu *e = h->emu;
-    uint8_t *p;
-
-    if (pa != e->htif_tohost || !val)
-        return;
-    if ((val >> 48) == 0 && (val & 1)) {       /* device 0 (syscall): exit */
-        machine_request_exit(e->m, VM_EXIT_HTIF, (int)((val << 16) >> 17));
-        return;
-    }
-    if ((val >> 56) == 1 && ((val >> 48) & 0xff) == 1) {
-        char c = (char)(val & 0xff);
-        ssize_t r = write(e->m->console_out, &c, 1);
-        (void)r;
-        /* Acknowledge: tohost cleared, fromhost set (riscv-tests protocol). */
-        p = ram_ptr(e, e->htif_tohost, 8);
-        if (p)
-            memset(p, 0, 8);
-        p = e->htif_fromhost ? ram_ptr(e, e->htif_fromhost, 8) : NULL;
-        if (p) {
-            uint64_t ack = (1ull << 56) | (1ull << 48);
-            memcpy(p, &ack, 8);
-        }
-    }
-}
-
 int mmu_load_slow(Hart *h, uint64_t va, unsigned size, uint64_t *val)
 {
     uint64_t pa;
@@ -240,8 +211,8 @@ int mmu_store_slow(Hart *h, uint64_t va, unsigned size, uint64_t val)
         return -1;
     host = ram_ptr(e, pa, size);
     if (host) {
-        bool htif_page = e->htif_tohost && ((pa ^ e->htif_tohost) & ~0xfffull) == 0;
-        if (!htif_page)
+        bool watched = (pa & ~0xfffull) == e->watch_page;
+        if (!watched)
             tlb_fill(h, h->dtlb->w, va, pa);
         gmem_mark_dirty(e->mem, pa, size);
         switch (size) {
@@ -250,8 +221,8 @@ int mmu_store_slow(Hart *h, uint64_t va, unsigned size, uint64_t val)
         case 4: { uint32_t v = (uint32_t)val; memcpy(host, &v, 4); break; }
         default: memcpy(host, &val, 8); break;
         }
-        if (htif_page)
-            htif_write(h, pa, val);
+        if (watched)
+            e->watch_fn(e->watch_opaque, pa, val);
         return 0;
     }
     if ((pa & (size - 1)) == 0 && bus_write(e->bus, pa, size, val))

@@ -2,12 +2,9 @@
  * answered here. Extensions: BASE, legacy console/timer/shutdown, TIME, IPI,
  * RFENCE, HSM, SRST, DBCN. */
 #include <sched.h>
-#include <unistd.h>
 
 #include "hart.h"
 #include "jit.h"
-#include "hw/uart.h"
-#include "vmm/machine.h"
 
 #define SBI_SUCCESS 0
 #define SBI_ERR_FAILED (-1)
@@ -129,33 +126,22 @@ static SbiRet hsm_start(Hart *h, uint64_t hartid, uint64_t addr, uint64_t arg)
     return r;
 }
 
-/* Console input through the SBI comes from the UART's receive FIFO, as with
- * OpenSBI on QEMU's virt board. Returns a byte or -1. */
+/* The SBI console is the VMM's firmware console (EngineHost): on the virt
+ * board its input is the UART's receive FIFO, as with OpenSBI on QEMU.
+ * Returns a byte or -1. */
 static int console_getc(Hart *h)
 {
-    Machine *m = h->emu->m;
-    int c;
+    const EngineHost *host = &h->emu->host;
 
-    if (!m->uart)
-        return -1;
-    pthread_mutex_lock(&m->dev_lock);
-    c = uart_rx_pop(m->uart);
-    pthread_mutex_unlock(&m->dev_lock);
-    return c;
+    return host->console_getc ? host->console_getc(host->opaque) : -1;
 }
 
 static void console_write(Hart *h, const void *buf, size_t len)
 {
-    int fd = h->emu->m->console_out;
-    const char *p = buf;
+    const EngineHost *host = &h->emu->host;
 
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n <= 0)
-            return;
-        p += n;
-        len -= (size_t)n;
-    }
+    if (host->console_write)
+        host->console_write(host->opaque, buf, len);
 }
 
 void sbi_ecall(Hart *h)
@@ -164,7 +150,6 @@ void sbi_ecall(Hart *h)
     uint64_t a0 = h->x[10], a1 = h->x[11], a2 = h->x[12];
     SbiRet r = { SBI_ERR_NOT_SUPPORTED, 0 };
     bool legacy = ext <= 8;
-    Machine *m = h->emu->m;
 
     switch (ext) {
     case 0:     /* legacy set_timer */
@@ -194,7 +179,7 @@ void sbi_ecall(Hart *h)
         break;
     }
     case 8:     /* legacy shutdown */
-        machine_request_exit(m, VM_EXIT_POWEROFF, 0);
+        emu_request_exit(h->emu, VM_EXIT_POWEROFF, 0);
         r.err = 0;
         break;
     case EXT_BASE:
@@ -251,7 +236,7 @@ void sbi_ecall(Hart *h)
         break;
     case EXT_SRST:
         if (fid == 0 && a0 <= 2) {
-            machine_request_exit(m, a0 == 0 ? VM_EXIT_POWEROFF : VM_EXIT_REBOOT, 0);
+            emu_request_exit(h->emu, a0 == 0 ? VM_EXIT_POWEROFF : VM_EXIT_REBOOT, 0);
             h->exit_chunk = 1;
             r.err = 0;
         } else {

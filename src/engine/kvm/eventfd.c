@@ -106,14 +106,14 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-IrqLine kvm_level_irq_line(Machine *m, unsigned gsi)
+IrqLine kvm_level_irq_line(Engine *k, unsigned gsi)
 {
-    Kvm *k = m->engine_state;
+    Loop *loop = k->host.loop;
     KvmIrqfd *f;
     struct kvm_irqfd r;
 
-    if (!k->use_irqfd || gsi >= KVM_IRQFD_GSIS || !m->loop)
-        return m->engine->irq_line(m, gsi);
+    if (!k->use_irqfd || gsi >= KVM_IRQFD_GSIS || !loop)
+        return kvm_irq_line(k, gsi);
     f = &k->irqfd[gsi];
     if (f->fd >= 0)     /* a second device on this GSI: last level wins, as with KVM_IRQ_LINE */
         return (IrqLine){ .set_level = irqfd_set_level, .ctrl = k, .irq = gsi };
@@ -128,7 +128,7 @@ IrqLine kvm_level_irq_line(Machine *m, unsigned gsi)
         log_debug("kvm: KVM_IRQFD for GSI %u: %s; using KVM_IRQ_LINE", gsi, strerror(errno));
         goto fallback;
     }
-    if (loop_add_fd(m->loop, f->resample_fd, POLLIN, irqfd_resampled, f) < 0) {
+    if (loop_add_fd(loop, f->resample_fd, POLLIN, irqfd_resampled, f) < 0) {
         r.flags = KVM_IRQFD_FLAG_DEASSIGN;
         ioctl(k->vm_fd, KVM_IRQFD, &r);
         log_debug("kvm: event loop full; GSI %u uses KVM_IRQ_LINE", gsi);
@@ -139,7 +139,7 @@ IrqLine kvm_level_irq_line(Machine *m, unsigned gsi)
 fallback:
     close_fd(&f->fd);
     close_fd(&f->resample_fd);
-    return m->engine->irq_line(m, gsi);
+    return kvm_irq_line(k, gsi);
 }
 
 /* ---- doorbells ---- */
@@ -173,7 +173,7 @@ static int add_doorbell(Kvm *k, uint64_t addr, unsigned q, void (*notify)(void *
         close_fd(&d->fd);
         return -1;
     }
-    if (loop_add_fd(k->m->loop, d->fd, POLLIN, doorbell_ready, d) < 0) {
+    if (loop_add_fd(k->host.loop, d->fd, POLLIN, doorbell_ready, d) < 0) {
         io.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
         ioctl(k->vm_fd, KVM_IOEVENTFD, &io);
         close_fd(&d->fd);
@@ -183,13 +183,12 @@ static int add_doorbell(Kvm *k, uint64_t addr, unsigned q, void (*notify)(void *
     return 0;
 }
 
-unsigned kvm_add_doorbells(Machine *m, uint64_t addr, unsigned nqueues,
+unsigned kvm_add_doorbells(Engine *k, uint64_t addr, unsigned nqueues,
                            void (*notify)(void *opaque, unsigned q), void *opaque)
 {
-    Kvm *k = m->engine_state;
     unsigned n = 0;
 
-    if (!k->use_ioeventfd || !m->loop)
+    if (!k->use_ioeventfd || !k->host.loop)
         return 0;
     /* Queues left out (no fd, loop full) keep working through MMIO exits. */
     for (unsigned q = 0; q < nqueues; q++)
@@ -210,14 +209,14 @@ void kvm_eventfd_init(Kvm *k)
 void kvm_eventfd_destroy(Kvm *k)
 {
     for (unsigned i = 0; i < KVM_IRQFD_GSIS; i++) {
-        if (k->irqfd[i].resample_fd >= 0 && k->m->loop)
-            loop_del_fd(k->m->loop, k->irqfd[i].resample_fd);
+        if (k->irqfd[i].resample_fd >= 0 && k->host.loop)
+            loop_del_fd(k->host.loop, k->irqfd[i].resample_fd);
         close_fd(&k->irqfd[i].fd);
         close_fd(&k->irqfd[i].resample_fd);
     }
     for (unsigned i = 0; i < k->ndoorbell; i++) {
-        if (k->m->loop)
-            loop_del_fd(k->m->loop, k->doorbell[i].fd);
+        if (k->host.loop)
+            loop_del_fd(k->host.loop, k->doorbell[i].fd);
         close_fd(&k->doorbell[i].fd);
     }
     k->ndoorbell = 0;

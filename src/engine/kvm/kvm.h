@@ -8,8 +8,7 @@
 
 #include "engine/engine.h"
 #include "hw/bus.h"
-
-struct Machine;
+#include "hw/irq.h"
 
 extern const EngineOps kvm_engine_ops;
 
@@ -34,31 +33,31 @@ typedef struct KvmBoot {
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
 #define KVM_TSS_ADDR          0xfffbd000ull     /* 3 pages */
 
-/* The port I/O bus (x86 `in`/`out`), valid after init. Devices map port
+/* The port I/O bus (x86 `in`/`out`), valid after create. Devices map port
  * ranges on it like on the MMIO bus. */
-Bus *kvm_pio_bus(struct Machine *m);
+Bus *kvm_pio_bus(Engine *e);
 
-/* The boot vCPU's entry state; call after init and before start. The other
+/* The boot vCPU's entry state; call after create and before start. The other
  * vCPUs wait for INIT/SIPI from the guest, like application processors. */
-void kvm_set_boot(struct Machine *m, const KvmBoot *boot);
+void kvm_set_boot(Engine *e, const KvmBoot *boot);
+
+/* The interrupt line for IOAPIC/PIC input `gsi` through KVM_IRQ_LINE. */
+IrqLine kvm_irq_line(Engine *e, unsigned gsi);
 
 /* The interrupt line for a level-triggered device on IOAPIC input `gsi`:
  * an irqfd in resample mode when KVM has one (no system call to KVM per
  * edge, no vCPU exit), else the engine's KVM_IRQ_LINE line. Call after
- * init, before start. */
-IrqLine kvm_level_irq_line(struct Machine *m, unsigned gsi);
+ * create, before start. */
+IrqLine kvm_level_irq_line(Engine *e, unsigned gsi);
 
 /* Catch guest 4-byte writes of q (q < nqueues) to the doorbell register at
  * `addr` in the kernel (ioeventfd); notify(opaque, q) then runs on the
  * event loop thread with the device lock held. Returns how many queues are
  * wired this way; the rest (all, without ioeventfd) keep exiting as MMIO
  * writes, so the device's own MMIO handler must serve them too. Call after
- * init, before start. XENO_KVM_EVENTFD=0 in the environment turns irqfd and
+ * create, before start. XENO_KVM_EVENTFD=0 in the environment turns irqfd and
  * ioeventfd off (to compare, or to work around a host bug). */
-unsigned kvm_add_doorbells(struct Machine *m, uint64_t addr, unsigned nqueues,
+unsigned kvm_add_doorbells(Engine *e, uint64_t addr, unsigned nqueues,
                            void (*notify)(void *opaque, unsigned q), void *opaque);
-
-/* NULL if /dev/kvm can create a VM here, else one line saying why. */
-const char *kvm_unusable_reason(void);
 
 #endif

@@ -8,34 +8,23 @@
 #include "common/log.h"
 #include "kvm_int.h"
 
-static Kvm *kvm_of(Machine *m) { return m->engine_state; }
-
-Bus *kvm_pio_bus(Machine *m)
+Bus *kvm_pio_bus(Engine *k)
 {
-    return &kvm_of(m)->pio;
+    return &k->pio;
 }
 
-void kvm_set_boot(Machine *m, const KvmBoot *boot)
+void kvm_set_boot(Engine *k, const KvmBoot *boot)
 {
-    kvm_of(m)->boot = *boot;
+    k->boot = *boot;
 }
 
-static int kvm_init(Machine *m, char *err, size_t errlen)
-{
-    Kvm *k = calloc(1, sizeof(*k));
-    unsigned n = m->cfg.vcpus ? m->cfg.vcpus : 1;
+static void kvm_destroy(Engine *k);
 
-    if (!k) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    k->m = m;
-    k->sys_fd = k->vm_fd = -1;
-    k->pio.lock = &m->dev_lock;
-    pthread_mutex_init(&k->lock, NULL);
-    pthread_cond_init(&k->cond, NULL);
-    kvm_eventfd_init(k);
-    m->engine_state = k;
+/* The VM, its CPUID template, eventfd support and the vCPUs. */
+static int kvm_setup(Kvm *k, unsigned n, char *err, size_t errlen)
+{
+    int max;
+
     if (n > KVM_MAX_VCPUS) {
         snprintf(err, errlen, "vcpus: the kvm engine runs at most %d", KVM_MAX_VCPUS);
         return -1;
@@ -43,17 +32,36 @@ static int kvm_init(Machine *m, char *err, size_t errlen)
     if (kvm_vm_create(k, err, errlen) || kvm_cpuid_init(k, err, errlen))
         return -1;
     kvm_eventfd_probe(k);
-    {
-        int max = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
-        if (max > 0 && n > (unsigned)max) {
-            snprintf(err, errlen, "vcpus: this host's KVM runs at most %d per VM", max);
-            return -1;
-        }
+    max = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+    if (max > 0 && n > (unsigned)max) {
+        snprintf(err, errlen, "vcpus: this host's KVM runs at most %d per VM", max);
+        return -1;
     }
     for (unsigned i = 0; i < n; i++)
         if (kvm_vcpu_create(k, i, err, errlen))
             return -1;
     return 0;
+}
+
+static Engine *kvm_create(const EngineHost *host, char *err, size_t errlen)
+{
+    Kvm *k = calloc(1, sizeof(*k));
+
+    if (!k) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    k->host = *host;
+    k->sys_fd = k->vm_fd = -1;
+    k->pio.lock = host->dev_lock;
+    pthread_mutex_init(&k->lock, NULL);
+    pthread_cond_init(&k->cond, NULL);
+    kvm_eventfd_init(k);
+    if (kvm_setup(k, host->nvcpus ? host->nvcpus : 1, err, errlen)) {
+        kvm_destroy(k);
+        return NULL;
+    }
+    return k;
 }
 
 /* Devices drive in-kernel IOAPIC/PIC inputs (GSIs) with level semantics. */
@@ -72,15 +80,13 @@ static void kvm_set_irq(void *ctrl, unsigned irq, int level)
         log_debug("kvm: KVM_IRQ_LINE %u: %s", irq, strerror(errno));
 }
 
-static IrqLine kvm_irq_line(Machine *m, unsigned irq)
+IrqLine kvm_irq_line(Engine *k, unsigned gsi)
 {
-    return (IrqLine){ .set_level = kvm_set_irq, .ctrl = kvm_of(m), .irq = irq };
+    return (IrqLine){ .set_level = kvm_set_irq, .ctrl = k, .irq = gsi };
 }
 
-static int kvm_start(Machine *m)
+static int kvm_start(Engine *k)
 {
-    Kvm *k = kvm_of(m);
-
     if (kvm_vcpu_set_boot_state(&k->vcpu[0], &k->boot) < 0) {
         log_err("kvm: cannot set the boot vCPU state: %s", strerror(errno));
         return -1;
@@ -88,8 +94,8 @@ static int kvm_start(Machine *m)
     return kvm_vcpus_start(k);
 }
 
-static void kvm_pause(Machine *m) { kvm_vcpus_pause(kvm_of(m)); }
-static void kvm_resume(Machine *m) { kvm_vcpus_resume(kvm_of(m)); }
+static void kvm_pause(Engine *k) { kvm_vcpus_pause(k); }
+static void kvm_resume(Engine *k) { kvm_vcpus_resume(k); }
 /* One debug line on how the guest reached its devices. */
 static void log_stats(Kvm *k)
 {
@@ -108,10 +114,8 @@ static void log_stats(Kvm *k)
               __atomic_load_n(&k->nirqfd, __ATOMIC_RELAXED));
 }
 
-static void kvm_stop(Machine *m)
+static void kvm_stop(Engine *k)
 {
-    Kvm *k = kvm_of(m);
-
     if (!k)
         return;
     kvm_vcpus_stop(k);
@@ -121,10 +125,8 @@ static void kvm_stop(Machine *m)
     }
 }
 
-static void kvm_destroy(Machine *m)
+static void kvm_destroy(Engine *k)
 {
-    Kvm *k = kvm_of(m);
-
     if (!k)
         return;
     kvm_vcpus_stop(k);
@@ -132,18 +134,16 @@ static void kvm_destroy(Machine *m)
     kvm_vm_destroy(k);
     free(k->cpuid);
     free(k);
-    m->engine_state = NULL;
 }
 
-static uint64_t kvm_cpu_time_ns(Machine *m)
+static uint64_t kvm_cpu_time_ns(Engine *k)
 {
-    return kvm_of(m) ? kvm_vcpus_cpu_time_ns(kvm_of(m)) : 0;
+    return kvm_vcpus_cpu_time_ns(k);
 }
 
 const EngineOps kvm_engine_ops = {
     .name = "kvm",
-    .init = kvm_init,
-    .irq_line = kvm_irq_line,
+    .create = kvm_create,
     .start = kvm_start,
     .pause = kvm_pause,
     .resume = kvm_resume,

@@ -8,13 +8,12 @@
 #include <stdint.h>
 
 #include "kvm.h"
-#include "vmm/machine.h"
 
 #define KVM_MAX_VCPUS 64
 #define KVM_IRQFD_GSIS 24          /* the IOAPIC's inputs */
 #define KVM_MAX_DOORBELLS 32
 
-typedef struct Kvm Kvm;
+typedef struct Engine Kvm;
 
 /* One level-triggered GSI driven through an irqfd (see eventfd.c). */
 typedef struct KvmIrqfd {
@@ -45,8 +44,8 @@ typedef struct Vcpu {
     unsigned long nexits, nio, nmmio;
 } Vcpu;
 
-struct Kvm {
-    Machine *m;
+struct Engine {
+    EngineHost host;
     int sys_fd;                 /* /dev/kvm */
     int vm_fd;
     int run_size;
@@ -74,6 +73,12 @@ struct Kvm {
     unsigned long nirqfd, ndoorbells;   /* signals sent / doorbells served */
     bool stats_logged;
 };
+
+/* Ask the VMM to stop the VM (EngineHost.request_exit). */
+static inline void kvm_request_exit(Kvm *k, enum vm_exit why)
+{
+    k->host.request_exit(k->host.opaque, why, 0);
+}
 
 /* vm.c */
 int kvm_vm_create(Kvm *k, char *err, size_t errlen);

@@ -190,7 +190,7 @@ static void handle_mmio(Vcpu *v)
     struct kvm_run *run = v->run;
     unsigned len = run->mmio.len;
     uint64_t val = 0, addr = run->mmio.phys_addr;
-    Bus *bus = &v->k->m->mmio;
+    Bus *bus = v->k->host.mmio;
 
     if (len != 1 && len != 2 && len != 4 && len != 8) {
         if (!run->mmio.is_write)
@@ -226,14 +226,14 @@ static void crash(Vcpu *v, const char *what, unsigned long long detail)
     unsigned long long rip = ioctl(v->fd, KVM_GET_REGS, &r) == 0 ? r.rip : 0;
 
     log_err("kvm: vCPU %u stopped: %s (%llu) at rip 0x%llx", v->id, what, detail, rip);
-    machine_request_exit(v->k->m, VM_EXIT_CRASH, 0);
+    kvm_request_exit(v->k, VM_EXIT_CRASH);
 }
 
 /* Serve one exit. Returns false when this vCPU cannot run any more. */
 static bool handle_exit(Vcpu *v)
 {
     struct kvm_run *run = v->run;
-    Machine *m = v->k->m;
+    Kvm *k = v->k;
 
     v->io_pending = false;
     switch (run->exit_reason) {
@@ -256,13 +256,13 @@ static bool handle_exit(Vcpu *v)
     case KVM_EXIT_SHUTDOWN:
         /* Triple fault: a PC resets (Linux reboot=t relies on it). */
         log_info("kvm: vCPU %u: triple fault, resetting", v->id);
-        machine_request_exit(m, VM_EXIT_REBOOT, 0);
+        kvm_request_exit(k, VM_EXIT_REBOOT);
         return false;
     case KVM_EXIT_SYSTEM_EVENT:
         switch (run->system_event.type) {
-        case KVM_SYSTEM_EVENT_SHUTDOWN: machine_request_exit(m, VM_EXIT_POWEROFF, 0); break;
-        case KVM_SYSTEM_EVENT_RESET: machine_request_exit(m, VM_EXIT_REBOOT, 0); break;
-        default: machine_request_exit(m, VM_EXIT_CRASH, 0); break;
+        case KVM_SYSTEM_EVENT_SHUTDOWN: kvm_request_exit(k, VM_EXIT_POWEROFF); break;
+        case KVM_SYSTEM_EVENT_RESET: kvm_request_exit(k, VM_EXIT_REBOOT); break;
+        default: kvm_request_exit(k, VM_EXIT_CRASH); break;
         }
         return false;
     case KVM_EXIT_INTERNAL_ERROR:
@@ -301,7 +301,7 @@ static void *vcpu_thread(void *arg)
             if (errno == EINTR || errno == EAGAIN)
                 continue;
             log_err("kvm: vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
-            machine_request_exit(k->m, VM_EXIT_ERROR, 0);
+            kvm_request_exit(k, VM_EXIT_ERROR);
             park(v, true);
             break;
         }

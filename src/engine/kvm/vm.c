@@ -11,32 +11,6 @@
 #include "common/log.h"
 #include "kvm_int.h"
 
-const char *kvm_unusable_reason(void)
-{
-    static __thread char why[160];
-    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, api;
-
-    if (fd < 0) {
-        snprintf(why, sizeof(why), "/dev/kvm: %s", strerror(errno));
-        return why;
-    }
-    api = ioctl(fd, KVM_GET_API_VERSION, 0);
-    if (api != KVM_API_VERSION) {
-        snprintf(why, sizeof(why), "/dev/kvm: unsupported KVM API version %d", api);
-        close(fd);
-        return why;
-    }
-    vm = ioctl(fd, KVM_CREATE_VM, 0);
-    if (vm < 0) {
-        snprintf(why, sizeof(why), "/dev/kvm: cannot create a VM: %s", strerror(errno));
-        close(fd);
-        return why;
-    }
-    close(vm);
-    close(fd);
-    return NULL;
-}
-
 static int need_cap(Kvm *k, int cap, const char *name, char *err, size_t errlen)
 {
     if (ioctl(k->sys_fd, KVM_CHECK_EXTENSION, cap) > 0)
@@ -47,7 +21,7 @@ static int need_cap(Kvm *k, int cap, const char *name, char *err, size_t errlen)
 
 static int add_slots(Kvm *k, char *err, size_t errlen)
 {
-    GuestMem *mem = &k->m->mem;
+    GuestMem *mem = k->host.mem;
 
     for (unsigned i = 0; i < mem->nr; i++) {
         struct kvm_userspace_memory_region r = {

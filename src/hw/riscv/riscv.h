@@ -1,6 +1,6 @@
 /* RISC-V platform devices of the `virt` board: CLINT (timer and software
- * interrupts), PLIC (external interrupts) and the SiFive test device
- * (poweroff/reboot). They reach the harts through RiscvCpuIf, implemented by
+ * interrupts), PLIC (external interrupts), the SiFive test device
+ * (poweroff/reboot) and HTIF (bare-metal programs' exit and console). They reach the harts through RiscvCpuIf, implemented by
  * the emu engine, so the device models stay engine-independent. */
 #ifndef XENO_HW_RISCV_H
 #define XENO_HW_RISCV_H
@@ -9,6 +9,7 @@
 
 #include "hw/bus.h"
 #include "hw/irq.h"
+#include "hw/mem.h"
 
 /* The `virt` memory map (same addresses as QEMU's virt board). */
 #define VIRT_TEST_BASE   0x00100000ull
@@ -52,5 +53,20 @@ IrqLine plic_irq_line(Plic *p, unsigned irq);
 typedef void (*test_dev_cb)(void *opaque, int what, int code);
 enum { TEST_DEV_POWEROFF = 1, TEST_DEV_RESET = 2, TEST_DEV_FAIL = 3 };
 int test_dev_create(Bus *bus, uint64_t base, test_dev_cb cb, void *opaque);
+
+/* HTIF over the `tohost`/`fromhost` words of a bare-metal program. */
+typedef struct HtifHost {
+    void *opaque;
+    void (*exit)(void *opaque, int code);       /* the program ended */
+    void (*putchar)(void *opaque, uint8_t c);   /* console output */
+} HtifHost;
+typedef struct Htif Htif;
+/* fromhost may be 0 (none). NULL if out of memory. */
+Htif *htif_create(GuestMem *mem, uint64_t tohost, uint64_t fromhost, const HtifHost *host);
+void htif_free(Htif *h);
+uint64_t htif_tohost(const Htif *h);
+/* A store of `val` at guest physical `pa` in tohost's page, after it reached
+ * RAM (an emu_store_watch_fn). */
+void htif_store(void *opaque, uint64_t pa, uint64_t val);
 
 #endif

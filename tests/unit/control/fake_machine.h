@@ -1,6 +1,7 @@
 /* A fake machine for the control-socket tests and fuzzer: a counting
- * engine, a real balloon device over a little guest RAM, and a
- * machine_request_exit() that only records the reason. */
+ * engine and a real balloon device over a little guest RAM. Exit requests
+ * go through the real machine_request_exit(), which records the reason in
+ * the Machine. */
 #ifndef XENO_TEST_FAKE_MACHINE_H
 #define XENO_TEST_FAKE_MACHINE_H
 
@@ -12,13 +13,11 @@
 static struct {
     unsigned pauses, resumes;
     uint64_t cpu_ns;
-    enum vm_exit exit_reason;
-    unsigned exits;
 } fake;
 
-static void fake_pause(Machine *m) { fake.pauses++; }
-static void fake_resume(Machine *m) { fake.resumes++; }
-static uint64_t fake_cpu_time(Machine *m) { return fake.cpu_ns; }
+static void fake_pause(Engine *e) { fake.pauses++; }
+static void fake_resume(Engine *e) { fake.resumes++; }
+static uint64_t fake_cpu_time(Engine *e) { return fake.cpu_ns; }
 
 static const EngineOps fake_engine = {
     .name = "fake",
@@ -26,15 +25,6 @@ static const EngineOps fake_engine = {
     .resume = fake_resume,
     .cpu_time_ns = fake_cpu_time,
 };
-
-void machine_request_exit(Machine *m, enum vm_exit why, int code)
-{
-    (void)code;
-    fake.exits++;
-    if (m->exit_reason == VM_EXIT_NONE)
-        m->exit_reason = why;
-    fake.exit_reason = why;
-}
 
 #define FAKE_RAM_BASE 0x80000000ull
 #define FAKE_RAM_MIB  16
@@ -54,8 +44,10 @@ static inline int fake_machine_init(Machine *m, bool with_balloon)
     for (int i = 0; i < 16; i++)
         m->cfg.uuid[i] = (uint8_t)(0x10 + i);
     m->cfg.uuid_set = true;
-    m->engine = &fake_engine;
+    m->engine_ops = &fake_engine;
     pthread_mutex_init(&m->dev_lock, NULL);
+    pthread_mutex_init(&m->exit_lock, NULL);
+    pthread_cond_init(&m->exit_cond, NULL);
     if (gmem_add_ram(&m->mem, FAKE_RAM_BASE, (uint64_t)FAKE_RAM_MIB << 20))
         return -1;
     if (with_balloon) {
