@@ -7,9 +7,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/limits.h"
 #include "kvm.h"
 
-#define KVM_MAX_VCPUS 64
+#define KVM_MAX_VCPUS XENO_MAX_VCPUS   /* the vCPU array bound */
 #define KVM_IRQFD_GSIS 24          /* the IOAPIC's inputs */
 #define KVM_MAX_DOORBELLS 32
 
