@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential meson ninja-build pkg-config clang llvm lld
   libfdt-dev libslirp-dev libglib2.0-dev libcmocka-dev libseccomp-dev
-  libzstd-dev libjansson-dev libmicrohttpd-dev
+  libzstd-dev libxxhash-dev libjansson-dev libmicrohttpd-dev libgnutls28-dev
   gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross
   linux-source-6.1 bc flex bison libssl-dev libelf-dev cpio xz-utils
   dpkg-dev fakeroot
