@@ -8,7 +8,13 @@
  * An engine knows nothing of the VMM: it sees guest memory, the MMIO bus,
  * the event loop and the EngineHost callbacks, never a Machine. Boot state
  * is engine-specific and set through the engine's own header
- * (engine/emu/emu.h, engine/kvm/kvm.h) by the board that uses it. */
+ * (engine/emu/emu.h, engine/kvm/kvm.h) by the board that uses it.
+ *
+ * Save/restore: the engine's state is sections in host->state (see
+ * common/vmstate.h), saved and loaded while paused. A restore loads every
+ * section after create and before start; start then continues the vCPUs
+ * where they were instead of at the boot state, with the guest's clock
+ * going on from the saved time (as across a pause). */
 #ifndef XENO_ENGINE_H
 #define XENO_ENGINE_H
 
@@ -18,6 +24,7 @@
 #include <stdint.h>
 
 #include "common/loop.h"
+#include "common/vmstate.h"
 #include "hw/bus.h"
 #include "hw/mem.h"
 
@@ -40,6 +47,9 @@ typedef struct EngineHost {
     pthread_mutex_t *dev_lock;    /* the device lock (see hw/bus.h) */
     Loop *loop;                   /* the VMM's I/O loop (eventfds), may be NULL */
     unsigned nvcpus;
+    /* Where the engine registers its state sections (one per vCPU, one for
+     * its VM-wide state) when it is created; NULL: no save/restore. */
+    VmState *state;
 
     void *opaque;
     /* Record why the VM must stop (the first reason wins) and wake the VMM. */
@@ -68,6 +78,23 @@ typedef struct EngineOps {
     void (*destroy)(Engine *e);
     /* CPU time consumed by all vCPUs, ns. */
     uint64_t (*cpu_time_ns)(Engine *e);
+
+    /* Dirty-page logging for migration. While on, every page a vCPU
+     * writes ends up marked in host->mem's dirty bitmaps (devices mark
+     * theirs through gmem_ptr_w). A round of pre-copy is:
+     *   collect  - move what the engine logged itself into the bitmaps
+     *              (kvm: KVM_GET_DIRTY_LOG; emu: nothing to move);
+     *   snapshot - the caller takes and clears the bitmaps (gmem);
+     *   rearm    - make every later vCPU write mark its page again and
+     *              return only then (emu: flush every hart's TLB and wait;
+     *              kvm: nothing, the collect re-protected the pages);
+     *   send     - the caller reads the pages of the snapshot.
+     * start enables logging (all pages count as dirty for the first round:
+     * the caller sends everything once). 0, or -1 with one line logged. */
+    int (*dirty_log_start)(Engine *e);
+    void (*dirty_log_stop)(Engine *e);
+    int (*dirty_log_collect)(Engine *e);
+    void (*dirty_log_rearm)(Engine *e);
 } EngineOps;
 
 #endif

@@ -1,6 +1,7 @@
 /* The emu engine: harts on host threads, run loop, WFI parking, pause and
  * resume, and the harts' side of the CLINT and PLIC (RiscvCpuIf). */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,39 @@ void hart_guest_crash(Hart *h, uint64_t cause, uint64_t tval)
     __atomic_store_n(&h->run_state, HART_STOPPED, __ATOMIC_RELEASE);
     h->exit_chunk = 1;
     emu_request_exit(h->emu, VM_EXIT_CRASH, 0);
+}
+
+void hart_flush_wait(Hart *self, Hart *t)
+{
+    Emu *e = t->emu;
+    uint64_t req;
+
+    if (t == self || !e->started) {
+        /* Our own, or no thread runs it yet. */
+        tlb_flush(t);
+        jit_flush(t->jit);
+        return;
+    }
+    req = __atomic_add_fetch(&t->flush_req, 1, __ATOMIC_SEQ_CST);
+    t->exit_chunk = 1;
+    hart_kick(t);
+    while (__atomic_load_n(&t->flush_ack, __ATOMIC_ACQUIRE) < req &&
+           !__atomic_load_n(&t->wfi, __ATOMIC_ACQUIRE) &&
+           __atomic_load_n(&t->run_state, __ATOMIC_ACQUIRE) == HART_RUNNING &&
+           e->started && !e->stopping &&
+           !(e->pausing && __atomic_load_n(&e->paused_count, __ATOMIC_ACQUIRE) == e->nharts)) {
+        /* Serve requests aimed at us meanwhile, or two harts flushing each
+         * other would wait forever. */
+        if (self) {
+            uint64_t mine = __atomic_load_n(&self->flush_req, __ATOMIC_ACQUIRE);
+            if (mine != self->flush_ack) {
+                tlb_flush(self);
+                jit_flush(self->jit);
+                __atomic_store_n(&self->flush_ack, mine, __ATOMIC_RELEASE);
+            }
+        }
+        sched_yield();
+    }
 }
 
 /* ---- RiscvCpuIf for the CLINT and PLIC ---- */
@@ -270,6 +304,11 @@ static Engine *emu_create(const EngineHost *host, char *err, size_t errlen)
     for (unsigned i = 0; i < n; i++)
         if (!(e->harts[i] = hart_new(e, i)))
             goto nomem;
+    if (host->state && emu_state_register(e)) {
+        snprintf(err, errlen, "cannot register the harts' state");
+        emu_destroy(e);
+        return NULL;
+    }
     return e;
 nomem:
     snprintf(err, errlen, "out of memory creating %u harts", n);
@@ -315,7 +354,8 @@ static void hart_boot_sbi(Emu *e, Hart *h)
     }
 }
 
-static int emu_start(Engine *e)
+/* Harts at the boot state the board set. */
+static void harts_boot(Engine *e)
 {
     for (unsigned i = 0; i < e->nharts; i++) {
         Hart *h = e->harts[i];
@@ -329,6 +369,20 @@ static int emu_start(Engine *e)
             h->run_state = HART_RUNNING;
         }
     }
+}
+
+static int emu_start(Engine *e)
+{
+    if (e->restored) {
+        /* The guest's clock goes on from the saved time. */
+        __atomic_store_n(&e->time_base_ns, clock_ns() - e->restored_mtime *
+                         (1000000000ull / EMU_TIMEBASE_HZ), __ATOMIC_RELEASE);
+        if (e->paused_at_ns)
+            e->paused_at_ns = clock_ns();
+    } else {
+        harts_boot(e);
+    }
+    e->started = true;
     for (unsigned i = 0; i < e->nharts; i++) {
         if (pthread_create(&e->harts[i]->thread, NULL, hart_thread, e->harts[i])) {
             log_err("cannot create a thread for hart %u", i);
@@ -342,6 +396,12 @@ static void emu_pause(Engine *e)
 {
     pthread_mutex_lock(&e->pause_lock);
     e->pausing = 1;
+    if (!e->started) {
+        /* Paused before start: the harts will park at once. */
+        e->paused_at_ns = clock_ns();
+        pthread_mutex_unlock(&e->pause_lock);
+        return;
+    }
     pthread_mutex_unlock(&e->pause_lock);
     for (unsigned i = 0; i < e->nharts; i++)
         hart_kick(e->harts[i]);
@@ -414,4 +474,8 @@ const EngineOps emu_engine_ops = {
     .stop = emu_stop,
     .destroy = emu_destroy,
     .cpu_time_ns = emu_cpu_time_ns,
+    .dirty_log_start = emu_dirty_log_start,
+    .dirty_log_stop = emu_dirty_log_stop,
+    .dirty_log_collect = emu_dirty_log_collect,
+    .dirty_log_rearm = emu_dirty_log_rearm,
 };

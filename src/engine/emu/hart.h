@@ -163,6 +163,11 @@ struct Engine {
     unsigned paused_count;
     uint64_t time_base_ns;
     uint64_t paused_at_ns;
+    bool started;            /* hart threads exist */
+    /* Restore (state.c): the harts continue from their loaded state and
+     * the guest clock from restored_mtime when started. */
+    bool restored;
+    uint64_t restored_mtime;
 };
 
 /* Ask the VMM to stop the VM (EngineHost.request_exit). */
@@ -177,6 +182,19 @@ void hart_kick(Hart *h);
 /* The guest trapped into M-mode with no handler: stop the VM as crashed. */
 void hart_guest_crash(Hart *h, uint64_t cause, uint64_t tval);
 void hart_set_mip(Hart *h, uint64_t mask, int level);
+
+/* Make hart t flush its TLBs and code cache before it next runs, and
+ * return once it has, or once it is parked where it flushes before running
+ * again (WFI, stopped, paused). self is the calling hart (it serves
+ * requests aimed at itself meanwhile), or NULL from a non-hart thread. */
+void hart_flush_wait(Hart *self, Hart *t);
+
+/* state.c: the harts' and the engine's state sections, dirty logging. */
+int emu_state_register(Emu *e);
+int emu_dirty_log_start(Engine *e);
+void emu_dirty_log_stop(Engine *e);
+int emu_dirty_log_collect(Engine *e);
+void emu_dirty_log_rearm(Engine *e);
 
 /* exec.c */
 /* Run up to `budget` instructions; returns the number executed. */

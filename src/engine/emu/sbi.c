@@ -1,7 +1,6 @@
 /* The built-in SBI (v2.0): with no M-mode firmware, S-mode ecalls are
  * answered here. Extensions: BASE, legacy console/timer/shutdown, TIME, IPI,
  * RFENCE, HSM, SRST, DBCN. */
-#include <sched.h>
 
 #include "hart.h"
 #include "jit.h"
@@ -73,34 +72,10 @@ static void send_ipi(Hart *self, Hart *t)
     hart_set_mip(t, MIP_SSIP, 1);
 }
 
-/* Remote sfence.vma: ask the target to flush and wait until it did, or until
- * it is parked (it flushes before running again). */
+/* Remote sfence.vma / fence.i. */
 static void remote_flush(Hart *self, Hart *t)
 {
-    uint64_t req;
-
-    if (t == self) {
-        tlb_flush(self);
-        jit_flush(self->jit);
-        return;
-    }
-    req = __atomic_add_fetch(&t->flush_req, 1, __ATOMIC_SEQ_CST);
-    t->exit_chunk = 1;
-    hart_kick(t);
-    while (__atomic_load_n(&t->flush_ack, __ATOMIC_ACQUIRE) < req &&
-           !__atomic_load_n(&t->wfi, __ATOMIC_ACQUIRE) &&
-           __atomic_load_n(&t->run_state, __ATOMIC_ACQUIRE) == HART_RUNNING &&
-           !self->emu->stopping) {
-        /* Serve requests aimed at us meanwhile, or two harts flushing each
-         * other would wait forever. */
-        uint64_t mine = __atomic_load_n(&self->flush_req, __ATOMIC_ACQUIRE);
-        if (mine != self->flush_ack) {
-            tlb_flush(self);
-            jit_flush(self->jit);
-            __atomic_store_n(&self->flush_ack, mine, __ATOMIC_RELEASE);
-        }
-        sched_yield();
-    }
+    hart_flush_wait(self, t);
 }
 
 static SbiRet hsm_start(Hart *h, uint64_t hartid, uint64_t addr, uint64_t arg)

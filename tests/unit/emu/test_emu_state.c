@@ -1,0 +1,275 @@
+/* The emu engine's saved state: a hart saved mid-program and loaded into
+ * another engine continues identically; impossible values are refused;
+ * dirty logging marks every page a hart writes, round after round. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/stream.h"
+#include "common/vmstate.h"
+#include "engine/emu/hart.h"
+
+#define RAM_BASE 0x80000000ull
+#define RAM_SIZE (1u << 20)
+#define PAGE_A   0x10000
+#define PAGE_B   0x20000
+
+static const uint32_t prog[] = {
+    0x00128293,                                         /* addi x5, x5, 1 */
+    0x00533023,                                         /* sd x5, 0(x6) */
+    0x0053b023,                                         /* sd x5, 0(x7) */
+    (0x69u << 25) | (2u << 20) | (5u << 15) | (1u << 7) | 0x53,  /* fcvt.d.l f1, x5 */
+    0xff1ff06f,                                         /* j -16 */
+};
+
+static void no_exit(void *opaque, enum vm_exit why, int code)
+{
+    fail_msg("the engine asked to exit (%d, code %d)", why, code);
+}
+
+typedef struct Fx {
+    GuestMem mem;
+    Bus bus;
+    VmState vs;
+    Emu *e;
+} Fx;
+
+static void fx_init(Fx *f)
+{
+    EngineHost host = { .mem = &f->mem, .mmio = &f->bus, .nvcpus = 2,
+                        .request_exit = no_exit, .state = &f->vs };
+    char err[256];
+
+    memset(f, 0, sizeof(*f));
+    assert_int_equal(gmem_add_ram(&f->mem, RAM_BASE, RAM_SIZE), 0);
+    f->e = emu_engine_ops.create(&host, err, sizeof(err));
+    assert_non_null(f->e);
+    assert_int_equal(f->vs.n, 3);           /* EMUC + two harts */
+}
+
+static void fx_free(Fx *f)
+{
+    emu_engine_ops.destroy(f->e);
+    gmem_free(&f->mem);
+}
+
+static void start_program(Fx *f)
+{
+    Hart *h = f->e->harts[0];
+
+    memcpy(f->mem.r[0].host, prog, sizeof(prog));
+    hart_reset(h, RAM_BASE);
+    h->mstatus |= MSTATUS_FS;
+    h->x[6] = RAM_BASE + PAGE_A;
+    h->x[7] = RAM_BASE + PAGE_B;
+    h->stvec = 0x1234;
+    h->satp = 0;
+}
+
+/* Saved sections, in order. */
+typedef struct Saved {
+    uint32_t tag[8], inst[8], ver[8];
+    uint8_t *data[8];
+    size_t len[8];
+    unsigned n;
+} Saved;
+
+static int put(void *opaque, const VmStateSection *s, const void *data, size_t len)
+{
+    Saved *sv = opaque;
+
+    sv->tag[sv->n] = s->tag;
+    sv->inst[sv->n] = s->instance;
+    sv->ver[sv->n] = s->version;
+    sv->data[sv->n] = malloc(len ? len : 1);
+    memcpy(sv->data[sv->n], data, len);
+    sv->len[sv->n] = len;
+    sv->n++;
+    return 0;
+}
+
+static int load_all(Fx *f, Saved *sv, char *err, size_t errlen)
+{
+    vmstate_load_begin(&f->vs);
+    for (unsigned i = 0; i < sv->n; i++)
+        if (vmstate_load_one(&f->vs, sv->tag[i], sv->inst[i], sv->ver[i], sv->data[i],
+                             sv->len[i], err, errlen))
+            return -1;
+    return vmstate_check_complete(&f->vs, err, errlen);
+}
+
+static void saved_free(Saved *sv)
+{
+    for (unsigned i = 0; i < sv->n; i++)
+        free(sv->data[i]);
+}
+
+static void test_save_load_continue(void **state)
+{
+    static Fx a, b;
+    Saved sv = { 0 };
+    char err[256];
+    Hart *ha, *hb;
+    (void)state;
+
+    fx_init(&a);
+    fx_init(&b);
+    start_program(&a);
+    ha = a.e->harts[0];
+    hart_run_chunk(ha, 1003);
+    assert_true(ha->x[5] > 200);
+    assert_int_equal(vmstate_save_all(&a.vs, put, &sv, err, sizeof(err)), 0);
+    assert_int_equal(sv.n, 3);
+
+    memcpy(b.mem.r[0].host, a.mem.r[0].host, RAM_SIZE);
+    assert_int_equal(load_all(&b, &sv, err, sizeof(err)), 0);
+    assert_true(b.e->restored);
+    hb = b.e->harts[0];
+    assert_memory_equal(ha->x, hb->x, sizeof(ha->x));
+    assert_memory_equal(ha->f, hb->f, sizeof(ha->f));
+    assert_int_equal(ha->pc, hb->pc);
+    assert_int_equal(ha->mstatus, hb->mstatus);
+    assert_int_equal(hb->stvec, 0x1234);
+    assert_int_equal(ha->instret, hb->instret);
+
+    /* Both go on identically. */
+    hart_run_chunk(ha, 777);
+    hart_run_chunk(hb, 777);
+    assert_memory_equal(ha->x, hb->x, sizeof(ha->x));
+    assert_int_equal(ha->f[1], hb->f[1]);
+    assert_int_equal(ha->pc, hb->pc);
+    assert_memory_equal(a.mem.r[0].host + PAGE_A, b.mem.r[0].host + PAGE_A, 8);
+
+    /* A section loaded twice, a missing one, an unknown one. */
+    vmstate_load_begin(&b.vs);
+    assert_int_equal(vmstate_load_one(&b.vs, sv.tag[1], sv.inst[1], sv.ver[1], sv.data[1],
+                                      sv.len[1], err, sizeof(err)), 0);
+    assert_int_equal(vmstate_load_one(&b.vs, sv.tag[1], sv.inst[1], sv.ver[1], sv.data[1],
+                                      sv.len[1], err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "twice"));
+    assert_int_equal(vmstate_check_complete(&b.vs, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "missing"));
+    assert_int_equal(vmstate_load_one(&b.vs, sv.tag[1], 7, sv.ver[1], sv.data[1],
+                                      sv.len[1], err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "HART 7"));
+    /* A newer version. */
+    assert_int_equal(vmstate_load_one(&b.vs, sv.tag[2], sv.inst[2], sv.ver[2] + 1, sv.data[2],
+                                      sv.len[2], err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "newer"));
+    saved_free(&sv);
+    fx_free(&a);
+    fx_free(&b);
+}
+
+static void test_hostile_hart_section(void **state)
+{
+    static Fx a;
+    Saved sv = { 0 };
+    char err[256];
+    unsigned hart = 1;
+    size_t priv_off = 32 * 8 + 32 * 8 + 8;
+    (void)state;
+
+    fx_init(&a);
+    start_program(&a);
+    assert_int_equal(vmstate_save_all(&a.vs, put, &sv, err, sizeof(err)), 0);
+    assert_int_equal(sv.tag[hart], STREAM_TAG('H', 'A', 'R', 'T'));
+
+    vmstate_load_begin(&a.vs);
+    sv.data[hart][priv_off] = 2;                    /* privilege 2 */
+    assert_int_equal(vmstate_load_one(&a.vs, sv.tag[hart], sv.inst[hart], 1, sv.data[hart],
+                                      sv.len[hart], err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "privilege"));
+    sv.data[hart][priv_off] = 3;
+    sv.data[hart][0] = 1;                           /* x0 != 0 */
+    assert_int_equal(vmstate_load_one(&a.vs, sv.tag[hart], sv.inst[hart], 1, sv.data[hart],
+                                      sv.len[hart], err, sizeof(err)), -1);
+    sv.data[hart][0] = 0;
+    /* Short and long. */
+    assert_int_equal(vmstate_load_one(&a.vs, sv.tag[hart], sv.inst[hart], 1, sv.data[hart],
+                                      sv.len[hart] - 1, err, sizeof(err)), -1);
+    {
+        uint8_t *longer = calloc(1, sv.len[hart] + 1);
+        memcpy(longer, sv.data[hart], sv.len[hart]);
+        assert_int_equal(vmstate_load_one(&a.vs, sv.tag[hart], sv.inst[hart], 1, longer,
+                                          sv.len[hart] + 1, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "longer"));
+        free(longer);
+    }
+    /* Hart 0's state into hart 1: the hart id does not match. */
+    assert_int_equal(vmstate_load_one(&a.vs, sv.tag[hart], 1, 1, sv.data[hart],
+                                      sv.len[hart], err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "hart id"));
+    /* Intact, it loads. */
+    assert_int_equal(vmstate_load_one(&a.vs, sv.tag[hart], sv.inst[hart], 1, sv.data[hart],
+                                      sv.len[hart], err, sizeof(err)), 0);
+    saved_free(&sv);
+    fx_free(&a);
+}
+
+static unsigned count_dirty(GuestMem *m, bool clear)
+{
+    unsigned n = 0, words = (unsigned)((m->r[0].size >> 12) / 64 + 1);
+
+    for (unsigned i = 0; i < words; i++) {
+        n += (unsigned)__builtin_popcountll(m->r[0].dirty[i]);
+        if (clear)
+            m->r[0].dirty[i] = 0;
+    }
+    return n;
+}
+
+static bool page_dirty(GuestMem *m, uint64_t off)
+{
+    uint64_t p = off >> 12;
+    return (m->r[0].dirty[p / 64] >> (p % 64)) & 1;
+}
+
+static void test_dirty_log_rounds(void **state)
+{
+    static Fx a;
+    Hart *h;
+    (void)state;
+
+    fx_init(&a);
+    start_program(&a);
+    h = a.e->harts[0];
+    hart_run_chunk(h, 100);                         /* TLB warm, no logging yet */
+    assert_int_equal(count_dirty(&a.mem, true), 0);
+
+    assert_int_equal(emu_engine_ops.dirty_log_start(a.e), 0);
+    hart_run_chunk(h, 100);
+    assert_true(page_dirty(&a.mem, PAGE_A) && page_dirty(&a.mem, PAGE_B));
+    assert_int_equal(count_dirty(&a.mem, true), 2);
+
+    /* After the snapshot, without a rearm, the cached entries hide writes
+     * (which is why the rearm exists)... */
+    hart_run_chunk(h, 100);
+    assert_int_equal(count_dirty(&a.mem, false), 0);
+    /* ...and after it, every write marks again. */
+    assert_int_equal(emu_engine_ops.dirty_log_collect(a.e), 0);
+    emu_engine_ops.dirty_log_rearm(a.e);
+    hart_run_chunk(h, 100);
+    assert_int_equal(count_dirty(&a.mem, true), 2);
+
+    emu_engine_ops.dirty_log_stop(a.e);
+    emu_engine_ops.dirty_log_rearm(a.e);
+    hart_run_chunk(h, 100);
+    assert_int_equal(count_dirty(&a.mem, true), 0);
+    fx_free(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_save_load_continue),
+        cmocka_unit_test(test_hostile_hart_section),
+        cmocka_unit_test(test_dirty_log_rounds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
