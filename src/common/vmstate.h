@@ -11,7 +11,8 @@
  * save() writes the section's fields into a StateBuf; load() reads them
  * back, validating every value as untrusted input (a save file can be
  * corrupt or crafted), and accepts the versions it knows (usually only
- * its own). Both run with the vCPUs paused and the device lock held. */
+ * its own). A loader checks b->error before it applies anything; bytes
+ * left over after it returns are the caller's error to report. Both run with the vCPUs paused and the device lock held. */
 #ifndef XENO_COMMON_VMSTATE_H
 #define XENO_COMMON_VMSTATE_H
 

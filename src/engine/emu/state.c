@@ -85,7 +85,7 @@ static int hart_load(void *opaque, StateBuf *b, uint32_t version, char *err, siz
     run = sb_get_u8(b);
     n.wfi = sb_get_bool(b);
     start_priv = sb_get_u8(b);
-    if (!sb_ok(b))
+    if (b->error)
         return load_err(err, errlen, "too short or malformed");
     satp_mode = (unsigned)(n.satp >> 60);
     if (n.x[0] != 0)
@@ -158,7 +158,7 @@ static int emuc_load(void *opaque, StateBuf *b, uint32_t version, char *err, siz
     uint64_t mtime = sb_get_u64(b);
     bool sbi = sb_get_bool(b);
 
-    if (!sb_ok(b))
+    if (b->error)
         return load_err(err, errlen, "too short or malformed");
     if (nharts != e->nharts) {
         snprintf(err, errlen, "saved with %u harts, this machine has %u", nharts, e->nharts);
