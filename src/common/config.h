@@ -108,6 +108,13 @@ int config_validate(const VmConfig *c, char *err, size_t errlen);
 
 const char *config_action_name(enum cfg_action a);
 
+/* The configuration as xl.cfg text that config_parse() reads back to the
+ * same VmConfig (with the kernel command line in effect as `cmdline`).
+ * Returns the length, or -1 if buf is too small (CONFIG_FORMAT_MAX always
+ * suffices). */
+int config_format(const VmConfig *c, char *buf, size_t size);
+#define CONFIG_FORMAT_MAX (192 * 1024)
+
 /* Names as written in a config ("pv", "emu", "riscv64"; "default"/"auto"
  * for the zero values), for messages and `xm list -l`. */
 const char *config_type_name(enum cfg_type t);
