@@ -159,6 +159,11 @@ const char *stream_writer_error(const StreamWriter *w)
     return w->err[0] ? w->err : "no error";
 }
 
+bool stream_writer_failed(const StreamWriter *w)
+{
+    return w->failed;
+}
+
 uint64_t stream_bytes_written(const StreamWriter *w)
 {
     return w->pos;

@@ -93,6 +93,7 @@ int stream_write_done(StreamWriter *w);
 /* Push buffered bytes to the fd. */
 int stream_flush(StreamWriter *w);
 const char *stream_writer_error(const StreamWriter *w);
+bool stream_writer_failed(const StreamWriter *w);
 /* Bytes written so far (payload + framing), for progress and bandwidth. */
 uint64_t stream_bytes_written(const StreamWriter *w);
 

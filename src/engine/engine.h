@@ -37,6 +37,8 @@ enum vm_exit {
     VM_EXIT_HTIF,       /* bare-metal program finished (exit code given) */
     VM_EXIT_QUIT,       /* the user or the control plane stopped the VM */
     VM_EXIT_ERROR,      /* the VMM failed */
+    VM_EXIT_SAVED,      /* the state was saved and the domain ends here */
+    VM_EXIT_MIGRATED,   /* the domain went on on another host */
 };
 
 /* What the VMM lends an engine. The pointers stay valid for the engine's

@@ -106,21 +106,26 @@ char *ctl_ok(bool has_id, json_int_t id, json_t *result)
     return dump_line(r);
 }
 
+void control_event_json(Control *c, json_t *e)
+{
+    char *line = dump_line(e);
+
+    if (!line)
+        return;
+    ls_broadcast_line(c->srv, line);
+    free(line);
+}
+
 void control_event(Control *c, const char *event, const char *reason)
 {
     json_t *e = json_object();
-    char *line;
 
     if (!e)
         return;
     json_object_set_new(e, "event", json_string(event));
     if (reason)
         json_object_set_new(e, "reason", json_string(reason));
-    line = dump_line(e);
-    if (!line)
-        return;
-    ls_broadcast_line(c->srv, line);
-    free(line);
+    control_event_json(c, e);
 }
 
 /* ---- commands ---------------------------------------------------------- */
@@ -189,18 +194,25 @@ static char *cmd_query(Control *c, Request *r)
     return ctl_ok(r->has_id, r->id, res);
 }
 
-static char *cmd_pause(Control *c, Request *r)
+void ctl_pause_vcpus(Control *c)
 {
     Machine *m = c->m;
 
+    /* A vCPU may be waiting for the device lock inside an MMIO access;
+     * it can only reach an instruction boundary once we let go. */
+    if (c->lock_held)
+        pthread_mutex_unlock(&m->dev_lock);
+    machine_pause(m);
+    if (c->lock_held)
+        pthread_mutex_lock(&m->dev_lock);
+}
+
+static char *cmd_pause(Control *c, Request *r)
+{
+    if (c->mig)
+        return ctl_error(r->has_id, r->id, "a migration is in progress");
     if (!c->paused) {
-        /* A vCPU may be waiting for the device lock inside an MMIO access;
-         * it can only reach an instruction boundary once we let go. */
-        if (c->lock_held)
-            pthread_mutex_unlock(&m->dev_lock);
-        machine_pause(m);
-        if (c->lock_held)
-            pthread_mutex_lock(&m->dev_lock);
+        ctl_pause_vcpus(c);
         c->paused = true;
         c->pending_event = "paused";
     }
@@ -211,6 +223,8 @@ static char *cmd_resume(Control *c, Request *r)
 {
     Machine *m = c->m;
 
+    if (c->mig)
+        return ctl_error(r->has_id, r->id, "a migration is in progress");
     if (c->paused) {
         machine_resume(m);
         c->paused = false;
@@ -293,7 +307,7 @@ static char *cmd_destroy(Control *c, Request *r)
 static const struct {
     const char *name;
     cmd_fn fn;
-    const char *args[2];     /* the arguments it takes besides id and cmd */
+    const char *args[7];     /* the arguments it takes besides id and cmd */
 } commands[] = {
     { "query", cmd_query, { NULL } },
     { "pause", cmd_pause, { NULL } },
@@ -304,6 +318,10 @@ static const struct {
     { "reboot", cmd_reboot, { NULL } },
     { "vcpu-set", cmd_vcpu_set, { "count", NULL } },
     { "destroy", cmd_destroy, { NULL } },
+    { "save", cmd_save, { "path", "compress", "checkpoint" } },
+    { "migrate", cmd_migrate, { "uri", "live", "compress", "downtime_ms", "bandwidth_mbps",
+                                "max_rounds" } },
+    { "migrate-cancel", cmd_migrate_cancel, { NULL } },
 };
 
 static char *dispatch(Control *c, LsClient *who, const char *line, size_t len)
@@ -430,6 +448,7 @@ static void srv_dispatch(void *opaque, LineSrv *s)
     if (ls_revents(s, c->agent_idx) & (POLLIN | POLLHUP))
         agent_read(c);
     agent_check_timeout(c);
+    control_migration_poll(c);
 }
 
 static const LineSrvConfig srv_cfg = {
@@ -617,6 +636,8 @@ static const char *stop_reason(Control *c)
     case VM_EXIT_HTIF: return "poweroff";
     case VM_EXIT_REBOOT: return "reboot";
     case VM_EXIT_QUIT: return "destroyed";
+    case VM_EXIT_SAVED: return "saved";
+    case VM_EXIT_MIGRATED: return "migrated";
     default: return "crash";
     }
 }
@@ -627,6 +648,8 @@ void control_stop(Control *c)
         return;
     if (c->req.active)
         agent_finish(c, false, "the VM stopped");
+    control_migration_poll(c);
+    control_migration_stop(c);
     /* Clients still in the listen backlog hear about it too. */
     ls_accept_all(c->srv);
     control_event(c, "stopped", stop_reason(c));

@@ -36,6 +36,10 @@ struct Control {
     uint64_t balloon_target_mib;
     unsigned vcpus_online;
 
+    /* A migration in progress (control_state.c). */
+    struct Migration *mig;
+    bool mig_changed;        /* atomic: the migration thread has news */
+
     /* Guest agent (agent.c). */
     int agent_fd, agent_dev_fd, agent_idx;
     unsigned agent_timeout_ms;
@@ -56,6 +60,20 @@ uint64_t ctl_now_ns(void);
 char *ctl_error(bool has_id, json_int_t id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 char *ctl_ok(bool has_id, json_int_t id, json_t *result);
+
+/* Pause the vCPUs from a handler (lets go of the device lock meanwhile). */
+void ctl_pause_vcpus(Control *c);
+/* Send an event object (taken over) to every client. */
+void control_event_json(Control *c, json_t *event);
+
+/* control_state.c: save and migrate. */
+char *cmd_save(Control *c, Request *r);
+char *cmd_migrate(Control *c, Request *r);
+char *cmd_migrate_cancel(Control *c, Request *r);
+/* On the loop: turn migration news into events, reap a finished one. */
+void control_migration_poll(Control *c);
+/* The VM is stopping: cancel and reap. */
+void control_migration_stop(Control *c);
 
 /* agent.c: send one line to the guest agent; the response is deferred
  * (NULL) until the agent answers or the timeout passes, else an error. */

@@ -1,6 +1,7 @@
 /* The machine's side of the engine interface: exit requests, the firmware
  * console, and the engine's controls. */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "hw/uart.h"
@@ -62,7 +63,7 @@ int machine_create_engine(Machine *m, const EngineOps *ops, unsigned nvcpus,
 {
     m->host = (EngineHost){
         .mem = &m->mem, .mmio = &m->mmio, .dev_lock = &m->dev_lock, .loop = m->loop,
-        .nvcpus = nvcpus, .opaque = m, .request_exit = host_request_exit,
+        .nvcpus = nvcpus, .state = &m->state, .opaque = m, .request_exit = host_request_exit,
         .console_write = host_console_write, .console_getc = host_console_getc,
     };
     m->engine = ops->create(&m->host, err, errlen);
@@ -103,4 +104,41 @@ uint64_t machine_cpu_time_ns(Machine *m)
 const char *machine_engine_name(const Machine *m)
 {
     return m->engine_ops ? m->engine_ops->name : "none";
+}
+
+uint32_t machine_stream_arch(const Machine *m)
+{
+    const char *e = machine_engine_name(m);
+    return !strcmp(e, "emu") ? STREAM_ARCH_RISCV64 : !strcmp(e, "kvm") ? STREAM_ARCH_X86_64 : 0;
+}
+
+uint32_t machine_stream_engine(const Machine *m)
+{
+    const char *e = machine_engine_name(m);
+    return !strcmp(e, "emu") ? STREAM_ENGINE_EMU : !strcmp(e, "kvm") ? STREAM_ENGINE_KVM : 0;
+}
+
+int machine_dirty_log_start(Machine *m)
+{
+    if (!m->engine_ops || !m->engine_ops->dirty_log_start)
+        return -1;
+    return m->engine_ops->dirty_log_start(m->engine);
+}
+
+void machine_dirty_log_stop(Machine *m)
+{
+    if (m->engine_ops && m->engine_ops->dirty_log_stop)
+        m->engine_ops->dirty_log_stop(m->engine);
+}
+
+int machine_dirty_log_collect(Machine *m)
+{
+    return m->engine_ops && m->engine_ops->dirty_log_collect ?
+           m->engine_ops->dirty_log_collect(m->engine) : -1;
+}
+
+void machine_dirty_log_rearm(Machine *m)
+{
+    if (m->engine_ops && m->engine_ops->dirty_log_rearm)
+        m->engine_ops->dirty_log_rearm(m->engine);
 }

@@ -9,6 +9,8 @@
 
 #include "common/config.h"
 #include "common/loop.h"
+#include "common/stream.h"
+#include "common/vmstate.h"
 #include "engine/engine.h"
 #include "hw/bus.h"
 #include "hw/mem.h"
@@ -31,6 +33,8 @@ typedef struct Machine {
     Engine *engine;
     EngineHost host;
     void *board;                     /* the board's own state (board_*.c) */
+    /* Every part's saved-state section (engine, devices): save/restore. */
+    VmState state;
 
     /* Devices. */
     struct Uart *uart;
@@ -73,5 +77,14 @@ void machine_resume(Machine *m);
 void machine_stop(Machine *m);
 uint64_t machine_cpu_time_ns(Machine *m);
 const char *machine_engine_name(const Machine *m);
+
+/* The state stream's arch and engine codes for this machine (0 if none). */
+uint32_t machine_stream_arch(const Machine *m);
+uint32_t machine_stream_engine(const Machine *m);
+/* The engine's dirty logging (migration). */
+int machine_dirty_log_start(Machine *m);
+void machine_dirty_log_stop(Machine *m);
+int machine_dirty_log_collect(Machine *m);
+void machine_dirty_log_rearm(Machine *m);
 
 #endif

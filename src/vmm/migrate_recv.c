@@ -1,0 +1,94 @@
+/* Live migration, the receiving side (xeno-vmm --incoming): memory as it
+ * comes, the machine built once the stream is complete (so the disks are
+ * opened after the sender let them go), and the vCPUs started only on the
+ * sender's `go` (docs/migration.md). */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "migrate.h"
+
+#define GO_TIMEOUT_MS 30000
+
+static const char go_token[8] = { 'X', 'E', 'N', 'O', 'G', 'O', '\n', 0 };
+
+static int reply(StateLoad *L, const char *line)
+{
+    size_t n = strlen(line);
+    const char *p = line;
+
+    while (n) {
+        ssize_t k = write(L->fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void reply_fail(StateLoad *L, const char *why)
+{
+    char line[600];
+
+    snprintf(line, sizeof(line), "fail: %.500s\n", why);
+    reply(L, line);
+}
+
+int migrate_incoming_accept(StateLoad *L, const char *reason)
+{
+    if (reason) {
+        reply_fail(L, reason);
+        return -1;
+    }
+    return reply(L, "accept\n");
+}
+
+/* The 8-byte go token within GO_TIMEOUT_MS. */
+static int wait_go(StateLoad *L)
+{
+    uint8_t got[sizeof(go_token)];
+    size_t have = 0;
+    uint64_t deadline = clock_ns() + GO_TIMEOUT_MS * 1000000ull;
+
+    while (have < sizeof(got)) {
+        struct pollfd p = { .fd = L->fd, .events = POLLIN };
+        uint64_t now = clock_ns();
+        ssize_t k;
+
+        if (now >= deadline)
+            return -1;
+        if (poll(&p, 1, (int)((deadline - now) / 1000000ull) + 1) <= 0)
+            continue;
+        k = read(L->fd, got + have, sizeof(got) - have);
+        if (k <= 0)
+            return -1;
+        have += (size_t)k;
+    }
+    return memcmp(got, go_token, sizeof(got)) ? -1 : 0;
+}
+
+int migrate_incoming(Machine *m, StateLoad *L, migrate_build_fn build, void *opaque,
+                     char *err, size_t errlen)
+{
+    if (state_load_records(L, m, err, errlen) || build(m, opaque, err, errlen) ||
+        state_load_sections(L, m, err, errlen)) {
+        reply_fail(L, err);
+        return -1;
+    }
+    if (reply(L, "ready\n") || wait_go(L)) {
+        snprintf(err, errlen, "the sender did not hand the domain over");
+        return -1;
+    }
+    return 0;
+}
+
+void migrate_incoming_started(StateLoad *L)
+{
+    reply(L, "started\n");
+}

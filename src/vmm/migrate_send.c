@@ -1,0 +1,506 @@
+/* Live migration, the sending side: a thread that streams the domain to
+ * the receiver while the guest runs (pre-copy rounds over the dirty log),
+ * stops it for the last pages and the sections, and hands it over only
+ * when the receiver has it ready (docs/migration.md). */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "migrate.h"
+
+#define REPLY_TIMEOUT_MS   30000    /* accept, ready */
+#define STARTED_TIMEOUT_MS 10000
+#define PAGE_BATCH         256      /* pages per stream_write_pages call */
+
+struct Migration {
+    Machine *m;
+    MigrateParams p;
+    int fd;
+    StreamWriter *w;
+    pthread_t thread;
+    bool thread_started;
+    void (*notify)(void *opaque);
+    void *opaque;
+
+    pthread_mutex_t lock;           /* guards st and cancel */
+    MigrateStatus st;
+    bool cancel;
+
+    /* Dirty pages to send: one bitmap per region, taken from guest memory. */
+    uint64_t *todo[GMEM_MAX_REGIONS];
+    uint64_t bucket_start_ns, bucket_bytes;     /* bandwidth pacing */
+    char in[512];                   /* the receiver's bytes not yet read */
+    size_t in_len;
+    char reply[256];                /* its last line */
+    bool disks_released;
+};
+
+/* ---- status ------------------------------------------------------------ */
+
+static void publish(Migration *mg, void (*fn)(MigrateStatus *st, void *arg), void *arg)
+{
+    pthread_mutex_lock(&mg->lock);
+    fn(&mg->st, arg);
+    pthread_mutex_unlock(&mg->lock);
+    if (mg->notify)
+        mg->notify(mg->opaque);
+}
+
+static void set_progress(MigrateStatus *st, void *arg)
+{
+    Migration *mg = arg;
+    st->sent_bytes = stream_bytes_written(mg->w);
+}
+
+static void progress(Migration *mg)
+{
+    publish(mg, set_progress, mg);
+}
+
+static bool cancelled(Migration *mg)
+{
+    bool c;
+    pthread_mutex_lock(&mg->lock);
+    c = mg->cancel;
+    pthread_mutex_unlock(&mg->lock);
+    return c;
+}
+
+typedef struct Outcome {
+    enum migrate_state state;
+    const char *error;
+    bool left_paused;
+} Outcome;
+
+static void set_outcome(MigrateStatus *st, void *arg)
+{
+    const Outcome *o = arg;
+    st->state = o->state;
+    st->left_paused = o->left_paused;
+    if (o->error)
+        snprintf(st->error, sizeof(st->error), "%s", o->error);
+}
+
+void migrate_status(Migration *mg, MigrateStatus *st)
+{
+    pthread_mutex_lock(&mg->lock);
+    *st = mg->st;
+    pthread_mutex_unlock(&mg->lock);
+}
+
+void migrate_cancel(Migration *mg)
+{
+    pthread_mutex_lock(&mg->lock);
+    mg->cancel = true;
+    pthread_mutex_unlock(&mg->lock);
+}
+
+/* ---- the receiver's answers ------------------------------------------- */
+
+/* One line from the receiver ("accept", "ready", "started", "fail: ...")
+ * within timeout_ms, into mg->reply. 0, or -1 (closed, timeout, garbage). */
+static int read_reply(Migration *mg, int timeout_ms)
+{
+    uint64_t deadline = clock_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+    mg->reply[0] = 0;
+    for (;;) {
+        char *nl = memchr(mg->in, '\n', mg->in_len);
+        struct pollfd p = { .fd = mg->fd, .events = POLLIN };
+        uint64_t now = clock_ns();
+        ssize_t n;
+
+        if (nl) {
+            size_t line = (size_t)(nl - mg->in);
+            snprintf(mg->reply, sizeof(mg->reply), "%.*s", (int)line, mg->in);
+            mg->in_len -= line + 1;
+            memmove(mg->in, nl + 1, mg->in_len);
+            return 0;
+        }
+        if (mg->in_len == sizeof(mg->in))
+            return -1;                          /* a line too long: not our peer */
+        if (now >= deadline || cancelled(mg))
+            return -1;
+        if (poll(&p, 1, (int)MIN((deadline - now) / 1000000ull + 1, 200ull)) < 0 && errno != EINTR)
+            return -1;
+        if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        n = read(mg->fd, mg->in + mg->in_len, sizeof(mg->in) - mg->in_len);
+        if (n <= 0)
+            return -1;
+        mg->in_len += (size_t)n;
+    }
+}
+
+/* A "fail: ..." line that arrived while we were sending: the receiver gave
+ * up early. Non-blocking. */
+static bool receiver_failed(Migration *mg)
+{
+    struct pollfd p = { .fd = mg->fd, .events = POLLIN };
+
+    if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP)))
+        return false;
+    return read_reply(mg, 0) < 0 || strncmp(mg->reply, "fail", 4) == 0;
+}
+
+/* ---- sending pages ----------------------------------------------------- */
+
+static void pace(Migration *mg, uint64_t bytes)
+{
+    uint64_t rate = (uint64_t)mg->p.bandwidth_mbps * 1000000ull / 8;   /* bytes/s */
+    uint64_t now, due;
+
+    if (!rate)
+        return;
+    mg->bucket_bytes += bytes;
+    now = clock_ns();
+    due = mg->bucket_start_ns + mg->bucket_bytes * 1000000000ull / rate;
+    if (due > now) {
+        struct timespec ts = { .tv_sec = (time_t)((due - now) / 1000000000ull),
+                               .tv_nsec = (long)((due - now) % 1000000000ull) };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static uint64_t count_bits(const uint64_t *b, uint64_t npages)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < (npages + 63) / 64; i++)
+        n += (uint64_t)__builtin_popcountll(b[i]);
+    return n;
+}
+
+/* Send the pages marked in mg->todo. -1 on a write error or cancel. */
+static int send_todo(Migration *mg)
+{
+    Machine *m = mg->m;
+
+    for (unsigned r = 0; r < m->mem.nr; r++) {
+        GuestRegion *g = &m->mem.r[r];
+        uint64_t npages = g->size / STREAM_PAGE_SIZE, i = 0;
+
+        while (i < npages) {
+            uint64_t j;
+            if (!(mg->todo[r][i / 64] >> (i % 64) & 1)) {
+                if (!mg->todo[r][i / 64] && i % 64 == 0)
+                    i += 64;
+                else
+                    i++;
+                continue;
+            }
+            for (j = i; j < npages && j - i < PAGE_BATCH && (mg->todo[r][j / 64] >> (j % 64) & 1); j++)
+                ;
+            {
+                uint64_t before = stream_bytes_written(mg->w);
+                if (stream_write_pages(mg->w, g->gpa + i * STREAM_PAGE_SIZE,
+                                       g->host + i * STREAM_PAGE_SIZE, j - i))
+                    return -1;
+                pace(mg, stream_bytes_written(mg->w) - before);
+            }
+            i = j;
+            if (cancelled(mg))
+                return -1;
+        }
+        if (stream_flush(mg->w))
+            return -1;
+        progress(mg);
+    }
+    return 0;
+}
+
+/* Take the dirty log into mg->todo (replacing it) and clear it. The device
+ * lock keeps device writes whole: a device marks a page and writes it
+ * within one locked section. Returns the number of dirty pages. */
+static uint64_t take_dirty(Migration *mg)
+{
+    Machine *m = mg->m;
+    uint64_t n = 0;
+
+    machine_dirty_log_collect(m);
+    pthread_mutex_lock(&m->dev_lock);
+    for (unsigned r = 0; r < m->mem.nr; r++) {
+        GuestRegion *g = &m->mem.r[r];
+        uint64_t words = (g->size >> GMEM_PAGE_SHIFT) / 64 + 1;
+        for (uint64_t i = 0; i < words; i++)
+            mg->todo[r][i] = __atomic_exchange_n(&g->dirty[i], 0, __ATOMIC_ACQ_REL);
+        n += count_bits(mg->todo[r], g->size >> GMEM_PAGE_SHIFT);
+    }
+    pthread_mutex_unlock(&m->dev_lock);
+    machine_dirty_log_rearm(m);
+    return n;
+}
+
+static void mark_all(Migration *mg)
+{
+    for (unsigned r = 0; r < mg->m->mem.nr; r++) {
+        uint64_t npages = mg->m->mem.r[r].size >> GMEM_PAGE_SHIFT;
+        memset(mg->todo[r], 0xff, ((npages / 64) + 1) * sizeof(uint64_t));
+        if (npages % 64)
+            mg->todo[r][npages / 64] = (1ull << (npages % 64)) - 1;
+        else
+            mg->todo[r][npages / 64] = 0;
+    }
+}
+
+typedef struct RoundInfo { unsigned round; uint64_t dirty, rate_mbps; } RoundInfo;
+
+static void set_round(MigrateStatus *st, void *arg)
+{
+    const RoundInfo *ri = arg;
+    st->round = ri->round;
+    st->dirty_pages = ri->dirty;
+    st->rate_mbps = ri->rate_mbps;
+}
+
+/* Pre-copy: round 0 sends everything, later rounds what was dirtied
+ * meanwhile, until the rest fits the downtime at the measured rate. */
+static int precopy(Migration *mg, const char **why)
+{
+    uint64_t rate = 0, prev_dirty = ~0ull, dirty;
+    unsigned round = 0, stalls = 0;
+
+    if (machine_dirty_log_start(mg->m)) {
+        *why = "this engine cannot log dirty pages";
+        return -1;
+    }
+    mark_all(mg);
+    for (;;) {
+        uint64_t t0 = clock_ns(), b0 = stream_bytes_written(mg->w), dt;
+        RoundInfo ri;
+
+        if (send_todo(mg))
+            return -1;
+        dt = clock_ns() - t0;
+        if (dt > 1000000)       /* rounds under 1 ms measure nothing */
+            rate = (stream_bytes_written(mg->w) - b0) * 1000000000ull / dt;
+        dirty = take_dirty(mg);
+        round++;
+        ri = (RoundInfo){ round, dirty, rate * 8 / 1000000 };
+        publish(mg, set_round, &ri);
+        if (receiver_failed(mg)) {
+            *why = mg->reply[0] ? mg->reply : "the receiver closed the connection";
+            return -1;
+        }
+        /* Done when the rest fits the downtime... */
+        if (rate && dirty * STREAM_PAGE_SIZE * 1000ull / rate <= mg->p.downtime_ms)
+            return 0;
+        /* ...or when it no longer converges, or after max_rounds: the
+         * guest dirties memory faster than the link carries it. */
+        stalls = dirty >= prev_dirty ? stalls + 1 : 0;
+        if (round >= mg->p.max_rounds || stalls >= 3)
+            return 0;
+        prev_dirty = dirty;
+    }
+}
+
+/* ---- the switch-over --------------------------------------------------- */
+
+static void set_downtime(MigrateStatus *st, void *arg)
+{
+    st->downtime_ms = *(uint64_t *)arg;
+}
+
+/* With the vCPUs paused and the device lock held: the last pages, the
+ * sections, the disks let go, DONE. */
+static int send_final(Migration *mg, bool all_pages, char *err, size_t errlen)
+{
+    Machine *m = mg->m;
+
+    if (all_pages) {
+        if (state_write_all_pages(m, mg->w, err, errlen))
+            return -1;
+    } else {
+        machine_dirty_log_collect(m);
+        for (unsigned r = 0; r < m->mem.nr; r++) {
+            GuestRegion *g = &m->mem.r[r];
+            uint64_t words = (g->size >> GMEM_PAGE_SHIFT) / 64 + 1;
+            for (uint64_t i = 0; i < words; i++)
+                mg->todo[r][i] = __atomic_exchange_n(&g->dirty[i], 0, __ATOMIC_ACQ_REL);
+        }
+        if (send_todo(mg)) {
+            snprintf(err, errlen, "%s", stream_writer_error(mg->w));
+            return -1;
+        }
+    }
+    if (state_write_sections(m, mg->w, err, errlen))
+        return -1;
+    if (machine_disks_release(m, err, errlen))
+        return -1;
+    mg->disks_released = true;
+    if (stream_write_done(mg->w)) {
+        snprintf(err, errlen, "%s", stream_writer_error(mg->w));
+        return -1;
+    }
+    return 0;
+}
+
+static const char go_token[8] = { 'X', 'E', 'N', 'O', 'G', 'O', '\n', 0 };
+
+static void fail(Migration *mg, const char *why, bool left_paused)
+{
+    Outcome o = { mg->cancel ? MIG_CANCELLED : MIG_FAILED, why, left_paused };
+    log_warn("migration failed: %s", why);
+    publish(mg, set_outcome, &o);
+}
+
+static void *migrate_thread(void *arg)
+{
+    Migration *mg = arg;
+    Machine *m = mg->m;
+    const char *why = NULL;
+    char err[512] = "";
+    uint64_t t_stop;
+
+    if (state_write_start(m, mg->w, STREAM_F_MIGRATION | (mg->p.compress ? STREAM_F_COMPRESSED : 0),
+                          err, sizeof(err)) || stream_flush(mg->w)) {
+        fail(mg, err[0] ? err : stream_writer_error(mg->w), false);
+        return NULL;
+    }
+    if (read_reply(mg, REPLY_TIMEOUT_MS) || strcmp(mg->reply, "accept")) {
+        fail(mg, mg->reply[0] ? mg->reply : "the receiver did not answer", false);
+        return NULL;
+    }
+    if (mg->p.live && precopy(mg, &why)) {
+        machine_dirty_log_stop(m);
+        fail(mg, cancelled(mg) ? "cancelled" : why ? why : stream_writer_error(mg->w), false);
+        return NULL;
+    }
+
+    /* Stop and copy. */
+    t_stop = clock_ns();
+    machine_pause(m);
+    pthread_mutex_lock(&m->dev_lock);
+    if (send_final(mg, !mg->p.live, err, sizeof(err))) {
+        why = err;
+        goto resume;
+    }
+    if (read_reply(mg, REPLY_TIMEOUT_MS) || strcmp(mg->reply, "ready")) {
+        why = mg->reply[0] ? mg->reply : "the receiver did not answer";
+        goto resume;
+    }
+    if (write(mg->fd, go_token, sizeof(go_token)) != (ssize_t)sizeof(go_token)) {
+        why = "the connection broke before the hand-over";
+        goto resume;
+    }
+    /* Past the point of no return: the receiver may be running it. */
+    if (read_reply(mg, STARTED_TIMEOUT_MS) || strcmp(mg->reply, "started")) {
+        pthread_mutex_unlock(&m->dev_lock);
+        fail(mg, "the connection broke during the hand-over: the domain is left paused here; "
+             "check the destination before resuming it", true);
+        return NULL;
+    }
+    {
+        uint64_t down = (clock_ns() - t_stop) / 1000000ull;
+        Outcome o = { MIG_COMPLETED, NULL, false };
+        publish(mg, set_downtime, &down);
+        machine_dirty_log_stop(m);
+        machine_request_exit(m, VM_EXIT_MIGRATED, 0);
+        pthread_mutex_unlock(&m->dev_lock);
+        publish(mg, set_outcome, &o);
+    }
+    return NULL;
+
+resume:
+    machine_dirty_log_stop(m);
+    if (mg->disks_released) {
+        char rerr[512];
+        if (machine_disks_reacquire(m, rerr, sizeof(rerr)) < 0)
+            log_err("after a failed migration: %s", rerr);
+    }
+    pthread_mutex_unlock(&m->dev_lock);
+    if (!mg->p.paused)
+        machine_resume(m);
+    fail(mg, why, false);
+    return NULL;
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+static int connect_unix(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void *opaque),
+                         void *opaque, char *err, size_t errlen)
+{
+    Migration *mg = calloc(1, sizeof(*mg));
+    uint64_t total = gmem_ram_size(&m->mem);
+
+    if (!mg) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    mg->m = m;
+    mg->p = *p;
+    mg->fd = -1;
+    mg->notify = notify;
+    mg->opaque = opaque;
+    pthread_mutex_init(&mg->lock, NULL);
+    mg->st.state = MIG_ACTIVE;
+    mg->st.total_bytes = total;
+    mg->bucket_start_ns = clock_ns();
+    for (unsigned r = 0; r < m->mem.nr; r++) {
+        mg->todo[r] = calloc((m->mem.r[r].size >> GMEM_PAGE_SHIFT) / 64 + 1, sizeof(uint64_t));
+        if (!mg->todo[r]) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
+    mg->fd = p->fd >= 0 ? p->fd : connect_unix(p->path, err, errlen);
+    if (mg->fd < 0)
+        goto fail;
+    mg->w = stream_writer_new(mg->fd, false, p->compress ? 1 : 0);
+    if (!mg->w) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (pthread_create(&mg->thread, NULL, migrate_thread, mg)) {
+        snprintf(err, errlen, "cannot start the migration thread");
+        goto fail;
+    }
+    mg->thread_started = true;
+    return mg;
+fail:
+    migrate_free(mg);
+    return NULL;
+}
+
+void migrate_free(Migration *mg)
+{
+    if (!mg)
+        return;
+    if (mg->thread_started)
+        pthread_join(mg->thread, NULL);
+    stream_writer_free(mg->w);
+    if (mg->fd >= 0 && mg->p.fd < 0)
+        close(mg->fd);
+    for (unsigned r = 0; r < GMEM_MAX_REGIONS; r++)
+        free(mg->todo[r]);
+    free(mg);
+}

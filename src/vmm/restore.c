@@ -1,0 +1,199 @@
+/* Taking a domain's state back: from a save file (--restore) or a
+ * migration stream (--incoming). Memory records go straight into RAM;
+ * sections wait until DONE proves the stream complete and the machine's
+ * devices exist; a save file's memory images are mapped over RAM. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "state.h"
+
+/* Largest record accepted: a PAGE record of 1024 raw pages, with room. */
+#define MAX_PAYLOAD ((4u << 20) + 4096)
+
+static int rerr(StateLoad *L, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", stream_reader_error(L->r));
+    return -1;
+}
+
+int state_load_begin(StateLoad *L, int fd, bool file, VmConfig *cfg, char *err, size_t errlen)
+{
+    StreamRecord rec;
+    int k;
+
+    memset(L, 0, sizeof(*L));
+    L->fd = fd;
+    L->file = file;
+    L->r = stream_reader_fd(fd, MAX_PAYLOAD);
+    if (!L->r) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (stream_read_header(L->r, &L->h))
+        return rerr(L, err, errlen);
+    if (!!(L->h.flags & STREAM_F_MIGRATION) == file) {
+        snprintf(err, errlen, file ? "this is a migration stream, not a save file"
+                                   : "this is a save file, not a migration stream");
+        return -1;
+    }
+    k = stream_read_record(L->r, &rec);
+    if (k < 0)
+        return rerr(L, err, errlen);
+    if (k == 0 || rec.tag != STREAM_TAG_CONF) {
+        snprintf(err, errlen, "the configuration record is missing");
+        return -1;
+    }
+    config_init(cfg);
+    if (config_parse(cfg, "saved configuration", (const char *)rec.payload, rec.len,
+                     NULL, NULL, err, errlen))
+        return -1;
+    return 0;
+}
+
+int state_load_check(StateLoad *L, const Machine *m, char *err, size_t errlen)
+{
+    const StreamHeader *h = &L->h;
+
+    if (h->arch != machine_stream_arch(m) || h->engine != machine_stream_engine(m)) {
+        snprintf(err, errlen, "saved from a %s domain on the %s engine; this one is %s on %s",
+                 stream_arch_name(h->arch), stream_engine_name(h->engine),
+                 stream_arch_name(machine_stream_arch(m)), stream_engine_name(machine_stream_engine(m)));
+        return -1;
+    }
+    if (h->nregions != m->mem.nr)
+        goto layout;
+    for (unsigned i = 0; i < h->nregions; i++)
+        if (h->region[i].gpa != m->mem.r[i].gpa || h->region[i].size != m->mem.r[i].size)
+            goto layout;
+    return 0;
+layout:
+    snprintf(err, errlen, "the saved memory layout (%u regions, %llu MiB) is not this domain's",
+             h->nregions, (unsigned long long)((h->region[0].size + h->region[1].size +
+                                                h->region[2].size + h->region[3].size) >> 20));
+    return -1;
+}
+
+static uint8_t *map_ram(void *opaque, uint64_t gpa, uint64_t len)
+{
+    return gmem_ptr(opaque, gpa, len);
+}
+
+static int keep_section(StateLoad *L, const StreamRecord *rec, char *err, size_t errlen)
+{
+    StateSection *s;
+
+    if (L->nsec == L->capsec) {
+        unsigned cap = L->capsec ? L->capsec * 2 : 32;
+        StateSection *p;
+        if (cap > VMSTATE_MAX_SECTIONS * 2) {
+            snprintf(err, errlen, "too many sections");
+            return -1;
+        }
+        p = realloc(L->sec, cap * sizeof(*p));
+        if (!p)
+            goto nomem;
+        L->sec = p;
+        L->capsec = cap;
+    }
+    s = &L->sec[L->nsec];
+    s->data = malloc(rec->len ? rec->len : 1);
+    if (!s->data)
+        goto nomem;
+    memcpy(s->data, rec->payload, rec->len);
+    s->len = rec->len;
+    s->tag = rec->tag;
+    s->instance = rec->instance;
+    s->version = rec->version;
+    L->nsec++;
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+int state_load_records(StateLoad *L, Machine *m, char *err, size_t errlen)
+{
+    StreamRecord rec;
+    int k;
+
+    while ((k = stream_read_record(L->r, &rec)) == 1) {
+        switch (rec.tag) {
+        case STREAM_TAG_PAGE:
+        case STREAM_TAG_ZERO:
+            if (stream_apply_pages(&rec, map_ram, &m->mem, err, errlen))
+                return -1;
+            L->pages++;
+            break;
+        case STREAM_TAG_MIMG:
+            if (!L->file || L->nimg >= STREAM_MAX_REGIONS) {
+                snprintf(err, errlen, "unexpected memory image record");
+                return -1;
+            }
+            if (stream_parse_image(&rec, &L->img[L->nimg], err, errlen))
+                return -1;
+            L->nimg++;
+            break;
+        case STREAM_TAG_CONF:
+            snprintf(err, errlen, "a second configuration record");
+            return -1;
+        default:
+            if (keep_section(L, &rec, err, errlen))
+                return -1;
+        }
+    }
+    return k < 0 ? rerr(L, err, errlen) : 0;
+}
+
+int state_load_images(StateLoad *L, Machine *m, bool verify, char *err, size_t errlen)
+{
+    if ((L->h.flags & STREAM_F_IMAGES) && L->nimg != m->mem.nr) {
+        snprintf(err, errlen, "memory images are missing (%u of %u)", L->nimg, m->mem.nr);
+        return -1;
+    }
+    for (unsigned i = 0; i < L->nimg; i++) {
+        StreamImage *im = &L->img[i];
+        GuestRegion *g;
+        if (im->index >= m->mem.nr || m->mem.r[im->index].gpa != im->gpa ||
+            m->mem.r[im->index].size != im->size) {
+            snprintf(err, errlen, "memory image %u does not match guest RAM", im->index);
+            return -1;
+        }
+        if (stream_check_image(L->fd, im, verify, err, errlen))
+            return -1;
+        g = &m->mem.r[im->index];
+        /* Private: the guest's writes stay in this process, the file never
+         * changes, and pages come in from it only when touched. */
+        if (mmap(g->host, g->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, L->fd,
+                 (off_t)im->offset) == MAP_FAILED) {
+            snprintf(err, errlen, "cannot map memory image %u: %s", im->index, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int state_load_sections(StateLoad *L, Machine *m, char *err, size_t errlen)
+{
+    vmstate_load_begin(&m->state);
+    for (unsigned i = 0; i < L->nsec; i++) {
+        StateSection *s = &L->sec[i];
+        if (vmstate_load_one(&m->state, s->tag, s->instance, s->version, s->data, s->len,
+                             err, errlen))
+            return -1;
+    }
+    return vmstate_check_complete(&m->state, err, errlen);
+}
+
+void state_load_free(StateLoad *L)
+{
+    for (unsigned i = 0; i < L->nsec; i++)
+        free(L->sec[i].data);
+    free(L->sec);
+    stream_reader_free(L->r);
+    memset(L, 0, sizeof(*L));
+    L->fd = -1;
+}
