@@ -67,8 +67,9 @@ void api_error(ApiReply *rp, int status, const char *fmt, ...)
     free(text);
 }
 
-/* GET /v1/host: the registry's host object with the capabilities probed
- * now (common/hostcaps.h; the /dev/kvm probe costs under a millisecond). */
+/* GET /v1/host: the registry's host object (identity, memory, domain
+ * counts) with the capabilities probed now (common/hostcaps.h; the
+ * /dev/kvm probe costs under a millisecond). */
 static json_t *host_info_json(void)
 {
     json_t *j = host_to_json(), *engines = json_array();
@@ -83,10 +84,6 @@ static json_t *host_info_json(void)
     json_object_set_new(j, "cpu_vendor", json_string(c.cpu_vendor));
     json_object_set_new(j, "cpu_model", json_string(c.cpu_model));
     json_object_set_new(j, "cpu_mhz", json_real(c.cpu_mhz));
-    if (c.total_memory_mib) {
-        json_object_set_new(j, "total_memory_mib", json_integer((json_int_t)c.total_memory_mib));
-        json_object_set_new(j, "free_memory_mib", json_integer((json_int_t)c.free_memory_mib));
-    }
     json_object_set_new(j, "virt_caps", json_string(hostcaps_virt_caps(&c)));
     json_object_set_new(j, "hw_virt", json_string(hostcaps_hw_virt(&c)));
     json_object_set_new(j, "kvm", json_string(hostcaps_kvm_status(&c, kvm, sizeof(kvm))));

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hostcaps.h"
 #include "common/util.h"
 #include "xend.h"
 
@@ -323,12 +324,6 @@ json_t *dom_to_json_locked(const Domain *d)
     return j;
 }
 
-static uint64_t host_mem_mib(int which)
-{
-    long pages = sysconf(which), psz = sysconf(_SC_PAGESIZE);
-
-    return pages > 0 && psz > 0 ? ((uint64_t)pages * (uint64_t)psz) >> 20 : 0;
-}
 
 static long host_cpus(void)
 {
@@ -353,8 +348,11 @@ static double host_cpu_seconds(void)
 
 json_t *dom0_to_json(void)
 {
-    uint64_t mem = host_mem_mib(_SC_PHYS_PAGES);
+    uint64_t total = 0, mem;
     json_t *j = json_object();
+
+    host_memory(&total, NULL);
+    mem = total >> 20;
 
     json_object_set_new(j, "name", json_string("Domain-0"));
     json_object_set_new(j, "id", json_integer(0));
@@ -384,7 +382,9 @@ json_t *host_to_json(void)
     char host[256] = "";
     json_t *j = json_object();
     unsigned ndom = 0, nrun = 0;
+    uint64_t total = 0, avail = 0;
 
+    host_memory(&total, &avail);
     if (uname(&u) != 0)
         memset(&u, 0, sizeof(u));
     gethostname(host, sizeof(host) - 1);
@@ -400,8 +400,8 @@ json_t *host_to_json(void)
     json_object_set_new(j, "version", json_string(u.version));
     json_object_set_new(j, "machine", json_string(u.machine));
     json_object_set_new(j, "nr_cpus", json_integer(host_cpus()));
-    json_object_set_new(j, "total_memory_mib", json_integer((json_int_t)host_mem_mib(_SC_PHYS_PAGES)));
-    json_object_set_new(j, "free_memory_mib", json_integer((json_int_t)host_mem_mib(_SC_AVPHYS_PAGES)));
+    json_object_set_new(j, "total_memory_mib", json_integer((json_int_t)(total >> 20)));
+    json_object_set_new(j, "free_memory_mib", json_integer((json_int_t)(avail >> 20)));
     json_object_set_new(j, "xend_version", json_string(XEND_VERSION));
     json_object_set_new(j, "domains", json_integer(ndom));
     json_object_set_new(j, "running", json_integer(nrun));
