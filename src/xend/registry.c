@@ -421,7 +421,7 @@ void dom_apply_query_locked(Domain *d, json_t *r)
         /* Blocked ('b'): the vCPUs used under 2% of their time since the
          * previous sample (Xen shows 'b' for a domain idle in its
          * scheduler). Needs two samples at least 50 ms apart. */
-        if (d->sample_wall_ns && now - d->sample_wall_ns >= 50000000ull) {
+        if (d->sample_wall_ns && now - d->sample_wall_ns >= 50 * NS_PER_MS) {
             uint64_t wall = (now - d->sample_wall_ns) * (d->vcpus ? d->vcpus : 1);
             uint64_t used = cpu >= d->sample_cpu_ns ? cpu - d->sample_cpu_ns : 0;
             d->blocked = used * 50 < wall;

@@ -29,7 +29,7 @@
 #include "xend.h"
 
 #define START_TIMEOUT_MS 30000
-#define FAST_RESTART_NS  (10ull * 1000000000ull)
+#define FAST_RESTART_NS  (10 * NS_PER_SEC)
 #define MAX_FAST_RESTARTS 5
 
 static int wake_pipe[2] = { -1, -1 };
@@ -225,7 +225,7 @@ int sup_start(Domain *d, char *err, size_t errlen)
     sup_wake();
     log_info("domain %s (id %d): VMM pid %d started", name, id, (int)pid);
 
-    deadline = clock_ns() + START_TIMEOUT_MS * 1000000ull;
+    deadline = clock_ns() + START_TIMEOUT_MS * NS_PER_MS;
     for (;;) {
         bool dead;
         char cerr[256];
@@ -310,7 +310,7 @@ int sup_attach(Domain *d, int id, pid_t pid, const char *sock)
     {
         json_t *up = json_object_get(res, "uptime_ns");
         d->start_time = time(NULL) - (json_is_integer(up) && json_integer_value(up) > 0 ?
-                                      (time_t)(json_integer_value(up) / 1000000000) : 0);
+                                      (time_t)(json_integer_value(up) / (json_int_t)NS_PER_SEC) : 0);
     }
     pthread_mutex_unlock(&reg_lock);
     json_decref(res);
@@ -321,16 +321,10 @@ int sup_attach(Domain *d, int id, pid_t pid, const char *sock)
 
 int sup_wait_stopped(Domain *d, uint64_t seq, int timeout_ms)
 {
-    struct timespec ts;
+    /* reg_cond is a default condvar: its deadlines are on the wall clock. */
+    struct timespec ts = ns_to_timespec(clock_realtime_ns() + (uint64_t)timeout_ms * NS_PER_MS);
     int ret = 0;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&reg_lock);
     while (d->run_seq == seq && d->pid > 0) {
         if (pthread_cond_timedwait(&reg_cond, &reg_lock, &ts) == ETIMEDOUT) {

@@ -46,14 +46,14 @@ int vmm_connect(const char *sock)
 static int remaining_ms(uint64_t deadline)
 {
     uint64_t now = clock_ns();
-    return now >= deadline ? 0 : (int)((deadline - now) / 1000000ull) + 1;
+    return now >= deadline ? 0 : (int)((deadline - now) / NS_PER_MS) + 1;
 }
 
 int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
              json_t **result, char *err, size_t errlen)
 {
     static const json_int_t req_id = 1;
-    uint64_t deadline = clock_ns() + (uint64_t)timeout_ms * 1000000ull;
+    uint64_t deadline = clock_ns() + (uint64_t)timeout_ms * NS_PER_MS;
     json_t *req = json_object(), *resp = NULL;
     char *line = NULL, *buf = NULL;
     size_t len = 0, cap = 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "common/util.h"
 
 struct sample {
     char *name;
@@ -22,9 +23,7 @@ struct sample {
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)clock_ns() / NS_PER_SEC;
 }
 
 static double prev_cpu(struct sample *s, size_t n, const char *name)
@@ -47,7 +46,7 @@ static bool wait_or_quit(double secs, bool interactive)
 {
     int ms = (int)(secs * 1000);
     if (!interactive) {
-        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        struct timespec ts = ns_to_timespec((uint64_t)ms * NS_PER_MS);
         nanosleep(&ts, NULL);
         return false;
     }
