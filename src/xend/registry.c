@@ -21,9 +21,6 @@ pthread_cond_t reg_cond = PTHREAD_COND_INITIALIZER;
 static Domain *reg_head;
 static int next_id = 1;
 
-void reg_lock_(void) { pthread_mutex_lock(&reg_lock); }
-void reg_unlock_(void) { pthread_mutex_unlock(&reg_lock); }
-
 void uuid_generate_str(char out[37])
 {
     uint8_t b[16];

@@ -85,8 +85,6 @@ typedef struct Domain {
 extern pthread_mutex_t reg_lock;
 extern pthread_cond_t reg_cond;
 
-void reg_lock_(void);
-void reg_unlock_(void);
 /* Build a domain from config text (config_parse + overrides); NULL with a
  * message ("FILE:LINE: msg") in err. Not yet in the registry. */
 Domain *dom_from_config(const char *file, const char *text, size_t len,
@@ -134,8 +132,9 @@ int sup_attach(Domain *d, int id, pid_t pid, const char *sock);
  * record ("poweroff", "reboot", "crash", "destroyed") or NULL (crash). */
 void sup_exited_while_away(Domain *d, int id, const char *why);
 int sup_init(void);
-void sup_run(void);                /* supervision loop (main thread) */
-void sup_quit(void);               /* async-signal-safe */
+/* Supervision loop (main thread); returns after SIGTERM or SIGINT. */
+void sup_run(void);
+/* Make the supervision loop look at the registry again. */
 void sup_wake(void);
 
 /* ---- vmmctl.c ---- */
@@ -143,7 +142,9 @@ void sup_wake(void);
  * caller. Returns 0, or -1 with a one-line message. */
 int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
              json_t **result, char *err, size_t errlen);
-int vmm_connect(const char *sock);   /* non-blocking event connection */
+/* A non-blocking connection for the VMM's event lines; -1 on failure
+ * (logged at debug level: the pidfd still tells when the VMM ends). */
+int vmm_connect(const char *sock);
 
 /* ---- state.c ---- */
 int state_init(void);
