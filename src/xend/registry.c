@@ -405,6 +405,16 @@ json_t *host_to_json(void)
     return j;
 }
 
+bool dom_note_paused_locked(Domain *d, bool paused)
+{
+    if (d->pid <= 0 || d->state != (paused ? DS_RUNNING : DS_PAUSED))
+        return false;
+    d->state = paused ? DS_PAUSED : DS_RUNNING;
+    events_emit(paused ? "paused" : "unpaused", d->name, d->id);
+    pthread_cond_broadcast(&reg_cond);
+    return true;
+}
+
 void dom_apply_query_locked(Domain *d, json_t *r)
 {
     json_t *v;

@@ -652,12 +652,8 @@ static void handle_monitor_locked(Domain *d)
 
             if (!strcmp(e, "stopped")) {
                 d->stop_reason = parse_reason(json_string_value(json_object_get(j, "reason")));
-            } else if (!strcmp(e, "paused") && d->state == DS_RUNNING) {
-                d->state = DS_PAUSED;
-                events_emit("paused", d->name, d->id);
-            } else if (!strcmp(e, "resumed") && d->state == DS_PAUSED) {
-                d->state = DS_RUNNING;
-                events_emit("unpaused", d->name, d->id);
+            } else if (!strcmp(e, "paused") || !strcmp(e, "resumed")) {
+                dom_note_paused_locked(d, !strcmp(e, "paused"));
             }
         }
         json_decref(j);

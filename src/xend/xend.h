@@ -111,6 +111,11 @@ const char *dom_state_name(const Domain *d);
 json_t *dom_to_json_locked(const Domain *d);
 json_t *dom0_to_json(void);
 json_t *host_to_json(void);
+/* The VMM of d paused (or resumed): a running domain becomes paused (a
+ * paused one running) and the "paused" ("unpaused") event goes out. The
+ * API's pause and the VMM's own event both report the change: the first
+ * one wins, the other finds nothing to do. Returns whether it changed. */
+bool dom_note_paused_locked(Domain *d, bool paused);
 /* Fold a VMM "query" result into the domain's statistics. */
 void dom_apply_query_locked(Domain *d, json_t *result);
 void uuid_generate_str(char out[37]);
