@@ -563,8 +563,10 @@ static void get_log(ApiCall *c)
 static void act_start(ApiCall *c)
 {
     char err[1024];
-    bool ok;
+    bool ok, paused;
 
+    if (get_bool(c->body, "paused", false, &paused, c->rp) < 0)
+        return;
     pthread_mutex_lock(&reg_lock);
     ok = c->d->state == DS_STOPPED && c->d->pid == 0;
     pthread_mutex_unlock(&reg_lock);
@@ -572,7 +574,7 @@ static void act_start(ApiCall *c)
         api_error(c->rp, 409, "Domain '%s' is already running.", c->d->name);
         return;
     }
-    if (start_domain(c->d, false, err, sizeof(err)) < 0) {
+    if (start_domain(c->d, paused, err, sizeof(err)) < 0) {
         api_error(c->rp, 500, "%s", err);
         return;
     }
@@ -800,7 +802,7 @@ static const Route routes[] = {
     { "DELETE", "domains/{dom}",           undefine_domain, M, NULL, NULL },
     { "GET",    "domains/{dom}/console",   get_console,     ROUTE_LOCAL, NULL, NULL },
     { "GET",    "domains/{dom}/log",       get_log,         0, NULL, NULL },
-    { "POST",   "domains/{dom}/start",     act_start,       M, NULL, NULL },
+    { "POST",   "domains/{dom}/start",     act_start,       M, NULL, FIELDS("paused") },
     { "POST",   "domains/{dom}/destroy",   act_destroy,     M, NULL, NULL },
     { "POST",   "domains/{dom}/shutdown",  act_shutdown,    M | ROUTE_AGENT | ROUTE_WAITS,
       "shutdown", FIELDS("wait", "timeout") },

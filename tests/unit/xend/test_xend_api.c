@@ -299,6 +299,8 @@ static void test_managed(void **state)
     json_decref(j);
     assert_int_equal(req("POST", "/v1/domains/db/start", NULL, &j), 409);
     json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/start", "{\"paused\": 1}", &j), 400);
+    json_decref(j);
     assert_int_equal(req("DELETE", "/v1/domains/db", NULL, &j), 409);
     json_decref(j);
     assert_int_equal(req("POST", "/v1/domains/db/autostart", "{\"autostart\": true}", &j), 200);
@@ -308,6 +310,12 @@ static void test_managed(void **state)
     assert_true(json_is_null(json_object_get(j, "id")));
     json_decref(j);
     assert_int_equal(req("GET", "/v1/domains/db", NULL, &j), 200);   /* still defined */
+    json_decref(j);
+    /* xm start -p: started, then paused. */
+    assert_int_equal(req("POST", "/v1/domains/db/start", "{\"paused\": true}", &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "paused");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/destroy", NULL, &j), 200);
     json_decref(j);
     assert_int_equal(req("DELETE", "/v1/domains/db", NULL, &j), 200);
     json_decref(j);
