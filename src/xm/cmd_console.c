@@ -89,9 +89,9 @@ int xm_console_attach(struct xm_ctx *ctx, xeno_domain *d)
 
 int cmd_console(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-')
-        return xm_usage_error(cmd, "'xm console' requires 1 argument.");
-    xeno_domain *d = xm_lookup_guest(ctx, argv[1]);
+    if (xm_operands(cmd, &argc, &argv, 1, 1))
+        return 1;
+    xeno_domain *d = xm_lookup_guest(ctx, argv[0]);
     if (!d)
         return 1;
     int rc = xm_console_attach(ctx, d);
@@ -103,9 +103,9 @@ int cmd_console(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **a
  * a moment. */
 int cmd_dmesg(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-')
-        return xm_usage_error(cmd, "'xm dmesg' requires 1 argument.");
-    xeno_domain *d = xm_lookup_guest(ctx, argv[1]);
+    if (xm_operands(cmd, &argc, &argv, 1, 1))
+        return 1;
+    xeno_domain *d = xm_lookup_guest(ctx, argv[0]);
     if (!d)
         return 1;
     int fd = console_open(ctx, d);
