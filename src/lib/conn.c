@@ -17,7 +17,9 @@
 /* Seconds to wait for xend to accept a connection. */
 #define XENO_CONNECT_TIMEOUT 10
 
-int xeno_uri_socket(const struct xeno_uri *u)
+/* Open a socket to xend (used to check reachability); returns fd or -1
+ * with errno set. */
+static int xeno_uri_socket(const struct xeno_uri *u)
 {
     if (u->transport == XENO_TRANSPORT_UNIX) {
         int fd = io_unix_connect(u->path, XENO_CONNECT_TIMEOUT * 1000, IO_CLOEXEC);

@@ -21,7 +21,7 @@ pthread_cond_t reg_cond = PTHREAD_COND_INITIALIZER;
 static Domain *reg_head;
 static int next_id = 1;
 
-void uuid_generate_str(char out[37])
+static void uuid_generate_str(char out[37])
 {
     uint8_t b[16];
 
@@ -279,7 +279,7 @@ void reg_set_next_id_locked(int next)
 
 int reg_next_id_locked(void) { return next_id; }
 
-const char *dom_state_name(const Domain *d)
+static const char *dom_state_name(const Domain *d)
 {
     switch (d->state) {
     case DS_STOPPED:  return "stopped";

@@ -68,7 +68,7 @@ static int save_file(const char *path, const char *text, size_t len, mode_t mode
     return 0;
 }
 
-int state_load_next_id(void)
+static int state_load_next_id(void)
 {
     char p[PATH_MAX], *text;
     size_t len;

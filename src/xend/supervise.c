@@ -42,7 +42,8 @@ static int pidfd_open_(pid_t pid)
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-void sup_wake(void)
+/* Make the supervision loop look at the registry again. */
+static void sup_wake(void)
 {
     /* One byte is enough: a full pipe (EAGAIN) means a wakeup is pending. */
     if (wake_pipe[1] >= 0) {

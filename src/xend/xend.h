@@ -107,7 +107,6 @@ void reg_set_next_id_locked(int next);
 int reg_next_id_locked(void);
 void reg_clear_locked(void);      /* tests: drop everything */
 
-const char *dom_state_name(const Domain *d);
 json_t *dom_to_json_locked(const Domain *d);
 json_t *dom0_to_json(void);
 json_t *host_to_json(void);
@@ -118,7 +117,6 @@ json_t *host_to_json(void);
 bool dom_note_paused_locked(Domain *d, bool paused);
 /* Fold a VMM "query" result into the domain's statistics. */
 void dom_apply_query_locked(Domain *d, json_t *result);
-void uuid_generate_str(char out[37]);
 
 /* ---- supervise.c ---- */
 /* Start a VMM for d (state must be stopped); blocks until its control
@@ -139,8 +137,6 @@ void sup_exited_while_away(Domain *d, int id, const char *why);
 int sup_init(void);
 /* Supervision loop (main thread); returns after SIGTERM or SIGINT. */
 void sup_run(void);
-/* Make the supervision loop look at the registry again. */
-void sup_wake(void);
 
 /* ---- vmmctl.c ---- */
 /* One request on a new connection; result (may be NULL) is owned by the
@@ -155,7 +151,6 @@ int vmm_connect(const char *sock);
 int state_init(void);
 int state_path(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int state_load_next_id(void);
 int state_save_next_id(int next);
 int state_save_domain(const Domain *d);
 int state_delete_domain(const char *name);

@@ -13,7 +13,7 @@
 #include "xm.h"
 #include "cmds.h"
 
-const struct xm_cmd xm_cmds[] = {
+static const struct xm_cmd xm_cmds[] = {
     { "console",  cmd_console,  "<Domain>", "Attach to <Domain>'s console.",
       "  Detach with Ctrl-]." },
     { "create",   cmd_create,   "[-c] [-p] <ConfigFile> [key=value...]",
@@ -52,7 +52,7 @@ const struct xm_cmd xm_cmds[] = {
     { NULL, NULL, NULL, NULL, NULL },
 };
 
-const struct xm_cmd *xm_find_cmd(const char *name)
+static const struct xm_cmd *xm_find_cmd(const char *name)
 {
     for (const struct xm_cmd *c = xm_cmds; c->name; c++)
         if (strcmp(c->name, name) == 0)
@@ -60,7 +60,7 @@ const struct xm_cmd *xm_find_cmd(const char *name)
     return NULL;
 }
 
-void xm_print_usage(FILE *f, const struct xm_cmd *cmd)
+static void xm_print_usage(FILE *f, const struct xm_cmd *cmd)
 {
     fprintf(f, "Usage: xm %s %s\n\n%s\n", cmd->name, cmd->args, cmd->summary);
     if (cmd->options)

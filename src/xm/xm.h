@@ -24,8 +24,6 @@ struct xm_cmd {
 };
 
 /* main.c */
-extern const struct xm_cmd xm_cmds[];
-const struct xm_cmd *xm_find_cmd(const char *name);
 /* The next option of a subcommand's arguments (argv[0] is its name), the
  * one way xm parses options: getopt_long with shortopts and longopts
  * (either may be NULL), options before the operands only ("--" ends them).
@@ -46,7 +44,6 @@ int xm_operands(const struct xm_cmd *cmd, int *argc, char ***argv, int min, int 
 /* Print "Error: MSG" and the command's usage on stderr; returns 1. */
 int xm_usage_error(const struct xm_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void xm_print_usage(FILE *f, const struct xm_cmd *cmd);
 /* Print "Error: MSG" on stderr; returns 1. */
 int xm_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The connection, opened now if needed; NULL after printing the error. */
