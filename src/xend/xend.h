@@ -4,7 +4,9 @@
  * Locking: one registry mutex (reg_lock) guards every Domain's mutable
  * fields and the registry list; reg_cond is broadcast whenever a domain's
  * state changes. Nothing blocks (VMM calls, process waits, file I/O of
- * logs) while holding it. The events module has its own leaf lock. */
+ * logs) while holding it, except the small state files whose order on
+ * disk matters (next-id, run records, a managed config), which are
+ * written, durably, under it. The events module has its own leaf lock. */
 #ifndef XEND_H
 #define XEND_H
 
