@@ -155,16 +155,32 @@ static void meminfo_line(void *ctx, const char *key, const char *val, size_t vle
         *dst = kib;
 }
 
-void hostcaps_parse_meminfo(HostCaps *c, const char *text)
+static uint64_t kib_to_bytes(uint64_t kib)
+{
+    return kib > UINT64_MAX / 1024 ? UINT64_MAX : kib * 1024;
+}
+
+/* Total and available bytes (0 = unknown) from the text of /proc/meminfo:
+ * MemAvailable (what can be given to guests without swapping) when the
+ * kernel has it, else MemFree. */
+static void meminfo_bytes(const char *text, uint64_t *total, uint64_t *avail)
 {
     struct meminfo m = { UINT64_MAX, UINT64_MAX, UINT64_MAX };
+    uint64_t f;
 
     for_each_line(text, meminfo_line, &m);
-    c->total_memory_mib = m.total != UINT64_MAX ? m.total / 1024 : 0;
-    /* MemAvailable (what can be given to guests without swapping) when the
-     * kernel has it, else MemFree. */
-    uint64_t f = m.avail != UINT64_MAX ? m.avail : m.free;
-    c->free_memory_mib = f != UINT64_MAX ? f / 1024 : 0;
+    f = m.avail != UINT64_MAX ? m.avail : m.free;
+    *total = m.total != UINT64_MAX ? kib_to_bytes(m.total) : 0;
+    *avail = f != UINT64_MAX ? kib_to_bytes(f) : 0;
+}
+
+void hostcaps_parse_meminfo(HostCaps *c, const char *text)
+{
+    uint64_t total, avail;
+
+    meminfo_bytes(text, &total, &avail);
+    c->total_memory_mib = total >> 20;
+    c->free_memory_mib = avail >> 20;
 }
 
 /* ---- probing ------------------------------------------------------------- */
@@ -262,6 +278,33 @@ static void probe_kvm(HostCaps *c, const char *path)
     close(fd);
 }
 
+/* Total and free bytes from sysconf (0 = unknown): for a host whose
+ * /proc/meminfo cannot be read. */
+static void sysconf_memory(uint64_t *total, uint64_t *avail)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), free_pages = sysconf(_SC_AVPHYS_PAGES);
+    long psz = sysconf(_SC_PAGESIZE);
+
+    *total = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+    *avail = free_pages > 0 && psz > 0 ? (uint64_t)free_pages * (uint64_t)psz : 0;
+}
+
+int host_memory(uint64_t *total_bytes, uint64_t *available_bytes)
+{
+    char *text = read_text("/proc/meminfo");
+    uint64_t total, avail;
+
+    meminfo_bytes(text, &total, &avail);
+    free(text);
+    if (total == 0)
+        sysconf_memory(&total, &avail);
+    if (total_bytes)
+        *total_bytes = total;
+    if (available_bytes)
+        *available_bytes = avail;
+    return total ? 0 : -1;
+}
+
 int hostcaps_probe_at(HostCaps *c, const char *root)
 {
     char path[PATH_MAX];
@@ -285,12 +328,11 @@ int hostcaps_probe_at(HostCaps *c, const char *root)
         c->nr_cpus = n > 0 ? (unsigned)n : 1;
     }
     if (real && c->total_memory_mib == 0) {
-        long pages = sysconf(_SC_PHYS_PAGES), avail = sysconf(_SC_AVPHYS_PAGES);
-        long psz = sysconf(_SC_PAGESIZE);
-        if (pages > 0 && psz > 0)
-            c->total_memory_mib = (uint64_t)pages * (uint64_t)psz >> 20;
-        if (avail > 0 && psz > 0)
-            c->free_memory_mib = (uint64_t)avail * (uint64_t)psz >> 20;
+        uint64_t total, avail;
+
+        sysconf_memory(&total, &avail);
+        c->total_memory_mib = total >> 20;
+        c->free_memory_mib = avail >> 20;
     }
 
     if (under(path, sizeof(path), root, "/dev/kvm"))

@@ -58,6 +58,15 @@ int hostcaps_probe(HostCaps *c);
  * when /proc/cpuinfo could not be read (the rest is still filled). */
 int hostcaps_probe_at(HostCaps *c, const char *root);
 
+/* ---- host memory ---- */
+
+/* This host's memory in bytes: MemTotal and MemAvailable (MemFree on
+ * kernels without it) from /proc/meminfo, else sysconf's physical and free
+ * pages. Either pointer may be NULL. Returns 0, or -1 when the total is
+ * unknown (then both are 0). The one memory query of the tree: xend's
+ * Domain-0 and host figures use it. */
+int host_memory(uint64_t *total_bytes, uint64_t *available_bytes);
+
 /* ---- conclusions ---- */
 
 /* vmx or svm present. */

@@ -7,11 +7,22 @@
 #include <time.h>
 #include <unistd.h>
 
-uint64_t clock_ns(void)
+static uint64_t clock_read_ns(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t clock_ns(void)
+{
+    return clock_read_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t clock_realtime_ns(void)
+{
+    return clock_read_ns(CLOCK_REALTIME);
 }
 
 void *read_file(const char *path, size_t *len)
@@ -52,27 +63,4 @@ void *read_file(const char *path, size_t *len)
     close(fd);
     *len = done;
     return buf;
-}
-
-int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 0);
-    if (errno || end == s)
-        return -1;
-    switch (*end) {
-    case 'k': case 'K': if (v > (~0ull >> 10)) return -1; v <<= 10; end++; break;
-    case 'm': case 'M': if (v > (~0ull >> 20)) return -1; v <<= 20; end++; break;
-    case 'g': case 'G': if (v > (~0ull >> 30)) return -1; v <<= 30; end++; break;
-    default: break;
-    }
-    if (*end)
-        return -1;
-    *out = v;
-    return 0;
 }

@@ -5,14 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
-#define UNUSED __attribute__((unused))
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* Little-endian accessors for guest-visible structures (the host is x86-64,
  * but device models must not depend on that). */
@@ -32,14 +30,25 @@ static inline int hex_digit(int c)
     return -1;
 }
 
-/* Monotonic clock in nanoseconds. */
+#define NS_PER_MS  1000000ull
+#define NS_PER_SEC 1000000000ull
+
+/* Monotonic clock in nanoseconds: for durations and deadlines. */
 uint64_t clock_ns(void);
+
+/* Wall clock (CLOCK_REALTIME) in nanoseconds since the epoch: only for the
+ * APIs that want it, such as pthread_cond_timedwait on a default condvar. */
+uint64_t clock_realtime_ns(void);
+
+/* ns (from clock_ns or clock_realtime_ns) as a struct timespec, e.g. the
+ * absolute deadline of a timed wait. */
+static inline struct timespec ns_to_timespec(uint64_t ns)
+{
+    return (struct timespec){ .tv_sec = (time_t)(ns / NS_PER_SEC),
+                              .tv_nsec = (long)(ns % NS_PER_SEC) };
+}
 
 /* Read a whole file; returns malloc'd buffer or NULL with errno set. */
 void *read_file(const char *path, size_t *len);
-
-/* Parse an unsigned decimal/hex number with optional K/M/G suffix
- * (multiplier applied to the value). Returns 0 on success, -1 if malformed. */
-int parse_u64(const char *s, uint64_t *out);
 
 #endif

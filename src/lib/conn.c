@@ -6,28 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "internal.h"
 
 /* Seconds a single request may take. Shutdown with wait asks xend to wait
  * for the guest, so it gets no limit but the server's. */
 #define XENO_REQUEST_TIMEOUT 120
+/* Seconds to wait for xend to accept a connection. */
+#define XENO_CONNECT_TIMEOUT 10
 
-int xeno_uri_socket(const struct xeno_uri *u)
+/* Open a socket to xend (used to check reachability); returns fd or -1
+ * with errno set. */
+static int xeno_uri_socket(const struct xeno_uri *u)
 {
     if (u->transport == XENO_TRANSPORT_UNIX) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        memcpy(sa.sun_path, u->path, sizeof(u->path) < sizeof(sa.sun_path) ? sizeof(u->path) : sizeof(sa.sun_path));
-        sa.sun_path[sizeof(sa.sun_path) - 1] = 0;
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return -1;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
+        int fd = io_unix_connect(u->path, XENO_CONNECT_TIMEOUT * 1000, IO_CLOEXEC);
+        if (fd < 0) {
+            errno = -fd;
             return -1;
         }
         return fd;
@@ -171,7 +168,7 @@ struct curl_slist *xeno_curl_setup(xeno_conn *c, CURL *h, const char *path)
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)XENO_CONNECT_TIMEOUT);
     struct curl_slist *hdr = curl_slist_append(NULL, "Accept: application/json");
     if (c->token) {
         char *auth;

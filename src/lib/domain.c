@@ -19,7 +19,7 @@ const char *xeno_domain_state_name(xeno_domain_state s)
     return state_names[s];
 }
 
-xeno_domain_state xeno_state_from_name(const char *s)
+static xeno_domain_state xeno_state_from_name(const char *s)
 {
     if (!s)
         return XENO_STATE_UNKNOWN;
@@ -52,7 +52,7 @@ static double get_double(json_t *o, const char *key, double dflt)
 }
 
 /* Refresh d from a `domain` object (protocols.md §2). */
-int xeno_domain_update(xeno_domain *d, json_t *o)
+static int xeno_domain_update(xeno_domain *d, json_t *o)
 {
     const char *name = json_string_value(json_object_get(o, "name"));
     if (!json_is_object(o) || !name || !*name || strlen(name) > 255)
@@ -95,7 +95,7 @@ int xeno_domain_update(xeno_domain *d, json_t *o)
     return XENO_OK;
 }
 
-int xeno_domain_parse(xeno_conn *c, json_t *o, xeno_domain **out)
+static int xeno_domain_parse(xeno_conn *c, json_t *o, xeno_domain **out)
 {
     *out = NULL;
     xeno_domain *d = calloc(1, sizeof(*d));

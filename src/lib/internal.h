@@ -55,17 +55,9 @@ int xeno_error_from_http(long status);
  * HTTP error status the message is xend's {"error": ...} text. */
 int xeno_request(xeno_conn *c, const char *method, const char *path,
                  json_t *body, json_t **out);
-/* Open a socket to xend (used to check reachability); returns fd or -1
- * with errno set. */
-int xeno_uri_socket(const struct xeno_uri *u);
 /* Set up a curl handle for this connection's transport and auth. Returns
  * the header list to free after the transfer (may be NULL). */
 struct curl_slist *xeno_curl_setup(xeno_conn *c, CURL *h, const char *path);
-
-/* domain.c */
-int xeno_domain_parse(xeno_conn *c, json_t *obj, xeno_domain **out);
-int xeno_domain_update(xeno_domain *d, json_t *obj);
-xeno_domain_state xeno_state_from_name(const char *s);
 
 /* event.c */
 int xeno_event_parse_line(const char *line, xeno_event *ev);

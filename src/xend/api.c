@@ -1,6 +1,12 @@
-/* The REST API (docs/protocols.md §2): routing, request validation and the
- * JSON replies. Independent of the HTTP server so that it can be unit
- * tested and fuzzed with a fake VMM layer. */
+/* The REST API (docs/protocols.md §2): one table of routes (method, path
+ * pattern, handler, flags), request validation and the JSON replies.
+ * Independent of the HTTP server so that it can be unit tested and fuzzed
+ * with a fake VMM layer.
+ *
+ * api_handle finds the route, resolves the {dom} of its path (Domain-0
+ * and modifying routes, 403; unknown domains, 404), checks the body
+ * against the fields the route accepts (400) and calls the handler, which
+ * replies. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +16,7 @@
 
 #include "common/hostcaps.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "xend.h"
 
 #define VMM_TIMEOUT_MS   5000
@@ -17,6 +24,38 @@
 #define SHUTDOWN_WAIT_S  60
 #define MAX_OVERRIDES    64
 #define MAX_KEY          128
+#define MAX_SEGMENTS     4       /* after /v1/ */
+
+typedef struct Route Route;
+
+/* One request on its way through its route. */
+typedef struct ApiCall {
+    const ApiRequest *rq;
+    ApiReply *rp;
+    const Route *route;
+    Domain *d;                 /* the path's {dom}, referenced; NULL for Domain-0 */
+    json_t *body;              /* the JSON body, when the route takes one */
+} ApiCall;
+
+enum {
+    ROUTE_MODIFY = 1 << 0,     /* changes the domain: Domain-0 is refused */
+    ROUTE_DOM0   = 1 << 1,     /* answers for Domain-0 too (call->d is NULL) */
+    ROUTE_LOCAL  = 1 << 2,     /* on the local (UNIX) socket only */
+    ROUTE_AGENT  = 1 << 3,     /* the VMM relays vmm_cmd to the guest agent:
+                                * it may take as long as the guest does */
+    ROUTE_WAITS  = 1 << 4,     /* {"wait": true} waits for the VMM to end */
+};
+
+struct Route {
+    const char *method;
+    const char *path;          /* after /v1/; "{dom}" is a domain name, id or uuid */
+    void (*fn)(ApiCall *c);
+    unsigned flags;
+    const char *vmm_cmd;       /* the VMM command the handler forwards, or NULL */
+    const char *const *body;   /* the fields its JSON body may have; NULL: no body */
+};
+
+/* ---- replies ---- */
 
 static void reply_json(ApiReply *rp, int status, json_t *j)
 {
@@ -67,37 +106,17 @@ void api_error(ApiReply *rp, int status, const char *fmt, ...)
     free(text);
 }
 
-/* GET /v1/host: the registry's host object with the capabilities probed
- * now (common/hostcaps.h; the /dev/kvm probe costs under a millisecond). */
-static json_t *host_info_json(void)
+static void reply_domain(ApiReply *rp, int status, Domain *d)
 {
-    json_t *j = host_to_json(), *engines = json_array();
-    HostCaps c;
-    char kvm[192], detail[320];
+    json_t *j;
 
-    hostcaps_probe(&c);
-    json_array_append_new(engines, json_string("emu"));
-    if (c.kvm == HOSTCAPS_KVM_USABLE)
-        json_array_append_new(engines, json_string("kvm"));
-    json_object_set_new(j, "nr_cpus", json_integer(c.nr_cpus));
-    json_object_set_new(j, "cpu_vendor", json_string(c.cpu_vendor));
-    json_object_set_new(j, "cpu_model", json_string(c.cpu_model));
-    json_object_set_new(j, "cpu_mhz", json_real(c.cpu_mhz));
-    if (c.total_memory_mib) {
-        json_object_set_new(j, "total_memory_mib", json_integer((json_int_t)c.total_memory_mib));
-        json_object_set_new(j, "free_memory_mib", json_integer((json_int_t)c.free_memory_mib));
-    }
-    json_object_set_new(j, "virt_caps", json_string(hostcaps_virt_caps(&c)));
-    json_object_set_new(j, "hw_virt", json_string(hostcaps_hw_virt(&c)));
-    json_object_set_new(j, "kvm", json_string(hostcaps_kvm_status(&c, kvm, sizeof(kvm))));
-    json_object_set_new(j, "kvm_usable", json_boolean(c.kvm == HOSTCAPS_KVM_USABLE));
-    json_object_set_new(j, "kvm_pvm", json_boolean(c.kvm_pvm));
-    json_object_set_new(j, "kvm_fast", json_boolean(hostcaps_kvm_fast(&c)));
-    json_object_set_new(j, "engines", engines);
-    json_object_set_new(j, "engines_detail",
-                        json_string(hostcaps_engines(&c, detail, sizeof(detail))));
-    return j;
+    pthread_mutex_lock(&reg_lock);
+    j = dom_to_json_locked(d);
+    pthread_mutex_unlock(&reg_lock);
+    reply_json(rp, status, j);
 }
+
+/* ---- request bodies ---- */
 
 /* The body as a JSON object whose keys are all in `allowed` (NULL-ended).
  * An empty body is {}. Returns NULL after replying 400. */
@@ -174,49 +193,125 @@ static int get_int(json_t *body, const char *key, long long lo, long long hi,
     return 0;
 }
 
-static void reply_domain(ApiReply *rp, int status, Domain *d)
-{
-    json_t *j;
-
-    pthread_mutex_lock(&reg_lock);
-    j = dom_to_json_locked(d);
-    dom_put_locked(d);
-    pthread_mutex_unlock(&reg_lock);
-    reply_json(rp, status, j);
-}
-
-/* Look up {dom}; replies 404 (or 403 for Domain-0 when modify) and returns
- * NULL on failure; otherwise a referenced domain. *dom0 is set for GETs of
- * Domain-0 (and NULL is returned without a reply). */
-static Domain *lookup(const char *key, bool modify, bool *dom0, ApiReply *rp)
-{
-    Domain *d;
-
-    if (dom0)
-        *dom0 = false;
-    if (reg_is_dom0_key(key)) {
-        if (modify || !dom0)
-            api_error(rp, 403, "Domain-0 cannot be modified");
-        else
-            *dom0 = true;
-        return NULL;
-    }
-    pthread_mutex_lock(&reg_lock);
-    d = reg_find_locked(key);
-    if (d)
-        dom_get(d);
-    pthread_mutex_unlock(&reg_lock);
-    if (!d)
-        api_error(rp, 404, "Domain '%s' does not exist.", key);
-    return d;
-}
+/* ---- talking to the VMM ---- */
 
 static bool is_live(const Domain *d)
 {
     return d->pid > 0 && (d->state == DS_RUNNING || d->state == DS_PAUSED);
 }
 
-/* ---- collection ---- */
+/* Send cmd (with args) to the running VMM of d. Returns 0, or the HTTP
+ * status of the failure with its message in err: 409 when d does not run,
+ * 502 when the VMM refused or failed. */
+static int vmm_forward(Domain *d, const char *cmd, json_t *args, int timeout_ms,
+                       char *err, size_t errlen)
+{
+    char sock[PATH_MAX], verr[512];
+    bool live;
+
+    pthread_mutex_lock(&reg_lock);
+    live = is_live(d);
+    snprintf(sock, sizeof(sock), "%s", d->sock);
+    pthread_mutex_unlock(&reg_lock);
+    if (!live) {
+        snprintf(err, errlen, "Domain '%s' is not running.", d->name);
+        return 409;
+    }
+    if (vmm_call(sock, cmd, args, timeout_ms, NULL, verr, sizeof(verr)) < 0) {
+        snprintf(err, errlen, "Domain '%s': %s", d->name, verr);
+        return 502;
+    }
+    return 0;
+}
+
+/* The route's VMM command for the call's domain; -1 after replying. The
+ * route's ROUTE_AGENT flag gives the guest the time it needs. */
+static int route_forward(ApiCall *c, json_t *args)
+{
+    int timeout = c->route->flags & ROUTE_AGENT ? AGENT_TIMEOUT_MS : VMM_TIMEOUT_MS;
+    char err[1024];
+    int st = vmm_forward(c->d, c->route->vmm_cmd, args, timeout, err, sizeof(err));
+
+    if (st) {
+        api_error(c->rp, st, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The pause sequence, the one way xend pauses or resumes a domain: the
+ * VMM stops (or restarts) the vCPUs, then the registry records the state
+ * and emits the event (unless the VMM's own event got there first).
+ * Returns 0 or an HTTP status with err, as vmm_forward. */
+static int set_paused(Domain *d, bool pause, char *err, size_t errlen)
+{
+    int st = vmm_forward(d, pause ? "pause" : "resume", NULL, VMM_TIMEOUT_MS, err, errlen);
+
+    if (st)
+        return st;
+    pthread_mutex_lock(&reg_lock);
+    dom_note_paused_locked(d, pause);
+    pthread_mutex_unlock(&reg_lock);
+    return 0;
+}
+
+/* Start the VMM of d; with paused, pause it once it answers (a domain
+ * that cannot be paused keeps running: logged, not an error). */
+static int start_domain(Domain *d, bool paused, char *err, size_t errlen)
+{
+    char perr[1024];
+
+    if (sup_start(d, err, errlen) < 0)
+        return -1;
+    if (paused && set_paused(d, true, perr, sizeof(perr)) != 0)
+        log_warn("domain %s: cannot start paused: %s", d->name, perr);
+    return 0;
+}
+
+/* ---- host and events ---- */
+
+/* GET /v1/host: the registry's host object (identity, memory, domain
+ * counts) with the capabilities probed now (common/hostcaps.h; the
+ * /dev/kvm probe costs under a millisecond). */
+static json_t *host_info_json(void)
+{
+    json_t *j = host_to_json(), *engines = json_array();
+    HostCaps c;
+    char kvm[192], detail[320];
+
+    hostcaps_probe(&c);
+    json_array_append_new(engines, json_string("emu"));
+    if (c.kvm == HOSTCAPS_KVM_USABLE)
+        json_array_append_new(engines, json_string("kvm"));
+    json_object_set_new(j, "nr_cpus", json_integer(c.nr_cpus));
+    json_object_set_new(j, "cpu_vendor", json_string(c.cpu_vendor));
+    json_object_set_new(j, "cpu_model", json_string(c.cpu_model));
+    json_object_set_new(j, "cpu_mhz", json_real(c.cpu_mhz));
+    json_object_set_new(j, "virt_caps", json_string(hostcaps_virt_caps(&c)));
+    json_object_set_new(j, "hw_virt", json_string(hostcaps_hw_virt(&c)));
+    json_object_set_new(j, "kvm", json_string(hostcaps_kvm_status(&c, kvm, sizeof(kvm))));
+    json_object_set_new(j, "kvm_usable", json_boolean(c.kvm == HOSTCAPS_KVM_USABLE));
+    json_object_set_new(j, "kvm_pvm", json_boolean(c.kvm_pvm));
+    json_object_set_new(j, "kvm_fast", json_boolean(hostcaps_kvm_fast(&c)));
+    json_object_set_new(j, "engines", engines);
+    json_object_set_new(j, "engines_detail",
+                        json_string(hostcaps_engines(&c, detail, sizeof(detail))));
+    return j;
+}
+
+static void get_host(ApiCall *c)
+{
+    reply_json(c->rp, 200, host_info_json());
+}
+
+/* The HTTP layer streams the events itself. */
+static void get_events(ApiCall *c)
+{
+    c->rp->status = 200;
+    c->rp->events = true;
+}
+
+/* ---- the collection ---- */
 
 /* `xm list` order: running domains by id, then the others by name. */
 static int by_id_then_name(const void *a, const void *b)
@@ -231,7 +326,7 @@ static int by_id_then_name(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-static void list_domains(ApiReply *rp)
+static void list_domains(ApiCall *c)
 {
     Domain **all;
     size_t n;
@@ -254,74 +349,96 @@ static void list_domains(ApiReply *rp)
     }
     pthread_mutex_unlock(&reg_lock);
     free(all);
-    reply_json(rp, 200, arr);
+    reply_json(c->rp, 200, arr);
 }
 
-static void create_domain(const ApiRequest *rq, ApiReply *rp)
-{
-    static const char *const keys[] = { "config", "overrides", "start", "managed",
-                                        "paused", "autostart", "file", NULL };
+/* What POST /v1/domains asks for. */
+typedef struct CreateArgs {
+    const char *file;          /* for error messages: "FILE:LINE: ..." */
+    const char *config;
+    size_t len;
     const char *ovr[MAX_OVERRIDES];
-    json_t *body, *cfg, *ov, *v;
-    const char *file = "config";
+    size_t nov;
     bool start, managed, paused, autostart;
-    size_t nov = 0, i;
-    char err[1024];
-    Domain *d, *clash;
+} CreateArgs;
 
-    if (!(body = parse_body(rq, rp, keys)))
-        return;
-    cfg = json_object_get(body, "config");
+/* The overrides: a list of one-line "key=value" strings. */
+static int create_overrides(json_t *ov, CreateArgs *a, ApiReply *rp)
+{
+    json_t *v;
+    size_t i;
+
+    if (!json_is_array(ov) || json_array_size(ov) > MAX_OVERRIDES) {
+        api_error(rp, 400, "'overrides' must be a list of at most %d \"key=value\" strings",
+                  MAX_OVERRIDES);
+        return -1;
+    }
+    json_array_foreach(ov, i, v) {
+        if (!json_is_string(v) || json_string_length(v) > 4096 ||
+            strlen(json_string_value(v)) != json_string_length(v)) {
+            api_error(rp, 400, "'overrides' must be a list of \"key=value\" strings");
+            return -1;
+        }
+        a->ovr[a->nov++] = json_string_value(v);
+    }
+    return 0;
+}
+
+/* Validate the body of POST /v1/domains into a (which points into body);
+ * -1 after replying 400. */
+static int create_args(json_t *body, CreateArgs *a, ApiReply *rp)
+{
+    json_t *cfg = json_object_get(body, "config"), *v;
+
+    memset(a, 0, sizeof(*a));
+    a->file = "config";
     if (!json_is_string(cfg)) {
         api_error(rp, 400, "'config' (the domain configuration text) is required");
-        goto out;
+        return -1;
     }
+    a->config = json_string_value(cfg);
+    a->len = json_string_length(cfg);
     if ((v = json_object_get(body, "file"))) {
         if (!json_is_string(v) || json_string_length(v) > 1024 ||
             strchr(json_string_value(v), '\n')) {
             api_error(rp, 400, "'file' must be a one-line string");
-            goto out;
+            return -1;
         }
-        file = json_string_value(v);
+        a->file = json_string_value(v);
     }
-    if ((ov = json_object_get(body, "overrides"))) {
-        if (!json_is_array(ov) || json_array_size(ov) > MAX_OVERRIDES) {
-            api_error(rp, 400, "'overrides' must be a list of at most %d \"key=value\" strings",
-                      MAX_OVERRIDES);
-            goto out;
-        }
-        json_array_foreach(ov, i, v) {
-            if (!json_is_string(v) || json_string_length(v) > 4096 ||
-                strlen(json_string_value(v)) != json_string_length(v)) {
-                api_error(rp, 400, "'overrides' must be a list of \"key=value\" strings");
-                goto out;
-            }
-            ovr[nov++] = json_string_value(v);
-        }
-    }
-    if (get_bool(body, "start", true, &start, rp) < 0 ||
-        get_bool(body, "managed", false, &managed, rp) < 0 ||
-        get_bool(body, "paused", false, &paused, rp) < 0 ||
-        get_bool(body, "autostart", false, &autostart, rp) < 0)
-        goto out;
-    if (!start && !managed) {
+    if ((v = json_object_get(body, "overrides")) && create_overrides(v, a, rp) < 0)
+        return -1;
+    if (get_bool(body, "start", true, &a->start, rp) < 0 ||
+        get_bool(body, "managed", false, &a->managed, rp) < 0 ||
+        get_bool(body, "paused", false, &a->paused, rp) < 0 ||
+        get_bool(body, "autostart", false, &a->autostart, rp) < 0)
+        return -1;
+    if (!a->start && !a->managed) {
         api_error(rp, 400, "a domain that is not managed must be started ('start': true)");
-        goto out;
+        return -1;
     }
-    if (autostart && !managed) {
+    if (a->autostart && !a->managed) {
         api_error(rp, 400, "only managed domains can be autostarted");
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
-    d = dom_from_config(file, json_string_value(cfg), json_string_length(cfg),
-                        ovr, nov, err, sizeof(err));
+/* The domain a describes, added to the registry. Returns it with a
+ * reference for the caller (besides the registry's), or NULL after
+ * replying 400 (bad config) or 409 (name or uuid taken). */
+static Domain *register_domain(const CreateArgs *a, ApiReply *rp)
+{
+    char err[1024];
+    Domain *d, *clash;
+
+    d = dom_from_config(a->file, a->config, a->len, a->ovr, a->nov, err, sizeof(err));
     if (!d) {
         api_error(rp, 400, "%s", err);
-        goto out;
+        return NULL;
     }
-    d->managed = managed;
-    d->autostart = autostart;
-
+    d->managed = a->managed;
+    d->autostart = a->autostart;
     pthread_mutex_lock(&reg_lock);
     clash = reg_find_name_locked(d->name);
     if (clash || reg_add_locked(d) < 0) {
@@ -329,396 +446,381 @@ static void create_domain(const ApiRequest *rq, ApiReply *rp)
         api_error(rp, 409, clash ? "Domain '%s' already exists." :
                   "a domain with uuid %s already exists", clash ? d->name : d->uuid);
         dom_put(d);
-        goto out;
+        return NULL;
     }
-    dom_get(d);   /* ours, besides the registry's */
+    dom_get(d);
     pthread_mutex_unlock(&reg_lock);
+    return d;
+}
 
-    if (managed && (state_save_domain(d) < 0 ||
-                    (autostart && state_set_autostart(d->name, true) < 0))) {
-        pthread_mutex_lock(&reg_lock);
+/* Undo register_domain (the caller's reference goes too). A managed domain
+ * that failed to start stays defined (keep_managed). */
+static void unregister_domain(Domain *d, bool keep_managed)
+{
+    pthread_mutex_lock(&reg_lock);
+    if (!(keep_managed && d->managed))
         reg_remove_locked(d);
-        dom_put_locked(d);
-        pthread_mutex_unlock(&reg_lock);
+    dom_put_locked(d);
+    pthread_mutex_unlock(&reg_lock);
+}
+
+/* A managed domain's config (and autostart mark) in the state dir; -1
+ * after replying 500. */
+static int persist_domain(Domain *d, bool autostart, ApiReply *rp)
+{
+    if (state_save_domain(d) < 0 || (autostart && state_set_autostart(d->name, true) < 0)) {
         api_error(rp, 500, "cannot save the domain config in %s", xconf.state_dir);
-        goto out;
-    }
-    if (start) {
-        if (sup_start(d, err, sizeof(err)) < 0) {
-            pthread_mutex_lock(&reg_lock);
-            if (!managed)
-                reg_remove_locked(d);
-            dom_put_locked(d);
-            pthread_mutex_unlock(&reg_lock);
-            api_error(rp, 500, "%s", err);
-            goto out;
-        }
-        if (paused) {
-            char sock[PATH_MAX];
-            int id;
-
-            pthread_mutex_lock(&reg_lock);
-            snprintf(sock, sizeof(sock), "%s", d->sock);
-            id = d->id;
-            pthread_mutex_unlock(&reg_lock);
-            if (vmm_call(sock, "pause", NULL, VMM_TIMEOUT_MS, NULL, err, sizeof(err)) == 0) {
-                pthread_mutex_lock(&reg_lock);
-                if (d->state == DS_RUNNING)
-                    d->state = DS_PAUSED;
-                pthread_mutex_unlock(&reg_lock);
-                events_emit("paused", d->name, id);
-            } else {
-                log_warn("domain %s: cannot start paused: %s", d->name, err);
-            }
-        }
-    }
-    reply_domain(rp, 201, d);
-out:
-    json_decref(body);
-}
-
-/* ---- one domain ---- */
-
-static void undefine_domain(Domain *d, ApiReply *rp)
-{
-    pthread_mutex_lock(&reg_lock);
-    if (!d->managed) {
-        pthread_mutex_unlock(&reg_lock);
-        api_error(rp, 409, "Domain '%s' is not managed; destroy it instead.", d->name);
-        dom_put(d);
-        return;
-    }
-    if (d->state != DS_STOPPED || d->pid > 0) {
-        pthread_mutex_unlock(&reg_lock);
-        api_error(rp, 409, "Domain '%s' is running; shut it down first.", d->name);
-        dom_put(d);
-        return;
-    }
-    reg_remove_locked(d);
-    pthread_mutex_unlock(&reg_lock);
-    state_delete_domain(d->name);
-    json_t *j = json_pack("{s:s,s:b}", "name", d->name, "deleted", 1);
-    dom_put(d);
-    reply_json(rp, 200, j);
-}
-
-/* Forward a simple command to the running VMM. */
-static int forward(Domain *d, const char *cmd, json_t *args, ApiReply *rp)
-{
-    char sock[PATH_MAX], err[512];
-    bool live;
-
-    pthread_mutex_lock(&reg_lock);
-    live = is_live(d);
-    snprintf(sock, sizeof(sock), "%s", d->sock);
-    pthread_mutex_unlock(&reg_lock);
-    if (!live) {
-        api_error(rp, 409, "Domain '%s' is not running.", d->name);
-        return -1;
-    }
-    bool agent = !strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot") || !strcmp(cmd, "vcpu-set");
-
-    if (vmm_call(sock, cmd, args, agent ? AGENT_TIMEOUT_MS : VMM_TIMEOUT_MS, NULL, err,
-                 sizeof(err)) < 0) {
-        api_error(rp, 502, "Domain '%s': %s", d->name, err);
         return -1;
     }
     return 0;
 }
 
-static void act_pause(Domain *d, bool pause, ApiReply *rp)
+/* POST /v1/domains: validate, register, persist (managed), start. */
+static void create_domain(ApiCall *c)
 {
-    int id;
-    bool changed = false;
+    CreateArgs a;
+    char err[1024];
+    Domain *d;
 
-    pthread_mutex_lock(&reg_lock);
-    if (is_live(d) && (d->state == DS_PAUSED) == pause) {
-        pthread_mutex_unlock(&reg_lock);
-        api_error(rp, 409, "Domain '%s' is %s.", d->name, pause ? "already paused" : "not paused");
+    if (create_args(c->body, &a, c->rp) < 0 || !(d = register_domain(&a, c->rp)))
+        return;
+    if (a.managed && persist_domain(d, a.autostart, c->rp) < 0) {
+        unregister_domain(d, false);
         return;
     }
-    pthread_mutex_unlock(&reg_lock);
-    if (forward(d, pause ? "pause" : "resume", NULL, rp) < 0)
+    if (a.start && start_domain(d, a.paused, err, sizeof(err)) < 0) {
+        unregister_domain(d, true);
+        api_error(c->rp, 500, "%s", err);
         return;
-    pthread_mutex_lock(&reg_lock);
-    if (is_live(d) && (d->state == DS_PAUSED) != pause) {
-        d->state = pause ? DS_PAUSED : DS_RUNNING;
-        changed = true;
     }
-    id = d->id;
-    pthread_cond_broadcast(&reg_cond);
-    pthread_mutex_unlock(&reg_lock);
-    if (changed)
-        events_emit(pause ? "paused" : "unpaused", d->name, id);
-    dom_get(d);
-    reply_domain(rp, 200, d);
+    reply_domain(c->rp, 201, d);
+    dom_put(d);
 }
 
-static void act_shutdown(Domain *d, const ApiRequest *rq, bool reboot, ApiReply *rp)
+/* ---- one domain ---- */
+
+static void get_domain(ApiCall *c)
 {
-    static const char *const keys[] = { "wait", "timeout", NULL };
-    json_t *body = parse_body(rq, rp, keys);
+    if (!c->d) {
+        reply_json(c->rp, 200, dom0_to_json());
+        return;
+    }
+    sup_sample(c->d);
+    reply_domain(c->rp, 200, c->d);
+}
+
+static void undefine_domain(ApiCall *c)
+{
+    Domain *d = c->d;
+    json_t *j;
+
+    pthread_mutex_lock(&reg_lock);
+    if (!d->managed) {
+        pthread_mutex_unlock(&reg_lock);
+        api_error(c->rp, 409, "Domain '%s' is not managed; destroy it instead.", d->name);
+        return;
+    }
+    if (d->state != DS_STOPPED || d->pid > 0) {
+        pthread_mutex_unlock(&reg_lock);
+        api_error(c->rp, 409, "Domain '%s' is running; shut it down first.", d->name);
+        return;
+    }
+    reg_remove_locked(d);
+    pthread_mutex_unlock(&reg_lock);
+    state_delete_domain(d->name);
+    j = json_pack("{s:s,s:b}", "name", d->name, "deleted", 1);
+    reply_json(c->rp, 200, j);
+}
+
+static void get_console(ApiCall *c)
+{
+    char path[PATH_MAX + 16];
+    bool live;
+
+    pthread_mutex_lock(&reg_lock);
+    live = is_live(c->d);
+    snprintf(path, sizeof(path), "%s.console", c->d->sock);
+    pthread_mutex_unlock(&reg_lock);
+    if (!live) {
+        api_error(c->rp, 409, "Domain '%s' is not running.", c->d->name);
+        return;
+    }
+    reply_json(c->rp, 200, json_pack("{s:s}", "path", path));
+}
+
+static void get_log(ApiCall *c)
+{
+    char *text = state_read_log(c->d->name, 256u << 10);
+
+    /* The log is raw VMM output: JSON strings must be UTF-8. */
+    for (char *p = text; p && *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    reply_json(c->rp, 200, json_pack("{s:s}", "text", text ? text : ""));
+    free(text);
+}
+
+static void act_start(ApiCall *c)
+{
+    char err[1024];
+    bool ok, paused;
+
+    if (get_bool(c->body, "paused", false, &paused, c->rp) < 0)
+        return;
+    pthread_mutex_lock(&reg_lock);
+    ok = c->d->state == DS_STOPPED && c->d->pid == 0;
+    pthread_mutex_unlock(&reg_lock);
+    if (!ok) {
+        api_error(c->rp, 409, "Domain '%s' is already running.", c->d->name);
+        return;
+    }
+    if (start_domain(c->d, paused, err, sizeof(err)) < 0) {
+        api_error(c->rp, 500, "%s", err);
+        return;
+    }
+    reply_domain(c->rp, 200, c->d);
+}
+
+static void act_destroy(ApiCall *c)
+{
+    char err[1024];
+
+    if (sup_destroy(c->d, err, sizeof(err)) < 0) {
+        api_error(c->rp, 409, "%s", err);
+        return;
+    }
+    reply_domain(c->rp, 200, c->d);
+}
+
+/* shutdown and reboot: the guest agent does it; shutdown may wait. */
+static void act_shutdown(ApiCall *c)
+{
     bool wait = false, has_to;
     long long timeout = SHUTDOWN_WAIT_S;
     uint64_t seq;
 
-    if (!body)
+    if (get_bool(c->body, "wait", false, &wait, c->rp) < 0 ||
+        get_int(c->body, "timeout", 1, 3600, &timeout, &has_to, c->rp) < 0)
         return;
-    if (get_bool(body, "wait", false, &wait, rp) < 0 ||
-        get_int(body, "timeout", 1, 3600, &timeout, &has_to, rp) < 0) {
-        json_decref(body);
-        return;
-    }
-    json_decref(body);
     pthread_mutex_lock(&reg_lock);
-    seq = d->run_seq;
+    seq = c->d->run_seq;
     pthread_mutex_unlock(&reg_lock);
-    if (forward(d, reboot ? "reboot" : "shutdown", NULL, rp) < 0)
+    if (route_forward(c, NULL) < 0)
         return;
-    if (wait && !reboot && sup_wait_stopped(d, seq, (int)timeout * 1000) < 0) {
-        api_error(rp, 504, "Domain '%s' did not shut down within %lld s.", d->name, timeout);
+    if (wait && (c->route->flags & ROUTE_WAITS) &&
+        sup_wait_stopped(c->d, seq, (int)timeout * 1000) < 0) {
+        api_error(c->rp, 504, "Domain '%s' did not shut down within %lld s.", c->d->name, timeout);
         return;
     }
-    dom_get(d);
-    reply_domain(rp, 200, d);
+    reply_domain(c->rp, 200, c->d);
 }
 
-static void act_mem(Domain *d, const ApiRequest *rq, ApiReply *rp)
+static void set_pause_state(ApiCall *c, bool pause)
 {
-    static const char *const keys[] = { "target_mib", "max_mib", NULL };
-    json_t *body = parse_body(rq, rp, keys);
+    char err[1024];
+    bool already;
+    int st;
+
+    pthread_mutex_lock(&reg_lock);
+    already = is_live(c->d) && (c->d->state == DS_PAUSED) == pause;
+    pthread_mutex_unlock(&reg_lock);
+    if (already) {
+        api_error(c->rp, 409, "Domain '%s' is %s.", c->d->name,
+                  pause ? "already paused" : "not paused");
+        return;
+    }
+    if ((st = set_paused(c->d, pause, err, sizeof(err)))) {
+        api_error(c->rp, st, "%s", err);
+        return;
+    }
+    reply_domain(c->rp, 200, c->d);
+}
+
+static void act_pause(ApiCall *c) { set_pause_state(c, true); }
+static void act_unpause(ApiCall *c) { set_pause_state(c, false); }
+
+/* config plus a final `maxmem = MAX` line (which wins over earlier ones);
+ * NULL when out of memory. */
+static char *config_with_maxmem(const char *config, long long max)
+{
+    size_t len = strlen(config);
+    char *nc = NULL;
+
+    if (asprintf(&nc, "%s%smaxmem = %lld\n", config,
+                 len && config[len - 1] != '\n' ? "\n" : "", max) < 0)
+        return NULL;
+    return nc;
+}
+
+/* mem-max: the domain's limit; a managed domain keeps it in its stored
+ * config (as xm mem-max did). -1 after replying. */
+static int set_max_mem(ApiCall *c, long long max)
+{
+    Domain *d = c->d;
+    char *nc;
+
+    pthread_mutex_lock(&reg_lock);
+    if ((uint64_t)max < d->mem_mib) {
+        pthread_mutex_unlock(&reg_lock);
+        api_error(c->rp, 400, "max_mib (%lld) is less than the current memory (%llu MiB)",
+                  max, (unsigned long long)d->mem_mib);
+        return -1;
+    }
+    d->maxmem_mib = (uint64_t)max;
+    if (d->managed) {
+        if (!(nc = config_with_maxmem(d->config, max))) {
+            pthread_mutex_unlock(&reg_lock);
+            api_error(c->rp, 500, "out of memory");
+            return -1;
+        }
+        free(d->config);
+        d->config = nc;
+        if (state_save_domain(d) < 0) {
+            pthread_mutex_unlock(&reg_lock);
+            api_error(c->rp, 500, "cannot save the configuration of '%s' in %s", d->name,
+                      xconf.state_dir);
+            return -1;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return 0;
+}
+
+/* mem-set: the balloon target, up to the domain's limit. -1 after replying. */
+static int set_target_mem(ApiCall *c, long long target)
+{
+    json_t *args;
+    int r;
+
+    pthread_mutex_lock(&reg_lock);
+    if ((uint64_t)target > c->d->maxmem_mib) {
+        pthread_mutex_unlock(&reg_lock);
+        api_error(c->rp, 400, "target_mib (%lld) is more than the maximum (%llu MiB)",
+                  target, (unsigned long long)c->d->maxmem_mib);
+        return -1;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    args = json_pack("{s:I}", "target_mib", (json_int_t)target);
+    r = route_forward(c, args);
+    json_decref(args);
+    if (r < 0)
+        return -1;
+    pthread_mutex_lock(&reg_lock);
+    c->d->mem_mib = (uint64_t)target;
+    pthread_mutex_unlock(&reg_lock);
+    return 0;
+}
+
+static void act_mem(ApiCall *c)
+{
     long long target = 0, max = 0;
     bool has_target, has_max;
 
-    if (!body)
+    if (get_int(c->body, "target_mib", 1, 1 << 24, &target, &has_target, c->rp) < 0 ||
+        get_int(c->body, "max_mib", 1, 1 << 24, &max, &has_max, c->rp) < 0)
         return;
-    if (get_int(body, "target_mib", 1, 1 << 24, &target, &has_target, rp) < 0 ||
-        get_int(body, "max_mib", 1, 1 << 24, &max, &has_max, rp) < 0)
-        goto out;
     if (has_target == has_max) {
-        api_error(rp, 400, "give exactly one of 'target_mib' and 'max_mib'");
-        goto out;
+        api_error(c->rp, 400, "give exactly one of 'target_mib' and 'max_mib'");
+        return;
     }
-    if (has_max) {
-        pthread_mutex_lock(&reg_lock);
-        if ((uint64_t)max < d->mem_mib) {
-            pthread_mutex_unlock(&reg_lock);
-            api_error(rp, 400, "max_mib (%lld) is less than the current memory (%llu MiB)",
-                      max, (unsigned long long)d->mem_mib);
-            goto out;
-        }
-        d->maxmem_mib = (uint64_t)max;
-        if (d->managed) {
-            /* A managed domain keeps it (as xm mem-max did): the stored
-             * config gets a final `maxmem`, which wins over earlier ones. */
-            size_t len = strlen(d->config);
-            char *nc = NULL;
-            if (asprintf(&nc, "%s%smaxmem = %lld\n", d->config,
-                         len && d->config[len - 1] != '\n' ? "\n" : "", max) < 0 || !nc) {
-                pthread_mutex_unlock(&reg_lock);
-                api_error(rp, 500, "out of memory");
-                goto out;
-            }
-            free(d->config);
-            d->config = nc;
-            if (state_save_domain(d) < 0) {
-                pthread_mutex_unlock(&reg_lock);
-                api_error(rp, 500, "cannot save the configuration of '%s' in %s", d->name,
-                          xconf.state_dir);
-                goto out;
-            }
-        }
-        pthread_mutex_unlock(&reg_lock);
-    } else {
-        json_t *args;
-
-        pthread_mutex_lock(&reg_lock);
-        if ((uint64_t)target > d->maxmem_mib) {
-            pthread_mutex_unlock(&reg_lock);
-            api_error(rp, 400, "target_mib (%lld) is more than the maximum (%llu MiB)",
-                      target, (unsigned long long)d->maxmem_mib);
-            goto out;
-        }
-        pthread_mutex_unlock(&reg_lock);
-        args = json_pack("{s:I}", "target_mib", (json_int_t)target);
-        if (forward(d, "balloon", args, rp) < 0) {
-            json_decref(args);
-            goto out;
-        }
-        json_decref(args);
-        pthread_mutex_lock(&reg_lock);
-        d->mem_mib = (uint64_t)target;
-        pthread_mutex_unlock(&reg_lock);
-    }
-    dom_get(d);
-    reply_domain(rp, 200, d);
-out:
-    json_decref(body);
+    if ((has_max ? set_max_mem(c, max) : set_target_mem(c, target)) < 0)
+        return;
+    reply_domain(c->rp, 200, c->d);
 }
 
-static void act_vcpus(Domain *d, const ApiRequest *rq, ApiReply *rp)
+static void act_vcpus(ApiCall *c)
 {
-    static const char *const keys[] = { "count", NULL };
-    json_t *body = parse_body(rq, rp, keys), *args;
     long long count = 0;
+    json_t *args;
     bool has;
     unsigned max;
+    int r;
 
-    if (!body)
+    if (get_int(c->body, "count", 1, 4096, &count, &has, c->rp) < 0)
         return;
-    if (get_int(body, "count", 1, 4096, &count, &has, rp) < 0)
-        goto out;
     if (!has) {
-        api_error(rp, 400, "'count' is required");
-        goto out;
+        api_error(c->rp, 400, "'count' is required");
+        return;
     }
     pthread_mutex_lock(&reg_lock);
-    max = d->maxvcpus;
+    max = c->d->maxvcpus;
     pthread_mutex_unlock(&reg_lock);
     if ((unsigned long long)count > max) {
-        api_error(rp, 400, "count (%lld) is more than maxvcpus (%u)", count, max);
-        goto out;
+        api_error(c->rp, 400, "count (%lld) is more than maxvcpus (%u)", count, max);
+        return;
     }
     args = json_pack("{s:I}", "count", (json_int_t)count);
-    if (forward(d, "vcpu-set", args, rp) < 0) {
-        json_decref(args);
-        goto out;
-    }
+    r = route_forward(c, args);
     json_decref(args);
+    if (r < 0)
+        return;
     pthread_mutex_lock(&reg_lock);
-    d->vcpus = (unsigned)count;
+    c->d->vcpus = (unsigned)count;
     pthread_mutex_unlock(&reg_lock);
-    dom_get(d);
-    reply_domain(rp, 200, d);
-out:
-    json_decref(body);
+    reply_domain(c->rp, 200, c->d);
 }
 
-static void act_autostart(Domain *d, const ApiRequest *rq, ApiReply *rp)
+static void act_autostart(ApiCall *c)
 {
-    static const char *const keys[] = { "autostart", NULL };
-    json_t *body = parse_body(rq, rp, keys);
     bool on, managed;
 
-    if (!body)
+    if (!json_object_get(c->body, "autostart")) {
+        api_error(c->rp, 400, "'autostart' is required");
         return;
-    if (!json_object_get(body, "autostart")) {
-        api_error(rp, 400, "'autostart' is required");
-        goto out;
     }
-    if (get_bool(body, "autostart", false, &on, rp) < 0)
-        goto out;
+    if (get_bool(c->body, "autostart", false, &on, c->rp) < 0)
+        return;
     pthread_mutex_lock(&reg_lock);
-    managed = d->managed;
+    managed = c->d->managed;
     pthread_mutex_unlock(&reg_lock);
     if (!managed) {
-        api_error(rp, 409, "only managed domains can be autostarted");
-        goto out;
+        api_error(c->rp, 409, "only managed domains can be autostarted");
+        return;
     }
-    if (state_set_autostart(d->name, on) < 0) {
-        api_error(rp, 500, "cannot update the autostart mark in %s", xconf.state_dir);
-        goto out;
+    if (state_set_autostart(c->d->name, on) < 0) {
+        api_error(c->rp, 500, "cannot update the autostart mark in %s", xconf.state_dir);
+        return;
     }
     pthread_mutex_lock(&reg_lock);
-    d->autostart = on;
+    c->d->autostart = on;
     pthread_mutex_unlock(&reg_lock);
-    dom_get(d);
-    reply_domain(rp, 200, d);
-out:
-    json_decref(body);
+    reply_domain(c->rp, 200, c->d);
 }
 
-static void domain_action(Domain *d, const char *method, const char *action,
-                          const ApiRequest *rq, ApiReply *rp)
-{
-    char err[1024];
-    bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+/* ---- routing ---- */
 
-    if (!strcmp(action, "console") || !strcmp(action, "log")) {
-        if (!get) {
-            api_error(rp, 405, "use GET for /%s", action);
-            return;
-        }
-        if (!strcmp(action, "console")) {
-            char path[PATH_MAX + 16];
-            bool live;
+#define FIELDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define M ROUTE_MODIFY
 
-            if (!rq->local) {
-                api_error(rp, 403, "the console is available on the local socket only");
-                return;
-            }
-            pthread_mutex_lock(&reg_lock);
-            live = is_live(d);
-            snprintf(path, sizeof(path), "%s.console", d->sock);
-            pthread_mutex_unlock(&reg_lock);
-            if (!live) {
-                api_error(rp, 409, "Domain '%s' is not running.", d->name);
-                return;
-            }
-            reply_json(rp, 200, json_pack("{s:s}", "path", path));
-        } else {
-            char *text = state_read_log(d->name, 256u << 10);
+static const Route routes[] = {
+    { "GET",    "host",                    get_host,        0, NULL, NULL },
+    { "GET",    "events",                  get_events,      0, NULL, NULL },
+    { "GET",    "domains",                 list_domains,    0, NULL, NULL },
+    { "POST",   "domains",                 create_domain,   0, NULL,
+      FIELDS("config", "overrides", "start", "managed", "paused", "autostart", "file") },
+    { "GET",    "domains/{dom}",           get_domain,      ROUTE_DOM0, NULL, NULL },
+    { "DELETE", "domains/{dom}",           undefine_domain, M, NULL, NULL },
+    { "GET",    "domains/{dom}/console",   get_console,     ROUTE_LOCAL, NULL, NULL },
+    { "GET",    "domains/{dom}/log",       get_log,         0, NULL, NULL },
+    { "POST",   "domains/{dom}/start",     act_start,       M, NULL, FIELDS("paused") },
+    { "POST",   "domains/{dom}/destroy",   act_destroy,     M, NULL, NULL },
+    { "POST",   "domains/{dom}/shutdown",  act_shutdown,    M | ROUTE_AGENT | ROUTE_WAITS,
+      "shutdown", FIELDS("wait", "timeout") },
+    { "POST",   "domains/{dom}/reboot",    act_shutdown,    M | ROUTE_AGENT, "reboot",
+      FIELDS("wait", "timeout") },
+    { "POST",   "domains/{dom}/pause",     act_pause,       M, NULL, NULL },
+    { "POST",   "domains/{dom}/unpause",   act_unpause,     M, NULL, NULL },
+    { "POST",   "domains/{dom}/mem",       act_mem,         M, "balloon",
+      FIELDS("target_mib", "max_mib") },
+    { "POST",   "domains/{dom}/vcpus",     act_vcpus,       M | ROUTE_AGENT, "vcpu-set",
+      FIELDS("count") },
+    { "POST",   "domains/{dom}/autostart", act_autostart,   M, NULL, FIELDS("autostart") },
+};
 
-            /* The log is raw VMM output: JSON strings must be UTF-8. */
-            for (char *p = text; p && *p; p++)
-                if ((unsigned char)*p >= 0x80)
-                    *p = '?';
-            reply_json(rp, 200, json_pack("{s:s}", "text", text ? text : ""));
-            free(text);
-        }
-        return;
-    }
-    if (!post) {
-        api_error(rp, 405, "use POST for /%s", action);
-        return;
-    }
-    if (!strcmp(action, "start")) {
-        bool ok;
+#undef M
 
-        pthread_mutex_lock(&reg_lock);
-        ok = d->state == DS_STOPPED && d->pid == 0;
-        pthread_mutex_unlock(&reg_lock);
-        if (!ok) {
-            api_error(rp, 409, "Domain '%s' is already running.", d->name);
-            return;
-        }
-        if (sup_start(d, err, sizeof(err)) < 0) {
-            api_error(rp, 500, "%s", err);
-            return;
-        }
-        dom_get(d);
-        reply_domain(rp, 200, d);
-    } else if (!strcmp(action, "destroy")) {
-        if (sup_destroy(d, err, sizeof(err)) < 0) {
-            api_error(rp, 409, "%s", err);
-            return;
-        }
-        dom_get(d);
-        reply_domain(rp, 200, d);
-    } else if (!strcmp(action, "shutdown") || !strcmp(action, "reboot")) {
-        act_shutdown(d, rq, !strcmp(action, "reboot"), rp);
-    } else if (!strcmp(action, "pause") || !strcmp(action, "unpause")) {
-        act_pause(d, !strcmp(action, "pause"), rp);
-    } else if (!strcmp(action, "mem")) {
-        act_mem(d, rq, rp);
-    } else if (!strcmp(action, "vcpus")) {
-        act_vcpus(d, rq, rp);
-    } else if (!strcmp(action, "autostart")) {
-        act_autostart(d, rq, rp);
-    } else {
-        api_error(rp, 404, "unknown domain action '%.40s'", action);
-    }
-}
-
-static bool modifies(const char *method, const char *action)
-{
-    if (!strcmp(method, "GET"))
-        return false;
-    return !action || (strcmp(action, "console") && strcmp(action, "log"));
-}
-
-/* Split "/v1/a/b/c" into at most 4 segments (after "v1"). */
-static int split_path(const char *path, char seg[4][MAX_KEY + 1])
+/* Split "/v1/a/b/c" into at most MAX_SEGMENTS segments (after "v1"). */
+static int split_path(const char *path, char seg[MAX_SEGMENTS][MAX_KEY + 1])
 {
     int n = 0;
     const char *p = path;
@@ -730,7 +832,7 @@ static int split_path(const char *path, char seg[4][MAX_KEY + 1])
         const char *e = strchr(p, '/');
         size_t len = e ? (size_t)(e - p) : strlen(p);
 
-        if (!len || len > MAX_KEY || n == 4)
+        if (!len || len > MAX_KEY || n == MAX_SEGMENTS)
             return -1;
         memcpy(seg[n], p, len);
         seg[n][len] = '\0';
@@ -747,21 +849,113 @@ static int split_path(const char *path, char seg[4][MAX_KEY + 1])
     return n;
 }
 
+/* Does the path fit the pattern? *dom is the index of its {dom} segment
+ * (-1 if none). */
+static bool path_matches(const char *pattern, char seg[MAX_SEGMENTS][MAX_KEY + 1], int n,
+                         int *dom)
+{
+    const char *p = pattern;
+    int i = 0;
+
+    *dom = -1;
+    for (; *p; i++) {
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+
+        if (i == n)
+            return false;
+        if (len == 5 && !strncmp(p, "{dom}", 5))
+            *dom = i;
+        else if (strlen(seg[i]) != len || strncmp(seg[i], p, len))
+            return false;
+        p += len + (e != NULL);
+    }
+    return i == n;
+}
+
+static bool method_known(const char *m)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(routes); i++)
+        if (!strcmp(routes[i].method, m))
+            return true;
+    return false;
+}
+
+/* The last word of a route's path ("console" for domains/{dom}/console). */
+static const char *route_noun(const Route *rt)
+{
+    const char *slash = strrchr(rt->path, '/');
+
+    return slash ? slash + 1 : rt->path;
+}
+
+/* The route for the request, or NULL after replying 404 (no such path) or
+ * 405 (naming the methods the path takes). */
+static const Route *find_route(const ApiRequest *rq, char seg[MAX_SEGMENTS][MAX_KEY + 1], int n,
+                               int *dom, ApiReply *rp)
+{
+    char allowed[64] = "";
+    const char *pattern = NULL;
+
+    for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+        if (!path_matches(routes[i].path, seg, n, dom))
+            continue;
+        if (!strcmp(routes[i].method, rq->method))
+            return &routes[i];
+        pattern = routes[i].path;
+        snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), "%s%s",
+                 allowed[0] ? " or " : "", routes[i].method);
+    }
+    if (pattern)
+        api_error(rp, 405, "use %s for /v1/%s", allowed, pattern);
+    else
+        api_error(rp, 404, "no such resource: %.200s", rq->path);
+    return NULL;
+}
+
+/* The {dom} of the call's path into c->d (referenced). Domain-0 has no
+ * Domain: it passes (c->d NULL) only on ROUTE_DOM0 routes. -1 after
+ * replying 403 or 404. */
+static int resolve_domain(ApiCall *c, const char *key)
+{
+    const Route *rt = c->route;
+    Domain *d;
+
+    if (reg_is_dom0_key(key)) {
+        if (rt->flags & ROUTE_MODIFY)
+            api_error(c->rp, 403, "Domain-0 cannot be modified");
+        else if (!(rt->flags & ROUTE_DOM0))
+            api_error(c->rp, 403, "Domain-0 has no %s", route_noun(rt));
+        return rt->flags & ROUTE_DOM0 ? 0 : -1;
+    }
+    pthread_mutex_lock(&reg_lock);
+    d = reg_find_locked(key);
+    if (d)
+        dom_get(d);
+    pthread_mutex_unlock(&reg_lock);
+    if (!d) {
+        api_error(c->rp, 404, "Domain '%s' does not exist.", key);
+        return -1;
+    }
+    c->d = d;
+    return 0;
+}
+
 void api_handle(const ApiRequest *rq, ApiReply *rp)
 {
-    char seg[4][MAX_KEY + 1];
-    const char *m = rq->method;
-    int n;
+    char seg[MAX_SEGMENTS][MAX_KEY + 1];
+    ApiCall c = { .rq = rq, .rp = rp };
+    int n, dom;
 
     rp->status = 500;
     rp->body = NULL;
     rp->events = false;
-    if (!m || !rq->path) {
+    if (!rq->method || !rq->path) {
         api_error(rp, 400, "bad request");
         return;
     }
-    if (strcmp(m, "GET") && strcmp(m, "POST") && strcmp(m, "DELETE")) {
-        api_error(rp, 405, "method %.16s not allowed", m);
+    if (!method_known(rq->method)) {
+        api_error(rp, 405, "method %.16s not allowed", rq->method);
         return;
     }
     n = split_path(rq->path, seg);
@@ -769,59 +963,20 @@ void api_handle(const ApiRequest *rq, ApiReply *rp)
         api_error(rp, 404, "no such resource: %.200s", rq->path);
         return;
     }
-
-    if (!strcmp(seg[0], "host") && n == 1) {
-        if (strcmp(m, "GET"))
-            api_error(rp, 405, "use GET for /v1/host");
-        else
-            reply_json(rp, 200, host_info_json());
-    } else if (!strcmp(seg[0], "events") && n == 1) {
-        if (strcmp(m, "GET")) {
-            api_error(rp, 405, "use GET for /v1/events");
-        } else {
-            rp->status = 200;
-            rp->events = true;
-        }
-    } else if (!strcmp(seg[0], "domains") && n == 1) {
-        if (!strcmp(m, "GET"))
-            list_domains(rp);
-        else if (!strcmp(m, "POST"))
-            create_domain(rq, rp);
-        else
-            api_error(rp, 405, "use GET or POST for /v1/domains");
-    } else if (!strcmp(seg[0], "domains") && n <= 3) {
-        const char *action = n == 3 ? seg[2] : NULL;
-        bool dom0;
-        Domain *d;
-
-        if (n == 2 && !strcmp(m, "POST")) {
-            api_error(rp, 405, "use GET or DELETE for /v1/domains/{dom}");
-            return;
-        }
-        if (n == 3 && !strcmp(m, "DELETE")) {
-            api_error(rp, 405, "DELETE applies to /v1/domains/{dom}");
-            return;
-        }
-        d = lookup(seg[1], modifies(m, action), &dom0, rp);
-        if (dom0) {
-            if (n == 2)
-                reply_json(rp, 200, dom0_to_json());
-            else
-                api_error(rp, 403, "Domain-0 has no %s", action);
-            return;
-        }
-        if (!d)
-            return;
-        if (n == 2 && !strcmp(m, "GET")) {
-            sup_sample(d);
-            reply_domain(rp, 200, d);
-        } else if (n == 2) {
-            undefine_domain(d, rp);
-        } else {
-            domain_action(d, m, action, rq, rp);
-            dom_put(d);
-        }
-    } else {
-        api_error(rp, 404, "no such resource: %.200s", rq->path);
+    if (!(c.route = find_route(rq, seg, n, &dom, rp)))
+        return;
+    if (dom >= 0 && resolve_domain(&c, seg[dom]) < 0)
+        return;
+    if ((c.route->flags & ROUTE_LOCAL) && !rq->local) {
+        api_error(rp, 403, "the %s is available on the local socket only",
+                  route_noun(c.route));
+        goto out;
     }
+    if (c.route->body && !(c.body = parse_body(rq, rp, c.route->body)))
+        goto out;
+    c.route->fn(&c);
+out:
+    json_decref(c.body);
+    if (c.d)
+        dom_put(c.d);
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "xend.h"
 
 #define QUEUE_BYTES (64u << 10)
@@ -104,16 +105,10 @@ void events_unsubscribe(EventSub *s)
 
 long events_read(EventSub *s, char *buf, size_t max, int timeout_ms)
 {
-    struct timespec ts;
+    /* ev_cond waits on the monotonic clock (ev_init). */
+    struct timespec ts = ns_to_timespec(clock_ns() + (uint64_t)timeout_ms * NS_PER_MS);
     size_t n;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&ev_lock);
     while (!s->len && !stopping)
         if (pthread_cond_timedwait(&ev_cond, &ev_lock, &ts) == ETIMEDOUT)

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "xend.h"
@@ -28,6 +29,8 @@
 XendConf xconf;
 
 enum { LSB_OK = 0, LSB_FAIL = 1, LSB_USAGE = 2, LSB_NOT_RUNNING = 3 };
+
+#define PROBE_TIMEOUT_MS 2000   /* asking whether another xend listens */
 
 static void usage(FILE *f)
 {
@@ -164,7 +167,7 @@ static int cmd_stop(void)
 static int pidfile_lock(void)
 {
     char p[PATH_MAX], buf[32];
-    int fd;
+    int fd, r;
 
     pidfile_path(p, sizeof(p));
     fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -178,9 +181,11 @@ static int pidfile_lock(void)
         close(fd);
         return -1;
     }
+    /* Rewritten in place, not replaced: the lock is on this file. */
     snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0) {
-        log_err("cannot write %s: %s", p, strerror(errno));
+    r = ftruncate(fd, 0) < 0 ? -errno : io_write_all(fd, buf, strlen(buf));
+    if (r < 0) {
+        log_err("cannot write %s: %s", p, strerror(-r));
         close(fd);
         return -1;
     }
@@ -203,18 +208,15 @@ static int bind_socket(const char *path)
         log_err("cannot create the directory of %s: %s", path, strerror(errno));
         return -1;
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        log_err("socket: %s", strerror(errno));
-        return -1;
-    }
-    /* A socket file left by a dead xend: remove it, unless someone answers. */
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+    /* A socket file left by a dead xend: remove it, unless someone answers
+     * (or is too busy to: a full backlog times out). */
+    fd = io_unix_connect(path, PROBE_TIMEOUT_MS, IO_CLOEXEC);
+    if (fd >= 0 || fd == -ETIMEDOUT) {
         log_err("another xend is listening on %s", path);
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
-    close(fd);
     unlink(path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
@@ -236,6 +238,10 @@ static int load_token(void)
     if (state_path(p, sizeof(p), "token") < 0)
         return -1;
     text = read_file(p, &len);
+    if (!text && errno != ENOENT) {
+        log_err("cannot read %s: %s", p, strerror(errno));
+        return -1;
+    }
     if (text) {
         while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
             len--;
@@ -256,14 +262,16 @@ static int load_token(void)
     }
     for (int i = 0; i < 32; i++)
         sprintf(xconf.token + 2 * i, "%02x", rnd[i]);
-    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || dprintf(fd, "%s\n", xconf.token) < 0) {
-        log_err("cannot write %s: %s", p, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    char line[sizeof(xconf.token) + 1];
+    int r;
+
+    snprintf(line, sizeof(line), "%s\n", xconf.token);
+    r = io_write_file_atomic(p, line, strlen(line), 0600);
+    explicit_bzero(line, sizeof(line));
+    if (r < 0) {
+        log_err("cannot write %s: %s", p, strerror(-r));
         return -1;
     }
-    close(fd);
     log_info("created the API token in %s", p);
     return 0;
 }
@@ -271,9 +279,7 @@ static int load_token(void)
 static void tell_parent(int ready_fd, char status)
 {
     if (ready_fd >= 0) {
-        if (write(ready_fd, &status, 1) < 0) {
-            /* the parent is gone; nothing to tell */
-        }
+        io_write_all(ready_fd, &status, 1);   /* fails only if the parent is gone */
         close(ready_fd);
     }
 }

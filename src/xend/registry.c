@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hostcaps.h"
 #include "common/util.h"
 #include "xend.h"
 
@@ -20,10 +21,7 @@ pthread_cond_t reg_cond = PTHREAD_COND_INITIALIZER;
 static Domain *reg_head;
 static int next_id = 1;
 
-void reg_lock_(void) { pthread_mutex_lock(&reg_lock); }
-void reg_unlock_(void) { pthread_mutex_unlock(&reg_lock); }
-
-void uuid_generate_str(char out[37])
+static void uuid_generate_str(char out[37])
 {
     uint8_t b[16];
 
@@ -281,7 +279,7 @@ void reg_set_next_id_locked(int next)
 
 int reg_next_id_locked(void) { return next_id; }
 
-const char *dom_state_name(const Domain *d)
+static const char *dom_state_name(const Domain *d)
 {
     switch (d->state) {
     case DS_STOPPED:  return "stopped";
@@ -323,12 +321,6 @@ json_t *dom_to_json_locked(const Domain *d)
     return j;
 }
 
-static uint64_t host_mem_mib(int which)
-{
-    long pages = sysconf(which), psz = sysconf(_SC_PAGESIZE);
-
-    return pages > 0 && psz > 0 ? ((uint64_t)pages * (uint64_t)psz) >> 20 : 0;
-}
 
 static long host_cpus(void)
 {
@@ -353,8 +345,11 @@ static double host_cpu_seconds(void)
 
 json_t *dom0_to_json(void)
 {
-    uint64_t mem = host_mem_mib(_SC_PHYS_PAGES);
+    uint64_t total = 0, mem;
     json_t *j = json_object();
+
+    host_memory(&total, NULL);
+    mem = total >> 20;
 
     json_object_set_new(j, "name", json_string("Domain-0"));
     json_object_set_new(j, "id", json_integer(0));
@@ -384,7 +379,9 @@ json_t *host_to_json(void)
     char host[256] = "";
     json_t *j = json_object();
     unsigned ndom = 0, nrun = 0;
+    uint64_t total = 0, avail = 0;
 
+    host_memory(&total, &avail);
     if (uname(&u) != 0)
         memset(&u, 0, sizeof(u));
     gethostname(host, sizeof(host) - 1);
@@ -400,12 +397,22 @@ json_t *host_to_json(void)
     json_object_set_new(j, "version", json_string(u.version));
     json_object_set_new(j, "machine", json_string(u.machine));
     json_object_set_new(j, "nr_cpus", json_integer(host_cpus()));
-    json_object_set_new(j, "total_memory_mib", json_integer((json_int_t)host_mem_mib(_SC_PHYS_PAGES)));
-    json_object_set_new(j, "free_memory_mib", json_integer((json_int_t)host_mem_mib(_SC_AVPHYS_PAGES)));
+    json_object_set_new(j, "total_memory_mib", json_integer((json_int_t)(total >> 20)));
+    json_object_set_new(j, "free_memory_mib", json_integer((json_int_t)(avail >> 20)));
     json_object_set_new(j, "xend_version", json_string(XEND_VERSION));
     json_object_set_new(j, "domains", json_integer(ndom));
     json_object_set_new(j, "running", json_integer(nrun));
     return j;
+}
+
+bool dom_note_paused_locked(Domain *d, bool paused)
+{
+    if (d->pid <= 0 || d->state != (paused ? DS_RUNNING : DS_PAUSED))
+        return false;
+    d->state = paused ? DS_PAUSED : DS_RUNNING;
+    events_emit(paused ? "paused" : "unpaused", d->name, d->id);
+    pthread_cond_broadcast(&reg_cond);
+    return true;
 }
 
 void dom_apply_query_locked(Domain *d, json_t *r)
@@ -421,7 +428,7 @@ void dom_apply_query_locked(Domain *d, json_t *r)
         /* Blocked ('b'): the vCPUs used under 2% of their time since the
          * previous sample (Xen shows 'b' for a domain idle in its
          * scheduler). Needs two samples at least 50 ms apart. */
-        if (d->sample_wall_ns && now - d->sample_wall_ns >= 50000000ull) {
+        if (d->sample_wall_ns && now - d->sample_wall_ns >= 50 * NS_PER_MS) {
             uint64_t wall = (now - d->sample_wall_ns) * (d->vcpus ? d->vcpus : 1);
             uint64_t used = cpu >= d->sample_cpu_ns ? cpu - d->sample_cpu_ns : 0;
             d->blocked = used * 50 < wall;

@@ -2,7 +2,9 @@
  *   domains/NAME.cfg, domains/NAME.autostart   managed domains
  *   run/ID.json, run/ID.cfg, run/ID.sock[.console]   running VMMs
  *   log/NAME.log, next-id, xend.pid, token
- * Files that must never be seen half-written go through a temp + rename. */
+ * The files xend writes (configs, run records, next-id, autostart marks)
+ * are replaced atomically and durably (io_write_file_atomic): a crash
+ * leaves the old version or the new, never a mix. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "xend.h"
@@ -53,40 +56,19 @@ int state_init(void)
     return 0;
 }
 
-/* Write text to path atomically. */
-static int write_atomic(const char *path, const char *text, size_t len, mode_t mode)
+/* Replace path with text, durably (temp, fsync, rename, fsync dir). */
+static int save_file(const char *path, const char *text, size_t len, mode_t mode)
 {
-    char tmp[PATH_MAX + 8];
-    int fd;
-    size_t off = 0;
+    int r = io_write_file_atomic(path, text, len, mode);
 
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+    if (r < 0) {
+        log_err("cannot write %s: %s", path, strerror(-r));
         return -1;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        goto err;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            unlink(tmp);
-            goto err;
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        unlink(tmp);
-        goto err;
     }
     return 0;
-err:
-    log_err("cannot write %s: %s", path, strerror(errno));
-    return -1;
 }
 
-int state_load_next_id(void)
+static int state_load_next_id(void)
 {
     char p[PATH_MAX], *text;
     size_t len;
@@ -106,7 +88,7 @@ int state_save_next_id(int next)
     if (state_path(p, sizeof(p), "next-id") < 0)
         return -1;
     snprintf(text, sizeof(text), "%d\n", next);
-    return write_atomic(p, text, strlen(text), 0644);
+    return save_file(p, text, strlen(text), 0644);
 }
 
 int state_save_domain(const Domain *d)
@@ -115,7 +97,7 @@ int state_save_domain(const Domain *d)
 
     if (state_path(p, sizeof(p), "domains/%s.cfg", d->name) < 0)
         return -1;
-    return write_atomic(p, d->config, strlen(d->config), 0600);
+    return save_file(p, d->config, strlen(d->config), 0600);
 }
 
 int state_delete_domain(const char *name)
@@ -137,7 +119,7 @@ int state_set_autostart(const char *name, bool on)
         return -1;
     if (!on)
         return unlink(p) == 0 || errno == ENOENT ? 0 : -1;
-    return write_atomic(p, "", 0, 0600);
+    return save_file(p, "", 0, 0600);
 }
 
 int state_write_run(const Domain *d)
@@ -155,7 +137,7 @@ int state_write_run(const Domain *d)
     json_decref(j);
     if (!text)
         return -1;
-    r = write_atomic(p, text, strlen(text), 0600);
+    r = save_file(p, text, strlen(text), 0600);
     free(text);
     return r;
 }

@@ -24,35 +24,32 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "xend.h"
 
 #define START_TIMEOUT_MS 30000
-#define FAST_RESTART_NS  (10ull * 1000000000ull)
+#define START_POLL_US    20000     /* between queries while a VMM starts */
+#define FAST_RESTART_NS  (10 * NS_PER_SEC)
 #define MAX_FAST_RESTARTS 5
 
 static int wake_pipe[2] = { -1, -1 };
 static int sig_fd = -1;
-static volatile sig_atomic_t quitting;
 
 static int pidfd_open_(pid_t pid)
 {
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-void sup_wake(void)
+/* Make the supervision loop look at the registry again. */
+static void sup_wake(void)
 {
+    /* One byte is enough: a full pipe (EAGAIN) means a wakeup is pending. */
     if (wake_pipe[1] >= 0) {
         ssize_t r = write(wake_pipe[1], "w", 1);
         (void)r;
     }
-}
-
-void sup_quit(void)
-{
-    quitting = 1;
-    sup_wake();
 }
 
 int sup_init(void)
@@ -93,91 +90,111 @@ static void last_log_line(const char *name, char *out, size_t size)
     free(text);
 }
 
-static int write_file(const char *path, const char *text, mode_t mode)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    size_t len = strlen(text), off = 0;
-
-    if (fd < 0)
-        return -1;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    return close(fd);
-}
-
-int sup_start(Domain *d, char *err, size_t errlen)
-{
-    char cfgpath[PATH_MAX], logpath[PATH_MAX], sock[PATH_MAX], cons[PATH_MAX + 16];
-    char name[64], line[512];
-    char *config;
-    int id, logfd, nullfd, pidfd;
-    uint64_t seq, deadline;
-    json_t *res = NULL;
+/* One start of a domain: what the steps share, copied out of the Domain
+ * under the lock so that no step needs it while the VMM starts. */
+typedef struct Launch {
+    int id;
+    uint64_t seq;              /* d->run_seq while this instance lives */
+    char name[64];
+    char *config;              /* malloc'd copy of d->config */
+    char cfgpath[PATH_MAX], logpath[PATH_MAX], sock[PATH_MAX];
     pid_t pid;
+} Launch;
 
+/* Reserve an id and the paths of a new instance of d and mark it
+ * starting. Fails if d is running (or gone). */
+static int reserve_instance(Domain *d, Launch *l, char *err, size_t errlen)
+{
     pthread_mutex_lock(&reg_lock);
     if (d->state != DS_STOPPED || d->pid > 0 || d->removed) {
         pthread_mutex_unlock(&reg_lock);
         snprintf(err, errlen, "Domain '%s' is already running.", d->name);
         return -1;
     }
-    id = reg_alloc_id_locked();
-    if (state_path(sock, sizeof(sock), "run/%d.sock", id) < 0 ||
-        state_path(cfgpath, sizeof(cfgpath), "run/%d.cfg", id) < 0 ||
-        state_path(logpath, sizeof(logpath), "log/%s.log", d->name) < 0 ||
-        strlen(sock) + 9 > 108) {
+    l->id = reg_alloc_id_locked();
+    /* The console socket is the control socket's path + ".console". */
+    if (state_path(l->sock, sizeof(l->sock), "run/%d.sock", l->id) < 0 ||
+        state_path(l->cfgpath, sizeof(l->cfgpath), "run/%d.cfg", l->id) < 0 ||
+        state_path(l->logpath, sizeof(l->logpath), "log/%s.log", d->name) < 0 ||
+        strlen(l->sock) + 9 > 108) {
         pthread_mutex_unlock(&reg_lock);
         snprintf(err, errlen, "the state dir path %s is too long for a socket", xconf.state_dir);
         return -1;
     }
-    d->id = id;
+    d->id = l->id;
     d->state = DS_STARTING;
     d->destroying = false;
     d->stop_reason = SR_NONE;
     d->blocked = false;
     d->cpu_ns = d->sample_cpu_ns = d->sample_wall_ns = 0;
-    snprintf(d->sock, sizeof(d->sock), "%s", sock);
-    snprintf(name, sizeof(name), "%s", d->name);
-    config = strdup(d->config);
-    seq = d->run_seq;
+    snprintf(d->sock, sizeof(d->sock), "%s", l->sock);
+    snprintf(l->name, sizeof(l->name), "%s", d->name);
+    l->config = strdup(d->config);
+    l->seq = d->run_seq;
     pthread_mutex_unlock(&reg_lock);
+    return 0;
+}
 
-    if (!config || write_file(cfgpath, config, 0600) < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", cfgpath, strerror(errno));
-        free(config);
-        goto fail_unstarted;
-    }
-    free(config);
-    logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (logfd < 0 || nullfd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", logpath, strerror(errno));
-        if (logfd >= 0)
-            close(logfd);
-        if (nullfd >= 0)
-            close(nullfd);
-        goto fail_unstarted;
-    }
-    {
-        time_t now = time(NULL);
-        char when[64];
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
-        dprintf(logfd, "--- xend: starting domain %s (id %d) at %s\n", name, id, when);
-    }
-    unlink(sock);
-    snprintf(cons, sizeof(cons), "%s.console", sock);
-    unlink(cons);
+/* Undo reserve_instance after a start that never ran a VMM. */
+static void release_instance(Domain *d, int id)
+{
+    pthread_mutex_lock(&reg_lock);
+    d->id = -1;
+    d->state = DS_STOPPED;
+    if (!d->managed && !d->removed)
+        reg_remove_locked(d);
+    pthread_cond_broadcast(&reg_cond);
+    pthread_mutex_unlock(&reg_lock);
+    state_remove_run(id);
+}
 
-    char *argv[] = { xconf.vmm, "--control", sock, "--no-console", "--name", name,
-                     cfgpath, NULL };
+/* run/ID.cfg: the config the VMM runs, kept for a re-attaching xend. */
+static int write_run_config(const Launch *l, char *err, size_t errlen)
+{
+    int r;
+
+    if (!l->config) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    r = io_write_file_atomic(l->cfgpath, l->config, strlen(l->config), 0600);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", l->cfgpath, strerror(-r));
+        return -1;
+    }
+    return 0;
+}
+
+/* The domain's log, opened for the VMM's output, with a line marking this
+ * start. Returns the fd or -1. */
+static int open_log(const Launch *l, char *err, size_t errlen)
+{
+    int fd = open(l->logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    time_t now = time(NULL);
+    char when[64];
+
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", l->logpath, strerror(errno));
+        return -1;
+    }
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
+    dprintf(fd, "--- xend: starting domain %s (id %d) at %s\n", l->name, l->id, when);
+    return fd;
+}
+
+/* Fork and exec the VMM in its own session, stdout and stderr to logfd.
+ * Returns the pid or -1. */
+static pid_t fork_vmm(const Launch *l, int logfd, char *err, size_t errlen)
+{
+    char *argv[] = { xconf.vmm, "--control", (char *)l->sock, "--no-console", "--name",
+                     (char *)l->name, (char *)l->cfgpath, NULL };
+    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pid_t pid;
+
+    if (nullfd < 0) {
+        snprintf(err, errlen, "cannot open /dev/null: %s", strerror(errno));
+        return -1;
+    }
     pid = fork();
     if (pid == 0) {
         /* Child: only async-signal-safe calls until exec. */
@@ -193,25 +210,27 @@ int sup_start(Domain *d, char *err, size_t errlen)
         dup2(logfd, 2);
         close_range(3, ~0u, 0);
         execvp(argv[0], argv);
-        if (write(2, msg, sizeof(msg) - 1) < 0)
-            _exit(1);
+        io_write_all(2, msg, sizeof(msg) - 1);
         _exit(1);
     }
-    close(logfd);
     close(nullfd);
-    if (pid < 0) {
+    if (pid < 0)
         snprintf(err, errlen, "fork: %s", strerror(errno));
-        goto fail_unstarted;
-    }
-    pidfd = pidfd_open_(pid);
+    return pid;
+}
+
+/* Put the new VMM under supervision: its pidfd in d, the run record on
+ * disk. Without a pidfd the VMM cannot be supervised: it is killed. */
+static int track_vmm(Domain *d, const Launch *l, pid_t pid, char *err, size_t errlen)
+{
+    int pidfd = pidfd_open_(pid);
+
     if (pidfd < 0) {
-        /* Without a pidfd the VMM cannot be supervised: do not run it. */
         snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        goto fail_unstarted;
+        return -1;
     }
-
     pthread_mutex_lock(&reg_lock);
     d->pid = pid;
     d->pidfd = pidfd;
@@ -223,63 +242,110 @@ int sup_start(Domain *d, char *err, size_t errlen)
     state_write_run(d);
     pthread_mutex_unlock(&reg_lock);
     sup_wake();
-    log_info("domain %s (id %d): VMM pid %d started", name, id, (int)pid);
+    log_info("domain %s (id %d): VMM pid %d started", l->name, l->id, (int)pid);
+    return 0;
+}
 
-    deadline = clock_ns() + START_TIMEOUT_MS * 1000000ull;
+/* Start the VMM process of l and supervise it. On failure no VMM runs. */
+static int spawn_vmm(Domain *d, Launch *l, char *err, size_t errlen)
+{
+    char cons[PATH_MAX + 16];
+    int logfd;
+
+    if (write_run_config(l, err, errlen) < 0 || (logfd = open_log(l, err, errlen)) < 0)
+        return -1;
+    /* Sockets of an earlier instance with this id would fool the wait. */
+    unlink(l->sock);
+    snprintf(cons, sizeof(cons), "%s.console", l->sock);
+    unlink(cons);
+    l->pid = fork_vmm(l, logfd, err, errlen);
+    close(logfd);
+    if (l->pid < 0)
+        return -1;
+    return track_vmm(d, l, l->pid, err, errlen);
+}
+
+static bool instance_ended(Domain *d, uint64_t seq)
+{
+    bool ended;
+
+    pthread_mutex_lock(&reg_lock);
+    ended = d->run_seq != seq;
+    pthread_mutex_unlock(&reg_lock);
+    return ended;
+}
+
+/* Wait until the VMM answers a query on its control socket (the answer
+ * goes to *ready). Fails when it exits first (the error is the last line
+ * of its log) or stays silent for START_TIMEOUT_MS (then it is killed;
+ * its exit is handled by the supervision loop). */
+static int wait_until_ready(Domain *d, const Launch *l, json_t **ready, char *err, size_t errlen)
+{
+    uint64_t deadline = clock_ns() + START_TIMEOUT_MS * NS_PER_MS;
+    char line[512], cerr[256];
+
     for (;;) {
-        bool dead;
-        char cerr[256];
-
-        pthread_mutex_lock(&reg_lock);
-        dead = d->run_seq != seq;
-        pthread_mutex_unlock(&reg_lock);
-        if (dead) {
-            last_log_line(name, line, sizeof(line));
-            snprintf(err, errlen, "Domain '%s' failed to start: %s", name,
+        if (instance_ended(d, l->seq)) {
+            last_log_line(l->name, line, sizeof(line));
+            snprintf(err, errlen, "Domain '%s' failed to start: %s", l->name,
                      line[0] && strncmp(line, "--- xend:", 9) ? line : "the VMM exited");
             return -1;
         }
-        if (vmm_call(sock, "query", NULL, 1000, &res, cerr, sizeof(cerr)) == 0)
-            break;
+        if (vmm_call(l->sock, "query", NULL, 1000, ready, cerr, sizeof(cerr)) == 0)
+            return 0;
         if (clock_ns() > deadline) {
             pthread_mutex_lock(&reg_lock);
-            if (d->run_seq == seq)
-                kill(pid, SIGKILL);
+            if (d->run_seq == l->seq)
+                kill(l->pid, SIGKILL);
             pthread_mutex_unlock(&reg_lock);
             snprintf(err, errlen, "Domain '%s' failed to start: no answer on %s within %d s",
-                     name, sock, START_TIMEOUT_MS / 1000);
+                     l->name, l->sock, START_TIMEOUT_MS / 1000);
             return -1;
         }
-        usleep(20000);
+        usleep(START_POLL_US);
     }
+}
 
-    int mon = vmm_connect(sock);
+/* The VMM answered: watch its events, take its first statistics, and
+ * tell the world the domain runs. */
+static void go_live(Domain *d, const Launch *l, json_t *ready)
+{
+    int mon = vmm_connect(l->sock);
+
     pthread_mutex_lock(&reg_lock);
-    if (d->run_seq == seq) {
+    if (d->run_seq == l->seq) {
         d->mon_fd = mon;
         mon = -1;
-        dom_apply_query_locked(d, res);
+        dom_apply_query_locked(d, ready);
         if (d->state == DS_STARTING)
             d->state = DS_RUNNING;
     }
     pthread_mutex_unlock(&reg_lock);
     if (mon >= 0)
         close(mon);
-    json_decref(res);
     sup_wake();
-    events_emit("started", name, id);
-    return 0;
+    events_emit("started", l->name, l->id);
+}
 
-fail_unstarted:
-    pthread_mutex_lock(&reg_lock);
-    d->id = -1;
-    d->state = DS_STOPPED;
-    if (!d->managed && !d->removed)
-        reg_remove_locked(d);
-    pthread_cond_broadcast(&reg_cond);
-    pthread_mutex_unlock(&reg_lock);
-    state_remove_run(id);
-    return -1;
+int sup_start(Domain *d, char *err, size_t errlen)
+{
+    Launch l = { .pid = -1 };
+    json_t *ready = NULL;
+    int r;
+
+    if (reserve_instance(d, &l, err, errlen) < 0)
+        return -1;
+    r = spawn_vmm(d, &l, err, errlen);
+    free(l.config);
+    if (r < 0) {
+        release_instance(d, l.id);
+        return -1;
+    }
+    if (wait_until_ready(d, &l, &ready, err, errlen) < 0)
+        return -1;
+    go_live(d, &l, ready);
+    json_decref(ready);
+    return 0;
 }
 
 int sup_attach(Domain *d, int id, pid_t pid, const char *sock)
@@ -310,7 +376,7 @@ int sup_attach(Domain *d, int id, pid_t pid, const char *sock)
     {
         json_t *up = json_object_get(res, "uptime_ns");
         d->start_time = time(NULL) - (json_is_integer(up) && json_integer_value(up) > 0 ?
-                                      (time_t)(json_integer_value(up) / 1000000000) : 0);
+                                      (time_t)(json_integer_value(up) / (json_int_t)NS_PER_SEC) : 0);
     }
     pthread_mutex_unlock(&reg_lock);
     json_decref(res);
@@ -321,16 +387,10 @@ int sup_attach(Domain *d, int id, pid_t pid, const char *sock)
 
 int sup_wait_stopped(Domain *d, uint64_t seq, int timeout_ms)
 {
-    struct timespec ts;
+    /* reg_cond is a default condvar: its deadlines are on the wall clock. */
+    struct timespec ts = ns_to_timespec(clock_realtime_ns() + (uint64_t)timeout_ms * NS_PER_MS);
     int ret = 0;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&reg_lock);
     while (d->run_seq == seq && d->pid > 0) {
         if (pthread_cond_timedwait(&reg_cond, &reg_lock, &ts) == ETIMEDOUT) {
@@ -593,12 +653,8 @@ static void handle_monitor_locked(Domain *d)
 
             if (!strcmp(e, "stopped")) {
                 d->stop_reason = parse_reason(json_string_value(json_object_get(j, "reason")));
-            } else if (!strcmp(e, "paused") && d->state == DS_RUNNING) {
-                d->state = DS_PAUSED;
-                events_emit("paused", d->name, d->id);
-            } else if (!strcmp(e, "resumed") && d->state == DS_PAUSED) {
-                d->state = DS_RUNNING;
-                events_emit("unpaused", d->name, d->id);
+            } else if (!strcmp(e, "paused") || !strcmp(e, "resumed")) {
+                dom_note_paused_locked(d, !strcmp(e, "paused"));
             }
         }
         json_decref(j);
@@ -607,75 +663,104 @@ static void handle_monitor_locked(Domain *d)
         d->mon_len = 0;   /* an over-long line: drop it */
 }
 
+/* The descriptors the supervision loop waits on. */
+typedef struct PollSet {
+    struct pollfd *pfd;        /* [0] wake pipe, [1] signals, then per domain */
+    Domain **dom;              /* the domain of each pfd[i], i >= 2 */
+    size_t n, cap;
+} PollSet;
+
+/* Fill ps from the domains of all (a pidfd and an event connection each). */
+static void pollset_fill_locked(PollSet *ps, Domain **all, size_t n)
+{
+    if (2 * n + 2 > ps->cap) {
+        ps->cap = 2 * n + 16;
+        ps->pfd = realloc(ps->pfd, ps->cap * sizeof(*ps->pfd));
+        ps->dom = realloc(ps->dom, ps->cap * sizeof(*ps->dom));
+        if (!ps->pfd || !ps->dom)
+            abort();   /* out of memory in the supervisor: nothing sane left */
+    }
+    ps->n = 2;
+    ps->pfd[0] = (struct pollfd){ .fd = wake_pipe[0], .events = POLLIN };
+    ps->pfd[1] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+    for (size_t i = 0; i < n; i++) {
+        Domain *d = all[i];
+
+        if (d->pidfd >= 0) {
+            ps->dom[ps->n] = d;
+            ps->pfd[ps->n++] = (struct pollfd){ .fd = d->pidfd, .events = POLLIN };
+        }
+        if (d->mon_fd >= 0) {
+            ps->dom[ps->n] = d;
+            ps->pfd[ps->n++] = (struct pollfd){ .fd = d->mon_fd, .events = POLLIN };
+        }
+    }
+}
+
+/* Drain the signalfd; true when a signal asks xend to stop. */
+static bool stop_requested(void)
+{
+    struct signalfd_siginfo si;
+    bool stop = false;
+
+    while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            log_info("SIGHUP ignored (nothing to reload)");
+            continue;
+        }
+        log_info("signal %u: stopping (domains keep running)", si.ssi_signo);
+        stop = true;
+    }
+    return stop;
+}
+
+/* Handle the domains whose descriptors are ready. */
+static void dispatch_locked(const PollSet *ps)
+{
+    for (size_t i = 2; i < ps->n; i++) {
+        Domain *d = ps->dom[i];
+
+        if (!ps->pfd[i].revents)
+            continue;
+        /* Only this thread closes these fds, so equality means the
+         * descriptor still belongs to the instance we polled. */
+        if (ps->pfd[i].fd == d->pidfd)
+            handle_exit_locked(d);
+        else if (ps->pfd[i].fd == d->mon_fd)
+            handle_monitor_locked(d);
+    }
+}
+
 void sup_run(void)
 {
-    struct pollfd *pfd = NULL;
-    Domain **dom = NULL;
-    size_t cap = 0;
+    PollSet ps = { 0 };
+    bool quit = false;
 
-    while (!quitting) {
+    while (!quit) {
         Domain **all;
-        size_t n, np = 2;
+        size_t n;
         char drain[64];
 
         pthread_mutex_lock(&reg_lock);
         n = reg_snapshot_locked(&all);
-        if (2 * n + 2 > cap) {
-            cap = 2 * n + 16;
-            pfd = realloc(pfd, cap * sizeof(*pfd));
-            dom = realloc(dom, cap * sizeof(*dom));
-            if (!pfd || !dom)
-                abort();   /* out of memory in the supervisor: nothing sane left */
-        }
-        pfd[0] = (struct pollfd){ .fd = wake_pipe[0], .events = POLLIN };
-        pfd[1] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
-        for (size_t i = 0; i < n; i++) {
-            Domain *d = all[i];
-            if (d->pidfd >= 0) {
-                dom[np] = d;
-                pfd[np++] = (struct pollfd){ .fd = d->pidfd, .events = POLLIN };
-            }
-            if (d->mon_fd >= 0) {
-                dom[np] = d;
-                pfd[np++] = (struct pollfd){ .fd = d->mon_fd, .events = POLLIN };
-            }
-        }
+        pollset_fill_locked(&ps, all, n);
         pthread_mutex_unlock(&reg_lock);
 
-        if (poll(pfd, np, -1) < 0 && errno != EINTR) {
+        if (poll(ps.pfd, ps.n, -1) < 0 && errno != EINTR) {
             log_err("poll: %s", strerror(errno));
             sleep(1);
         }
         while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
             ;
-        if (pfd[1].revents) {
-            struct signalfd_siginfo si;
-            while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-                if (si.ssi_signo == SIGHUP) {
-                    log_info("SIGHUP ignored (nothing to reload)");
-                    continue;
-                }
-                log_info("signal %u: stopping (domains keep running)", si.ssi_signo);
-                quitting = 1;
-            }
-        }
+        if (ps.pfd[1].revents)
+            quit = stop_requested();
         pthread_mutex_lock(&reg_lock);
-        for (size_t i = 2; i < np; i++) {
-            Domain *d = dom[i];
-            if (!pfd[i].revents)
-                continue;
-            /* Only this thread closes these fds, so equality means the
-             * descriptor still belongs to the instance we polled. */
-            if (pfd[i].fd == d->pidfd)
-                handle_exit_locked(d);
-            else if (pfd[i].fd == d->mon_fd)
-                handle_monitor_locked(d);
-        }
+        dispatch_locked(&ps);
         for (size_t i = 0; i < n; i++)
             dom_put_locked(all[i]);
         pthread_mutex_unlock(&reg_lock);
         free(all);
     }
-    free(pfd);
-    free(dom);
+    free(ps.pfd);
+    free(ps.dom);
 }

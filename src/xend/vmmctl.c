@@ -2,173 +2,198 @@
  * Each call uses its own connection, so callers in different threads never
  * share one; events arriving before the response are skipped. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "common/io.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "xend.h"
 
-#define LINE_MAX_BYTES (64u << 10)
+#define LINE_MAX_BYTES    (64u << 10)
+#define MONITOR_CONNECT_MS 1000
+#define REQ_ID            1        /* one request per connection */
 
-static int sock_open(const char *path, bool nonblock)
+/* Lines read from a connection. */
+typedef struct LineReader {
+    char *buf;
+    size_t len, cap;
+    size_t used;               /* bytes of the line last returned (with '\n') */
+} LineReader;
+
+int vmm_connect(const char *sock)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd;
+    int fd = io_unix_connect(sock, MONITOR_CONNECT_MS, IO_NONBLOCK | IO_CLOEXEC);
 
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
+    if (fd < 0) {
+        log_debug("no event connection to %s: %s", sock, strerror(-fd));
         return -1;
     }
     return fd;
 }
 
-int vmm_connect(const char *sock)
-{
-    return sock_open(sock, true);
-}
-
 static int remaining_ms(uint64_t deadline)
 {
     uint64_t now = clock_ns();
-    return now >= deadline ? 0 : (int)((deadline - now) / 1000000ull) + 1;
+    return now >= deadline ? 0 : (int)((deadline - now) / NS_PER_MS) + 1;
 }
 
-int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
-             json_t **result, char *err, size_t errlen)
+/* Send {"id": REQ_ID, "cmd": cmd, ...args} as one line. */
+static int send_request(int fd, const char *cmd, json_t *args, char *err, size_t errlen)
 {
-    static const json_int_t req_id = 1;
-    uint64_t deadline = clock_ns() + (uint64_t)timeout_ms * 1000000ull;
-    json_t *req = json_object(), *resp = NULL;
-    char *line = NULL, *buf = NULL;
-    size_t len = 0, cap = 0;
-    int fd, ret = -1;
+    json_t *req = json_object();
+    char *text;
+    int r;
 
-    if (result)
-        *result = NULL;
-    fd = sock_open(sock, false);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot connect to the VMM control socket %s: %s",
-                 sock, strerror(errno));
-        json_decref(req);
-        return -1;
-    }
     if (args)
         json_object_update(req, args);
-    json_object_set_new(req, "id", json_integer(req_id));
+    json_object_set_new(req, "id", json_integer(REQ_ID));
     json_object_set_new(req, "cmd", json_string(cmd));
-    line = json_dumps(req, JSON_COMPACT);
+    text = json_dumps(req, JSON_COMPACT);
     json_decref(req);
-    if (!line) {
+    if (!text) {
         snprintf(err, errlen, "out of memory");
-        goto out;
+        return -1;
     }
-    {
-        size_t n = strlen(line);
-        char *msg = malloc(n + 2);
-        if (!msg) {
-            snprintf(err, errlen, "out of memory");
-            goto out;
-        }
-        memcpy(msg, line, n);
-        msg[n] = '\n';
-        for (size_t done = 0; done < n + 1;) {
-            ssize_t w = send(fd, msg + done, n + 1 - done, MSG_NOSIGNAL);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                snprintf(err, errlen, "VMM control socket: %s", strerror(errno));
-                free(msg);
-                goto out;
-            }
-            done += (size_t)w;
-        }
-        free(msg);
+    r = io_writev_all(fd, (struct iovec[]){ { text, strlen(text) }, { "\n", 1 } }, 2);
+    free(text);
+    if (r < 0) {
+        snprintf(err, errlen, "VMM control socket: %s", strerror(-r));
+        return -1;
     }
+    return 0;
+}
 
-    /* Read lines until the one answering our id. */
+/* Read more bytes into r, waiting until deadline. */
+static int fill(int fd, LineReader *r, uint64_t deadline, const char *cmd,
+                char *err, size_t errlen)
+{
     for (;;) {
-        char *nl;
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        int ms = remaining_ms(deadline), r;
-        ssize_t n;
+        int ms = remaining_ms(deadline), n;
 
-        while (buf && (nl = memchr(buf, '\n', len))) {
-            json_t *id;
-
-            *nl = '\0';
-            resp = json_loads(buf, 0, NULL);
-            len -= (size_t)(nl + 1 - buf);
-            memmove(buf, nl + 1, len);
-            if (json_is_object(resp) && (id = json_object_get(resp, "id")) &&
-                json_is_integer(id) && json_integer_value(id) == req_id)
-                goto got;
-            json_decref(resp);
-            resp = NULL;
-        }
         if (ms <= 0) {
             snprintf(err, errlen, "VMM did not answer '%s' in time", cmd);
-            goto out;
+            return -1;
         }
-        r = poll(&p, 1, ms);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            continue;   /* timeout handled above */
-        if (len + 4096 > cap) {
-            char *nb;
-            if (cap >= LINE_MAX_BYTES) {
-                snprintf(err, errlen, "VMM sent a line over 64 KiB");
-                goto out;
-            }
-            cap = cap ? cap * 2 : 8192;
-            nb = realloc(buf, cap + 1);
-            if (!nb) {
-                snprintf(err, errlen, "out of memory");
-                goto out;
-            }
-            buf = nb;
+        n = poll(&p, 1, ms);
+        if (n > 0)
+            break;
+        /* EINTR or the time is up: the deadline check above decides. */
+    }
+    if (r->len + 4096 > r->cap) {
+        char *nb;
+
+        if (r->cap >= LINE_MAX_BYTES) {
+            snprintf(err, errlen, "VMM sent a line over 64 KiB");
+            return -1;
         }
-        n = recv(fd, buf + len, cap - len, 0);
+        nb = realloc(r->buf, (r->cap ? r->cap * 2 : 8192) + 1);
+        if (!nb) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        r->buf = nb;
+        r->cap = r->cap ? r->cap * 2 : 8192;
+    }
+    for (;;) {
+        ssize_t n = recv(fd, r->buf + r->len, r->cap - r->len, 0);
+
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
             snprintf(err, errlen, "VMM closed the control connection during '%s'", cmd);
-            goto out;
+            return -1;
         }
-        len += (size_t)n;
+        r->len += (size_t)n;
+        return 0;
     }
+}
 
-got:
+/* The next line from fd, without its newline (valid until the next call),
+ * or NULL with a message. */
+static char *read_line(int fd, LineReader *r, uint64_t deadline, const char *cmd,
+                       char *err, size_t errlen)
+{
+    char *nl;
+
+    if (r->used) {
+        r->len -= r->used;
+        memmove(r->buf, r->buf + r->used, r->len);
+        r->used = 0;
+    }
+    while (!r->buf || !(nl = memchr(r->buf, '\n', r->len)))
+        if (fill(fd, r, deadline, cmd, err, errlen) < 0)
+            return NULL;
+    *nl = '\0';
+    r->used = (size_t)(nl + 1 - r->buf);
+    return r->buf;
+}
+
+/* The response to our request: the first line whose id is REQ_ID (the
+ * VMM's event lines come in between). */
+static json_t *read_response(int fd, uint64_t deadline, const char *cmd, char *err, size_t errlen)
+{
+    LineReader r = { 0 };
+    json_t *resp = NULL;
+    const char *line;
+
+    while ((line = read_line(fd, &r, deadline, cmd, err, errlen))) {
+        json_t *id;
+
+        resp = json_loads(line, 0, NULL);
+        if (json_is_object(resp) && json_is_integer(id = json_object_get(resp, "id")) &&
+            json_integer_value(id) == REQ_ID)
+            break;
+        json_decref(resp);
+        resp = NULL;
+    }
+    free(r.buf);
+    return resp;
+}
+
+/* {"ok": true, "result": R} gives R (referenced, may be NULL); otherwise
+ * the VMM's error becomes ours. */
+static int take_result(json_t *resp, json_t **result, char *err, size_t errlen)
+{
+    const char *e;
+
     if (json_is_true(json_object_get(resp, "ok"))) {
         if (result) {
             *result = json_object_get(resp, "result");
             json_incref(*result);
         }
-        ret = 0;
-    } else {
-        const char *e = json_string_value(json_object_get(resp, "error"));
-        snprintf(err, errlen, "%s", e ? e : "VMM refused the request");
+        return 0;
     }
-    json_decref(resp);
-out:
-    free(line);
-    free(buf);
+    e = json_string_value(json_object_get(resp, "error"));
+    snprintf(err, errlen, "%s", e ? e : "VMM refused the request");
+    return -1;
+}
+
+int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
+             json_t **result, char *err, size_t errlen)
+{
+    uint64_t deadline = clock_ns() + (uint64_t)timeout_ms * NS_PER_MS;
+    json_t *resp;
+    int fd, ret = -1;
+
+    if (result)
+        *result = NULL;
+    fd = io_unix_connect(sock, timeout_ms, IO_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot connect to the VMM control socket %s: %s",
+                 sock, strerror(-fd));
+        return -1;
+    }
+    if (send_request(fd, cmd, args, err, errlen) == 0 &&
+        (resp = read_response(fd, deadline, cmd, err, errlen))) {
+        ret = take_result(resp, result, err, errlen);
+        json_decref(resp);
+    }
     close(fd);
     return ret;
 }

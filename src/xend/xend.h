@@ -4,7 +4,9 @@
  * Locking: one registry mutex (reg_lock) guards every Domain's mutable
  * fields and the registry list; reg_cond is broadcast whenever a domain's
  * state changes. Nothing blocks (VMM calls, process waits, file I/O of
- * logs) while holding it. The events module has its own leaf lock. */
+ * logs) while holding it, except the small state files whose order on
+ * disk matters (next-id, run records, a managed config), which are
+ * written, durably, under it. The events module has its own leaf lock. */
 #ifndef XEND_H
 #define XEND_H
 
@@ -85,8 +87,6 @@ typedef struct Domain {
 extern pthread_mutex_t reg_lock;
 extern pthread_cond_t reg_cond;
 
-void reg_lock_(void);
-void reg_unlock_(void);
 /* Build a domain from config text (config_parse + overrides); NULL with a
  * message ("FILE:LINE: msg") in err. Not yet in the registry. */
 Domain *dom_from_config(const char *file, const char *text, size_t len,
@@ -109,13 +109,16 @@ void reg_set_next_id_locked(int next);
 int reg_next_id_locked(void);
 void reg_clear_locked(void);      /* tests: drop everything */
 
-const char *dom_state_name(const Domain *d);
 json_t *dom_to_json_locked(const Domain *d);
 json_t *dom0_to_json(void);
 json_t *host_to_json(void);
+/* The VMM of d paused (or resumed): a running domain becomes paused (a
+ * paused one running) and the "paused" ("unpaused") event goes out. The
+ * API's pause and the VMM's own event both report the change: the first
+ * one wins, the other finds nothing to do. Returns whether it changed. */
+bool dom_note_paused_locked(Domain *d, bool paused);
 /* Fold a VMM "query" result into the domain's statistics. */
 void dom_apply_query_locked(Domain *d, json_t *result);
-void uuid_generate_str(char out[37]);
 
 /* ---- supervise.c ---- */
 /* Start a VMM for d (state must be stopped); blocks until its control
@@ -134,22 +137,22 @@ int sup_attach(Domain *d, int id, pid_t pid, const char *sock);
  * record ("poweroff", "reboot", "crash", "destroyed") or NULL (crash). */
 void sup_exited_while_away(Domain *d, int id, const char *why);
 int sup_init(void);
-void sup_run(void);                /* supervision loop (main thread) */
-void sup_quit(void);               /* async-signal-safe */
-void sup_wake(void);
+/* Supervision loop (main thread); returns after SIGTERM or SIGINT. */
+void sup_run(void);
 
 /* ---- vmmctl.c ---- */
 /* One request on a new connection; result (may be NULL) is owned by the
  * caller. Returns 0, or -1 with a one-line message. */
 int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
              json_t **result, char *err, size_t errlen);
-int vmm_connect(const char *sock);   /* non-blocking event connection */
+/* A non-blocking connection for the VMM's event lines; -1 on failure
+ * (logged at debug level: the pidfd still tells when the VMM ends). */
+int vmm_connect(const char *sock);
 
 /* ---- state.c ---- */
 int state_init(void);
 int state_path(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int state_load_next_id(void);
 int state_save_next_id(int next);
 int state_save_domain(const Domain *d);
 int state_delete_domain(const char *name);

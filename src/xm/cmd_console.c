@@ -6,14 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cmds.h"
+#include "common/io.h"
 
 #define CTRL_RBRACKET 0x1d
+#define CONSOLE_CONNECT_MS 10000
 
 static int console_open(struct xm_ctx *ctx, xeno_domain *d)
 {
@@ -22,38 +22,14 @@ static int console_open(struct xm_ctx *ctx, xeno_domain *d)
         xm_lib_error(ctx);
         return -1;
     }
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
+    int fd = io_unix_connect(path, CONSOLE_CONNECT_MS, IO_CLOEXEC);
+    if (fd == -ENAMETOOLONG)
         xm_error("Console socket path too long: %s", path);
-        free(path);
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    else if (fd < 0)
         xm_error("Unable to attach to the console of %s: %s.", xeno_domain_get_name(d),
-                 strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        free(path);
-        return -1;
-    }
+                 strerror(-fd));
     free(path);
-    return fd;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= w;
-    }
-    return 0;
+    return fd < 0 ? -1 : fd;
 }
 
 int xm_console_attach(struct xm_ctx *ctx, xeno_domain *d)
@@ -84,7 +60,7 @@ int xm_console_attach(struct xm_ctx *ctx, xeno_domain *d)
             ssize_t r = read(fd, buf, sizeof(buf));
             if (r <= 0)
                 break;          /* the domain went away */
-            if (write_all(STDOUT_FILENO, buf, r) < 0) {
+            if (io_write_all(STDOUT_FILENO, buf, r) < 0) {
                 ret = 1;
                 break;
             }
@@ -97,7 +73,7 @@ int xm_console_attach(struct xm_ctx *ctx, xeno_domain *d)
             }
             char *esc = tty ? memchr(buf, CTRL_RBRACKET, r) : NULL;
             size_t len = esc ? (size_t)(esc - buf) : (size_t)r;
-            if (len && write_all(fd, buf, len) < 0)
+            if (len && io_write_all(fd, buf, len) < 0)
                 break;
             if (esc)
                 break;
@@ -113,9 +89,9 @@ int xm_console_attach(struct xm_ctx *ctx, xeno_domain *d)
 
 int cmd_console(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-')
-        return xm_usage_error(cmd, "'xm console' requires 1 argument.");
-    xeno_domain *d = xm_lookup_guest(ctx, argv[1]);
+    if (xm_operands(cmd, &argc, &argv, 1, 1))
+        return 1;
+    xeno_domain *d = xm_lookup_guest(ctx, argv[0]);
     if (!d)
         return 1;
     int rc = xm_console_attach(ctx, d);
@@ -127,9 +103,9 @@ int cmd_console(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **a
  * a moment. */
 int cmd_dmesg(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-')
-        return xm_usage_error(cmd, "'xm dmesg' requires 1 argument.");
-    xeno_domain *d = xm_lookup_guest(ctx, argv[1]);
+    if (xm_operands(cmd, &argc, &argv, 1, 1))
+        return 1;
+    xeno_domain *d = xm_lookup_guest(ctx, argv[0]);
     if (!d)
         return 1;
     int fd = console_open(ctx, d);
@@ -148,7 +124,7 @@ int cmd_dmesg(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **arg
         ssize_t r = read(fd, buf, sizeof(buf));
         if (r <= 0)
             break;
-        if (write_all(STDOUT_FILENO, buf, r) < 0)
+        if (io_write_all(STDOUT_FILENO, buf, r) < 0)
             break;
         total += r;
         if (total > (1u << 20))     /* a chatty guest: stop after 1 MiB */

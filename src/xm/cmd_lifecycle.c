@@ -51,29 +51,24 @@ static char *read_config(const char *path)
     return buf;
 }
 
-/* create and new: [options] CONFIG [key=value...] */
-static int create_or_new(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv,
-                         bool start)
+/* The overrides after the config file: each "key=value". */
+static int check_overrides(const struct xm_cmd *cmd, int argc, char **argv)
 {
-    bool console = false, paused = false;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        if (start && strcmp(argv[i], "-c") == 0)
-            console = true;
-        else if (start && (strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--paused") == 0))
-            paused = true;
-        else if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        } else
-            return xm_usage_error(cmd, "Unknown option '%s' for 'xm %s'.", argv[i], cmd->name);
-    }
-    if (i >= argc)
-        return xm_usage_error(cmd, "'xm %s' requires a config file.", cmd->name);
-    const char *path = argv[i++];
-    for (int k = i; k < argc; k++)
+    for (int k = 0; k < argc; k++)
         if (!strchr(argv[k], '=') || argv[k][0] == '=')
             return xm_usage_error(cmd, "Invalid argument '%s': expected key=value.", argv[k]);
+    return 0;
+}
+
+/* create and new, once the options are parsed: CONFIG [key=value...] */
+static int create_or_new(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv,
+                         bool start, bool paused, bool console)
+{
+    if (argc < 1)
+        return xm_usage_error(cmd, "'xm %s' requires a config file.", cmd->name);
+    const char *path = argv[0];
+    if (check_overrides(cmd, argc - 1, argv + 1))
+        return 1;
     char *text = read_config(path);
     if (!text)
         return 1;
@@ -82,7 +77,7 @@ static int create_or_new(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc,
         return 1;
     }
     /* argv is NULL-terminated, so the overrides are too. */
-    const char *const *ov = (const char *const *)(argv + i);
+    const char *const *ov = (const char *const *)(argv + 1);
     xeno_domain *d = NULL;
     int rc = start ? xeno_domain_create(ctx->conn, text, ov, paused ? XENO_CREATE_PAUSED : 0, &d)
                    : xeno_domain_define(ctx->conn, text, ov, 0, &d);
@@ -105,23 +100,36 @@ static int create_or_new(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc,
 
 int cmd_create(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    return create_or_new(ctx, cmd, argc, argv, true);
+    static const struct option opts[] = {
+        { "paused", no_argument, NULL, 'p' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool console = false, paused = false;
+    int c;
+    while ((c = xm_getopt(cmd, argc, argv, "cp", opts)) != -1) {
+        switch (c) {
+        case 'c': console = true; break;
+        case 'p': paused = true; break;
+        default: return 1;
+        }
+    }
+    return create_or_new(ctx, cmd, argc - optind, argv + optind, true, paused, console);
 }
 
 int cmd_new(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    return create_or_new(ctx, cmd, argc, argv, false);
+    if (xm_getopt(cmd, argc, argv, NULL, NULL) != -1)
+        return 1;
+    return create_or_new(ctx, cmd, argc - optind, argv + optind, false, false, false);
 }
 
 /* The commands that take exactly one guest domain and no options. */
 static int one_guest(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv,
                      int (*op)(xeno_domain *))
 {
-    if (argc != 2)
-        return xm_usage_error(cmd, "'xm %s' requires 1 argument.", cmd->name);
-    if (argv[1][0] == '-')
-        return xm_usage_error(cmd, "Unknown option '%s' for 'xm %s'.", argv[1], cmd->name);
-    xeno_domain *d = xm_lookup_guest(ctx, argv[1]);
+    if (xm_operands(cmd, &argc, &argv, 1, 1))
+        return 1;
+    xeno_domain *d = xm_lookup_guest(ctx, argv[0]);
     if (!d)
         return 1;
     int rc = op(d);
@@ -158,21 +166,21 @@ int cmd_reboot(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **ar
 
 int cmd_start(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        { "paused", no_argument, NULL, 'p' },
+        { NULL, 0, NULL, 0 },
+    };
     unsigned flags = 0;
-    const char *name = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--paused") == 0)
-            flags |= XENO_CREATE_PAUSED;
-        else if (argv[i][0] == '-')
-            return xm_usage_error(cmd, "Unknown option '%s' for 'xm start'.", argv[i]);
-        else if (name)
-            return xm_usage_error(cmd, "'xm start' takes one domain.");
-        else
-            name = argv[i];
+    int c;
+    while ((c = xm_getopt(cmd, argc, argv, "p", opts)) != -1) {
+        switch (c) {
+        case 'p': flags |= XENO_CREATE_PAUSED; break;
+        default: return 1;
+        }
     }
-    if (!name)
-        return xm_usage_error(cmd, "'xm start' requires 1 argument.");
-    xeno_domain *d = xm_lookup_guest(ctx, name);
+    if (xm_check_operands(cmd, argc - optind, 1, 1))
+        return 1;
+    xeno_domain *d = xm_lookup_guest(ctx, argv[optind]);
     if (!d)
         return 1;
     int rc = xeno_domain_start(d, flags);
@@ -180,38 +188,10 @@ int cmd_start(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **arg
     return rc == XENO_OK ? 0 : xm_lib_error(ctx);
 }
 
-int cmd_shutdown(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
+/* shutdown -a: ask every guest first, then (with -w) wait for each: they
+ * stop in parallel. */
+static int shutdown_all(struct xm_ctx *ctx, unsigned flags)
 {
-    bool all = false;
-    unsigned flags = 0;
-    const char *name = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-w") == 0 || strcmp(argv[i], "--wait") == 0)
-            flags |= XENO_SHUTDOWN_WAIT;
-        else if (strcmp(argv[i], "-a") == 0 || strcmp(argv[i], "--all") == 0)
-            all = true;
-        else if (strcmp(argv[i], "-wa") == 0 || strcmp(argv[i], "-aw") == 0) {
-            all = true;
-            flags |= XENO_SHUTDOWN_WAIT;
-        } else if (argv[i][0] == '-')
-            return xm_usage_error(cmd, "Unknown option '%s' for 'xm shutdown'.", argv[i]);
-        else if (name)
-            return xm_usage_error(cmd, "'xm shutdown' takes one domain.");
-        else
-            name = argv[i];
-    }
-    if (all && name)
-        return xm_usage_error(cmd, "'xm shutdown -a' takes no domain.");
-    if (!all && !name)
-        return xm_usage_error(cmd, "'xm shutdown' requires 1 argument.");
-    if (!all) {
-        xeno_domain *d = xm_lookup_guest(ctx, name);
-        if (!d)
-            return 1;
-        int rc = xeno_domain_shutdown(d, flags);
-        xeno_domain_free(d);
-        return rc == XENO_OK ? 0 : xm_lib_error(ctx);
-    }
     if (!xm_conn(ctx))
         return 1;
     xeno_domain **doms;
@@ -219,7 +199,6 @@ int cmd_shutdown(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **
     if (xeno_domain_list(ctx->conn, &doms, &n) != XENO_OK)
         return xm_lib_error(ctx);
     int ret = 0;
-    /* Ask every guest first, then wait for each: they stop in parallel. */
     for (int pass = 0; pass < ((flags & XENO_SHUTDOWN_WAIT) ? 2 : 1); pass++) {
         for (size_t k = 0; k < n; k++) {
             int id = xeno_domain_get_id(doms[k]);
@@ -235,4 +214,38 @@ int cmd_shutdown(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **
     }
     xeno_domain_list_free(doms, n);
     return ret;
+}
+
+int cmd_shutdown(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "wait", no_argument, NULL, 'w' },
+        { "all", no_argument, NULL, 'a' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool all = false;
+    unsigned flags = 0;
+    int c;
+    while ((c = xm_getopt(cmd, argc, argv, "wa", opts)) != -1) {
+        switch (c) {
+        case 'w': flags |= XENO_SHUTDOWN_WAIT; break;
+        case 'a': all = true; break;
+        default: return 1;
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (all) {
+        if (argc > 0)
+            return xm_usage_error(cmd, "'xm %s -a' takes no domain.", cmd->name);
+        return shutdown_all(ctx, flags);
+    }
+    if (xm_check_operands(cmd, argc, 1, 1))
+        return 1;
+    xeno_domain *d = xm_lookup_guest(ctx, argv[0]);
+    if (!d)
+        return 1;
+    int rc = xeno_domain_shutdown(d, flags);
+    xeno_domain_free(d);
+    return rc == XENO_OK ? 0 : xm_lib_error(ctx);
 }

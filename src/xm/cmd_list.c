@@ -64,20 +64,21 @@ static void print_long(const xeno_domain *d)
 
 int cmd_list(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        { "long", no_argument, NULL, 'l' },
+        { NULL, 0, NULL, 0 },
+    };
     bool lng = false;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "-l") == 0 || strcmp(argv[i], "--long") == 0)
-            lng = true;
-        else if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        } else
-            return xm_usage_error(cmd, "Unknown option '%s' for 'xm list'.", argv[i]);
+    int c;
+    while ((c = xm_getopt(cmd, argc, argv, "l", opts)) != -1) {
+        switch (c) {
+        case 'l': lng = true; break;
+        default: return 1;
+        }
     }
     xeno_domain **doms;
     size_t n;
-    if (collect(ctx, argc - i, argv + i, &doms, &n))
+    if (collect(ctx, argc - optind, argv + optind, &doms, &n))
         return 1;
     char line[512];
     if (!lng) {
@@ -100,8 +101,8 @@ int cmd_list(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv
 
 int cmd_info(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    if (argc != 1)
-        return xm_usage_error(cmd, "'xm info' takes no arguments.");
+    if (xm_operands(cmd, &argc, &argv, 0, 0))
+        return 1;
     if (!xm_conn(ctx))
         return 1;
     xeno_host_info h;
@@ -150,12 +151,11 @@ static double local_uptime(void)
 
 int cmd_uptime(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (argv[i][0] == '-')
-            return xm_usage_error(cmd, "Unknown option '%s' for 'xm uptime'.", argv[i]);
+    if (xm_operands(cmd, &argc, &argv, 0, -1))
+        return 1;
     xeno_domain **doms;
     size_t n;
-    if (collect(ctx, argc - 1, argv + 1, &doms, &n))
+    if (collect(ctx, argc, argv, &doms, &n))
         return 1;
     double host_up = -1;
     xeno_host_info h;
@@ -187,12 +187,11 @@ int cmd_uptime(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **ar
 
 int cmd_vcpu_list(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (argv[i][0] == '-')
-            return xm_usage_error(cmd, "Unknown option '%s' for 'xm vcpu-list'.", argv[i]);
+    if (xm_operands(cmd, &argc, &argv, 0, -1))
+        return 1;
     xeno_domain **doms;
     size_t n;
-    if (collect(ctx, argc - 1, argv + 1, &doms, &n))
+    if (collect(ctx, argc, argv, &doms, &n))
         return 1;
     char line[512];
     xm_vcpu_header(line, sizeof(line));
@@ -213,16 +212,16 @@ int cmd_vcpu_list(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char *
 
 int cmd_domid(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    if (argc != 2)
-        return xm_usage_error(cmd, "'xm domid' requires 1 argument.");
+    if (xm_operands(cmd, &argc, &argv, 1, 1))
+        return 1;
     if (!xm_conn(ctx))
         return 1;
     xeno_domain *d;
-    if (xeno_domain_lookup_by_name(ctx->conn, argv[1], &d) != XENO_OK) {
+    if (xeno_domain_lookup_by_name(ctx->conn, argv[0], &d) != XENO_OK) {
         if (xeno_last_error(ctx->conn) == XENO_ERR_NO_DOMAIN ||
             xeno_last_error(ctx->conn) == XENO_ERR_INVALID_ARG) {
             char nm[256];
-            xm_sanitize(nm, sizeof(nm), argv[1]);
+            xm_sanitize(nm, sizeof(nm), argv[0]);
             return xm_error("Domain '%s' does not exist.", nm);
         }
         return xm_lib_error(ctx);
@@ -239,10 +238,10 @@ int cmd_domid(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **arg
 int cmd_domname(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
     unsigned long id;
-    if (argc != 2)
-        return xm_usage_error(cmd, "'xm domname' requires 1 argument.");
-    if (xm_parse_uint(argv[1], 0, 0x7fffffff, &id) < 0)
-        return xm_usage_error(cmd, "Invalid domain id '%s'.", argv[1]);
+    if (xm_operands(cmd, &argc, &argv, 1, 1))
+        return 1;
+    if (xm_parse_uint(argv[0], 0, 0x7fffffff, &id) < 0)
+        return xm_usage_error(cmd, "Invalid domain id '%s'.", argv[0]);
     if (!xm_conn(ctx))
         return 1;
     xeno_domain *d;
@@ -260,9 +259,9 @@ int cmd_domname(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **a
 
 int cmd_log(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    if (argc != 2)
-        return xm_usage_error(cmd, "'xm log' requires 1 argument.");
-    xeno_domain *d = xm_lookup(ctx, argv[1]);
+    if (xm_operands(cmd, &argc, &argv, 1, 1))
+        return 1;
+    xeno_domain *d = xm_lookup(ctx, argv[0]);
     if (!d)
         return 1;
     char *text;

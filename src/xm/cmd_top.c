@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "common/util.h"
 
 struct sample {
     char *name;
@@ -22,9 +23,7 @@ struct sample {
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)clock_ns() / NS_PER_SEC;
 }
 
 static double prev_cpu(struct sample *s, size_t n, const char *name)
@@ -47,7 +46,7 @@ static bool wait_or_quit(double secs, bool interactive)
 {
     int ms = (int)(secs * 1000);
     if (!interactive) {
-        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        struct timespec ts = ns_to_timespec((uint64_t)ms * NS_PER_MS);
         nanosleep(&ts, NULL);
         return false;
     }
@@ -67,24 +66,36 @@ static bool wait_or_quit(double secs, bool interactive)
 
 int cmd_top(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        { "batch", no_argument, NULL, 'b' },
+        { NULL, 0, NULL, 0 },
+    };
     bool batch = false;
     unsigned long iterations = 0, delay_ms = 3000;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-b") == 0 || strcmp(argv[i], "--batch") == 0) {
+    int c;
+    while ((c = xm_getopt(cmd, argc, argv, "bi:d:", opts)) != -1) {
+        char *end;
+        double d;
+        switch (c) {
+        case 'b':
             batch = true;
-        } else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) {
-            if (xm_parse_uint(argv[++i], 1, 1000000, &iterations) < 0)
-                return xm_usage_error(cmd, "Invalid iteration count '%s'.", argv[i]);
-        } else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) {
-            char *end;
-            double d = strtod(argv[++i], &end);
-            if (*end || !(d >= 0.1 && d <= 3600))
-                return xm_usage_error(cmd, "Invalid delay '%s'.", argv[i]);
+            break;
+        case 'i':
+            if (xm_parse_uint(optarg, 1, 1000000, &iterations) < 0)
+                return xm_usage_error(cmd, "Invalid iteration count '%s'.", optarg);
+            break;
+        case 'd':
+            d = strtod(optarg, &end);
+            if (end == optarg || *end || !(d >= 0.1 && d <= 3600))
+                return xm_usage_error(cmd, "Invalid delay '%s'.", optarg);
             delay_ms = (unsigned long)(d * 1000);
-        } else {
-            return xm_usage_error(cmd, "Invalid argument '%s' for 'xm top'.", argv[i]);
+            break;
+        default:
+            return 1;
         }
     }
+    if (xm_check_operands(cmd, argc - optind, 0, 0))
+        return 1;
     if (!xm_conn(ctx))
         return 1;
     bool interactive = !batch && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);

@@ -13,7 +13,7 @@
 #include "xm.h"
 #include "cmds.h"
 
-const struct xm_cmd xm_cmds[] = {
+static const struct xm_cmd xm_cmds[] = {
     { "console",  cmd_console,  "<Domain>", "Attach to <Domain>'s console.",
       "  Detach with Ctrl-]." },
     { "create",   cmd_create,   "[-c] [-p] <ConfigFile> [key=value...]",
@@ -52,7 +52,7 @@ const struct xm_cmd xm_cmds[] = {
     { NULL, NULL, NULL, NULL, NULL },
 };
 
-const struct xm_cmd *xm_find_cmd(const char *name)
+static const struct xm_cmd *xm_find_cmd(const char *name)
 {
     for (const struct xm_cmd *c = xm_cmds; c->name; c++)
         if (strcmp(c->name, name) == 0)
@@ -60,7 +60,7 @@ const struct xm_cmd *xm_find_cmd(const char *name)
     return NULL;
 }
 
-void xm_print_usage(FILE *f, const struct xm_cmd *cmd)
+static void xm_print_usage(FILE *f, const struct xm_cmd *cmd)
 {
     fprintf(f, "Usage: xm %s %s\n\n%s\n", cmd->name, cmd->args, cmd->summary);
     if (cmd->options)
@@ -104,6 +104,70 @@ int xm_usage_error(const struct xm_cmd *cmd, const char *fmt, ...)
     fputc('\n', stderr);
     xm_print_usage(stderr, cmd);
     return 1;
+}
+
+/* The option getopt just complained about, as written: "--name" (without
+ * any "=value") or "-x" (perhaps from a cluster such as "-lx"). */
+static void bad_option(char *out, size_t n, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : NULL;
+
+    if (arg && !strncmp(arg, "--", 2)) {
+        char opt[128];
+        snprintf(opt, sizeof(opt), "%.*s", (int)strcspn(arg, "="), arg);
+        xm_sanitize(out, n, opt);
+    } else {
+        char opt[3] = { '-', (char)optopt, '\0' };
+        xm_sanitize(out, n, opt);
+    }
+}
+
+int xm_getopt(const struct xm_cmd *cmd, int argc, char **argv, const char *shortopts,
+              const struct option *longopts)
+{
+    static const struct option none[] = { { NULL, 0, NULL, 0 } };
+    char spec[64], opt[128];
+    int c;
+
+    /* '+': operands end the options (overrides and domain names follow);
+     * ':': a missing argument is told apart, and we print the errors. */
+    snprintf(spec, sizeof(spec), "+:%s", shortopts ? shortopts : "");
+    opterr = 0;
+    c = getopt_long(argc, argv, spec, longopts ? longopts : none, NULL);
+    if (c == '?' || c == ':') {
+        bad_option(opt, sizeof(opt), argv);
+        if (c == '?')
+            xm_usage_error(cmd, "Unknown option '%s' for 'xm %s'.", opt, cmd->name);
+        else
+            xm_usage_error(cmd, "Option '%s' of 'xm %s' requires an argument.", opt, cmd->name);
+        return '?';
+    }
+    return c;
+}
+
+int xm_check_operands(const struct xm_cmd *cmd, int n, int min, int max)
+{
+    if (n >= min && (max < 0 || n <= max))
+        return 0;
+    if (max == 0)
+        return xm_usage_error(cmd, "'xm %s' takes no arguments.", cmd->name);
+    if (min == max)
+        return xm_usage_error(cmd, "'xm %s' requires %d argument%s.", cmd->name, min,
+                              min == 1 ? "" : "s");
+    if (n < min)
+        return xm_usage_error(cmd, "'xm %s' requires at least %d argument%s.", cmd->name, min,
+                              min == 1 ? "" : "s");
+    return xm_usage_error(cmd, "'xm %s' takes at most %d argument%s.", cmd->name, max,
+                          max == 1 ? "" : "s");
+}
+
+int xm_operands(const struct xm_cmd *cmd, int *argc, char ***argv, int min, int max)
+{
+    if (xm_getopt(cmd, *argc, *argv, NULL, NULL) != -1)
+        return 1;
+    *argc -= optind;
+    *argv += optind;
+    return xm_check_operands(cmd, *argc, min, max);
 }
 
 int xm_lib_error(struct xm_ctx *ctx)
@@ -161,18 +225,16 @@ xeno_domain *xm_lookup_guest(struct xm_ctx *ctx, const char *name)
     return d;
 }
 
+static int unknown_command(const char *name);
+
 int cmd_help(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    if (argc > 2)
-        return xm_usage_error(cmd, "'xm help' takes at most one command.");
-    if (argc == 2) {
-        const struct xm_cmd *c = xm_find_cmd(argv[1]);
-        if (!c) {
-            xm_error("Unknown command '%s'.", argv[1]);
-            fputc('\n', stderr);
-            print_main_usage(stderr);
-            return 1;
-        }
+    if (xm_operands(cmd, &argc, &argv, 0, 1))
+        return 1;
+    if (argc == 1) {
+        const struct xm_cmd *c = xm_find_cmd(argv[0]);
+        if (!c)
+            return unknown_command(argv[0]);
         xm_print_usage(stdout, c);
         return 0;
     }
@@ -180,44 +242,72 @@ int cmd_help(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv
     return 0;
 }
 
+/* "Error: Unknown command 'NAME'." and the main usage; returns 1. */
+static int unknown_command(const char *name)
+{
+    char nm[128];
+
+    xm_sanitize(nm, sizeof(nm), name);
+    xm_error("Unknown command '%s'.", nm);
+    fputc('\n', stderr);
+    print_main_usage(stderr);
+    return 1;
+}
+
+/* xm's own options, before the subcommand; -1 after printing an error
+ * (exit 1), 1 after --help (exit 0), else 0 with optind at the
+ * subcommand. */
+static int parse_global_options(int argc, char **argv, struct xm_ctx *ctx)
+{
+    enum { OPT_CONNECT = 256 };
+    static const struct option opts[] = {
+        { "connect", required_argument, NULL, OPT_CONNECT },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    char bad[128];
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_CONNECT:
+            ctx->uri = optarg;
+            break;
+        case 'h':
+            print_main_usage(stdout);
+            return 1;
+        default:
+            bad_option(bad, sizeof(bad), argv);
+            xm_error(c == ':' ? "Option '%s' requires an argument." : "Unknown option '%s'.", bad);
+            fputc('\n', stderr);
+            print_main_usage(stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct xm_ctx ctx = { 0 };
-    int i = 1;
-    while (i < argc && argv[i][0] == '-') {
-        if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc) {
-            ctx.uri = argv[i + 1];
-            i += 2;
-        } else if (strncmp(argv[i], "--connect=", 10) == 0) {
-            ctx.uri = argv[i] + 10;
-            i++;
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            print_main_usage(stdout);
-            return 0;
-        } else {
-            xm_error("Unknown option '%s'.", argv[i]);
-            fputc('\n', stderr);
-            print_main_usage(stderr);
-            return 1;
-        }
-    }
-    if (i >= argc) {
+    int r = parse_global_options(argc, argv, &ctx);
+
+    if (r)
+        return r < 0 ? 1 : 0;
+    if (optind >= argc) {
         print_main_usage(stderr);
         return 1;
     }
-    const struct xm_cmd *cmd = xm_find_cmd(argv[i]);
-    if (!cmd) {
-        char nm[128];
-        xm_sanitize(nm, sizeof(nm), argv[i]);
-        xm_error("Unknown command '%s'.", nm);
-        fputc('\n', stderr);
-        print_main_usage(stderr);
-        return 1;
-    }
+    const struct xm_cmd *cmd = xm_find_cmd(argv[optind]);
+    if (!cmd)
+        return unknown_command(argv[optind]);
     /* stdout may be a pipe to `head`, the console socket may close:
      * report write errors instead of dying of SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
-    int rc = cmd->fn(&ctx, cmd, argc - i, argv + i);
+    int first = optind;
+    optind = 0;     /* the subcommand's getopt starts over on its own argv */
+    int rc = cmd->fn(&ctx, cmd, argc - first, argv + first);
     xeno_close(ctx.conn);
     if (fflush(stdout) != 0 && rc == 0)
         rc = 1;

@@ -2,6 +2,7 @@
 #ifndef XENO_XM_H
 #define XENO_XM_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,12 +24,26 @@ struct xm_cmd {
 };
 
 /* main.c */
-extern const struct xm_cmd xm_cmds[];
-const struct xm_cmd *xm_find_cmd(const char *name);
+/* The next option of a subcommand's arguments (argv[0] is its name), the
+ * one way xm parses options: getopt_long with shortopts and longopts
+ * (either may be NULL), options before the operands only ("--" ends them).
+ * Returns the option's value, -1 after the last one (optind then indexes
+ * the first operand), or '?' after printing "Error: ..." and the usage
+ * for an unknown option or a missing argument (the command returns 1).
+ * main resets getopt before it runs the subcommand. */
+int xm_getopt(const struct xm_cmd *cmd, int argc, char **argv, const char *shortopts,
+              const struct option *longopts);
+/* The operands left after the options: between min and max (max < 0: no
+ * limit), else the usage error naming the command. Returns 0 or 1 (the
+ * command's exit status). */
+int xm_check_operands(const struct xm_cmd *cmd, int n, int min, int max);
+/* For a subcommand without options: none given ("--" is skipped), then
+ * between min and max operands; *argc and *argv become the operands.
+ * Returns 0 or 1 after the usage error. */
+int xm_operands(const struct xm_cmd *cmd, int *argc, char ***argv, int min, int max);
 /* Print "Error: MSG" and the command's usage on stderr; returns 1. */
 int xm_usage_error(const struct xm_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void xm_print_usage(FILE *f, const struct xm_cmd *cmd);
 /* Print "Error: MSG" on stderr; returns 1. */
 int xm_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The connection, opened now if needed; NULL after printing the error. */

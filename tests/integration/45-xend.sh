@@ -353,6 +353,12 @@ expect 409 DELETE /v1/domains/db1
 expect 200 POST /v1/domains/db1/autostart '{"autostart": true}'
 [ -f "$ST/domains/db1.autostart" ] || fail "no autostart mark"
 expect 201 POST /v1/domains "$(body "$(cfg db2)" '{"managed": true, "start": false}')"
+# xm start -p: started, then paused.
+expect 201 POST /v1/domains "$(body "$(cfg db3)" '{"managed": true, "start": false}')"
+expect 200 POST /v1/domains/db3/start '{"paused": true}'
+[ "$(jf 'j["state"]')" = paused ] || fail "start paused: $BODY"
+expect 200 POST /v1/domains/db3/destroy
+expect 200 DELETE /v1/domains/db3
 
 echo "== malformed requests"
 expect 400 POST /v1/domains '{"config": '

@@ -60,6 +60,19 @@ run pause
 [ "$RC" -ne 0 ] && echo "$ERR" | grep -q '^Usage: xm pause' || { echo "FAIL: missing argument"; errors=$((errors+1)); }
 run
 [ "$RC" -ne 0 ] || { echo "FAIL: no command exit 0"; errors=$((errors+1)); }
+# One option parser for every subcommand (getopt_long), naming the command.
+run list -lz
+check "unknown option in a cluster" "1 Error: Unknown option '-z' for 'xm list'." "$RC $(echo "$ERR" | head -n1)"
+run top -b -i
+check "missing option argument" "1 Error: Option '-i' of 'xm top' requires an argument." "$RC $(echo "$ERR" | head -n1)"
+run shutdown -wa web1
+check "clustered flags" "1 Error: 'xm shutdown -a' takes no domain." "$RC $(echo "$ERR" | head -n1)"
+run vcpu-set web1
+check "operand count" "1 Error: 'xm vcpu-set' requires 2 arguments." "$RC $(echo "$ERR" | head -n1)"
+run --connect
+check "global option argument" "1 Error: Option '--connect' requires an argument." "$RC $(echo "$ERR" | head -n1)"
+run list --long -- web1
+check "long option and --" "0     (name web1)" "$RC $(echo "$OUT" | grep '(name ')"
 
 # 3. Errors in Xen's words.
 run pause web9

@@ -1,4 +1,4 @@
-/* src/common/util.c: number parsing, whole-file reads, clock, helpers. */
+/* src/common/util.c: whole-file reads, clocks, helpers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,38 +13,6 @@
 #include <unistd.h>
 
 #include "common/util.h"
-
-static void test_parse_u64(void **state)
-{
-    uint64_t v = 0;
-
-    assert_int_equal(parse_u64("0", &v), 0);
-    assert_int_equal(v, 0);
-    assert_int_equal(parse_u64("1234", &v), 0);
-    assert_int_equal(v, 1234);
-    assert_int_equal(parse_u64("0x1f", &v), 0);
-    assert_int_equal(v, 31);
-    assert_int_equal(parse_u64("4k", &v), 0);
-    assert_int_equal(v, 4096);
-    assert_int_equal(parse_u64("2M", &v), 0);
-    assert_int_equal(v, 2u << 20);
-    assert_int_equal(parse_u64("3G", &v), 0);
-    assert_int_equal(v, 3ull << 30);
-    assert_int_equal(parse_u64("18446744073709551615", &v), 0);
-    assert_true(v == UINT64_MAX);
-
-    v = 77;
-    assert_int_equal(parse_u64("", &v), -1);
-    assert_int_equal(parse_u64(NULL, &v), -1);
-    assert_int_equal(parse_u64("-1", &v), -1);
-    assert_int_equal(parse_u64("+1", &v), -1);
-    assert_int_equal(parse_u64(" 1", &v), -1);
-    assert_int_equal(parse_u64("1x", &v), -1);
-    assert_int_equal(parse_u64("1KB", &v), -1);
-    assert_int_equal(parse_u64("18446744073709551616", &v), -1);
-    assert_int_equal(parse_u64("17179869184G", &v), -1);   /* overflows on shift */
-    assert_int_equal(v, 77);                              /* untouched on error */
-}
 
 static void test_read_file(void **state)
 {
@@ -88,6 +56,27 @@ static void test_clock(void **state)
     assert_true(b - a >= 1000000);
 }
 
+static void test_clock_realtime(void **state)
+{
+    time_t before = time(NULL);
+    uint64_t ns = clock_realtime_ns();
+    time_t after = time(NULL);
+
+    assert_true(ns / NS_PER_SEC >= (uint64_t)before);
+    assert_true(ns / NS_PER_SEC <= (uint64_t)after);
+}
+
+static void test_ns_to_timespec(void **state)
+{
+    struct timespec ts = ns_to_timespec(3 * NS_PER_SEC + 999999999ull);
+
+    assert_int_equal(ts.tv_sec, 3);
+    assert_int_equal(ts.tv_nsec, 999999999);
+    ts = ns_to_timespec(5 * NS_PER_MS);
+    assert_int_equal(ts.tv_sec, 0);
+    assert_int_equal(ts.tv_nsec, 5000000);
+}
+
 static void test_macros(void **state)
 {
     int arr[7];
@@ -114,9 +103,10 @@ static void test_macros(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_u64),
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_clock_realtime),
+        cmocka_unit_test(test_ns_to_timespec),
         cmocka_unit_test(test_macros),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

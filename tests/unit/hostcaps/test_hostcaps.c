@@ -347,6 +347,22 @@ static void test_probe_this_host(void **s)
                   c.nr_cpus, hostcaps_virt_caps(&c), kb, buf);
 }
 
+/* The one memory query: the same figures as the probe, in bytes. */
+static void test_host_memory(void **s)
+{
+    uint64_t total = 0, avail = 0;
+    HostCaps c;
+
+    assert_int_equal(host_memory(&total, &avail), 0);
+    assert_true(total > 0);
+    assert_true(avail <= total);
+    assert_int_equal(total % 1024, 0);              /* kB in /proc/meminfo */
+    assert_int_equal(hostcaps_probe(&c), 0);
+    assert_int_equal(c.total_memory_mib, total >> 20);
+    assert_int_equal(host_memory(NULL, &avail), 0);
+    assert_int_equal(host_memory(&total, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_conclusions),
         cmocka_unit_test_setup_teardown(test_probe_fake_roots, setup_root, teardown_root),
         cmocka_unit_test(test_probe_this_host),
+        cmocka_unit_test(test_host_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

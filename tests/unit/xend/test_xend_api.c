@@ -11,11 +11,17 @@
 
 #include "xend.h"
 
-/* Run one request; returns the status and the parsed body in *out. */
-static int req(const char *method, const char *path, const char *body, json_t **out)
+/* xend_stubs.c: the last VMM call. */
+extern char stub_last_cmd[32];
+extern int stub_last_timeout_ms;
+
+/* Run one request (local: on the UNIX socket); returns the status and the
+ * parsed body in *out. */
+static int req_on(bool local, const char *method, const char *path, const char *body,
+                  json_t **out)
 {
     ApiRequest rq = { .method = method, .path = path, .body = body ? body : "",
-                      .len = body ? strlen(body) : 0, .local = true };
+                      .len = body ? strlen(body) : 0, .local = local };
     ApiReply rp = { 0 };
     json_error_t e;
 
@@ -38,6 +44,11 @@ static int req(const char *method, const char *path, const char *body, json_t **
     else
         json_decref(j);
     return rp.status;
+}
+
+static int req(const char *method, const char *path, const char *body, json_t **out)
+{
+    return req_on(true, method, path, body, out);
 }
 
 static const char *err_of(json_t *j)
@@ -288,6 +299,8 @@ static void test_managed(void **state)
     json_decref(j);
     assert_int_equal(req("POST", "/v1/domains/db/start", NULL, &j), 409);
     json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/start", "{\"paused\": 1}", &j), 400);
+    json_decref(j);
     assert_int_equal(req("DELETE", "/v1/domains/db", NULL, &j), 409);
     json_decref(j);
     assert_int_equal(req("POST", "/v1/domains/db/autostart", "{\"autostart\": true}", &j), 200);
@@ -298,10 +311,106 @@ static void test_managed(void **state)
     json_decref(j);
     assert_int_equal(req("GET", "/v1/domains/db", NULL, &j), 200);   /* still defined */
     json_decref(j);
+    /* xm start -p: started, then paused. */
+    assert_int_equal(req("POST", "/v1/domains/db/start", "{\"paused\": true}", &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "paused");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/destroy", NULL, &j), 200);
+    json_decref(j);
     assert_int_equal(req("DELETE", "/v1/domains/db", NULL, &j), 200);
     json_decref(j);
     assert_int_equal(req("GET", "/v1/domains/db", NULL, &j), 404);
     json_decref(j);
+}
+
+/* The route table: which VMM command each action sends, and with which
+ * timeout (the guest agent's commands get the long one). */
+static void test_routes_vmm_commands(void **state)
+{
+    static const struct { const char *path, *body, *cmd; int timeout_ms; } cases[] = {
+        { "/v1/domains/web1/pause", NULL, "pause", 5000 },
+        { "/v1/domains/web1/unpause", NULL, "resume", 5000 },
+        { "/v1/domains/web1/mem", "{\"target_mib\": 100}", "balloon", 5000 },
+        { "/v1/domains/web1/vcpus", "{\"count\": 1}", "vcpu-set", 30000 },
+        { "/v1/domains/web1/reboot", NULL, "reboot", 30000 },
+        { "/v1/domains/web1/shutdown", NULL, "shutdown", 30000 },
+    };
+    json_t *j;
+
+    (void)state;
+    create("web1", 1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        stub_last_cmd[0] = '\0';
+        stub_last_timeout_ms = -1;
+        assert_int_equal(req("POST", cases[i].path, cases[i].body, &j), 200);
+        json_decref(j);
+        assert_string_equal(stub_last_cmd, cases[i].cmd);
+        assert_int_equal(stub_last_timeout_ms, cases[i].timeout_ms);
+    }
+}
+
+/* Errors the table gives by itself: the methods a path takes, Domain-0,
+ * the local-only console. */
+static void test_routes_errors(void **state)
+{
+    static const struct { bool local; const char *m, *path, *error; int status; } cases[] = {
+        { true, "GET", "/v1/domains/web1/start", "use POST for /v1/domains/{dom}/start", 405 },
+        { true, "POST", "/v1/domains/web1", "use GET or DELETE for /v1/domains/{dom}", 405 },
+        { true, "DELETE", "/v1/domains", "use GET or POST for /v1/domains", 405 },
+        { true, "POST", "/v1/host", "use GET for /v1/host", 405 },
+        { true, "PATCH", "/v1/host", "method PATCH not allowed", 405 },
+        { true, "GET", "/v1/domains/web1/frob", "no such resource: /v1/domains/web1/frob", 404 },
+        { true, "GET", "/v1/domains/0/log", "Domain-0 has no log", 403 },
+        { true, "POST", "/v1/domains/Domain-0/vcpus", "Domain-0 cannot be modified", 403 },
+        { true, "POST", "/v1/domains/nosuch/vcpus", "Domain 'nosuch' does not exist.", 404 },
+        { false, "GET", "/v1/domains/web1/console",
+          "the console is available on the local socket only", 403 },
+        { true, "POST", "/v1/domains/web1/vcpus", "'count' is required", 400 },
+        { true, "POST", "/v1/domains/web1/pause", "Domain 'web1' is already paused.", 409 },
+    };
+    json_t *j;
+
+    (void)state;
+    create("web1", 1);
+    assert_int_equal(req("POST", "/v1/domains/web1/pause", NULL, &j), 200);
+    json_decref(j);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int st = req_on(cases[i].local, cases[i].m, cases[i].path, NULL, &j);
+        if (st != cases[i].status || strcmp(err_of(j), cases[i].error))
+            fail_msg("%s %s: %d '%s', expected %d '%s'", cases[i].m, cases[i].path, st,
+                     err_of(j), cases[i].status, cases[i].error);
+        json_decref(j);
+    }
+    /* The local socket gets the console of a running domain. */
+    assert_int_equal(req_on(true, "GET", "/v1/domains/web1/console", NULL, &j), 200);
+    json_decref(j);
+}
+
+/* One pause, one event, whichever of the API and the VMM reports it. */
+static void test_pause_sequence(void **state)
+{
+    EventSub *s;
+    char buf[1024];
+    long n;
+    json_t *j;
+
+    (void)state;
+    create("web1", 1);
+    s = events_subscribe();
+    assert_int_equal(req("POST", "/v1/domains/web1/pause", NULL, &j), 200);
+    json_decref(j);
+    pthread_mutex_lock(&reg_lock);
+    Domain *d = reg_find_locked("web1");
+    assert_false(dom_note_paused_locked(d, true));    /* the VMM's event, later */
+    pthread_mutex_unlock(&reg_lock);
+    assert_int_equal(req("POST", "/v1/domains/web1/unpause", NULL, &j), 200);
+    json_decref(j);
+    n = events_read(s, buf, sizeof(buf) - 1, 10);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, "{\"event\":\"paused\",\"domain\":\"web1\",\"id\":1}\n"
+                             "{\"event\":\"unpaused\",\"domain\":\"web1\",\"id\":1}\n");
+    events_unsubscribe(s);
 }
 
 static void test_events(void **state)
@@ -329,6 +438,9 @@ int main(void)
         cmocka_unit_test_setup(test_bad_requests, reset),
         cmocka_unit_test_setup(test_actions, reset),
         cmocka_unit_test_setup(test_managed, reset),
+        cmocka_unit_test_setup(test_routes_vmm_commands, reset),
+        cmocka_unit_test_setup(test_routes_errors, reset),
+        cmocka_unit_test_setup(test_pause_sequence, reset),
         cmocka_unit_test_setup(test_events, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

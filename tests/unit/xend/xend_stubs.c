@@ -62,10 +62,15 @@ int sup_wait_stopped(Domain *d, uint64_t run_seq, int timeout_ms)
 
 void sup_sample(Domain *d) { (void)d; }
 
+/* The last VMM call, for the tests to check what the API sent. */
+char stub_last_cmd[32];
+int stub_last_timeout_ms;
+
 int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
              json_t **result, char *err, size_t errlen)
 {
-    (void)args; (void)timeout_ms;
+    snprintf(stub_last_cmd, sizeof(stub_last_cmd), "%s", cmd);
+    stub_last_timeout_ms = timeout_ms;
     if (result)
         *result = json_object();
     if (!strcmp(cmd, "balloon") && json_integer_value(json_object_get(args, "target_mib")) == 13) {
