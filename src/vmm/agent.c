@@ -36,7 +36,7 @@ char *agent_request(Control *c, Request *r, const char *line, unsigned vcpus)
     c->req.has_id = r->has_id;
     c->req.id = r->id;
     c->req.vcpus = vcpus;
-    c->req.deadline_ns = ctl_now_ns() + (uint64_t)c->agent_timeout_ms * 1000000ull;
+    c->req.deadline_ns = clock_ns() + (uint64_t)c->agent_timeout_ms * 1000000ull;
     return NULL;
 }
 
@@ -95,7 +95,7 @@ void agent_check_timeout(Control *c)
 {
     char junk[512];
 
-    if (!c->req.active || ctl_now_ns() < c->req.deadline_ns)
+    if (!c->req.active || clock_ns() < c->req.deadline_ns)
         return;
     /* Take back what the guest never read, so it cannot act on it later. */
     if (c->agent_dev_fd >= 0)

@@ -22,18 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "hw/virtio/devices.h"
 
 #define OUT_PAUSE  (64 * 1024)     /* stop reading a client above this */
 #define OUT_MAX    (1024 * 1024)   /* drop a client above this */
-
-uint64_t ctl_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- JSON helpers ------------------------------------------------------ */
 
@@ -187,7 +182,7 @@ static char *cmd_query(Control *c, Request *r)
     json_object_set_new(res, "balloon_actual_mib", json_integer((json_int_t)balloon_actual_mib(c)));
     json_object_set_new(res, "cpu_time_ns", json_integer(
         (json_int_t)machine_cpu_time_ns(m)));
-    json_object_set_new(res, "uptime_ns", json_integer((json_int_t)(ctl_now_ns() - c->start_ns)));
+    json_object_set_new(res, "uptime_ns", json_integer((json_int_t)(clock_ns() - c->start_ns)));
     json_object_set_new(res, "pid", json_integer(getpid()));
     json_object_set_new(res, "engine", json_string(machine_engine_name(m)));
     json_object_set_new(res, "console", c->console_path ? jstr(c->console_path) : json_null());
@@ -433,7 +428,7 @@ static void srv_prepare(void *opaque, LineSrv *s, int *timeout_ms)
 
     c->agent_idx = c->agent_fd >= 0 ? ls_add_pollfd(s, c->agent_fd, POLLIN) : -1;
     if (c->req.active && timeout_ms) {
-        uint64_t now = ctl_now_ns();
+        uint64_t now = clock_ns();
         int left = now >= c->req.deadline_ns ? 0
                    : (int)((c->req.deadline_ns - now) / 1000000ull) + 1;
         if (*timeout_ms < 0 || left < *timeout_ms)
@@ -524,7 +519,7 @@ Control *control_new(Machine *m)
     c->agent_dev_fd = -1;
     c->agent_idx = -1;
     c->agent_timeout_ms = CONTROL_AGENT_TIMEOUT_MS;
-    c->start_ns = ctl_now_ns();
+    c->start_ns = clock_ns();
     c->balloon_target_mib = m->cfg.memory_mib;
     c->vcpus_online = m->cfg.vcpus;
     return c;
@@ -566,14 +561,13 @@ int control_listen_unix(const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "%s: exists and is not a socket", path);
             return -1;
         }
-        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-            close(probe);
+        probe = io_unix_connect(path, 1000, IO_CLOEXEC);
+        if (probe >= 0 || probe == -ETIMEDOUT) {
+            if (probe >= 0)
+                close(probe);
             snprintf(err, errlen, "%s: another process is listening there", path);
             return -1;
         }
-        if (probe >= 0)
-            close(probe);
         unlink(path);
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -55,7 +55,6 @@ typedef struct Request {
     LsClient *who;
 } Request;
 
-uint64_t ctl_now_ns(void);
 /* Response lines (malloc'd, no newline; NULL out of memory). */
 char *ctl_error(bool has_id, json_int_t id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 #define LS_EXTRA_FDS 2       /* the listening socket and one of the user */
 
@@ -479,12 +480,12 @@ void ls_run_once(LineSrv *s)
 
 void ls_flush_wait(LineSrv *s, int ms)
 {
-    struct timespec t0, t;
+    uint64_t t0;
     struct pollfd *pfd = calloc(s->cfg.max_clients + 1, sizeof(*pfd));
 
     if (!pfd)
         return;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = clock_ns();
     for (;;) {
         nfds_t n = 0;
         long left;
@@ -493,8 +494,7 @@ void ls_flush_wait(LineSrv *s, int ms)
             if (s->clients[i]->out_len && !s->clients[i]->dead)
                 pfd[n++] = (struct pollfd){ .fd = s->clients[i]->fd, .events = POLLOUT };
         }
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        left = (long)ms - (long)((clock_ns() - t0) / NS_PER_MS);
         if (!n || left <= 0 || poll(pfd, n, (int)left) <= 0)
             break;
     }

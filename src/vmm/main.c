@@ -12,6 +12,7 @@
 #include "board.h"
 #include "common/config.h"
 #include "common/hostcaps.h"
+#include "common/io.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -25,7 +26,7 @@
 
 /* Exit statuses. */
 enum { EXIT_POWEROFF = 0, EXIT_ERROR = 1, EXIT_REBOOT = 2, EXIT_CRASH = 3,
-       EXIT_DESTROYED = 4 };
+       EXIT_DESTROYED = 4, EXIT_SAVED = 5, EXIT_MIGRATED = 6 };
 
 static void usage(FILE *f)
 {
@@ -94,28 +95,20 @@ static int check_readable(const char *what, const char *path)
  * apply on_poweroff / on_reboot / on_crash when it comes back. */
 static void write_exit_record(const char *control_path, int status)
 {
-    const char *why = status == EXIT_POWEROFF ? "poweroff" : status == EXIT_REBOOT ? "reboot" :
-                      status == EXIT_DESTROYED ? "destroyed" : "crash";
-    char path[4096], tmp[4200];
-    FILE *f;
+    const char *why = status == EXIT_POWEROFF ? "poweroff\n" : status == EXIT_REBOOT ? "reboot\n" :
+                      status == EXIT_DESTROYED ? "destroyed\n" : status == EXIT_SAVED ? "saved\n" :
+                      status == EXIT_MIGRATED ? "migrated\n" : "crash\n";
+    char path[4096];
 
     if ((size_t)snprintf(path, sizeof(path), "%s.exit", control_path) >= sizeof(path))
         return;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "w");
-    if (!f)
-        return;
-    fprintf(f, "%s\n", why);
-    if (fclose(f) == 0)
-        rename(tmp, path);
-    else
-        unlink(tmp);
+    io_write_file_atomic(path, why, strlen(why), 0644);
 }
 
 static uint64_t host_ram_mib(void)
 {
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    return pages > 0 && psz > 0 ? ((uint64_t)pages * (uint64_t)psz) >> 20 : 0;
+    uint64_t total = 0;
+    return host_memory(&total, NULL) == 0 ? total >> 20 : 0;
 }
 
 /* Strict decimal number for a command-line option. */
@@ -514,6 +507,8 @@ static int exit_status(const Machine *m, bool destroyed)
     case VM_EXIT_REBOOT: return EXIT_REBOOT;
     case VM_EXIT_CRASH: return EXIT_CRASH;
     case VM_EXIT_HTIF: return m->exit_code & 0xff;
+    case VM_EXIT_SAVED: return EXIT_SAVED;
+    case VM_EXIT_MIGRATED: return EXIT_MIGRATED;
     case VM_EXIT_QUIT:
         return destroyed ? EXIT_DESTROYED : got_signal ? 128 + got_signal : EXIT_POWEROFF;
     default: return EXIT_ERROR;
