@@ -12,17 +12,6 @@ int bus_map(Bus *b, uint64_t base, uint64_t size, const MmioOps *ops,
     return 0;
 }
 
-int bus_unmap(Bus *b, uint64_t base)
-{
-    for (unsigned i = 0; i < b->nr; i++) {
-        if (b->r[i].base == base) {
-            b->r[i] = b->r[--b->nr];
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static BusRange *lookup(Bus *b, uint64_t addr, unsigned size)
 {
     for (unsigned i = 0; i < b->nr; i++) {

@@ -38,9 +38,6 @@ typedef struct Bus {
 int bus_map(Bus *b, uint64_t base, uint64_t size, const MmioOps *ops,
             void *opaque, const char *name);
 
-/* Remove the mapping that starts at base (returns 0, or -1 if none). */
-int bus_unmap(Bus *b, uint64_t base);
-
 /* Dispatch an access. Returns false if nothing is mapped there (reads then
  * yield 0; the engine decides whether that is an access fault). */
 bool bus_read(Bus *b, uint64_t addr, unsigned size, uint64_t *val);
