@@ -121,10 +121,9 @@ struct fw_dynamic_info {
 #define FW_DYNAMIC_VERSION 2
 #define FW_NEXT_MODE_S     1
 
-/* RISC-V kernels sit 2 MiB into RAM (2 MiB aligned; their page tables map
- * 2 MiB pages) and firmware fills the slot below; the device tree sits in
- * the last 2 MiB-aligned slot. */
-#define SLOT_2M 0x200000ull
+/* RISC-V kernels sit one kernel alignment (2 MiB) into RAM and firmware
+ * fills the slot below; the device tree sits in the last such slot. */
+#define SLOT_2M RISCV_KERNEL_ALIGN
 
 /* Where the boot images landed. */
 typedef struct RiscvImages {

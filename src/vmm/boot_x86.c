@@ -38,6 +38,8 @@
 #define ACPI_ADDR       0xe0000ull
 #define ACPI_MAX        0x20000ull
 #define KERNEL_ADDR     0x100000ull
+#define LOW_MEM_END     0xa0000ull      /* conventional memory ends, VGA and BIOS follow */
+#define PAGE_SIZE       0x1000ull
 
 /* boot_params offsets */
 #define BP_ACPI_RSDP     0x070
@@ -47,6 +49,7 @@
 #define BP_E820_ENTRIES  0x1e8
 #define BP_HDR           0x1f1
 #define BP_SETUP_SECTS   0x1f1
+#define BP_SYSSIZE       0x1f4          /* protected-mode code, in 16-byte units */
 #define BP_BOOT_FLAG     0x1fe
 #define BP_JUMP          0x200
 #define BP_HEADER        0x202
@@ -68,6 +71,10 @@
 
 #define LOADED_HIGH      0x01
 #define XLF_KERNEL_64    0x01
+#define BOOT_FLAG_MAGIC  0xaa55
+#define HDRS_MAGIC       "HdrS"
+#define SECTOR_SIZE      512            /* setup_sects count these */
+#define ENTRY64_OFFSET   0x200          /* the 64-bit entry, from the load address */
 
 #define E820_RAM      1
 #define E820_RESERVED 2
@@ -85,8 +92,8 @@ static unsigned build_e820(const X86BootInfo *bi, E820 *e)
     unsigned n = 0;
 
     e[n++] = (E820){ 0, EBDA_START, E820_RAM };
-    e[n++] = (E820){ EBDA_START, 0xa0000 - EBDA_START, E820_RESERVED };
-    e[n++] = (E820){ ACPI_ADDR, 0x100000 - ACPI_ADDR, E820_RESERVED };
+    e[n++] = (E820){ EBDA_START, LOW_MEM_END - EBDA_START, E820_RESERVED };
+    e[n++] = (E820){ ACPI_ADDR, ACPI_MAX, E820_RESERVED };
     e[n++] = (E820){ KERNEL_ADDR, bi->low_end - KERNEL_ADDR, E820_RAM };
     if (bi->high_size)
         e[n++] = (E820){ X86_HIGH_RAM_BASE, bi->high_size, E820_RAM };
@@ -108,7 +115,7 @@ static int load_bzimage(Machine *m, const X86BootInfo *bi, const uint8_t *buf, s
 {
     const char *path = m->cfg.kernel;
     unsigned setup_sects = buf[BP_SETUP_SECTS] ? buf[BP_SETUP_SECTS] : 4;
-    size_t pm_off = ((size_t)setup_sects + 1) * 512, hdr_end;
+    size_t pm_off = ((size_t)setup_sects + 1) * SECTOR_SIZE, hdr_end;
     uint16_t version = ld16(buf + BP_VERSION);
     uint64_t init_size, need;
 
@@ -121,9 +128,9 @@ static int load_bzimage(Machine *m, const X86BootInfo *bi, const uint8_t *buf, s
         snprintf(err, errlen, "%s: truncated bzImage", path);
         return -1;
     }
-    if ((uint64_t)ld32(buf + 0x1f4) * 16 > len - pm_off + 15) {    /* syssize, in 16-byte units */
+    if ((uint64_t)ld32(buf + BP_SYSSIZE) * 16 > len - pm_off + 15) {
         snprintf(err, errlen, "%s: truncated bzImage (%zu bytes of kernel, the header says %llu)",
-                 path, len - pm_off, (unsigned long long)ld32(buf + 0x1f4) * 16);
+                 path, len - pm_off, (unsigned long long)ld32(buf + BP_SYSSIZE) * 16);
         return -1;
     }
     init_size = ld32(buf + BP_INIT_SIZE);
@@ -141,7 +148,7 @@ static int load_bzimage(Machine *m, const X86BootInfo *bi, const uint8_t *buf, s
     k->kind = K_BZIMAGE;
     k->hdr_len = hdr_end - BP_HDR;
     memcpy(k->hdr, buf + BP_HDR, k->hdr_len);
-    k->entry = KERNEL_ADDR + 0x200;
+    k->entry = KERNEL_ADDR + ENTRY64_OFFSET;
     k->lo = KERNEL_ADDR;
     k->hi = KERNEL_ADDR + need;
     k->initrd_max = ld32(buf + BP_INITRD_MAX);
@@ -213,7 +220,8 @@ static int load_kernel(Machine *m, const X86BootInfo *bi, Kernel *k, char *err, 
             goto out;
         }
         r = 0;
-    } else if (len >= 0x400 && !memcmp(buf + BP_HEADER, "HdrS", 4) && ld16(buf + BP_BOOT_FLAG) == 0xaa55) {
+    } else if (len >= 0x400 && !memcmp(buf + BP_HEADER, HDRS_MAGIC, 4) &&
+               ld16(buf + BP_BOOT_FLAG) == BOOT_FLAG_MAGIC) {
         r = load_bzimage(m, bi, buf, len, k, err, errlen);
     } else {
         snprintf(err, errlen, "%s: not an x86-64 kernel (bzImage or ELF)", path);
@@ -237,8 +245,8 @@ static int load_initrd(Machine *m, X86BootInfo *bi, const Kernel *k, char *err, 
         snprintf(err, errlen, "%s: %m", path);
         return -1;
     }
-    addr = len < top ? (top - len) & ~0xfffull : 0;
-    if (addr < ALIGN_UP(k->hi, 0x1000ull) || gmem_write(&m->mem, addr, buf, len)) {
+    addr = len < top ? (top - len) & ~(PAGE_SIZE - 1) : 0;
+    if (addr < ALIGN_UP(k->hi, PAGE_SIZE) || gmem_write(&m->mem, addr, buf, len)) {
         snprintf(err, errlen, "%s: initrd (%zu bytes) does not fit in guest memory below %llu MiB "
                  "with the kernel", path, len, (unsigned long long)(top >> 20));
         free(buf);
@@ -258,10 +266,10 @@ static void write_page_tables(Machine *m)
 
     gmem_write(&m->mem, PML4_ADDR, &pml4e, 8);
     for (unsigned i = 0; i < 4; i++) {
-        pdpte[i] = (PD_ADDR + i * 0x1000) | 3;
-        for (unsigned j = 0; j < 512; j++)
+        pdpte[i] = (PD_ADDR + i * PAGE_SIZE) | 3;
+        for (unsigned j = 0; j < ARRAY_SIZE(pde); j++)
             pde[j] = (((uint64_t)i << 30) + ((uint64_t)j << 21)) | 0x83;   /* P, RW, 2 MiB */
-        gmem_write(&m->mem, PD_ADDR + i * 0x1000, pde, sizeof(pde));
+        gmem_write(&m->mem, PD_ADDR + i * PAGE_SIZE, pde, sizeof(pde));
     }
     gmem_write(&m->mem, PDPT_ADDR, pdpte, sizeof(pdpte));
 }
@@ -278,16 +286,16 @@ static void write_gdt(Machine *m, bool long_mode)
 
 static void write_zero_page(Machine *m, const X86BootInfo *bi, const Kernel *k, uint32_t cmdlen)
 {
-    uint8_t *bp = gmem_ptr_w(&m->mem, ZERO_PAGE_ADDR, 4096);
+    uint8_t *bp = gmem_ptr_w(&m->mem, ZERO_PAGE_ADDR, PAGE_SIZE);
     E820 e[8];
     unsigned n = build_e820(bi, e);
 
-    memset(bp, 0, 4096);
+    memset(bp, 0, PAGE_SIZE);
     if (k->kind == K_BZIMAGE) {
         memcpy(bp + BP_HDR, k->hdr, k->hdr_len);
     } else {
-        st16(bp + BP_BOOT_FLAG, 0xaa55);
-        memcpy(bp + BP_HEADER, "HdrS", 4);
+        st16(bp + BP_BOOT_FLAG, BOOT_FLAG_MAGIC);
+        memcpy(bp + BP_HEADER, HDRS_MAGIC, 4);
         st16(bp + BP_VERSION, 0x020f);
         st32(bp + BP_KERNEL_ALIGN, 0x1000000);
     }
