@@ -1,6 +1,7 @@
 /* CLINT: per-hart msip and mtimecmp registers and the shared mtime. */
 #include <stdlib.h>
 
+#include "common/util.h"
 #include "hw/devtree.h"
 #include "riscv.h"
 
@@ -77,7 +78,7 @@ static int clint_fdt(void *opaque, const FdtCtx *ctx)
     DT_TRY(dt_begin_node_at(ctx->fdt, "clint", c->base));
     DT_TRY(DT_PROP_STRINGS(ctx->fdt, "compatible", "sifive,clint0\0riscv,clint0"));
     DT_TRY(dt_prop_reg(ctx->fdt, c->base, VIRT_CLINT_SIZE));
-    DT_TRY(riscv_fdt_hart_irqs(ctx->fdt, c->cpu.nharts, causes, 2));
+    DT_TRY(riscv_fdt_hart_irqs(ctx->fdt, c->cpu.nharts, causes, ARRAY_SIZE(causes)));
     return fdt_end_node(ctx->fdt);
 }
 

@@ -3,6 +3,7 @@
  * its S-mode. */
 #include <stdlib.h>
 
+#include "common/util.h"
 #include "hw/devtree.h"
 #include "riscv.h"
 
@@ -180,7 +181,7 @@ static int plic_fdt(void *opaque, const FdtCtx *ctx)
     DT_TRY(fdt_property_u32(ctx->fdt, "#address-cells", 0));
     DT_TRY(fdt_property(ctx->fdt, "interrupt-controller", NULL, 0));
     DT_TRY(fdt_property_u32(ctx->fdt, "riscv,ndev", VIRT_PLIC_NDEV));
-    DT_TRY(riscv_fdt_hart_irqs(ctx->fdt, p->cpu.nharts, causes, 2));
+    DT_TRY(riscv_fdt_hart_irqs(ctx->fdt, p->cpu.nharts, causes, ARRAY_SIZE(causes)));
     DT_TRY(fdt_property_u32(ctx->fdt, "phandle", VIRT_PHANDLE_PLIC));
     return fdt_end_node(ctx->fdt);
 }

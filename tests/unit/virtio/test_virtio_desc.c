@@ -78,11 +78,13 @@ static void test_registered_in_order(void **state)
 static uint32_t prop_u32(const void *fdt, int node, const char *name)
 {
     int len;
-    const fdt32_t *v = fdt_getprop(fdt, node, name, &len);
+    const void *v = fdt_getprop(fdt, node, name, &len);
+    fdt32_t cell;
 
     assert_non_null(v);
     assert_int_equal(len, 4);
-    return fdt32_to_cpu(*v);
+    memcpy(&cell, v, sizeof(cell));
+    return fdt32_to_cpu(cell);
 }
 
 static void test_fdt_nodes(void **state)
@@ -90,7 +92,8 @@ static void test_fdt_nodes(void **state)
     Fixture *f = *state;
     static char fdt[4096];
     FdtCtx ctx = { .fdt = fdt, .irq_parent = 7 };
-    const fdt64_t *reg;
+    const void *reg;
+    fdt64_t cells[2];
     int node, len;
 
     assert_int_equal(fdt_create(fdt, sizeof(fdt)), 0);
@@ -106,8 +109,9 @@ static void test_fdt_nodes(void **state)
     reg = fdt_getprop(fdt, node, "reg", &len);
     assert_non_null(reg);
     assert_int_equal(len, 16);
-    assert_int_equal(fdt64_to_cpu(reg[0]), SLOT1);
-    assert_int_equal(fdt64_to_cpu(reg[1]), VIRTIO_MMIO_SIZE);
+    memcpy(cells, reg, sizeof(cells));     /* properties are only 4-byte aligned */
+    assert_int_equal(fdt64_to_cpu(cells[0]), SLOT1);
+    assert_int_equal(fdt64_to_cpu(cells[1]), VIRTIO_MMIO_SIZE);
     assert_int_equal(prop_u32(fdt, node, "interrupt-parent"), 7);
     assert_int_equal(prop_u32(fdt, node, "interrupts"), 4);
     assert_true(fdt_path_offset(fdt, "/virtio_mmio@10001000") >= 0);
