@@ -29,6 +29,7 @@ typedef struct BlockDriver {
 
 struct BlockBackend {
     const BlockDriver *drv;
+    char *path;      /* as opened, for messages */
     bool readonly;
     int fd;          /* raw driver */
     void *opaque;    /* other drivers' state */
@@ -37,7 +38,8 @@ struct BlockBackend {
 extern const BlockDriver block_raw_driver;
 
 /* Open an image. format NULL or "" means raw. Returns NULL with
- * "PATH: reason" in err. */
+ * "PATH: reason" in err. A read-write image is locked against every other
+ * user, a read-only one against writers (OFD locks, like QEMU's). */
 BlockBackend *block_open(const char *path, const char *format, bool readonly,
                          char *err, size_t errlen);
 void block_close(BlockBackend *bb);
@@ -50,5 +52,7 @@ static inline int block_flush(BlockBackend *bb) { return bb->drv->flush(bb); }
 static inline int block_discard(BlockBackend *bb, uint64_t off, uint64_t len)
 { return bb->drv->discard(bb, off, len); }
 static inline uint64_t block_size(BlockBackend *bb) { return bb->drv->size(bb); }
+static inline bool block_readonly(const BlockBackend *bb) { return bb->readonly; }
+static inline const char *block_path(const BlockBackend *bb) { return bb->path; }
 
 #endif

@@ -181,7 +181,14 @@ BlockBackend *block_open(const char *path, const char *format, bool readonly,
     }
     bb->drv = drv;
     bb->fd = -1;
+    bb->path = strdup(path);
+    if (!bb->path) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        free(bb);
+        return NULL;
+    }
     if (drv->open(bb, path, readonly, err, errlen) < 0) {
+        free(bb->path);
         free(bb);
         return NULL;
     }
@@ -193,5 +200,6 @@ void block_close(BlockBackend *bb)
     if (!bb)
         return;
     bb->drv->close(bb);
+    free(bb->path);
     free(bb);
 }

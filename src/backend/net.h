@@ -15,8 +15,9 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "common/config.h"
 #include "common/loop.h"
+
+struct CfgNic;
 
 /* Largest frame carried: 64 KiB of payload plus Ethernet and VLAN headers. */
 #define NET_MAX_FRAME 65550
@@ -52,19 +53,30 @@ struct NetBackend {
     NetClient client;
 };
 
-/* Constructors. On failure: NULL and one line in err. */
-NetBackend *net_slirp_create(Loop *loop, const CfgNic *nic, const NetClient *client,
-                             char *err, size_t errlen);
-NetBackend *net_tap_create(Loop *loop, const CfgNic *nic, const NetClient *client,
-                           char *err, size_t errlen);
+/* Open the backend a NIC's configuration asks for: type=user is libslirp,
+ * type=tap and type=bridge a tap device. The backend carries no frames
+ * until a device attaches to it (net_attach) and asks for them
+ * (rx_resume). On failure: NULL and one line in err. */
+NetBackend *net_open(Loop *loop, const struct CfgNic *nic, char *err, size_t errlen);
+/* The two kinds, as net_open() picks them. */
+NetBackend *net_slirp_create(Loop *loop, const struct CfgNic *nic, char *err, size_t errlen);
+NetBackend *net_tap_create(Loop *loop, const struct CfgNic *nic, char *err, size_t errlen);
 
 /* The host interface name of a tap backend, NULL for other backends. */
 const char *net_tap_ifname(NetBackend *nb);
 
-/* A backend constructor (what virtio_net_create_with() takes). */
-typedef NetBackend *(*net_backend_open_fn)(Loop *loop, const CfgNic *nic,
-                                           const NetClient *client,
-                                           char *err, size_t errlen);
+/* Connect the device that takes the backend's frames (once, before the
+ * device asks for frames). */
+static inline void net_attach(NetBackend *nb, const NetClient *client)
+{
+    nb->client = *client;
+}
+
+/* Whether the attached device can take a frame now (no device: no). */
+static inline int net_client_ready(const NetClient *c)
+{
+    return c->can_receive && c->can_receive(c->opaque);
+}
 
 static inline int net_send(NetBackend *nb, const struct iovec *iov, unsigned n, size_t len)
 {
@@ -82,24 +94,5 @@ static inline void net_close(NetBackend *nb)
     if (nb)
         nb->ops->close(nb);
 }
-
-/* ---- virtio-net device extras (the constructor is in hw/virtio/devices.h) */
-
-struct VirtioDevice;
-struct GuestMem;
-
-typedef struct VirtioNetStats {
-    uint64_t tx_packets, tx_bytes, tx_dropped;   /* guest -> network */
-    uint64_t rx_packets, rx_bytes, rx_dropped;   /* network -> guest */
-} VirtioNetStats;
-
-/* Like virtio_net_create() but with a caller-chosen backend constructor
- * (tests plug a fake backend in here). */
-struct VirtioDevice *virtio_net_create_with(struct GuestMem *mem, Loop *loop,
-                                            const CfgNic *nic, net_backend_open_fn open,
-                                            char *err, size_t errlen);
-void virtio_net_get_stats(struct VirtioDevice *vd, VirtioNetStats *st);
-/* The MAC the device presents (from the config or generated). */
-void virtio_net_get_mac(struct VirtioDevice *vd, uint8_t mac[6]);
 
 #endif

@@ -17,6 +17,7 @@
 #include <slirp/libslirp.h>
 
 #include "backend/net.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -65,7 +66,7 @@ static void flush_queue(NetSlirp *s)
     if (s->flushing)
         return;
     s->flushing = true;
-    while (s->q_count && c->can_receive(c->opaque)) {
+    while (s->q_count && net_client_ready(c)) {
         QueuedFrame *f = s->queue[s->q_head];
         s->queue[s->q_head] = NULL;
         s->q_head = (s->q_head + 1) % SLIRP_QUEUE_MAX;
@@ -83,7 +84,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
     NetClient *c = &s->nb.client;
     QueuedFrame *f;
 
-    if (!s->q_count && !s->flushing && c->can_receive(c->opaque)) {
+    if (!s->q_count && !s->flushing && net_client_ready(c)) {
         c->receive(c->opaque, buf, len);
         return (ssize_t)len;
     }
@@ -365,14 +366,13 @@ static int add_hostfwd(NetSlirp *s, const CfgFwd *f, char *err, size_t errlen)
     return 0;
 }
 
-NetBackend *net_slirp_create(Loop *loop, const CfgNic *nic, const NetClient *client,
-                             char *err, size_t errlen)
+NetBackend *net_slirp_create(Loop *loop, const CfgNic *nic, char *err, size_t errlen)
 {
     SlirpConfig cfg = { 0 };
     NetSlirp *s;
     LoopHook hook;
 
-    if (!loop || !client || !client->can_receive || !client->receive) {
+    if (!loop) {
         snprintf(err, errlen, "user network: internal error (no event loop)");
         return NULL;
     }
@@ -386,7 +386,6 @@ NetBackend *net_slirp_create(Loop *loop, const CfgNic *nic, const NetClient *cli
         return NULL;
     }
     s->nb.ops = &slirp_ops;
-    s->nb.client = *client;
     s->loop = loop;
 
     cfg.version = 4;

@@ -22,6 +22,7 @@
 #include <linux/sockios.h>
 
 #include "backend/net.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -68,7 +69,7 @@ static void tap_readable(void *opaque, int fd, short revents)
         return;
     }
     for (int i = 0; i < TAP_READ_BUDGET; i++) {
-        if (!c->can_receive(c->opaque)) {
+        if (!net_client_ready(c)) {
             tap_poll(t, false);       /* rx_resume turns it back on */
             return;
         }
@@ -183,15 +184,14 @@ static int add_to_bridge(int sock, const char *bridge, const char *ifname,
     return 0;
 }
 
-NetBackend *net_tap_create(Loop *loop, const CfgNic *nic, const NetClient *client,
-                           char *err, size_t errlen)
+NetBackend *net_tap_create(Loop *loop, const CfgNic *nic, char *err, size_t errlen)
 {
     bool bridge = nic->type == CFG_NET_BRIDGE;
     struct ifreq ifr = { 0 };
     NetTap *t;
     int sock;
 
-    if (!loop || !client || !client->can_receive || !client->receive) {
+    if (!loop) {
         snprintf(err, errlen, "tap network: internal error (no event loop)");
         return NULL;
     }
@@ -213,7 +213,6 @@ NetBackend *net_tap_create(Loop *loop, const CfgNic *nic, const NetClient *clien
         return NULL;
     }
     t->nb.ops = &tap_ops;
-    t->nb.client = *client;
     t->loop = loop;
     t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (t->fd < 0) {

@@ -12,15 +12,14 @@ int bus_map(Bus *b, uint64_t base, uint64_t size, const MmioOps *ops,
     return 0;
 }
 
-int bus_unmap(Bus *b, uint64_t base)
+int bus_map_desc(Bus *b, uint64_t base, uint64_t size, const MmioOps *ops,
+                 const DescOps *desc, void *opaque, const char *name)
 {
-    for (unsigned i = 0; i < b->nr; i++) {
-        if (b->r[i].base == base) {
-            b->r[i] = b->r[--b->nr];
-            return 0;
-        }
-    }
-    return -1;
+    if (b->descs && b->descs->n >= DESC_MAX)
+        return -1;
+    if (bus_map(b, base, size, ops, opaque, name) < 0)
+        return -1;
+    return desc_add(b->descs, desc, opaque);    /* cannot fail now */
 }
 
 static BusRange *lookup(Bus *b, uint64_t addr, unsigned size)

@@ -92,15 +92,6 @@ void *gmem_ptr_w(GuestMem *m, uint64_t gpa, uint64_t len)
     return r->host + (gpa - r->gpa);
 }
 
-int gmem_read(GuestMem *m, uint64_t gpa, void *buf, size_t len)
-{
-    void *p = gmem_ptr(m, gpa, len);
-    if (!p)
-        return -1;
-    memcpy(buf, p, len);
-    return 0;
-}
-
 int gmem_write(GuestMem *m, uint64_t gpa, const void *buf, size_t len)
 {
     void *p = gmem_ptr_w(m, gpa, len);

@@ -1,7 +1,7 @@
 /* Guest physical memory: regions of host memory, address translation for
  * device models, and a dirty-page bitmap for migration.
  *
- * Device models must reach guest memory only through gmem_ptr()/gmem_read()/
+ * Device models must reach guest memory only through gmem_ptr()/gmem_ptr_w()/
  * gmem_write(): they check that the whole range lies inside one RAM region,
  * so a hostile guest cannot make a device touch memory outside the guest. */
 #ifndef XENO_HW_MEM_H
@@ -38,8 +38,7 @@ void *gmem_ptr(GuestMem *m, uint64_t gpa, uint64_t len);
 /* Like gmem_ptr but marks the pages dirty (use for device writes). */
 void *gmem_ptr_w(GuestMem *m, uint64_t gpa, uint64_t len);
 
-/* Copy helpers: return 0, or -1 if the range is not entirely guest RAM. */
-int gmem_read(GuestMem *m, uint64_t gpa, void *buf, size_t len);
+/* Copy into guest RAM: 0, or -1 if the range is not entirely guest RAM. */
 int gmem_write(GuestMem *m, uint64_t gpa, const void *buf, size_t len);
 
 /* Mark pages dirty (no-op unless dirty_log). */

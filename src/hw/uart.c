@@ -4,9 +4,19 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "hw/devtree.h"
 #include "uart.h"
 
 #define RX_FIFO 4096
+
+/* The input clock the device tree announces: the 16550's usual 1.8432 MHz
+ * crystal times two, as on QEMU's boards. Drivers derive divisors from it;
+ * the model ignores the divisor (transmission is instantaneous). */
+#define UART_CLOCK_HZ 3686400
+/* The address window a memory-mapped UART's node claims, as QEMU's virt
+ * board gives it; the registers decode in the first 8 << regshift bytes. */
+#define UART_FDT_WINDOW 0x100
+#define UART_FDT_NAME "serial"
 
 enum { REG_RBR_THR = 0, REG_IER = 1, REG_IIR_FCR = 2, REG_LCR = 3, REG_MCR = 4,
        REG_LSR = 5, REG_MSR = 6, REG_SCR = 7 };
@@ -23,6 +33,7 @@ enum { REG_RBR_THR = 0, REG_IER = 1, REG_IIR_FCR = 2, REG_LCR = 3, REG_MCR = 4,
 #define LCR_DLAB 0x80
 
 struct Uart {
+    uint64_t base;
     unsigned regshift;
     IrqLine irq;
     int out_fd;
@@ -145,16 +156,36 @@ static void uart_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 
 const MmioOps uart_ops = { uart_read, uart_write };
 
+void uart_fdt_name(const Uart *u, char *buf, size_t len)
+{
+    dt_node_name(buf, len, UART_FDT_NAME, u->base);
+}
+
+static int uart_fdt(void *opaque, const FdtCtx *ctx)
+{
+    Uart *u = opaque;
+
+    DT_TRY(dt_begin_node_at(ctx->fdt, UART_FDT_NAME, u->base));
+    DT_TRY(fdt_property_string(ctx->fdt, "compatible", "ns16550a"));
+    DT_TRY(dt_prop_reg(ctx->fdt, u->base, UART_FDT_WINDOW));
+    DT_TRY(fdt_property_u32(ctx->fdt, "clock-frequency", UART_CLOCK_HZ));
+    DT_TRY(dt_prop_irq(ctx, u->irq.irq));
+    return fdt_end_node(ctx->fdt);
+}
+
+static const DescOps uart_desc = { .fdt = uart_fdt };
+
 Uart *uart_create(Bus *bus, uint64_t base, unsigned regshift, IrqLine irq, int out_fd)
 {
     Uart *u = calloc(1, sizeof(*u));
 
     if (!u)
         return NULL;
+    u->base = base;
     u->regshift = regshift;
     u->irq = irq;
     u->out_fd = out_fd;
-    if (bus && bus_map(bus, base, 8u << regshift, &uart_ops, u, "uart") < 0) {
+    if (bus && bus_map_desc(bus, base, 8u << regshift, &uart_ops, &uart_desc, u, "uart") < 0) {
         free(u);
         return NULL;
     }

@@ -1,5 +1,7 @@
 /* ns16550a UART: the guest's serial console (ttyS0). Output goes to a file
- * descriptor; input is pushed by the console code (event loop thread). */
+ * descriptor; input is pushed by the console code (event loop thread).
+ * Memory-mapped, it describes itself in the device tree (serial@BASE);
+ * on x86 (COM1, port I/O) Linux finds it at its legacy port. */
 #ifndef XENO_HW_UART_H
 #define XENO_HW_UART_H
 
@@ -14,8 +16,11 @@ typedef struct Uart Uart;
 /* regshift: register stride is 1 << regshift bytes (0 on riscv virt). */
 Uart *uart_create(Bus *bus, uint64_t base, unsigned regshift, IrqLine irq, int out_fd);
 void uart_free(Uart *u);
-/* Port I/O variant for x86 (COM1 at 0x3f8) uses the same model. */
+/* The register window, for callers that route accesses themselves. */
 extern const MmioOps uart_ops;
+/* The name of the UART's device-tree node ("serial@BASE"), e.g. for the
+ * stdout-path of /chosen. */
+void uart_fdt_name(const Uart *u, char *buf, size_t len);
 
 /* Bytes of free space in the receive FIFO. */
 size_t uart_rx_space(Uart *u);

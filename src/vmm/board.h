@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "hw/describe.h"
 #include "hw/irq.h"
 #include "machine.h"
 
@@ -30,11 +31,13 @@ typedef struct BoardSlots {
     const char *const *hvc_names;
 } BoardSlots;
 
-/* Create the domain's virtio devices (board_devices.c). */
+/* Create the domain's virtio devices (board_devices.c). Each slot describes
+ * itself in the DescList of m->mmio. */
 int board_add_devices(Machine *m, const BoardSlots *s, char *err, size_t errlen);
 
-/* Build the device tree into guest memory at m->fdt_addr; used by the board. */
-int fdt_riscv_build(Machine *m, uint64_t initrd_start, uint64_t initrd_end,
-                    void *buf, size_t bufsize, char *err, size_t errlen);
+/* Build the riscv device tree into buf: the board's nodes, and the nodes of
+ * the devices in `devs`. 0, or -1 with one line in err. */
+int fdt_riscv_build(Machine *m, const DescList *devs, uint64_t initrd_start,
+                    uint64_t initrd_end, void *buf, size_t bufsize, char *err, size_t errlen);
 
 #endif

@@ -7,6 +7,8 @@
 #include "board.h"
 #include "control.h"
 #include "console_input.h"
+#include "backend/block.h"
+#include "backend/net.h"
 #include "hw/virtio/devices.h"
 #include "hw/virtio/virtio_mmio.h"
 
@@ -38,15 +40,33 @@ static int add_virtio(Machine *m, const BoardSlots *s, VirtioDevice *vd, char *e
     return 0;
 }
 
+/* A disk: its image opened (and locked) as the configuration says, then
+ * handed to the device model. */
+static VirtioDevice *disk_create(Machine *m, const CfgDisk *d, char *err, size_t errlen)
+{
+    BlockBackend *bb = block_open(d->path, d->format, d->readonly || d->cdrom, err, errlen);
+
+    return bb ? virtio_blk_create(&m->mem, bb, d->serial, err, errlen) : NULL;
+}
+
+/* A NIC: its network backend opened, then handed to the device model. */
+static VirtioDevice *nic_create(Machine *m, const CfgNic *nic, char *err, size_t errlen)
+{
+    NetBackend *be = net_open(m->loop, nic, err, errlen);
+
+    return be ? virtio_net_create(&m->mem, be, nic->mac_set ? nic->mac : NULL, err, errlen)
+              : NULL;
+}
+
 int board_add_devices(Machine *m, const BoardSlots *s, char *err, size_t errlen)
 {
     VmConfig *c = &m->cfg;
 
     for (unsigned i = 0; i < c->ndisks; i++)
-        if (add_virtio(m, s, virtio_blk_create(&m->mem, &c->disk[i], err, errlen), err, errlen))
+        if (add_virtio(m, s, disk_create(m, &c->disk[i], err, errlen), err, errlen))
             return -1;
     for (unsigned i = 0; i < c->nnics; i++)
-        if (add_virtio(m, s, virtio_net_create(&m->mem, m->loop, &c->nic[i], err, errlen), err, errlen))
+        if (add_virtio(m, s, nic_create(m, &c->nic[i], err, errlen), err, errlen))
             return -1;
     if (c->rng && add_virtio(m, s, virtio_rng_create(&m->mem, err, errlen), err, errlen))
         return -1;

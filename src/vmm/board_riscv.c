@@ -6,6 +6,7 @@
  * the middle of RAM (or 128 MiB past the kernel on large guests), the device
  * tree in the last 2 MiB-aligned slot below the end of RAM. */
 #include <elf.h>
+#include <libfdt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ typedef struct RiscvBoard {
     Clint *clint;
     Plic *plic;
     Htif *htif;
+    DescList devs;      /* the devices' device-tree nodes, in creation order */
 } RiscvBoard;
 
 static RiscvBoard *board_of(Machine *m) { return m->board; }
@@ -107,7 +109,7 @@ static int setup_bare_metal(Machine *m, RiscvBoard *b, const char *bios, char *e
 static const char *const riscv_hvc_names[] = { "hvc1", NULL };
 
 static const BoardSlots riscv_slots = {
-    .base = VIRT_VIRTIO_BASE, .stride = VIRT_VIRTIO_SIZE, .count = VIRT_VIRTIO_SLOTS,
+    .base = VIRT_VIRTIO_BASE, .stride = VIRTIO_MMIO_SIZE, .count = VIRT_VIRTIO_SLOTS,
     .irq_line = riscv_slot_irq, .hvc_names = riscv_hvc_names,
 };
 
@@ -119,10 +121,9 @@ struct fw_dynamic_info {
 #define FW_DYNAMIC_VERSION 2
 #define FW_NEXT_MODE_S     1
 
-/* RISC-V kernels sit 2 MiB into RAM (2 MiB aligned; their page tables map
- * 2 MiB pages) and firmware fills the slot below; the device tree sits in
- * the last 2 MiB-aligned slot. */
-#define SLOT_2M 0x200000ull
+/* RISC-V kernels sit one kernel alignment (2 MiB) into RAM and firmware
+ * fills the slot below; the device tree sits in the last such slot. */
+#define SLOT_2M RISCV_KERNEL_ALIGN
 
 /* Where the boot images landed. */
 typedef struct RiscvImages {
@@ -174,6 +175,22 @@ static int load_initrd(Machine *m, RiscvImages *im, char *err, size_t errlen)
     return 0;
 }
 
+/* XENO_DUMP_DTB=FILE in the environment: a copy of the guest's device tree
+ * (for `dtc -I dtb FILE`, or to compare two builds). A debugging aid. */
+static void dump_fdt(const void *fdt)
+{
+    const char *path = getenv("XENO_DUMP_DTB");
+    FILE *f;
+
+    if (!path || !*path)
+        return;
+    f = fopen(path, "wb");
+    if (!f || fwrite(fdt, 1, fdt_totalsize(fdt), f) != fdt_totalsize(fdt))
+        log_warn("XENO_DUMP_DTB: cannot write %s", path);
+    if (f)
+        fclose(f);
+}
+
 /* The device tree in the last 2 MiB-aligned slot that holds FDT_MAX. */
 static int place_fdt(Machine *m, const RiscvImages *im, uint64_t *fdt_addr, char *err, size_t errlen)
 {
@@ -186,8 +203,10 @@ static int place_fdt(Machine *m, const RiscvImages *im, uint64_t *fdt_addr, char
         return -1;
     }
     fdt = gmem_ptr_w(&m->mem, addr, FDT_MAX);
-    if (fdt_riscv_build(m, im->initrd_start, im->initrd_end, fdt, FDT_MAX, err, errlen))
+    if (fdt_riscv_build(m, &board_of(m)->devs, im->initrd_start, im->initrd_end, fdt, FDT_MAX,
+                        err, errlen))
         return -1;
+    dump_fdt(fdt);
     *fdt_addr = addr;
     return 0;
 }
@@ -224,6 +243,28 @@ static int setup_linux(Machine *m, char *err, size_t errlen)
     return 0;
 }
 
+/* The platform devices. They are created in the order their nodes appear
+ * under /soc: CLINT, PLIC, UART, the virtio slots, the test device. */
+static int add_uart(Machine *m, RiscvBoard *b, char *err, size_t errlen)
+{
+    m->uart = uart_create(&m->mmio, VIRT_UART0_BASE, 0,
+                          plic_irq_line(b->plic, VIRT_UART0_IRQ), m->console_out);
+    if (!m->uart) {
+        snprintf(err, errlen, "cannot create the UART");
+        return -1;
+    }
+    return 0;
+}
+
+static int add_test_dev(Machine *m, char *err, size_t errlen)
+{
+    if (test_dev_create(&m->mmio, VIRT_TEST_BASE, test_dev_event, m) < 0) {
+        snprintf(err, errlen, "cannot map the test device");
+        return -1;
+    }
+    return 0;
+}
+
 int board_riscv_setup(Machine *m, const char *bios, char *err, size_t errlen)
 {
     VmConfig *c = &m->cfg;
@@ -235,27 +276,18 @@ int board_riscv_setup(Machine *m, const char *bios, char *err, size_t errlen)
         return -1;
     }
     m->board = b;
+    m->mmio.descs = &b->devs;
     r = gmem_add_ram(&m->mem, VIRT_DRAM_BASE, c->memory_mib << 20);
     if (r < 0) {
         snprintf(err, errlen, "cannot allocate %llu MiB of guest memory: %s",
                  (unsigned long long)c->memory_mib, strerror(-r));
         return -1;
     }
-    if (add_cpus(m, b, bios ? 1 : c->vcpus, err, errlen))
+    if (add_cpus(m, b, bios ? 1 : c->vcpus, err, errlen) || add_uart(m, b, err, errlen))
         return -1;
-    if (test_dev_create(&m->mmio, VIRT_TEST_BASE, test_dev_event, m) < 0) {
-        snprintf(err, errlen, "cannot map the test device");
+    if (!bios && board_add_devices(m, &riscv_slots, err, errlen))
         return -1;
-    }
-    m->uart = uart_create(&m->mmio, VIRT_UART0_BASE, 0,
-                          plic_irq_line(b->plic, VIRT_UART0_IRQ), m->console_out);
-    if (!m->uart) {
-        snprintf(err, errlen, "cannot create the UART");
+    if (add_test_dev(m, err, errlen))
         return -1;
-    }
-    if (bios)
-        return setup_bare_metal(m, b, bios, err, errlen);
-    if (board_add_devices(m, &riscv_slots, err, errlen))
-        return -1;
-    return setup_linux(m, err, errlen);
+    return bios ? setup_bare_metal(m, b, bios, err, errlen) : setup_linux(m, err, errlen);
 }

@@ -1,13 +1,15 @@
 /* The x86-64 board (kvm engine): RAM below 3 GiB and above 4 GiB, the
  * in-kernel PIC/IOAPIC/LAPICs/PIT, COM1 on port 0x3f8, the ACPI PM block
- * and reset register, and virtio-mmio devices at 0xd0000000 announced to
- * Linux on the command line (virtio_mmio.device=4K@ADDR:IRQ), their
+ * and reset register, and virtio-mmio devices at X86_VIRTIO_BASE announced
+ * to Linux on the command line (virtio_mmio.device=4K@ADDR:IRQ), their
  * interrupts through irqfd and doorbells through ioeventfd when KVM has
- * them. Console input goes to COM1, or to the virtio console when the
- * guest's console is hvc0 (console=hvc0 last on the command line; see
- * console_input.h). */
+ * them. The devices describe themselves (hw/describe.h): the ACPI tables
+ * and the command line are built from the board's list of them. Console
+ * input goes to COM1, or to the virtio console when the guest's console is
+ * hvc0 (console=hvc0 last on the command line; see console_input.h). */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "board.h"
@@ -19,6 +21,15 @@
 #include "hw/x86/x86.h"
 
 #define X86_MIN_MEMORY_MIB 8
+
+/* Interrupt inputs of the virtio-mmio slots: free ISA IRQs (level-triggered,
+ * as each slot tells the MADT). */
+static const unsigned x86_virtio_irqs[X86_VIRTIO_SLOTS] = { 5, 6, 7, 10, 11, 12, 14, 15 };
+
+/* What the board keeps beyond the Machine. */
+typedef struct X86Board {
+    DescList devs;      /* the devices' ACPI parts and command-line entries */
+} X86Board;
 
 static void pm_event(void *opaque, enum x86_pm_event ev)
 {
@@ -49,22 +60,63 @@ static void x86_slot_mapped(Machine *m, unsigned slot, uint64_t base, VirtioMmio
 static const char *const x86_hvc_names[] = { "hvc0", NULL };
 
 static const BoardSlots x86_slots = {
-    .base = X86_VIRTIO_BASE, .stride = X86_VIRTIO_SIZE, .count = X86_VIRTIO_SLOTS,
+    .base = X86_VIRTIO_BASE, .stride = VIRTIO_MMIO_SIZE, .count = X86_VIRTIO_SLOTS,
     .irq_line = x86_slot_irq, .mapped = x86_slot_mapped, .hvc_names = x86_hvc_names,
 };
 
-/* The user's command line plus one virtio_mmio.device= per device. */
-static int build_cmdline(Machine *m, char *buf, size_t size, char *err, size_t errlen)
+/* The user's command line, then the entries of the devices that need one. */
+static int build_cmdline(Machine *m, const DescList *devs, char *buf, size_t size,
+                         char *err, size_t errlen)
 {
-    size_t n = (size_t)snprintf(buf, size, "%s", m->cfg.cmdline);
+    CmdlineBuf cl = { .buf = buf, .size = size };
 
-    for (unsigned i = 0; i < m->nvirtio && n < size; i++)
-        n += (size_t)snprintf(buf + n, size - n, "%svirtio_mmio.device=4K@0x%llx:%u",
-                              n ? " " : "",
-                              (unsigned long long)(X86_VIRTIO_BASE + i * X86_VIRTIO_SIZE),
-                              x86_virtio_irqs[i]);
-    if (n >= size) {
+    buf[0] = 0;
+    if (cmdline_append(&cl, "%s", m->cfg.cmdline) < 0 || desc_cmdline(devs, &cl) < 0) {
         snprintf(err, errlen, "kernel command line too long");
+        return -1;
+    }
+    return 0;
+}
+
+/* Guest RAM: below the hole, and the rest above 4 GiB. */
+static int add_ram(Machine *m, X86BootInfo *bi, char *err, size_t errlen)
+{
+    const VmConfig *c = &m->cfg;
+    uint64_t ram = c->memory_mib << 20;
+    int r;
+
+    if (c->memory_mib < X86_MIN_MEMORY_MIB) {
+        snprintf(err, errlen, "memory: x86-64 guests need at least %d MiB", X86_MIN_MEMORY_MIB);
+        return -1;
+    }
+    bi->low_end = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
+    bi->high_size = ram - bi->low_end;
+    r = gmem_add_ram(&m->mem, 0, bi->low_end);
+    if (r == 0 && bi->high_size)
+        r = gmem_add_ram(&m->mem, X86_HIGH_RAM_BASE, bi->high_size);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot allocate %llu MiB of guest memory: %s",
+                 (unsigned long long)c->memory_mib, strerror(-r));
+        return -1;
+    }
+    return 0;
+}
+
+/* COM1 and the PM block on the port I/O bus, in the order the ACPI tables
+ * list their parts. */
+static int add_platform(Machine *m, X86Board *b, char *err, size_t errlen)
+{
+    Bus *pio = kvm_pio_bus(m->engine);
+
+    pio->descs = &b->devs;
+    m->uart = uart_create(pio, X86_COM1_BASE, 0, kvm_irq_line(m->engine, X86_COM1_IRQ),
+                          m->console_out);
+    if (!m->uart) {
+        snprintf(err, errlen, "cannot create the UART");
+        return -1;
+    }
+    if (x86_pm_create(pio, pm_event, m) < 0) {
+        snprintf(err, errlen, "cannot create the power management ports");
         return -1;
     }
     return 0;
@@ -73,44 +125,27 @@ static int build_cmdline(Machine *m, char *buf, size_t size, char *err, size_t e
 int board_x86_setup(Machine *m, char *err, size_t errlen)
 {
     VmConfig *c = &m->cfg;
-    uint64_t ram = c->memory_mib << 20;
     X86BootInfo bi = { 0 };
     KvmBoot boot;
     static char cmdline[8192];
-    int r;
+    X86Board *b = calloc(1, sizeof(*b));
 
-    if (c->memory_mib < X86_MIN_MEMORY_MIB) {
-        snprintf(err, errlen, "memory: x86-64 guests need at least %d MiB", X86_MIN_MEMORY_MIB);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    bi.low_end = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
-    bi.high_size = ram - bi.low_end;
-    r = gmem_add_ram(&m->mem, 0, bi.low_end);
-    if (r == 0 && bi.high_size)
-        r = gmem_add_ram(&m->mem, X86_HIGH_RAM_BASE, bi.high_size);
-    if (r < 0) {
-        snprintf(err, errlen, "cannot allocate %llu MiB of guest memory: %s",
-                 (unsigned long long)c->memory_mib, strerror(-r));
-        return -1;
-    }
-    if (machine_create_engine(m, &kvm_engine_ops, c->vcpus, err, errlen))
-        return -1;
-
-    m->uart = uart_create(kvm_pio_bus(m->engine), X86_COM1_BASE, 0,
-                          kvm_irq_line(m->engine, X86_COM1_IRQ), m->console_out);
-    if (!m->uart) {
-        snprintf(err, errlen, "cannot create the UART");
-        return -1;
-    }
-    if (x86_pm_create(kvm_pio_bus(m->engine), pm_event, m) < 0) {
-        snprintf(err, errlen, "cannot create the power management ports");
-        return -1;
-    }
-    if (board_add_devices(m, &x86_slots, err, errlen) || build_cmdline(m, cmdline, sizeof(cmdline), err, errlen))
+    m->board = b;
+    m->mmio.descs = &b->devs;
+    if (add_ram(m, &bi, err, errlen) ||
+        machine_create_engine(m, &kvm_engine_ops, c->vcpus, err, errlen) ||
+        add_platform(m, b, err, errlen) ||
+        board_add_devices(m, &x86_slots, err, errlen) ||
+        build_cmdline(m, &b->devs, cmdline, sizeof(cmdline), err, errlen))
         return -1;
 
     bi.nvcpus = c->vcpus ? c->vcpus : 1;
     bi.cmdline = cmdline;
+    bi.devs = &b->devs;
     if (boot_x86_load(m, &bi, &boot, err, errlen))
         return -1;
     kvm_set_boot(m->engine, &boot);

@@ -38,6 +38,8 @@
 #define ACPI_ADDR       0xe0000ull
 #define ACPI_MAX        0x20000ull
 #define KERNEL_ADDR     0x100000ull
+#define LOW_MEM_END     0xa0000ull      /* conventional memory ends, VGA and BIOS follow */
+#define PAGE_SIZE       0x1000ull
 
 /* boot_params offsets */
 #define BP_ACPI_RSDP     0x070
@@ -47,6 +49,7 @@
 #define BP_E820_ENTRIES  0x1e8
 #define BP_HDR           0x1f1
 #define BP_SETUP_SECTS   0x1f1
+#define BP_SYSSIZE       0x1f4          /* protected-mode code, in 16-byte units */
 #define BP_BOOT_FLAG     0x1fe
 #define BP_JUMP          0x200
 #define BP_HEADER        0x202
@@ -68,14 +71,16 @@
 
 #define LOADED_HIGH      0x01
 #define XLF_KERNEL_64    0x01
+#define BOOT_FLAG_MAGIC  0xaa55
+#define HDRS_MAGIC       "HdrS"
+#define SECTOR_SIZE      512            /* setup_sects count these */
+#define ENTRY64_OFFSET   0x200          /* the 64-bit entry, from the load address */
 
 #define E820_RAM      1
 #define E820_RESERVED 2
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define PVH_MAGIC 0x336ec578u
-
-const unsigned x86_virtio_irqs[X86_VIRTIO_SLOTS] = { 5, 6, 7, 10, 11, 12, 14, 15 };
 
 typedef struct E820 {
     uint64_t addr, size;
@@ -87,19 +92,13 @@ static unsigned build_e820(const X86BootInfo *bi, E820 *e)
     unsigned n = 0;
 
     e[n++] = (E820){ 0, EBDA_START, E820_RAM };
-    e[n++] = (E820){ EBDA_START, 0xa0000 - EBDA_START, E820_RESERVED };
-    e[n++] = (E820){ ACPI_ADDR, 0x100000 - ACPI_ADDR, E820_RESERVED };
+    e[n++] = (E820){ EBDA_START, LOW_MEM_END - EBDA_START, E820_RESERVED };
+    e[n++] = (E820){ ACPI_ADDR, ACPI_MAX, E820_RESERVED };
     e[n++] = (E820){ KERNEL_ADDR, bi->low_end - KERNEL_ADDR, E820_RAM };
     if (bi->high_size)
         e[n++] = (E820){ X86_HIGH_RAM_BASE, bi->high_size, E820_RAM };
     return n;
 }
-
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
 /* ---- kernel images ---- */
 
@@ -116,8 +115,8 @@ static int load_bzimage(Machine *m, const X86BootInfo *bi, const uint8_t *buf, s
 {
     const char *path = m->cfg.kernel;
     unsigned setup_sects = buf[BP_SETUP_SECTS] ? buf[BP_SETUP_SECTS] : 4;
-    size_t pm_off = ((size_t)setup_sects + 1) * 512, hdr_end;
-    uint16_t version = get16(buf + BP_VERSION);
+    size_t pm_off = ((size_t)setup_sects + 1) * SECTOR_SIZE, hdr_end;
+    uint16_t version = ld16(buf + BP_VERSION);
     uint64_t init_size, need;
 
     if (version < 0x20c || !(buf[BP_XLOADFLAGS] & XLF_KERNEL_64) || !(buf[BP_LOADFLAGS] & LOADED_HIGH)) {
@@ -129,12 +128,12 @@ static int load_bzimage(Machine *m, const X86BootInfo *bi, const uint8_t *buf, s
         snprintf(err, errlen, "%s: truncated bzImage", path);
         return -1;
     }
-    if ((uint64_t)get32(buf + 0x1f4) * 16 > len - pm_off + 15) {    /* syssize, in 16-byte units */
+    if ((uint64_t)ld32(buf + BP_SYSSIZE) * 16 > len - pm_off + 15) {
         snprintf(err, errlen, "%s: truncated bzImage (%zu bytes of kernel, the header says %llu)",
-                 path, len - pm_off, (unsigned long long)get32(buf + 0x1f4) * 16);
+                 path, len - pm_off, (unsigned long long)ld32(buf + BP_SYSSIZE) * 16);
         return -1;
     }
-    init_size = get32(buf + BP_INIT_SIZE);
+    init_size = ld32(buf + BP_INIT_SIZE);
     need = MAX(init_size, (uint64_t)(len - pm_off));
     if (KERNEL_ADDR + need > bi->low_end) {
         snprintf(err, errlen, "%s: the kernel needs %llu MiB of memory below 3 GiB",
@@ -149,10 +148,10 @@ static int load_bzimage(Machine *m, const X86BootInfo *bi, const uint8_t *buf, s
     k->kind = K_BZIMAGE;
     k->hdr_len = hdr_end - BP_HDR;
     memcpy(k->hdr, buf + BP_HDR, k->hdr_len);
-    k->entry = KERNEL_ADDR + 0x200;
+    k->entry = KERNEL_ADDR + ENTRY64_OFFSET;
     k->lo = KERNEL_ADDR;
     k->hi = KERNEL_ADDR + need;
-    k->initrd_max = get32(buf + BP_INITRD_MAX);
+    k->initrd_max = ld32(buf + BP_INITRD_MAX);
     return 0;
 }
 
@@ -221,7 +220,8 @@ static int load_kernel(Machine *m, const X86BootInfo *bi, Kernel *k, char *err, 
             goto out;
         }
         r = 0;
-    } else if (len >= 0x400 && !memcmp(buf + BP_HEADER, "HdrS", 4) && get16(buf + BP_BOOT_FLAG) == 0xaa55) {
+    } else if (len >= 0x400 && !memcmp(buf + BP_HEADER, HDRS_MAGIC, 4) &&
+               ld16(buf + BP_BOOT_FLAG) == BOOT_FLAG_MAGIC) {
         r = load_bzimage(m, bi, buf, len, k, err, errlen);
     } else {
         snprintf(err, errlen, "%s: not an x86-64 kernel (bzImage or ELF)", path);
@@ -245,8 +245,8 @@ static int load_initrd(Machine *m, X86BootInfo *bi, const Kernel *k, char *err, 
         snprintf(err, errlen, "%s: %m", path);
         return -1;
     }
-    addr = len < top ? (top - len) & ~0xfffull : 0;
-    if (addr < ALIGN_UP(k->hi, 0x1000ull) || gmem_write(&m->mem, addr, buf, len)) {
+    addr = len < top ? (top - len) & ~(PAGE_SIZE - 1) : 0;
+    if (addr < ALIGN_UP(k->hi, PAGE_SIZE) || gmem_write(&m->mem, addr, buf, len)) {
         snprintf(err, errlen, "%s: initrd (%zu bytes) does not fit in guest memory below %llu MiB "
                  "with the kernel", path, len, (unsigned long long)(top >> 20));
         free(buf);
@@ -266,10 +266,10 @@ static void write_page_tables(Machine *m)
 
     gmem_write(&m->mem, PML4_ADDR, &pml4e, 8);
     for (unsigned i = 0; i < 4; i++) {
-        pdpte[i] = (PD_ADDR + i * 0x1000) | 3;
-        for (unsigned j = 0; j < 512; j++)
+        pdpte[i] = (PD_ADDR + i * PAGE_SIZE) | 3;
+        for (unsigned j = 0; j < ARRAY_SIZE(pde); j++)
             pde[j] = (((uint64_t)i << 30) + ((uint64_t)j << 21)) | 0x83;   /* P, RW, 2 MiB */
-        gmem_write(&m->mem, PD_ADDR + i * 0x1000, pde, sizeof(pde));
+        gmem_write(&m->mem, PD_ADDR + i * PAGE_SIZE, pde, sizeof(pde));
     }
     gmem_write(&m->mem, PDPT_ADDR, pdpte, sizeof(pdpte));
 }
@@ -286,35 +286,35 @@ static void write_gdt(Machine *m, bool long_mode)
 
 static void write_zero_page(Machine *m, const X86BootInfo *bi, const Kernel *k, uint32_t cmdlen)
 {
-    uint8_t *bp = gmem_ptr_w(&m->mem, ZERO_PAGE_ADDR, 4096);
+    uint8_t *bp = gmem_ptr_w(&m->mem, ZERO_PAGE_ADDR, PAGE_SIZE);
     E820 e[8];
     unsigned n = build_e820(bi, e);
 
-    memset(bp, 0, 4096);
+    memset(bp, 0, PAGE_SIZE);
     if (k->kind == K_BZIMAGE) {
         memcpy(bp + BP_HDR, k->hdr, k->hdr_len);
     } else {
-        put16(bp + BP_BOOT_FLAG, 0xaa55);
-        memcpy(bp + BP_HEADER, "HdrS", 4);
-        put16(bp + BP_VERSION, 0x020f);
-        put32(bp + BP_KERNEL_ALIGN, 0x1000000);
+        st16(bp + BP_BOOT_FLAG, BOOT_FLAG_MAGIC);
+        memcpy(bp + BP_HEADER, HDRS_MAGIC, 4);
+        st16(bp + BP_VERSION, 0x020f);
+        st32(bp + BP_KERNEL_ALIGN, 0x1000000);
     }
     bp[BP_LOADER_TYPE] = 0xff;                  /* undefined boot loader */
     bp[BP_LOADFLAGS] |= LOADED_HIGH;
-    put32(bp + BP_CODE32_START, (uint32_t)k->lo);
-    put32(bp + BP_CMDLINE_PTR, (uint32_t)CMDLINE_ADDR);
-    put32(bp + BP_CMDLINE_SIZE, cmdlen);
-    put32(bp + BP_RD_IMAGE, (uint32_t)bi->initrd_addr);
-    put32(bp + BP_RD_SIZE, (uint32_t)bi->initrd_size);
-    put32(bp + BP_EXT_RD_IMAGE, (uint32_t)(bi->initrd_addr >> 32));
-    put32(bp + BP_EXT_RD_SIZE, (uint32_t)(bi->initrd_size >> 32));
-    put64(bp + BP_ACPI_RSDP, bi->rsdp);
+    st32(bp + BP_CODE32_START, (uint32_t)k->lo);
+    st32(bp + BP_CMDLINE_PTR, (uint32_t)CMDLINE_ADDR);
+    st32(bp + BP_CMDLINE_SIZE, cmdlen);
+    st32(bp + BP_RD_IMAGE, (uint32_t)bi->initrd_addr);
+    st32(bp + BP_RD_SIZE, (uint32_t)bi->initrd_size);
+    st32(bp + BP_EXT_RD_IMAGE, (uint32_t)(bi->initrd_addr >> 32));
+    st32(bp + BP_EXT_RD_SIZE, (uint32_t)(bi->initrd_size >> 32));
+    st64(bp + BP_ACPI_RSDP, bi->rsdp);
     bp[BP_E820_ENTRIES] = (uint8_t)n;
     for (unsigned i = 0; i < n; i++) {
         uint8_t *p = bp + BP_E820_TABLE + 20 * i;
-        put64(p, e[i].addr);
-        put64(p + 8, e[i].size);
-        put32(p + 16, e[i].type);
+        st64(p, e[i].addr);
+        st64(p + 8, e[i].size);
+        st32(p + 16, e[i].type);
     }
 }
 
@@ -326,37 +326,36 @@ static void write_pvh_info(Machine *m, const X86BootInfo *bi)
 
     for (unsigned i = 0; i < n; i++) {
         uint8_t ent[24] = { 0 };
-        put64(ent, e[i].addr);
-        put64(ent + 8, e[i].size);
-        put32(ent + 16, e[i].type);
+        st64(ent, e[i].addr);
+        st64(ent + 8, e[i].size);
+        st32(ent + 16, e[i].type);
         gmem_write(&m->mem, PVH_MEMMAP_ADDR + 24 * i, ent, sizeof(ent));
     }
-    put32(info, PVH_MAGIC);
-    put32(info + 4, 1);                         /* version */
+    st32(info, PVH_MAGIC);
+    st32(info + 4, 1);                         /* version */
     if (bi->initrd_size) {
-        put64(mod, bi->initrd_addr);
-        put64(mod + 8, bi->initrd_size);
+        st64(mod, bi->initrd_addr);
+        st64(mod + 8, bi->initrd_size);
         gmem_write(&m->mem, PVH_MODS_ADDR, mod, sizeof(mod));
-        put32(info + 12, 1);
-        put64(info + 16, PVH_MODS_ADDR);
+        st32(info + 12, 1);
+        st64(info + 16, PVH_MODS_ADDR);
     }
-    put64(info + 24, CMDLINE_ADDR);
-    put64(info + 32, bi->rsdp);
-    put64(info + 40, PVH_MEMMAP_ADDR);
-    put32(info + 48, n);
+    st64(info + 24, CMDLINE_ADDR);
+    st64(info + 32, bi->rsdp);
+    st64(info + 40, PVH_MEMMAP_ADDR);
+    st32(info + 48, n);
     gmem_write(&m->mem, PVH_INFO_ADDR, info, sizeof(info));
 }
 
+/* The CPUs and interrupt controllers are the board's; the devices add
+ * their parts. */
 static int write_acpi(Machine *m, X86BootInfo *bi, char *err, size_t errlen)
 {
     X86AcpiInfo ai = { .ncpus = bi->nvcpus, .lapic_addr = X86_LAPIC_BASE,
                        .ioapic_addr = X86_IOAPIC_BASE };
     uint8_t *buf = gmem_ptr_w(&m->mem, ACPI_ADDR, ACPI_MAX);
 
-    ai.level_irqs[ai.nlevel_irqs++] = 9;        /* SCI */
-    for (unsigned i = 0; i < m->nvirtio && i < X86_VIRTIO_SLOTS; i++)
-        ai.level_irqs[ai.nlevel_irqs++] = x86_virtio_irqs[i];
-    if (!buf || !x86_acpi_build(buf, ACPI_MAX, ACPI_ADDR, &ai)) {
+    if (!buf || !x86_acpi_build(buf, ACPI_MAX, ACPI_ADDR, &ai, bi->devs)) {
         snprintf(err, errlen, "cannot build the ACPI tables");
         return -1;
     }
@@ -372,8 +371,8 @@ int boot_x86_load(Machine *m, X86BootInfo *bi, KvmBoot *boot, char *err, size_t 
 
     if (load_kernel(m, bi, &k, err, errlen) || load_initrd(m, bi, &k, err, errlen))
         return -1;
-    if (k.kind == K_BZIMAGE && get32(k.hdr + (BP_CMDLINE_SIZE - BP_HDR)))
-        limit = MIN(limit, (uint64_t)get32(k.hdr + (BP_CMDLINE_SIZE - BP_HDR)));
+    if (k.kind == K_BZIMAGE && ld32(k.hdr + (BP_CMDLINE_SIZE - BP_HDR)))
+        limit = MIN(limit, (uint64_t)ld32(k.hdr + (BP_CMDLINE_SIZE - BP_HDR)));
     if (cmdlen > limit) {
         snprintf(err, errlen, "kernel command line too long (%zu bytes, the kernel takes %llu)",
                  cmdlen, (unsigned long long)limit);

@@ -8,27 +8,24 @@
 #include <stdint.h>
 
 #include "engine/kvm/kvm.h"
+#include "hw/describe.h"
 #include "machine.h"
 
 /* Guest physical layout. RAM is [0, low_end) and, above the hole,
  * [4 GiB, 4 GiB + high_size). */
 #define X86_LOW_RAM_MAX    0xc0000000ull     /* 3 GiB: the hole starts here */
 #define X86_HIGH_RAM_BASE  0x100000000ull
-#define X86_VIRTIO_BASE    0xd0000000ull
-#define X86_VIRTIO_SIZE    0x1000ull
+#define X86_VIRTIO_BASE    0xd0000000ull     /* slots of VIRTIO_MMIO_SIZE bytes */
+#define X86_VIRTIO_SLOTS   8
 #define X86_IOAPIC_BASE    0xfec00000ull
 #define X86_LAPIC_BASE     0xfee00000ull
-
-/* Interrupt inputs of the virtio-mmio slots: free ISA IRQs, declared
- * level-triggered active-high in the MADT. */
-#define X86_VIRTIO_SLOTS   8
-extern const unsigned x86_virtio_irqs[X86_VIRTIO_SLOTS];
 
 typedef struct X86BootInfo {
     uint64_t low_end;           /* end of RAM below the hole */
     uint64_t high_size;         /* RAM above 4 GiB */
     unsigned nvcpus;
     const char *cmdline;        /* complete kernel command line */
+    const DescList *devs;       /* the devices, for the ACPI tables */
     /* Filled in: */
     const char *format;         /* "bzImage", "ELF", "PVH ELF" */
     uint64_t kernel_lo, kernel_hi;

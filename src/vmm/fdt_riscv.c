@@ -1,165 +1,137 @@
 /* Device tree for the RISC-V `virt`-compatible board, written with libfdt's
  * sequential-write API. Layout and compatible strings follow QEMU's virt
- * board so the same kernel boots on both. */
+ * board so the same kernel boots on both. This file writes what is the
+ * board's (the root, /chosen, /memory, /cpus and the /soc bus); every
+ * device under /soc writes its own node (hw/describe.h). */
 #include <libfdt.h>
 #include <stdio.h>
 #include <sys/random.h>
 
 #include "board.h"
+#include "engine/emu/emu.h"
+#include "hw/devtree.h"
 #include "hw/riscv/riscv.h"
+#include "hw/uart.h"
 
-#define PH_PLIC 1
-#define PH_TEST 2
-#define PH_INTC(h) (16 + (h))
+/* The node that holds the devices. */
+#define SOC "soc"
 
-#define CHECK(x) do { int r_ = (x); if (r_ < 0) { \
-        snprintf(err, errlen, "device tree: %s", fdt_strerror(r_)); return -1; } } while (0)
+/* What the emu engine's harts are, as /cpus tells Linux. */
+#define HART_ISA "rv64imafdc_zicsr_zifencei"
+#define HART_MMU "riscv,sv48"
 
-static int prop_u64x2(void *fdt, const char *name, uint64_t a, uint64_t b)
+static int write_root(void *fdt)
 {
-    fdt64_t v[2] = { cpu_to_fdt64(a), cpu_to_fdt64(b) };
-    return fdt_property(fdt, name, v, sizeof(v));
+    DT_TRY(fdt_property_u32(fdt, "#address-cells", 2));
+    DT_TRY(fdt_property_u32(fdt, "#size-cells", 2));
+    DT_TRY(fdt_property_string(fdt, "compatible", "riscv-virtio"));
+    return fdt_property_string(fdt, "model", "xeno,virt");
 }
 
-int fdt_riscv_build(Machine *m, uint64_t initrd_start, uint64_t initrd_end,
-                    void *fdt, size_t bufsize, char *err, size_t errlen)
+/* Boot arguments, the console (the UART's node), the initrd, a seed. */
+static int write_chosen(Machine *m, void *fdt, uint64_t initrd_start, uint64_t initrd_end)
 {
-    unsigned n = m->cfg.vcpus;
-    char name[64];
+    char path[96], node[64];
     uint8_t seed[32];
 
-    CHECK(fdt_create(fdt, (int)bufsize));
-    CHECK(fdt_finish_reservemap(fdt));
-    CHECK(fdt_begin_node(fdt, ""));
-    CHECK(fdt_property_u32(fdt, "#address-cells", 2));
-    CHECK(fdt_property_u32(fdt, "#size-cells", 2));
-    CHECK(fdt_property_string(fdt, "compatible", "riscv-virtio"));
-    CHECK(fdt_property_string(fdt, "model", "xeno,virt"));
-
-    CHECK(fdt_begin_node(fdt, "chosen"));
-    CHECK(fdt_property_string(fdt, "bootargs", m->cfg.cmdline));
-    CHECK(fdt_property_string(fdt, "stdout-path", "/soc/serial@10000000"));
+    DT_TRY(fdt_begin_node(fdt, "chosen"));
+    DT_TRY(fdt_property_string(fdt, "bootargs", m->cfg.cmdline));
+    if (m->uart) {
+        uart_fdt_name(m->uart, node, sizeof(node));
+        snprintf(path, sizeof(path), "/%s/%s", SOC, node);
+        DT_TRY(fdt_property_string(fdt, "stdout-path", path));
+    }
     if (initrd_end > initrd_start) {
-        CHECK(fdt_property_u64(fdt, "linux,initrd-start", initrd_start));
-        CHECK(fdt_property_u64(fdt, "linux,initrd-end", initrd_end));
+        DT_TRY(fdt_property_u64(fdt, "linux,initrd-start", initrd_start));
+        DT_TRY(fdt_property_u64(fdt, "linux,initrd-end", initrd_end));
     }
     if (getrandom(seed, sizeof(seed), 0) == sizeof(seed))
-        CHECK(fdt_property(fdt, "rng-seed", seed, sizeof(seed)));
-    CHECK(fdt_end_node(fdt));
+        DT_TRY(fdt_property(fdt, "rng-seed", seed, sizeof(seed)));
+    return fdt_end_node(fdt);
+}
 
-    snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)m->mem.r[0].gpa);
-    CHECK(fdt_begin_node(fdt, name));
-    CHECK(fdt_property_string(fdt, "device_type", "memory"));
-    CHECK(prop_u64x2(fdt, "reg", m->mem.r[0].gpa, m->mem.r[0].size));
-    CHECK(fdt_end_node(fdt));
+static int write_memory(Machine *m, void *fdt)
+{
+    const GuestRegion *ram = &m->mem.r[0];
 
-    CHECK(fdt_begin_node(fdt, "cpus"));
-    CHECK(fdt_property_u32(fdt, "#address-cells", 1));
-    CHECK(fdt_property_u32(fdt, "#size-cells", 0));
-    CHECK(fdt_property_u32(fdt, "timebase-frequency", 10000000));
-    for (unsigned i = 0; i < n; i++) {
-        snprintf(name, sizeof(name), "cpu@%u", i);
-        CHECK(fdt_begin_node(fdt, name));
-        CHECK(fdt_property_string(fdt, "device_type", "cpu"));
-        CHECK(fdt_property_u32(fdt, "reg", i));
-        CHECK(fdt_property_string(fdt, "status", "okay"));
-        CHECK(fdt_property_string(fdt, "compatible", "riscv"));
-        CHECK(fdt_property_string(fdt, "riscv,isa", "rv64imafdc_zicsr_zifencei"));
-        CHECK(fdt_property_string(fdt, "mmu-type", "riscv,sv48"));
-        CHECK(fdt_begin_node(fdt, "interrupt-controller"));
-        CHECK(fdt_property_u32(fdt, "#interrupt-cells", 1));
-        CHECK(fdt_property(fdt, "interrupt-controller", NULL, 0));
-        CHECK(fdt_property_string(fdt, "compatible", "riscv,cpu-intc"));
-        CHECK(fdt_property_u32(fdt, "phandle", PH_INTC(i)));
-        CHECK(fdt_end_node(fdt));
-        CHECK(fdt_end_node(fdt));
+    DT_TRY(dt_begin_node_at(fdt, "memory", ram->gpa));
+    DT_TRY(fdt_property_string(fdt, "device_type", "memory"));
+    DT_TRY(dt_prop_reg(fdt, ram->gpa, ram->size));
+    return fdt_end_node(fdt);
+}
+
+/* One hart, with the local interrupt controller the CLINT and the PLIC
+ * name in their interrupts-extended. */
+static int write_hart(void *fdt, unsigned hart)
+{
+    char name[32];
+
+    snprintf(name, sizeof(name), "cpu@%u", hart);
+    DT_TRY(fdt_begin_node(fdt, name));
+    DT_TRY(fdt_property_string(fdt, "device_type", "cpu"));
+    DT_TRY(fdt_property_u32(fdt, "reg", hart));
+    DT_TRY(fdt_property_string(fdt, "status", "okay"));
+    DT_TRY(fdt_property_string(fdt, "compatible", "riscv"));
+    DT_TRY(fdt_property_string(fdt, "riscv,isa", HART_ISA));
+    DT_TRY(fdt_property_string(fdt, "mmu-type", HART_MMU));
+    DT_TRY(fdt_begin_node(fdt, "interrupt-controller"));
+    DT_TRY(fdt_property_u32(fdt, "#interrupt-cells", 1));
+    DT_TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
+    DT_TRY(fdt_property_string(fdt, "compatible", "riscv,cpu-intc"));
+    DT_TRY(fdt_property_u32(fdt, "phandle", VIRT_PHANDLE_INTC(hart)));
+    DT_TRY(fdt_end_node(fdt));
+    return fdt_end_node(fdt);
+}
+
+static int write_cpus(void *fdt, unsigned nharts)
+{
+    DT_TRY(fdt_begin_node(fdt, "cpus"));
+    DT_TRY(fdt_property_u32(fdt, "#address-cells", 1));
+    DT_TRY(fdt_property_u32(fdt, "#size-cells", 0));
+    DT_TRY(fdt_property_u32(fdt, "timebase-frequency", EMU_TIMEBASE_HZ));
+    for (unsigned i = 0; i < nharts; i++)
+        DT_TRY(write_hart(fdt, i));
+    return fdt_end_node(fdt);
+}
+
+/* The bus, and in it each device's own node(s), in the order the board
+ * created them. Device interrupts go to the PLIC. */
+static int write_soc(void *fdt, const DescList *devs)
+{
+    FdtCtx ctx = { .fdt = fdt, .irq_parent = VIRT_PHANDLE_PLIC };
+
+    DT_TRY(fdt_begin_node(fdt, SOC));
+    DT_TRY(fdt_property_u32(fdt, "#address-cells", 2));
+    DT_TRY(fdt_property_u32(fdt, "#size-cells", 2));
+    DT_TRY(fdt_property_string(fdt, "compatible", "simple-bus"));
+    DT_TRY(fdt_property(fdt, "ranges", NULL, 0));
+    DT_TRY(desc_fdt(devs, &ctx));
+    return fdt_end_node(fdt);
+}
+
+static int write_tree(Machine *m, const DescList *devs, uint64_t initrd_start,
+                      uint64_t initrd_end, void *fdt, size_t bufsize)
+{
+    DT_TRY(fdt_create(fdt, (int)bufsize));
+    DT_TRY(fdt_finish_reservemap(fdt));
+    DT_TRY(fdt_begin_node(fdt, ""));
+    DT_TRY(write_root(fdt));
+    DT_TRY(write_chosen(m, fdt, initrd_start, initrd_end));
+    DT_TRY(write_memory(m, fdt));
+    DT_TRY(write_cpus(fdt, m->cfg.vcpus));
+    DT_TRY(write_soc(fdt, devs));
+    DT_TRY(fdt_end_node(fdt));
+    return fdt_finish(fdt);
+}
+
+int fdt_riscv_build(Machine *m, const DescList *devs, uint64_t initrd_start,
+                    uint64_t initrd_end, void *fdt, size_t bufsize, char *err, size_t errlen)
+{
+    int r = write_tree(m, devs, initrd_start, initrd_end, fdt, bufsize);
+
+    if (r < 0) {
+        snprintf(err, errlen, "device tree: %s", fdt_strerror(r));
+        return -1;
     }
-    CHECK(fdt_end_node(fdt));
-
-    CHECK(fdt_begin_node(fdt, "soc"));
-    CHECK(fdt_property_u32(fdt, "#address-cells", 2));
-    CHECK(fdt_property_u32(fdt, "#size-cells", 2));
-    CHECK(fdt_property_string(fdt, "compatible", "simple-bus"));
-    CHECK(fdt_property(fdt, "ranges", NULL, 0));
-
-    {
-        fdt32_t ie[4 * 64];
-        unsigned k = 0;
-        for (unsigned i = 0; i < n && i < 64; i++) {
-            ie[k++] = cpu_to_fdt32(PH_INTC(i)); ie[k++] = cpu_to_fdt32(3);  /* MSIP */
-            ie[k++] = cpu_to_fdt32(PH_INTC(i)); ie[k++] = cpu_to_fdt32(7);  /* MTIP */
-        }
-        snprintf(name, sizeof(name), "clint@%llx", VIRT_CLINT_BASE);
-        CHECK(fdt_begin_node(fdt, name));
-        CHECK(fdt_property(fdt, "compatible", "sifive,clint0\0riscv,clint0",
-                           sizeof("sifive,clint0\0riscv,clint0")));
-        CHECK(prop_u64x2(fdt, "reg", VIRT_CLINT_BASE, VIRT_CLINT_SIZE));
-        CHECK(fdt_property(fdt, "interrupts-extended", ie, k * sizeof(fdt32_t)));
-        CHECK(fdt_end_node(fdt));
-
-        k = 0;
-        for (unsigned i = 0; i < n && i < 64; i++) {
-            ie[k++] = cpu_to_fdt32(PH_INTC(i)); ie[k++] = cpu_to_fdt32(11); /* MEIP */
-            ie[k++] = cpu_to_fdt32(PH_INTC(i)); ie[k++] = cpu_to_fdt32(9);  /* SEIP */
-        }
-        snprintf(name, sizeof(name), "plic@%llx", VIRT_PLIC_BASE);
-        CHECK(fdt_begin_node(fdt, name));
-        CHECK(fdt_property(fdt, "compatible", "sifive,plic-1.0.0\0riscv,plic0",
-                           sizeof("sifive,plic-1.0.0\0riscv,plic0")));
-        CHECK(prop_u64x2(fdt, "reg", VIRT_PLIC_BASE, VIRT_PLIC_SIZE));
-        CHECK(fdt_property_u32(fdt, "#interrupt-cells", 1));
-        CHECK(fdt_property_u32(fdt, "#address-cells", 0));
-        CHECK(fdt_property(fdt, "interrupt-controller", NULL, 0));
-        CHECK(fdt_property_u32(fdt, "riscv,ndev", VIRT_PLIC_NDEV));
-        CHECK(fdt_property(fdt, "interrupts-extended", ie, k * sizeof(fdt32_t)));
-        CHECK(fdt_property_u32(fdt, "phandle", PH_PLIC));
-        CHECK(fdt_end_node(fdt));
-    }
-
-    snprintf(name, sizeof(name), "serial@%llx", VIRT_UART0_BASE);
-    CHECK(fdt_begin_node(fdt, name));
-    CHECK(fdt_property_string(fdt, "compatible", "ns16550a"));
-    CHECK(prop_u64x2(fdt, "reg", VIRT_UART0_BASE, VIRT_UART0_SIZE));
-    CHECK(fdt_property_u32(fdt, "clock-frequency", 3686400));
-    CHECK(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
-    CHECK(fdt_property_u32(fdt, "interrupts", VIRT_UART0_IRQ));
-    CHECK(fdt_end_node(fdt));
-
-    for (unsigned i = 0; i < m->nvirtio; i++) {
-        uint64_t base = VIRT_VIRTIO_BASE + i * VIRT_VIRTIO_SIZE;
-        snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)base);
-        CHECK(fdt_begin_node(fdt, name));
-        CHECK(fdt_property_string(fdt, "compatible", "virtio,mmio"));
-        CHECK(prop_u64x2(fdt, "reg", base, VIRT_VIRTIO_SIZE));
-        CHECK(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
-        CHECK(fdt_property_u32(fdt, "interrupts", VIRT_VIRTIO_IRQ + i));
-        CHECK(fdt_end_node(fdt));
-    }
-
-    snprintf(name, sizeof(name), "test@%llx", VIRT_TEST_BASE);
-    CHECK(fdt_begin_node(fdt, name));
-    CHECK(fdt_property(fdt, "compatible", "sifive,test1\0sifive,test0\0syscon",
-                       sizeof("sifive,test1\0sifive,test0\0syscon")));
-    CHECK(prop_u64x2(fdt, "reg", VIRT_TEST_BASE, VIRT_TEST_SIZE));
-    CHECK(fdt_property_u32(fdt, "phandle", PH_TEST));
-    CHECK(fdt_end_node(fdt));
-
-    CHECK(fdt_begin_node(fdt, "poweroff"));
-    CHECK(fdt_property_string(fdt, "compatible", "syscon-poweroff"));
-    CHECK(fdt_property_u32(fdt, "regmap", PH_TEST));
-    CHECK(fdt_property_u32(fdt, "offset", 0));
-    CHECK(fdt_property_u32(fdt, "value", 0x5555));
-    CHECK(fdt_end_node(fdt));
-
-    CHECK(fdt_begin_node(fdt, "reboot"));
-    CHECK(fdt_property_string(fdt, "compatible", "syscon-reboot"));
-    CHECK(fdt_property_u32(fdt, "regmap", PH_TEST));
-    CHECK(fdt_property_u32(fdt, "offset", 0));
-    CHECK(fdt_property_u32(fdt, "value", 0x7777));
-    CHECK(fdt_end_node(fdt));
-
-    CHECK(fdt_end_node(fdt));   /* soc */
-    CHECK(fdt_end_node(fdt));   /* root */
-    CHECK(fdt_finish(fdt));
     return 0;
 }

@@ -165,8 +165,8 @@ int load_riscv_linux(GuestMem *mem, const char *path, uint64_t ram_base,
     }
     text_offset = ld64(buf + 8);
     image_size = ld64(buf + 16);
-    if (text_offset == 0 || (text_offset & 0x1fffff))
-        text_offset = 0x200000;
+    if (text_offset == 0 || (text_offset & (RISCV_KERNEL_ALIGN - 1)))
+        text_offset = RISCV_KERNEL_ALIGN;
     if (image_size < len)
         image_size = len;
     gpa = ram_base + text_offset;

@@ -20,8 +20,11 @@ int load_elf64(GuestMem *mem, const char *path, uint16_t machine, LoadedImage *o
 /* A raw file copied to gpa. */
 int load_raw(GuestMem *mem, const char *path, uint64_t gpa, LoadedImage *out,
              char *err, size_t errlen);
+/* RISC-V kernels load 2 MiB-aligned (their early page tables map 2 MiB
+ * pages), at ram_base + text_offset. */
+#define RISCV_KERNEL_ALIGN 0x200000ull
 /* A RISC-V Linux "Image" (checks the header magic), loaded at ram_base +
- * text_offset (2 MiB if the header says 0). */
+ * text_offset (RISCV_KERNEL_ALIGN if the header's is 0 or misaligned). */
 int load_riscv_linux(GuestMem *mem, const char *path, uint64_t ram_base,
                      LoadedImage *out, char *err, size_t errlen);
 /* True if the file starts with the ELF magic. */

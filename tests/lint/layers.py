@@ -7,7 +7,10 @@ one line per violation (file:line: message); exit status 1 if any.
     common  <  xend;  xeno (include/xeno, the public API)  <  lib, xm
 
 Within engine/, one engine never includes another: engine/emu and
-engine/kvm see engine/engine.h and their own files only."""
+engine/kvm see engine/engine.h and their own files only.
+
+Some headers are out of bounds for a layer although their layer is below
+it (FORBIDDEN): each such rule gives its reason."""
 import os
 import re
 import sys
@@ -22,6 +25,12 @@ ALLOWED = {
     'lib': {'common', 'xeno', 'lib'},
     'xm': {'common', 'xeno', 'xm'},
 }
+# (layer, header it may not include, why)
+FORBIDDEN = [
+    ('hw', 'common/config.h',
+     'device models take opened backends and their own parameters; '
+     'the board reads the domain configuration'),
+]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 
@@ -58,7 +67,11 @@ def main(root):
                     elif '/' not in target:
                         continue        # a file beside this one
                     tl, tunit = layer_of(target)
-                    if tl not in ALLOWED[layer]:
+                    why = [w for (fl, fh, w) in FORBIDDEN if fl == layer and fh == target]
+                    if why:
+                        print(f'src/{rel}:{lineno}: {layer} may not include {target} ({why[0]})')
+                        bad += 1
+                    elif tl not in ALLOWED[layer]:
                         print(f'src/{rel}:{lineno}: {layer} may not include {target} '
                               f'({tl} is not below {layer})')
                         bad += 1

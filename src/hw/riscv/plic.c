@@ -3,14 +3,28 @@
  * its S-mode. */
 #include <stdlib.h>
 
+#include "common/util.h"
+#include "hw/devtree.h"
 #include "riscv.h"
 
-#define MIP_MEIP (1ull << 11)
-#define MIP_SEIP (1ull << 9)
-#define NSRC 96                 /* sources 0..95; 0 does not exist */
-#define NWORDS (NSRC / 32)
+#define MIP_MEIP (1ull << RISCV_IRQ_M_EXT)
+#define MIP_SEIP (1ull << RISCV_IRQ_S_EXT)
+#define NSRC (VIRT_PLIC_NDEV + 1)   /* sources 0..NDEV; 0 does not exist */
+#define NWORDS ((NSRC + 31) / 32)
+
+/* Register layout. */
+#define PLIC_PRIORITY        0x000000   /* 4 bytes per source */
+#define PLIC_PENDING         0x001000   /* one bit per source */
+#define PLIC_PENDING_END     0x001080
+#define PLIC_ENABLE          0x002000   /* per context: one bit per source */
+#define PLIC_ENABLE_STRIDE   0x80
+#define PLIC_CONTEXT         0x200000   /* per context: threshold, claim/complete */
+#define PLIC_CONTEXT_STRIDE  0x1000
+#define PLIC_CTX_THRESHOLD   0
+#define PLIC_CTX_CLAIM       4
 
 struct Plic {
+    uint64_t base;
     RiscvCpuIf cpu;
     unsigned nctx;
     uint32_t prio[NSRC];
@@ -85,26 +99,27 @@ static uint64_t plic_read(void *opaque, uint64_t off, unsigned size)
 
     if (size != 4)
         return 0;
-    if (off < 0x1000) {
-        unsigned src = (unsigned)(off / 4);
+    if (off < PLIC_PENDING) {
+        unsigned src = (unsigned)((off - PLIC_PRIORITY) / 4);
         return src < NSRC ? p->prio[src] : 0;
     }
-    if (off >= 0x1000 && off < 0x1080) {
-        unsigned w = (unsigned)((off - 0x1000) / 4);
+    if (off >= PLIC_PENDING && off < PLIC_PENDING_END) {
+        unsigned w = (unsigned)((off - PLIC_PENDING) / 4);
         return w < NWORDS ? p->pending[w] : 0;
     }
-    if (off >= 0x2000 && off < 0x200000) {
-        unsigned ctx = (unsigned)((off - 0x2000) / 0x80), w = (unsigned)((off & 0x7f) / 4);
+    if (off >= PLIC_ENABLE && off < PLIC_CONTEXT) {
+        unsigned ctx = (unsigned)((off - PLIC_ENABLE) / PLIC_ENABLE_STRIDE);
+        unsigned w = (unsigned)((off % PLIC_ENABLE_STRIDE) / 4);
         return ctx < p->nctx && w < NWORDS ? p->enable[ctx][w] : 0;
     }
-    if (off >= 0x200000) {
-        unsigned ctx = (unsigned)((off - 0x200000) / 0x1000);
-        unsigned reg = (unsigned)(off & 0xfff);
+    if (off >= PLIC_CONTEXT) {
+        unsigned ctx = (unsigned)((off - PLIC_CONTEXT) / PLIC_CONTEXT_STRIDE);
+        unsigned reg = (unsigned)(off % PLIC_CONTEXT_STRIDE);
         if (ctx >= p->nctx)
             return 0;
-        if (reg == 0)
+        if (reg == PLIC_CTX_THRESHOLD)
             return p->threshold[ctx];
-        if (reg == 4) {          /* claim */
+        if (reg == PLIC_CTX_CLAIM) {
             unsigned id = best(p, ctx);
             if (id) {
                 p->pending[id / 32] &= ~(1u << (id % 32));
@@ -123,22 +138,23 @@ static void plic_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 
     if (size != 4)
         return;
-    if (off < 0x1000) {
-        unsigned src = (unsigned)(off / 4);
+    if (off < PLIC_PENDING) {
+        unsigned src = (unsigned)((off - PLIC_PRIORITY) / 4);
         if (src > 0 && src < NSRC)
             p->prio[src] = val & 7;
-    } else if (off >= 0x2000 && off < 0x200000) {
-        unsigned ctx = (unsigned)((off - 0x2000) / 0x80), w = (unsigned)((off & 0x7f) / 4);
+    } else if (off >= PLIC_ENABLE && off < PLIC_CONTEXT) {
+        unsigned ctx = (unsigned)((off - PLIC_ENABLE) / PLIC_ENABLE_STRIDE);
+        unsigned w = (unsigned)((off % PLIC_ENABLE_STRIDE) / 4);
         if (ctx < p->nctx && w < NWORDS)
             p->enable[ctx][w] = (uint32_t)val & (w == 0 ? ~1u : ~0u);
-    } else if (off >= 0x200000) {
-        unsigned ctx = (unsigned)((off - 0x200000) / 0x1000);
-        unsigned reg = (unsigned)(off & 0xfff);
+    } else if (off >= PLIC_CONTEXT) {
+        unsigned ctx = (unsigned)((off - PLIC_CONTEXT) / PLIC_CONTEXT_STRIDE);
+        unsigned reg = (unsigned)(off % PLIC_CONTEXT_STRIDE);
         if (ctx >= p->nctx)
             return;
-        if (reg == 0) {
+        if (reg == PLIC_CTX_THRESHOLD) {
             p->threshold[ctx] = val & 7;
-        } else if (reg == 4) {   /* complete */
+        } else if (reg == PLIC_CTX_CLAIM) {   /* complete */
             unsigned id = (unsigned)val;
             if (id > 0 && id < NSRC && (p->enable[ctx][id / 32] & (1u << (id % 32)))) {
                 p->claimed[id / 32] &= ~(1u << (id % 32));
@@ -152,19 +168,40 @@ static void plic_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 
 static const MmioOps plic_ops = { plic_read, plic_write };
 
+/* Each hart's M-mode and S-mode external interrupt, in context order. */
+static int plic_fdt(void *opaque, const FdtCtx *ctx)
+{
+    Plic *p = opaque;
+    static const uint32_t causes[] = { RISCV_IRQ_M_EXT, RISCV_IRQ_S_EXT };
+
+    DT_TRY(dt_begin_node_at(ctx->fdt, "plic", p->base));
+    DT_TRY(DT_PROP_STRINGS(ctx->fdt, "compatible", "sifive,plic-1.0.0\0riscv,plic0"));
+    DT_TRY(dt_prop_reg(ctx->fdt, p->base, VIRT_PLIC_SIZE));
+    DT_TRY(fdt_property_u32(ctx->fdt, "#interrupt-cells", 1));
+    DT_TRY(fdt_property_u32(ctx->fdt, "#address-cells", 0));
+    DT_TRY(fdt_property(ctx->fdt, "interrupt-controller", NULL, 0));
+    DT_TRY(fdt_property_u32(ctx->fdt, "riscv,ndev", VIRT_PLIC_NDEV));
+    DT_TRY(riscv_fdt_hart_irqs(ctx->fdt, p->cpu.nharts, causes, ARRAY_SIZE(causes)));
+    DT_TRY(fdt_property_u32(ctx->fdt, "phandle", VIRT_PHANDLE_PLIC));
+    return fdt_end_node(ctx->fdt);
+}
+
+static const DescOps plic_desc = { .fdt = plic_fdt };
+
 Plic *plic_create(Bus *bus, uint64_t base, const RiscvCpuIf *cpu)
 {
     Plic *p = calloc(1, sizeof(*p));
 
     if (!p)
         return NULL;
+    p->base = base;
     p->cpu = *cpu;
     p->nctx = cpu->nharts * 2;
     p->enable = calloc(p->nctx, sizeof(*p->enable));
     p->threshold = calloc(p->nctx, sizeof(uint32_t));
     p->irq_out = calloc(p->nctx, 1);
     if (!p->enable || !p->threshold || !p->irq_out ||
-        bus_map(bus, base, VIRT_PLIC_SIZE, &plic_ops, p, "plic") < 0) {
+        bus_map_desc(bus, base, VIRT_PLIC_SIZE, &plic_ops, &plic_desc, p, "plic") < 0) {
         plic_free(p);
         return NULL;
     }

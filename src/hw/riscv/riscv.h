@@ -1,7 +1,9 @@
 /* RISC-V platform devices of the `virt` board: CLINT (timer and software
  * interrupts), PLIC (external interrupts), the SiFive test device
- * (poweroff/reboot) and HTIF (bare-metal programs' exit and console). They reach the harts through RiscvCpuIf, implemented by
- * the emu engine, so the device models stay engine-independent. */
+ * (poweroff/reboot) and HTIF (bare-metal programs' exit and console). They
+ * reach the harts through RiscvCpuIf, implemented by the emu engine, so the
+ * device models stay engine-independent. CLINT, PLIC and the test device
+ * write their own device-tree nodes (see hw/describe.h). */
 #ifndef XENO_HW_RISCV_H
 #define XENO_HW_RISCV_H
 
@@ -19,14 +21,25 @@
 #define VIRT_PLIC_BASE   0x0c000000ull
 #define VIRT_PLIC_SIZE   0x600000ull
 #define VIRT_UART0_BASE  0x10000000ull
-#define VIRT_UART0_SIZE  0x100ull
 #define VIRT_UART0_IRQ   10
-#define VIRT_VIRTIO_BASE 0x10001000ull
-#define VIRT_VIRTIO_SIZE 0x1000ull
+#define VIRT_VIRTIO_BASE 0x10001000ull  /* slots of VIRTIO_MMIO_SIZE bytes */
 #define VIRT_VIRTIO_IRQ  1          /* slot n uses IRQ 1 + n */
 #define VIRT_VIRTIO_SLOTS 8
 #define VIRT_DRAM_BASE   0x80000000ull
-#define VIRT_PLIC_NDEV   95
+#define VIRT_PLIC_NDEV   95         /* PLIC sources 1..95 */
+
+/* Device-tree phandles of the board, each written by the node that owns
+ * it (the PLIC, the test device, each hart's interrupt controller in
+ * /cpus) and referred to by the nodes that point at it. */
+#define VIRT_PHANDLE_PLIC     1
+#define VIRT_PHANDLE_TEST     2
+#define VIRT_PHANDLE_INTC(h)  (16 + (h))
+
+/* A hart's local interrupts: cause numbers (bit numbers in mip/mie). */
+#define RISCV_IRQ_M_SOFT  3
+#define RISCV_IRQ_M_TIMER 7
+#define RISCV_IRQ_S_EXT   9
+#define RISCV_IRQ_M_EXT   11
 
 typedef struct RiscvCpuIf {
     void *opaque;
@@ -49,7 +62,19 @@ void plic_free(Plic *p);
 /* The device-facing side: IrqLine for source `irq` (1..VIRT_PLIC_NDEV). */
 IrqLine plic_irq_line(Plic *p, unsigned irq);
 
-/* SiFive test device: 0x5555 = poweroff, 0x7777 = reset, 0x3333 = fail. */
+/* interrupts-extended for nodes that take each hart's local interrupts:
+ * <INTC(h) causes[0] INTC(h) causes[1] ...> for every hart h. For the
+ * CLINT's and PLIC's nodes (riscv_fdt.c). 0, or a libfdt error. */
+int riscv_fdt_hart_irqs(void *fdt, unsigned nharts, const uint32_t *causes, unsigned ncauses);
+
+/* SiFive test device: one register at offset TEST_DEV_REG; the low 16
+ * bits of a write say what happens (the fail code is in the high 16). The
+ * device tree's syscon-poweroff and syscon-reboot nodes name the same
+ * values. */
+#define TEST_DEV_REG        0
+#define TEST_DEV_FAIL_VALUE     0x3333
+#define TEST_DEV_POWEROFF_VALUE 0x5555
+#define TEST_DEV_RESET_VALUE    0x7777
 typedef void (*test_dev_cb)(void *opaque, int what, int code);
 enum { TEST_DEV_POWEROFF = 1, TEST_DEV_RESET = 2, TEST_DEV_FAIL = 3 };
 int test_dev_create(Bus *bus, uint64_t base, test_dev_cb cb, void *opaque);

@@ -58,7 +58,7 @@ typedef struct VirtioBlk {
     bool readonly;
     uint64_t capacity;                 /* sectors */
     char serial[VIRTIO_BLK_ID_BYTES];  /* zero padded */
-    char path[CFG_PATH_MAX];            /* for log lines */
+    const char *path;                  /* the backend's, for log lines */
     uint8_t config[CFG_SIZE];
     VirtqElem elem;                    /* large: kept off the stack */
     struct iovec data[VIRTQ_MAX_CHAIN];
@@ -243,23 +243,27 @@ static const VirtioDeviceOps blk_ops = {
     .destroy = blk_destroy,
 };
 
-VirtioDevice *virtio_blk_create(GuestMem *mem, const CfgDisk *disk, char *err, size_t errlen)
+VirtioDevice *virtio_blk_create(GuestMem *mem, BlockBackend *bb, const char *serial,
+                                char *err, size_t errlen)
 {
-    VirtioBlk *b = calloc(1, sizeof(*b));
+    VirtioBlk *b;
 
+    if (!bb) {
+        snprintf(err, errlen, "virtio-blk: no disk backend");
+        return NULL;
+    }
+    b = calloc(1, sizeof(*b));
     if (!b) {
-        snprintf(err, errlen, "%s: out of memory", disk->path);
+        snprintf(err, errlen, "%s: out of memory", block_path(bb));
+        block_close(bb);
         return NULL;
     }
-    b->readonly = disk->readonly || disk->cdrom;
-    b->bb = block_open(disk->path, disk->format, b->readonly, err, errlen);
-    if (!b->bb) {
-        free(b);
-        return NULL;
-    }
-    snprintf(b->path, sizeof(b->path), "%s", disk->path);
-    memcpy(b->serial, disk->serial, strnlen(disk->serial, sizeof(b->serial)));
-    b->capacity = block_size(b->bb) >> SECTOR_SHIFT;
+    b->bb = bb;
+    b->readonly = block_readonly(bb);
+    b->path = block_path(bb);
+    if (serial)
+        memcpy(b->serial, serial, strnlen(serial, sizeof(b->serial)));
+    b->capacity = block_size(bb) >> SECTOR_SHIFT;
 
     st64(b->config + CFG_CAPACITY, b->capacity);
     st32(b->config + CFG_SEG_MAX, BLK_SEG_MAX);

@@ -10,13 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/config.h"
+#include "backend/block.h"
+#include "backend/net.h"
 #include "common/loop.h"
 #include "virtio.h"
 
-/* Raw disk image (CfgDisk.format "" or "raw"); read-only when
- * disk->readonly or disk->cdrom. */
-VirtioDevice *virtio_blk_create(GuestMem *mem, const CfgDisk *disk, char *err, size_t errlen);
+/* A disk over an opened block backend, read-only if the backend is.
+ * `serial` (at most 20 bytes used, may be NULL) answers GET_ID. The device
+ * owns the backend from here on, also when it fails. */
+VirtioDevice *virtio_blk_create(GuestMem *mem, BlockBackend *bb, const char *serial,
+                                char *err, size_t errlen);
 
 /* Single-port console. Input is read from in_fd through `loop`, output is
  * written to out_fd; either may be -1 (no backend). The fds stay owned by
@@ -42,9 +45,20 @@ uint64_t virtio_balloon_get_actual(VirtioDevice *vd);
  * fresh ones (they arrive asynchronously). Returns 0 if st->valid, else -1. */
 int virtio_balloon_get_stats(VirtioDevice *vd, BalloonStats *st);
 
-/* Implemented in net.c. */
-VirtioDevice *virtio_net_create(GuestMem *mem, Loop *loop, const CfgNic *nic,
+/* A NIC over an opened network backend, which the device owns from here on
+ * (also when it fails). `mac` NULL: a random one in Xen's 00:16:3e range;
+ * a multicast MAC is refused. */
+VirtioDevice *virtio_net_create(GuestMem *mem, NetBackend *be, const uint8_t *mac,
                                 char *err, size_t errlen);
+
+typedef struct VirtioNetStats {
+    uint64_t tx_packets, tx_bytes, tx_dropped;   /* guest -> network */
+    uint64_t rx_packets, rx_bytes, rx_dropped;   /* network -> guest */
+} VirtioNetStats;
+
+void virtio_net_get_stats(VirtioDevice *vd, VirtioNetStats *st);
+/* The MAC the device presents (given or generated). */
+void virtio_net_get_mac(VirtioDevice *vd, uint8_t mac[6]);
 
 /* Free a device model and its backend (calls ops->destroy). NULL is ok. */
 void virtio_device_destroy(VirtioDevice *vd);

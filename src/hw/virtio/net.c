@@ -288,33 +288,26 @@ static void random_mac(uint8_t mac[6])
     mac[5] = r[2];
 }
 
-static NetBackend *open_by_type(Loop *loop, const CfgNic *nic, const NetClient *client,
-                                char *err, size_t errlen)
+static bool mac_is_multicast(const uint8_t mac[6])
 {
-    switch (nic->type) {
-    case CFG_NET_USER:
-        return net_slirp_create(loop, nic, client, err, errlen);
-    case CFG_NET_TAP:
-    case CFG_NET_BRIDGE:
-        return net_tap_create(loop, nic, client, err, errlen);
-    }
-    snprintf(err, errlen, "unknown network type %d", (int)nic->type);
-    return NULL;
+    return mac[0] & 1;
 }
 
-VirtioDevice *virtio_net_create_with(GuestMem *mem, Loop *loop, const CfgNic *nic,
-                                     net_backend_open_fn open, char *err, size_t errlen)
+VirtioDevice *virtio_net_create(GuestMem *mem, NetBackend *be, const uint8_t *mac,
+                                char *err, size_t errlen)
 {
     VirtioNet *n;
     NetClient client;
 
-    if (!mem || !nic || !open) {
-        snprintf(err, errlen, "virtio-net: missing memory or NIC configuration");
+    if (!mem || !be) {
+        snprintf(err, errlen, "virtio-net: missing memory or network backend");
+        net_close(be);
         return NULL;
     }
-    if (nic->mac_set && (nic->mac[0] & 1)) {
+    if (mac && mac_is_multicast(mac)) {
         snprintf(err, errlen, "vif: mac %02x:%02x:%02x:%02x:%02x:%02x is a multicast address",
-                 nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5]);
+                 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+        net_close(be);
         return NULL;
     }
     n = calloc(1, sizeof(*n));
@@ -327,10 +320,11 @@ VirtioDevice *virtio_net_create_with(GuestMem *mem, Loop *loop, const CfgNic *ni
         }
         free(n);
         snprintf(err, errlen, "virtio-net: out of memory");
+        net_close(be);
         return NULL;
     }
-    if (nic->mac_set)
-        memcpy(n->mac, nic->mac, 6);
+    if (mac)
+        memcpy(n->mac, mac, 6);
     else
         random_mac(n->mac);
     memcpy(n->config, n->mac, 6);
@@ -342,20 +336,9 @@ VirtioDevice *virtio_net_create_with(GuestMem *mem, Loop *loop, const CfgNic *ni
     client.can_receive = net_can_receive;
     client.receive = net_receive;
     client.opaque = n;
-    n->be = open(loop, nic, &client, err, errlen);
-    if (!n->be) {
-        free(n->elem[0]);
-        free(n->tx_elem);
-        free(n);
-        return NULL;
-    }
+    n->be = be;
+    net_attach(be, &client);
     return &n->vd;
-}
-
-VirtioDevice *virtio_net_create(GuestMem *mem, Loop *loop, const CfgNic *nic,
-                                char *err, size_t errlen)
-{
-    return virtio_net_create_with(mem, loop, nic, open_by_type, err, errlen);
 }
 
 void virtio_net_get_stats(VirtioDevice *vd, VirtioNetStats *st)

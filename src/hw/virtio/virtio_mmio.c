@@ -5,8 +5,11 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "hw/devtree.h"
+#include "hw/x86/acpi.h"
 
 struct VirtioMmio {
+    uint64_t base;
     VirtioDevice *vd;
     uint32_t dev_features_sel;
     uint32_t drv_features_sel;
@@ -224,6 +227,42 @@ static const MmioOps virtio_mmio_ops = {
     .write = bus_write_cb,
 };
 
+/* ---- how the guest finds the slot */
+
+static int mmio_fdt(void *opaque, const FdtCtx *ctx)
+{
+    VirtioMmio *m = opaque;
+
+    DT_TRY(dt_begin_node_at(ctx->fdt, "virtio_mmio", m->base));
+    DT_TRY(fdt_property_string(ctx->fdt, "compatible", "virtio,mmio"));
+    DT_TRY(dt_prop_reg(ctx->fdt, m->base, VIRTIO_MMIO_SIZE));
+    DT_TRY(dt_prop_irq(ctx, m->vd->irq.irq));
+    return fdt_end_node(ctx->fdt);
+}
+
+/* The interrupt is level-triggered: asserted while InterruptStatus is not
+ * zero. */
+static int mmio_acpi(void *opaque, X86AcpiInfo *ai)
+{
+    VirtioMmio *m = opaque;
+
+    return x86_acpi_add_level_irq(ai, m->vd->irq.irq);
+}
+
+/* Without a device tree, Linux's virtio_mmio driver takes its devices from
+ * the command line: virtio_mmio.device=SIZE@BASE:IRQ. */
+static int mmio_cmdline(void *opaque, CmdlineBuf *cl)
+{
+    VirtioMmio *m = opaque;
+
+    return cmdline_append(cl, "virtio_mmio.device=%uK@0x%llx:%u", VIRTIO_MMIO_SIZE >> 10,
+                          (unsigned long long)m->base, m->vd->irq.irq);
+}
+
+static const DescOps virtio_mmio_desc = {
+    .fdt = mmio_fdt, .acpi = mmio_acpi, .cmdline = mmio_cmdline,
+};
+
 VirtioMmio *virtio_mmio_create(Bus *bus, uint64_t base, IrqLine irq, VirtioDevice *vd)
 {
     VirtioMmio *m = calloc(1, sizeof(*m));
@@ -232,11 +271,13 @@ VirtioMmio *virtio_mmio_create(Bus *bus, uint64_t base, IrqLine irq, VirtioDevic
         log_err("%s: out of memory", vd->ops->name);
         return NULL;
     }
+    m->base = base;
     m->vd = vd;
     vd->irq = irq;
     vd->update_irq = mmio_update_irq;
     vd->transport = m;
-    if (bus && bus_map(bus, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, m, vd->ops->name) < 0) {
+    if (bus && bus_map_desc(bus, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, &virtio_mmio_desc, m,
+                            vd->ops->name) < 0) {
         log_err("%s: cannot map MMIO window at 0x%llx", vd->ops->name,
                 (unsigned long long)base);
         vd->update_irq = NULL;

@@ -4,7 +4,10 @@
  * bus, with one level-triggered interrupt line (asserted while the
  * interrupt status is non-zero). VendorID reads 0x4F4E4558, "XENO" in
  * little-endian byte order. The bus dispatches under the machine's device
- * lock, so the transport and the device model need no locking. */
+ * lock, so the transport and the device model need no locking. Each slot
+ * describes itself to the guest (hw/describe.h): a device-tree node, or on
+ * x86 a virtio_mmio.device= command-line entry and a level-triggered
+ * interrupt in the ACPI tables. */
 #ifndef XENO_HW_VIRTIO_MMIO_H
 #define XENO_HW_VIRTIO_MMIO_H
 
@@ -14,7 +17,7 @@
 #include "../irq.h"
 #include "virtio.h"
 
-#define VIRTIO_MMIO_SIZE      0x1000
+#define VIRTIO_MMIO_SIZE      0x1000u   /* one slot's register window */
 #define VIRTIO_MMIO_MAGIC     0x74726976u   /* "virt" */
 #define VIRTIO_MMIO_VERSION   2
 #define VIRTIO_MMIO_VENDOR_ID 0x4F4E4558u   /* "XENO" */
@@ -47,9 +50,10 @@
 
 typedef struct VirtioMmio VirtioMmio;
 
-/* Map the device at [base, base+0x1000) on `bus`, raising `irq`. Returns
- * NULL (with one log line) if the range cannot be mapped. The device
- * stays owned by the caller. */
+/* Map the device at [base, base+VIRTIO_MMIO_SIZE) on `bus`, raising `irq`
+ * (irq.irq is the interrupt number the guest is told). Returns NULL (with
+ * one log line) if the range cannot be mapped. The device stays owned by
+ * the caller. */
 VirtioMmio *virtio_mmio_create(Bus *bus, uint64_t base, IrqLine irq, VirtioDevice *vd);
 /* Free the transport. The bus has no unmap: call this only when the bus
  * is going away too (machine teardown). */

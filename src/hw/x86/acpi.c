@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "acpi.h"
-#include "x86.h"
+#include "common/util.h"
 
 #define OEM_ID       "XENO  "
 #define OEM_TABLE_ID "XENOVMM "
@@ -15,10 +15,7 @@ typedef struct Builder {
     uint64_t gpa;
 } Builder;
 
-static void put8(uint8_t *p, uint8_t v) { p[0] = v; }
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static void st8(uint8_t *p, uint8_t v) { p[0] = v; }
 
 static uint8_t checksum(const uint8_t *p, size_t len)
 {
@@ -43,13 +40,13 @@ static uint8_t *alloc(Builder *b, size_t len, uint64_t *gpa)
 static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
     memcpy(t, sig, 4);
-    put32(t + 4, len);
-    put8(t + 8, rev);
+    st32(t + 4, len);
+    st8(t + 8, rev);
     memcpy(t + 10, OEM_ID, 6);
     memcpy(t + 16, OEM_TABLE_ID, 8);
-    put32(t + 24, 1);               /* OEM revision */
+    st32(t + 24, 1);               /* OEM revision */
     memcpy(t + 28, "XENO", 4);      /* creator */
-    put32(t + 32, 1);
+    st32(t + 32, 1);
 }
 
 static void finish(uint8_t *t, uint32_t len)
@@ -65,101 +62,157 @@ static void gas_io(uint8_t *p, uint8_t bits, uint64_t port)
     p[1] = bits;
     p[2] = 0;
     p[3] = bits <= 8 ? 1 : bits <= 16 ? 2 : 3;   /* access size */
-    put64(p + 4, port);
+    st64(p + 4, port);
 }
 
-/* \_S5 = Package { 5, 5, 0, 0 }: SLP_TYP for soft-off. */
-static const uint8_t dsdt_aml[] = {
-    0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
-    0x0a, X86_PM_S5_TYP, 0x0a, X86_PM_S5_TYP, 0x00, 0x00,
-};
+/* \_S5 = Package { typ, typ, 0, 0 }: SLP_TYP for soft-off. */
+#define S5_AML_LEN 14
+static void s5_aml(uint8_t *p, uint8_t typ)
+{
+    const uint8_t aml[S5_AML_LEN] = {
+        0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,     /* Name(_S5_, Package(4) */
+        0x0a, typ, 0x0a, typ, 0x00, 0x00,               /* { typ, typ, 0, 0 }) */
+    };
+    memcpy(p, aml, sizeof(aml));
+}
 
-size_t x86_acpi_build(uint8_t *buf, size_t bufsize, uint64_t gpa, const X86AcpiInfo *info)
+/* Table lengths. */
+#define HDR_LEN   36
+#define RSDP_LEN  36
+#define XSDT_LEN  (HDR_LEN + 2 * 8)     /* FADT, MADT */
+#define FADT_LEN  276                   /* ACPI 6.x */
+#define FACS_LEN  64
+#define DSDT_LEN  (HDR_LEN + S5_AML_LEN)
+#define MADT_LAPIC_LEN    8
+#define MADT_IOAPIC_LEN   12
+#define MADT_OVERRIDE_LEN 10
+
+/* Where each table went. */
+typedef struct Tables {
+    uint8_t *rsdp, *xsdt, *fadt, *facs, *dsdt, *madt;
+    uint64_t xsdt_gpa, fadt_gpa, facs_gpa, dsdt_gpa, madt_gpa;
+    uint32_t madt_len;
+} Tables;
+
+static void write_dsdt(const Tables *t, const X86AcpiInfo *ai)
+{
+    header(t->dsdt, "DSDT", DSDT_LEN, 2);
+    s5_aml(t->dsdt + HDR_LEN, ai->pm.s5_typ);
+    finish(t->dsdt, DSDT_LEN);
+}
+
+static void write_facs(const Tables *t)
+{
+    memcpy(t->facs, "FACS", 4);     /* no checksum */
+    st32(t->facs + 4, FACS_LEN);
+    st8(t->facs + 32, 2);           /* version */
+}
+
+static void write_fadt(const Tables *t, const X86AcpiPm *pm)
+{
+    uint8_t *f = t->fadt;
+
+    header(f, "FACP", FADT_LEN, 6);
+    st32(f + 36, (uint32_t)t->facs_gpa);
+    st32(f + 40, (uint32_t)t->dsdt_gpa);
+    st16(f + 46, pm->sci_irq);
+    st32(f + 56, pm->pm1a_evt);
+    st32(f + 64, pm->pm1a_cnt);
+    st8(f + 88, pm->pm1_evt_len);
+    st8(f + 89, pm->pm1_cnt_len);
+    st16(f + 96, 101);              /* no C2 */
+    st16(f + 98, 1001);             /* no C3 */
+    st16(f + 109, (1 << 2) | (1 << 3) | (1 << 5));  /* no VGA, no MSI, no CMOS RTC */
+    st32(f + 112, (1 << 0) | (1 << 2) | (1 << 10)); /* WBINVD, PROC_C1, RESET_REG_SUP */
+    gas_io(f + 116, 8, pm->reset_port);
+    st8(f + 128, pm->reset_value);
+    st8(f + 131, 3);                /* FADT minor version */
+    st64(f + 132, t->facs_gpa);
+    st64(f + 140, t->dsdt_gpa);
+    gas_io(f + 148, (uint8_t)(8 * pm->pm1_evt_len), pm->pm1a_evt);
+    gas_io(f + 172, (uint8_t)(8 * pm->pm1_cnt_len), pm->pm1a_cnt);
+    memcpy(f + 268, OEM_TABLE_ID, 8);   /* hypervisor vendor identity */
+    finish(f, FADT_LEN);
+}
+
+static void write_madt(const Tables *t, const X86AcpiInfo *ai)
+{
+    uint8_t *p = t->madt + 44;
+
+    header(t->madt, "APIC", t->madt_len, 4);
+    st32(t->madt + 36, (uint32_t)ai->lapic_addr);
+    st32(t->madt + 40, 1);          /* PCAT_COMPAT: there are 8259s */
+    for (unsigned i = 0; i < ai->ncpus; i++, p += MADT_LAPIC_LEN) {
+        p[0] = 0; p[1] = MADT_LAPIC_LEN;    /* processor local APIC */
+        p[2] = (uint8_t)i;          /* ACPI processor UID */
+        p[3] = (uint8_t)i;          /* APIC ID */
+        st32(p + 4, 1);             /* enabled */
+    }
+    p[0] = 1; p[1] = MADT_IOAPIC_LEN;       /* IOAPIC */
+    p[2] = (uint8_t)ai->ncpus;      /* its ID, after the CPUs' */
+    st32(p + 4, (uint32_t)ai->ioapic_addr);
+    st32(p + 8, 0);                 /* GSI base */
+    p += MADT_IOAPIC_LEN;
+    for (unsigned i = 0; i < ai->nlevel_irqs; i++, p += MADT_OVERRIDE_LEN) {
+        p[0] = 2; p[1] = MADT_OVERRIDE_LEN; /* interrupt source override */
+        p[2] = 0;                   /* ISA */
+        p[3] = (uint8_t)ai->level_irqs[i];
+        st32(p + 4, ai->level_irqs[i]);
+        st16(p + 8, 0x000d);        /* active high, level triggered */
+    }
+    finish(t->madt, t->madt_len);
+}
+
+static void write_xsdt(const Tables *t)
+{
+    header(t->xsdt, "XSDT", XSDT_LEN, 1);
+    st64(t->xsdt + 36, t->fadt_gpa);
+    st64(t->xsdt + 44, t->madt_gpa);
+    finish(t->xsdt, XSDT_LEN);
+}
+
+static void write_rsdp(const Tables *t)
+{
+    memcpy(t->rsdp, "RSD PTR ", 8);
+    memcpy(t->rsdp + 9, OEM_ID, 6);
+    st8(t->rsdp + 15, 2);           /* ACPI 2.0+ */
+    st32(t->rsdp + 20, RSDP_LEN);
+    st64(t->rsdp + 24, t->xsdt_gpa);
+    t->rsdp[8] = checksum(t->rsdp, 20);
+    t->rsdp[32] = checksum(t->rsdp, RSDP_LEN);
+}
+
+int x86_acpi_add_level_irq(X86AcpiInfo *ai, unsigned irq)
+{
+    if (ai->nlevel_irqs >= X86_ACPI_MAX_OVERRIDES)
+        return -1;
+    ai->level_irqs[ai->nlevel_irqs++] = irq;
+    return 0;
+}
+
+size_t x86_acpi_build(uint8_t *buf, size_t bufsize, uint64_t gpa, X86AcpiInfo *ai,
+                      const DescList *devs)
 {
     Builder b = { buf, bufsize, 0, gpa };
-    uint64_t rsdp_gpa, xsdt_gpa, fadt_gpa, facs_gpa, dsdt_gpa, madt_gpa;
-    uint8_t *rsdp, *xsdt, *fadt, *facs, *dsdt, *madt, *p;
-    uint32_t dsdt_len = 36 + sizeof(dsdt_aml), fadt_len = 276, xsdt_len = 36 + 2 * 8;
-    uint32_t madt_len = 44 + 8 * info->ncpus + 12 + 10 * info->nlevel_irqs;
+    Tables t;
+    uint64_t rsdp_gpa;
 
-    if (info->nlevel_irqs > X86_ACPI_MAX_OVERRIDES)
+    if (desc_acpi(devs, ai) < 0)
         return 0;
-    if (!(rsdp = alloc(&b, 36, &rsdp_gpa)) || !(xsdt = alloc(&b, xsdt_len, &xsdt_gpa)) ||
-        !(fadt = alloc(&b, fadt_len, &fadt_gpa)) || !(facs = alloc(&b, 64, &facs_gpa)) ||
-        !(dsdt = alloc(&b, dsdt_len, &dsdt_gpa)) || !(madt = alloc(&b, madt_len, &madt_gpa)))
+    t.madt_len = 44 + MADT_LAPIC_LEN * ai->ncpus + MADT_IOAPIC_LEN +
+                 MADT_OVERRIDE_LEN * ai->nlevel_irqs;
+    if (!(t.rsdp = alloc(&b, RSDP_LEN, &rsdp_gpa)) ||
+        !(t.xsdt = alloc(&b, XSDT_LEN, &t.xsdt_gpa)) ||
+        !(t.fadt = alloc(&b, FADT_LEN, &t.fadt_gpa)) ||
+        !(t.facs = alloc(&b, FACS_LEN, &t.facs_gpa)) ||
+        !(t.dsdt = alloc(&b, DSDT_LEN, &t.dsdt_gpa)) ||
+        !(t.madt = alloc(&b, t.madt_len, &t.madt_gpa)))
         return 0;
-
-    /* DSDT */
-    header(dsdt, "DSDT", dsdt_len, 2);
-    memcpy(dsdt + 36, dsdt_aml, sizeof(dsdt_aml));
-    finish(dsdt, dsdt_len);
-
-    /* FACS (no checksum) */
-    memcpy(facs, "FACS", 4);
-    put32(facs + 4, 64);
-    put8(facs + 32, 2);     /* version */
-
-    /* FADT, ACPI 6.x layout. */
-    header(fadt, "FACP", fadt_len, 6);
-    put32(fadt + 36, (uint32_t)facs_gpa);
-    put32(fadt + 40, (uint32_t)dsdt_gpa);
-    put16(fadt + 46, X86_SCI_IRQ);
-    put32(fadt + 56, X86_PM1A_EVT);
-    put32(fadt + 64, X86_PM1A_CNT);
-    put8(fadt + 88, 4);                 /* PM1_EVT_LEN */
-    put8(fadt + 89, 2);                 /* PM1_CNT_LEN */
-    put16(fadt + 96, 101);              /* no C2 */
-    put16(fadt + 98, 1001);             /* no C3 */
-    put16(fadt + 109, (1 << 2) | (1 << 3) | (1 << 5));  /* no VGA, no MSI, no CMOS RTC */
-    put32(fadt + 112, (1 << 0) | (1 << 2) | (1 << 10)); /* WBINVD, PROC_C1, RESET_REG_SUP */
-    gas_io(fadt + 116, 8, X86_RESET_PORT);
-    put8(fadt + 128, X86_RESET_VALUE);
-    put8(fadt + 131, 3);                /* FADT minor version */
-    put64(fadt + 132, facs_gpa);
-    put64(fadt + 140, dsdt_gpa);
-    gas_io(fadt + 148, 32, X86_PM1A_EVT);
-    gas_io(fadt + 172, 16, X86_PM1A_CNT);
-    memcpy(fadt + 268, "XENOVMM ", 8);  /* hypervisor vendor identity */
-    finish(fadt, fadt_len);
-
-    /* MADT */
-    header(madt, "APIC", madt_len, 4);
-    put32(madt + 36, (uint32_t)info->lapic_addr);
-    put32(madt + 40, 1);                /* PCAT_COMPAT: there are 8259s */
-    p = madt + 44;
-    for (unsigned i = 0; i < info->ncpus; i++, p += 8) {
-        p[0] = 0; p[1] = 8;             /* processor local APIC */
-        p[2] = (uint8_t)i;              /* ACPI processor UID */
-        p[3] = (uint8_t)i;              /* APIC ID */
-        put32(p + 4, 1);                /* enabled */
-    }
-    p[0] = 1; p[1] = 12;                /* IOAPIC */
-    p[2] = (uint8_t)info->ncpus;        /* its ID, after the CPUs' */
-    put32(p + 4, (uint32_t)info->ioapic_addr);
-    put32(p + 8, 0);                    /* GSI base */
-    p += 12;
-    for (unsigned i = 0; i < info->nlevel_irqs; i++, p += 10) {
-        p[0] = 2; p[1] = 10;            /* interrupt source override */
-        p[2] = 0;                       /* ISA */
-        p[3] = (uint8_t)info->level_irqs[i];
-        put32(p + 4, info->level_irqs[i]);
-        put16(p + 8, 0x000d);           /* active high, level triggered */
-    }
-    finish(madt, madt_len);
-
-    /* XSDT */
-    header(xsdt, "XSDT", xsdt_len, 1);
-    put64(xsdt + 36, fadt_gpa);
-    put64(xsdt + 44, madt_gpa);
-    finish(xsdt, xsdt_len);
-
-    /* RSDP (ACPI 2.0+) */
-    memcpy(rsdp, "RSD PTR ", 8);
-    memcpy(rsdp + 9, OEM_ID, 6);
-    put8(rsdp + 15, 2);
-    put32(rsdp + 20, 36);
-    put64(rsdp + 24, xsdt_gpa);
-    rsdp[8] = checksum(rsdp, 20);
-    rsdp[32] = checksum(rsdp, 36);
+    write_dsdt(&t, ai);
+    write_facs(&t);
+    write_fadt(&t, &ai->pm);
+    write_madt(&t, ai);
+    write_xsdt(&t);
+    write_rsdp(&t);
     return b.used;
 }

@@ -4,6 +4,7 @@
  * the test guests. */
 #include <stdlib.h>
 
+#include "acpi.h"
 #include "x86.h"
 
 typedef struct X86Pm {
@@ -84,6 +85,21 @@ static void kbd_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 
 static const MmioOps kbd_ops = { kbd_read, kbd_write };
 
+/* The FADT's fixed hardware is this block; the SCI is level-triggered. */
+static int pm_acpi(void *opaque, X86AcpiInfo *ai)
+{
+    ai->pm = (X86AcpiPm){
+        .sci_irq = X86_SCI_IRQ,
+        .pm1a_evt = X86_PM1A_EVT, .pm1_evt_len = X86_PM1_EVT_LEN,
+        .pm1a_cnt = X86_PM1A_CNT, .pm1_cnt_len = X86_PM1_CNT_LEN,
+        .reset_port = X86_RESET_PORT, .reset_value = X86_RESET_VALUE,
+        .s5_typ = X86_PM_S5_TYP,
+    };
+    return x86_acpi_add_level_irq(ai, X86_SCI_IRQ);
+}
+
+static const DescOps pm_desc = { .acpi = pm_acpi };
+
 int x86_pm_create(Bus *pio, x86_pm_event_fn fn, void *opaque)
 {
     X86Pm *p = calloc(1, sizeof(*p));
@@ -93,7 +109,8 @@ int x86_pm_create(Bus *pio, x86_pm_event_fn fn, void *opaque)
     p->fn = fn;
     p->opaque = opaque;
     p->pm1_cnt = X86_PM1_SCI_EN;
-    if (bus_map(pio, X86_PM_BASE, X86_PM_SIZE, &pm_ops, p, "acpi-pm") < 0 ||
+    /* On failure the ranges already mapped keep p: it is not freed. */
+    if (bus_map_desc(pio, X86_PM_BASE, X86_PM_SIZE, &pm_ops, &pm_desc, p, "acpi-pm") < 0 ||
         bus_map(pio, X86_RESET_PORT, 1, &reset_ops, p, "reset") < 0 ||
         bus_map(pio, X86_I8042_DATA, X86_I8042_CMD - X86_I8042_DATA + 1, &kbd_ops, p, "i8042") < 0)
         return -1;

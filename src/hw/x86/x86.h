@@ -1,5 +1,6 @@
-/* x86 platform glue for the kvm engine: the few legacy port-I/O devices a
- * PC guest expects besides the UART (which is hw/uart.c on port 0x3f8). */
+/* x86 platform devices for the kvm engine: the few legacy port-I/O devices
+ * a PC guest expects besides the UART (which is hw/uart.c on COM1). The PM
+ * block describes itself in the ACPI tables (hw/x86/acpi.h). */
 #ifndef XENO_HW_X86_H
 #define XENO_HW_X86_H
 
@@ -9,8 +10,10 @@
  * PM1a event block (status, enable) and PM1a control block. Writing
  * SLP_EN with SLP_TYP = X86_PM_S5_TYP to PM1a_CNT powers off. */
 #define X86_PM_BASE        0x600
-#define X86_PM1A_EVT       0x600    /* 4 bytes: status, enable */
-#define X86_PM1A_CNT       0x604    /* 2 bytes */
+#define X86_PM1A_EVT       (X86_PM_BASE + 0)    /* status, enable */
+#define X86_PM1_EVT_LEN    4
+#define X86_PM1A_CNT       (X86_PM_BASE + 4)
+#define X86_PM1_CNT_LEN    2
 #define X86_PM_SIZE        8
 #define X86_PM_S5_TYP      5        /* matches \_S5 in the DSDT */
 #define X86_PM1_SCI_EN     0x0001

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "backend/net.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "hw/virtio/devices.h"
@@ -76,7 +77,9 @@ static NetBackend *env_open(Env *e, const CfgNic *nic, char *err, size_t errlen)
     NetBackend *nb;
 
     pthread_mutex_lock(&e->lock);
-    nb = net_slirp_create(e->loop, nic, &c, err, errlen);
+    nb = net_slirp_create(e->loop, nic, err, errlen);
+    if (nb)
+        net_attach(nb, &c);
     pthread_mutex_unlock(&e->lock);
     return nb;
 }
@@ -371,7 +374,8 @@ static void test_virtio_net_dhcp_end_to_end(void **state)
     memcpy(nic.mac, test_mac, 6);
     assert_int_equal(gmem_add_ram(&mem, G_RAM_BASE, G_RAM_SIZE), 0);
     pthread_mutex_lock(&e->lock);
-    vd = virtio_net_create(&mem, e->loop, &nic, err, sizeof(err));
+    vd = virtio_net_create(&mem, net_open(e->loop, &nic, err, sizeof(err)), nic.mac,
+                           err, sizeof(err));
     assert_non_null(vd);
     vd->update_irq = full_irq;
     g_driver_ok(vd, (1ull << 15) | (1ull << 5) | (1ull << 16));
@@ -456,7 +460,8 @@ static void test_virtio_mmio_dhcp(void **state)
     memcpy(nic.mac, test_mac, 6);
     assert_int_equal(gmem_add_ram(&mem, G_RAM_BASE, G_RAM_SIZE), 0);
     pthread_mutex_lock(&e->lock);
-    vd = virtio_net_create(&mem, e->loop, &nic, err, sizeof(err));
+    vd = virtio_net_create(&mem, net_open(e->loop, &nic, err, sizeof(err)), nic.mac,
+                           err, sizeof(err));
     assert_non_null(vd);
     m = virtio_mmio_create(NULL, 0, irq, vd);
     assert_non_null(m);

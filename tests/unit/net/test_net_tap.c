@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "backend/net.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/loop.h"
 
@@ -76,30 +77,28 @@ static void test_errors(void **state)
 {
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     Loop *l = loop_new(&lock);
-    Env e = { .accepting = 1 };
-    NetClient c = { can_rx, rx, &e };
     CfgNic nic = { .type = CFG_NET_BRIDGE };
     char err[256] = "";
 
     /* bridge type without a bridge name */
-    assert_null(net_tap_create(l, &nic, &c, err, sizeof(err)));
+    assert_null(net_tap_create(l, &nic, err, sizeof(err)));
     assert_non_null(strstr(err, "bridge"));
     assert_null(strchr(err, '\n'));
 
     /* bad interface names */
     nic.type = CFG_NET_TAP;
     strcpy(nic.ifname, "much-too-long-for-linux");
-    assert_null(net_tap_create(l, &nic, &c, err, sizeof(err)));
+    assert_null(net_tap_create(l, &nic, err, sizeof(err)));
     assert_non_null(strstr(err, "invalid interface name"));
     strcpy(nic.ifname, "../x");
-    assert_null(net_tap_create(l, &nic, &c, err, sizeof(err)));
+    assert_null(net_tap_create(l, &nic, err, sizeof(err)));
 
     /* a bridge that does not exist: clear message (as root), or a clear
      * "needs root" message otherwise */
     nic.type = CFG_NET_BRIDGE;
     nic.ifname[0] = 0;
     strcpy(nic.bridge, "xenonobr9");
-    assert_null(net_tap_create(l, &nic, &c, err, sizeof(err)));
+    assert_null(net_tap_create(l, &nic, err, sizeof(err)));
     if (tap_possible())
         assert_non_null(strstr(err, "bridge xenonobr9 does not exist"));
     else
@@ -108,7 +107,7 @@ static void test_errors(void **state)
     /* an interface that is not a bridge */
     if (tap_possible()) {
         strcpy(nic.bridge, "lo");
-        assert_null(net_tap_create(l, &nic, &c, err, sizeof(err)));
+        assert_null(net_tap_create(l, &nic, err, sizeof(err)));
         assert_non_null(strstr(err, "lo is not a bridge"));
     }
     loop_free(l);
@@ -131,7 +130,9 @@ static void test_tap_exchange(void **state)
     e->loop = loop_new(&e->lock);
     e->accepting = 1;
     NetClient c = { can_rx, rx, e };
-    nb = net_tap_create(e->loop, &nic, &c, err, sizeof(err));
+    nb = net_tap_create(e->loop, &nic, err, sizeof(err));
+    if (nb)
+        net_attach(nb, &c);
     if (!nb && strstr(err, "Operation not permitted")) {
         printf("%s\n", err);
         loop_free(e->loop);
@@ -225,8 +226,6 @@ static void test_tap_exchange(void **state)
 static void test_bridge_attach(void **state)
 {
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    Env e = { .accepting = 1 };
-    NetClient c = { can_rx, rx, &e };
     CfgNic nic = { .type = CFG_NET_BRIDGE };
     char err[256] = "", br[IFNAMSIZ], path[128], link[256];
     int sock;
@@ -245,7 +244,7 @@ static void test_bridge_attach(void **state)
     }
     Loop *l = loop_new(&lock);
     strcpy(nic.bridge, br);
-    NetBackend *nb = net_tap_create(l, &nic, &c, err, sizeof(err));
+    NetBackend *nb = net_tap_create(l, &nic, err, sizeof(err));
     if (nb) {
         const char *name = net_tap_ifname(nb);
         struct ifreq ifr = { 0 };

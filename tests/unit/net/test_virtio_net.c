@@ -56,12 +56,10 @@ static const NetBackendOps fake_ops = {
     .name = "fake", .send = fake_send, .rx_resume = fake_resume, .close = fake_close,
 };
 
-static NetBackend *fake_open(Loop *loop, const CfgNic *nic, const NetClient *client,
-                             char *err, size_t errlen)
+static NetBackend *fake_open(void)
 {
     Fake *f = calloc(1, sizeof(*f));
     f->nb.ops = &fake_ops;
-    f->nb.client = *client;
     fake = f;
     return &f->nb;
 }
@@ -78,14 +76,14 @@ typedef struct T {
 static unsigned *irq_counter;
 static void count_irq(VirtioDevice *vd) { if (vd->isr) (*irq_counter)++; }
 
-static T *setup_dev(uint64_t features, const CfgNic *nic)
+/* mac NULL: the device picks one. */
+static T *setup_dev(uint64_t features, const uint8_t *mac)
 {
     T *t = calloc(1, sizeof(*t));
     char err[256] = "";
-    CfgNic def = { .type = CFG_NET_USER };
 
     assert_int_equal(gmem_add_ram(&t->mem, G_RAM_BASE, G_RAM_SIZE), 0);
-    t->vd = virtio_net_create_with(&t->mem, NULL, nic ? nic : &def, fake_open, err, sizeof(err));
+    t->vd = virtio_net_create(&t->mem, fake_open(), mac, err, sizeof(err));
     assert_non_null(t->vd);
     irq_counter = &t->irqs;
     t->vd->update_irq = count_irq;
@@ -116,8 +114,8 @@ static NetClient *client(void) { return &fake->nb.client; }
 
 static void test_features_and_config(void **state)
 {
-    CfgNic nic = { .type = CFG_NET_USER, .mac = { 0x00, 0x16, 0x3e, 1, 2, 3 }, .mac_set = true };
-    T *t = setup_dev(0, &nic);
+    const uint8_t mac[6] = { 0x00, 0x16, 0x3e, 1, 2, 3 };
+    T *t = setup_dev(0, mac);
     uint64_t f = t->vd->ops->get_features(t->vd);
     uint8_t cfg[10];
 
@@ -127,7 +125,7 @@ static void test_features_and_config(void **state)
     assert_true(f & (1ull << F_MRG_RXBUF));
     assert_int_equal(t->vd->nqueues, 2);
     t->vd->ops->config_read(t->vd, 0, cfg, 8);
-    assert_memory_equal(cfg, nic.mac, 6);
+    assert_memory_equal(cfg, mac, 6);
     assert_int_equal(ld16(cfg + 6), 1);           /* link up */
     /* Out-of-range config reads return zeros, never crash. */
     memset(cfg, 0xff, sizeof(cfg));
@@ -152,13 +150,26 @@ static void test_random_mac_is_xen_oui(void **state)
 static void test_multicast_mac_rejected(void **state)
 {
     GuestMem mem = { 0 };
-    CfgNic nic = { .type = CFG_NET_USER, .mac = { 0x01, 0, 0, 0, 0, 1 }, .mac_set = true };
+    const uint8_t mac[6] = { 0x01, 0, 0, 0, 0, 1 };
     char err[256] = "";
 
     assert_int_equal(gmem_add_ram(&mem, G_RAM_BASE, G_RAM_SIZE), 0);
-    assert_null(virtio_net_create_with(&mem, NULL, &nic, fake_open, err, sizeof(err)));
+    assert_null(virtio_net_create(&mem, fake_open(), mac, err, sizeof(err)));
     assert_non_null(strstr(err, "multicast"));
     assert_null(strchr(err, '\n'));
+    assert_null(fake);          /* the refused backend was closed */
+    gmem_free(&mem);
+}
+
+/* Without a backend there is no device (and nothing to free). */
+static void test_no_backend(void **state)
+{
+    GuestMem mem = { 0 };
+    char err[256] = "";
+
+    assert_int_equal(gmem_add_ram(&mem, G_RAM_BASE, G_RAM_SIZE), 0);
+    assert_null(virtio_net_create(&mem, NULL, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "backend"));
     gmem_free(&mem);
 }
 
@@ -515,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_features_and_config),
         cmocka_unit_test(test_random_mac_is_xen_oui),
         cmocka_unit_test(test_multicast_mac_rejected),
+        cmocka_unit_test(test_no_backend),
         cmocka_unit_test(test_tx_strips_header),
         cmocka_unit_test(test_tx_header_layouts),
         cmocka_unit_test(test_tx_bad_sizes),

@@ -27,15 +27,12 @@ typedef struct Fixture {
 
 static VirtioDevice *make_blk(Fixture *f, bool ro)
 {
-    CfgDisk d;
     char err[256];
+    BlockBackend *bb = block_open(f->path, NULL, ro, err, sizeof(err));
     VirtioDevice *vd;
 
-    memset(&d, 0, sizeof(d));
-    snprintf(d.path, sizeof(d.path), "%s", f->path);
-    snprintf(d.serial, sizeof(d.serial), "XENO-SERIAL-1");
-    d.readonly = ro;
-    vd = virtio_blk_create(&f->mem, &d, err, sizeof(err));
+    assert_non_null(bb);
+    vd = virtio_blk_create(&f->mem, bb, "XENO-SERIAL-1", err, sizeof(err));
     assert_non_null(vd);
     drive_ok(vd, 0);
     ring_init(&f->r, &f->mem, vd, 0, 16, DESC_GPA, AVAIL_GPA, USED_GPA);
@@ -218,24 +215,21 @@ static void test_malformed(void **state)
     assert_true(f->vd->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
+/* What the board reports when a disk cannot be opened: one line from the
+ * backend; and no device without a backend. */
 static void test_open_errors(void **state)
 {
     Fixture *f = *state;
-    CfgDisk d;
     char err[256];
 
-    memset(&d, 0, sizeof(d));
-    snprintf(d.path, sizeof(d.path), "/nonexistent/disk.img");
-    assert_null(virtio_blk_create(&f->mem, &d, err, sizeof(err)));
+    assert_null(block_open("/nonexistent/disk.img", "", false, err, sizeof(err)));
     assert_string_equal(err, "/nonexistent/disk.img: No such file or directory");
-    snprintf(d.path, sizeof(d.path), "/tmp");
-    d.readonly = true;
-    assert_null(virtio_blk_create(&f->mem, &d, err, sizeof(err)));
+    assert_null(block_open("/tmp", "raw", true, err, sizeof(err)));
     assert_string_equal(err, "/tmp: not a regular file or block device");
-    snprintf(d.path, sizeof(d.path), "%s", f->path);
-    snprintf(d.format, sizeof(d.format), "qcow2");
-    assert_null(virtio_blk_create(&f->mem, &d, err, sizeof(err)));
+    assert_null(block_open(f->path, "qcow2", false, err, sizeof(err)));
     assert_non_null(strstr(err, "unsupported disk format"));
+    assert_null(virtio_blk_create(&f->mem, NULL, "x", err, sizeof(err)));
+    assert_non_null(strstr(err, "no disk backend"));
 }
 
 int main(void)
