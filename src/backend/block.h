@@ -44,6 +44,14 @@ BlockBackend *block_open(const char *path, const char *format, bool readonly,
                          char *err, size_t errlen);
 void block_close(BlockBackend *bb);
 
+/* Let the image go for a while (migration hands it to the destination):
+ * flush, then close it, dropping its lock; I/O fails with -EBADF until
+ * block_reacquire() opens and locks it again (0, or -1 with one line in
+ * err, e.g. when someone else took the lock meanwhile). */
+int block_release(BlockBackend *bb);
+int block_reacquire(BlockBackend *bb, char *err, size_t errlen);
+bool block_released(const BlockBackend *bb);
+
 static inline int block_preadv(BlockBackend *bb, const struct iovec *iov, int n, uint64_t off)
 { return bb->drv->preadv(bb, iov, n, off); }
 static inline int block_pwritev(BlockBackend *bb, const struct iovec *iov, int n, uint64_t off)

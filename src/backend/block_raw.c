@@ -195,6 +195,29 @@ BlockBackend *block_open(const char *path, const char *format, bool readonly,
     return bb;
 }
 
+int block_release(BlockBackend *bb)
+{
+    int r;
+
+    if (bb->fd < 0)
+        return 0;
+    r = bb->drv->flush(bb);
+    bb->drv->close(bb);
+    return r;
+}
+
+int block_reacquire(BlockBackend *bb, char *err, size_t errlen)
+{
+    if (bb->fd >= 0)
+        return 0;
+    return bb->drv->open(bb, bb->path, bb->readonly, err, errlen);
+}
+
+bool block_released(const BlockBackend *bb)
+{
+    return bb->fd < 0;
+}
+
 void block_close(BlockBackend *bb)
 {
     if (!bb)

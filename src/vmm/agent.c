@@ -4,6 +4,7 @@
  * client is deferred until the agent answers a line ("ok" or "error
  * TEXT") or the timeout passes. */
 #include "control_priv.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <stdio.h>

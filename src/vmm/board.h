@@ -3,19 +3,32 @@
 #ifndef XENO_VMM_BOARD_H
 #define XENO_VMM_BOARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "hw/describe.h"
 #include "hw/irq.h"
 #include "machine.h"
 
-/* RISC-V `virt`-compatible board (emu engine). `bios` is a bare-metal ELF or
- * NULL. Returns 0, or -1 with one line in err. */
-int board_riscv_setup(Machine *m, const char *bios, char *err, size_t errlen);
+/* A board builds a machine from m->cfg in two steps, so that a restore or
+ * an incoming migration can fill guest RAM before anything else exists:
+ *   add_ram   guest RAM as the configuration sizes it;
+ *   build     the engine and its vCPUs, platform and virtio devices, and,
+ *             unless `restore`, the boot images and boot state (a restore
+ *             loads the saved state into what build made instead).
+ * Both return 0, or -1 with one line in err. */
+typedef struct BoardOps {
+    const char *name;
+    int (*add_ram)(Machine *m, char *err, size_t errlen);
+    /* bios: a bare-metal ELF (riscv only) or NULL. */
+    int (*build)(Machine *m, const char *bios, bool restore, char *err, size_t errlen);
+} BoardOps;
 
+/* RISC-V `virt`-compatible board (emu engine). */
+extern const BoardOps board_riscv;
 /* x86-64 PC-like board (kvm engine): boots m->cfg.kernel (bzImage, vmlinux
- * ELF or PVH ELF). Returns 0, or -1 with one line in err. */
-int board_x86_setup(Machine *m, char *err, size_t errlen);
+ * ELF or PVH ELF). */
+extern const BoardOps board_x86;
 
 /* Where a board puts its virtio-mmio slots and how they interrupt. */
 struct VirtioMmio;

@@ -265,7 +265,7 @@ static int add_test_dev(Machine *m, char *err, size_t errlen)
     return 0;
 }
 
-int board_riscv_setup(Machine *m, const char *bios, char *err, size_t errlen)
+static int riscv_add_ram(Machine *m, char *err, size_t errlen)
 {
     VmConfig *c = &m->cfg;
     RiscvBoard *b = calloc(1, sizeof(*b));
@@ -277,17 +277,36 @@ int board_riscv_setup(Machine *m, const char *bios, char *err, size_t errlen)
     }
     m->board = b;
     m->mmio.descs = &b->devs;
+    m->stream_arch = STREAM_ARCH_RISCV64;
+    m->stream_engine = STREAM_ENGINE_EMU;
     r = gmem_add_ram(&m->mem, VIRT_DRAM_BASE, c->memory_mib << 20);
     if (r < 0) {
         snprintf(err, errlen, "cannot allocate %llu MiB of guest memory: %s",
                  (unsigned long long)c->memory_mib, strerror(-r));
         return -1;
     }
-    if (add_cpus(m, b, bios ? 1 : c->vcpus, err, errlen) || add_uart(m, b, err, errlen))
+    return 0;
+}
+
+static int riscv_build(Machine *m, const char *bios, bool restore, char *err, size_t errlen)
+{
+    RiscvBoard *b = board_of(m);
+
+    if (add_cpus(m, b, bios ? 1 : m->cfg.vcpus, err, errlen) || add_uart(m, b, err, errlen))
         return -1;
     if (!bios && board_add_devices(m, &riscv_slots, err, errlen))
         return -1;
     if (add_test_dev(m, err, errlen))
         return -1;
-    return bios ? setup_bare_metal(m, b, bios, err, errlen) : setup_linux(m, err, errlen);
+    if (bios) {
+        m->no_save = "a bare-metal program (--bios) cannot be saved";
+        return setup_bare_metal(m, b, bios, err, errlen);
+    }
+    return restore ? 0 : setup_linux(m, err, errlen);
 }
+
+const BoardOps board_riscv = {
+    .name = "riscv-virt",
+    .add_ram = riscv_add_ram,
+    .build = riscv_build,
+};

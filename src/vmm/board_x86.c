@@ -79,21 +79,30 @@ static int build_cmdline(Machine *m, const DescList *devs, char *buf, size_t siz
 }
 
 /* Guest RAM: below the hole, and the rest above 4 GiB. */
-static int add_ram(Machine *m, X86BootInfo *bi, char *err, size_t errlen)
+static int x86_add_ram(Machine *m, char *err, size_t errlen)
 {
     const VmConfig *c = &m->cfg;
-    uint64_t ram = c->memory_mib << 20;
+    uint64_t ram = c->memory_mib << 20, low, high;
+    X86Board *b = calloc(1, sizeof(*b));
     int r;
 
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    m->board = b;
+    m->mmio.descs = &b->devs;
+    m->stream_arch = STREAM_ARCH_X86_64;
+    m->stream_engine = STREAM_ENGINE_KVM;
     if (c->memory_mib < X86_MIN_MEMORY_MIB) {
         snprintf(err, errlen, "memory: x86-64 guests need at least %d MiB", X86_MIN_MEMORY_MIB);
         return -1;
     }
-    bi->low_end = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
-    bi->high_size = ram - bi->low_end;
-    r = gmem_add_ram(&m->mem, 0, bi->low_end);
-    if (r == 0 && bi->high_size)
-        r = gmem_add_ram(&m->mem, X86_HIGH_RAM_BASE, bi->high_size);
+    low = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
+    high = ram - low;
+    r = gmem_add_ram(&m->mem, 0, low);
+    if (r == 0 && high)
+        r = gmem_add_ram(&m->mem, X86_HIGH_RAM_BASE, high);
     if (r < 0) {
         snprintf(err, errlen, "cannot allocate %llu MiB of guest memory: %s",
                  (unsigned long long)c->memory_mib, strerror(-r));
@@ -122,27 +131,18 @@ static int add_platform(Machine *m, X86Board *b, char *err, size_t errlen)
     return 0;
 }
 
-int board_x86_setup(Machine *m, char *err, size_t errlen)
+/* The kernel, its command line, tables and boot state. */
+static int setup_linux(Machine *m, X86Board *b, char *err, size_t errlen)
 {
     VmConfig *c = &m->cfg;
     X86BootInfo bi = { 0 };
     KvmBoot boot;
     static char cmdline[8192];
-    X86Board *b = calloc(1, sizeof(*b));
 
-    if (!b) {
-        snprintf(err, errlen, "out of memory");
+    if (build_cmdline(m, &b->devs, cmdline, sizeof(cmdline), err, errlen))
         return -1;
-    }
-    m->board = b;
-    m->mmio.descs = &b->devs;
-    if (add_ram(m, &bi, err, errlen) ||
-        machine_create_engine(m, &kvm_engine_ops, c->vcpus, err, errlen) ||
-        add_platform(m, b, err, errlen) ||
-        board_add_devices(m, &x86_slots, err, errlen) ||
-        build_cmdline(m, &b->devs, cmdline, sizeof(cmdline), err, errlen))
-        return -1;
-
+    bi.low_end = m->mem.r[0].size;
+    bi.high_size = m->mem.nr > 1 ? m->mem.r[1].size : 0;
     bi.nvcpus = c->vcpus ? c->vcpus : 1;
     bi.cmdline = cmdline;
     bi.devs = &b->devs;
@@ -154,3 +154,24 @@ int board_x86_setup(Machine *m, char *err, size_t errlen)
              (unsigned long long)boot.entry, bi.nvcpus, (unsigned long long)c->memory_mib);
     return 0;
 }
+
+static int x86_build(Machine *m, const char *bios, bool restore, char *err, size_t errlen)
+{
+    X86Board *b = m->board;
+
+    if (bios) {
+        snprintf(err, errlen, "--bios runs bare-metal riscv64 programs only");
+        return -1;
+    }
+    if (machine_create_engine(m, &kvm_engine_ops, m->cfg.vcpus, err, errlen) ||
+        add_platform(m, b, err, errlen) ||
+        board_add_devices(m, &x86_slots, err, errlen))
+        return -1;
+    return restore ? 0 : setup_linux(m, b, err, errlen);
+}
+
+const BoardOps board_x86 = {
+    .name = "x86-pc",
+    .add_ram = x86_add_ram,
+    .build = x86_build,
+};

@@ -525,6 +525,12 @@ Control *control_new(Machine *m)
     return c;
 }
 
+void control_set_paused(Control *c)
+{
+    if (c)
+        c->paused = true;
+}
+
 bool control_destroyed(const Control *c)
 {
     return c && c->destroyed;

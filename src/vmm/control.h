@@ -29,6 +29,8 @@ Control *control_start(Machine *m, const char *path, const char *console_path,
  * flush what clients have not read yet (bounded wait), close everything
  * and remove the socket. NULL is ok. */
 void control_stop(Control *c);
+/* The VM starts paused (xeno-vmm --paused): queries say so, resume runs it. */
+void control_set_paused(Control *c);
 /* True once a `destroy` request was accepted (xeno-vmm then exits 4). */
 bool control_destroyed(const Control *c);
 

@@ -1,10 +1,13 @@
 /* The machine's side of the engine interface: exit requests, the firmware
  * console, and the engine's controls. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/block.h"
 #include "hw/uart.h"
+#include "hw/virtio/devices.h"
 #include "machine.h"
 
 void machine_request_exit(Machine *m, enum vm_exit why, int code)
@@ -108,14 +111,12 @@ const char *machine_engine_name(const Machine *m)
 
 uint32_t machine_stream_arch(const Machine *m)
 {
-    const char *e = machine_engine_name(m);
-    return !strcmp(e, "emu") ? STREAM_ARCH_RISCV64 : !strcmp(e, "kvm") ? STREAM_ARCH_X86_64 : 0;
+    return m->stream_arch;
 }
 
 uint32_t machine_stream_engine(const Machine *m)
 {
-    const char *e = machine_engine_name(m);
-    return !strcmp(e, "emu") ? STREAM_ENGINE_EMU : !strcmp(e, "kvm") ? STREAM_ENGINE_KVM : 0;
+    return m->stream_engine;
 }
 
 int machine_dirty_log_start(Machine *m)
@@ -141,4 +142,34 @@ void machine_dirty_log_rearm(Machine *m)
 {
     if (m->engine_ops && m->engine_ops->dirty_log_rearm)
         m->engine_ops->dirty_log_rearm(m->engine);
+}
+
+int machine_disks_release(Machine *m, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < m->nvirtio; i++) {
+        BlockBackend *bb = virtio_blk_backend(m->virtio[i]);
+        int r;
+        if (!bb)
+            continue;
+        r = block_release(bb);
+        if (r < 0) {
+            char why[256];
+            snprintf(err, errlen, "%s: cannot flush: %s", block_path(bb), strerror(-r));
+            machine_disks_reacquire(m, why, sizeof(why));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int machine_disks_reacquire(Machine *m, char *err, size_t errlen)
+{
+    int ret = 0;
+
+    for (unsigned i = 0; i < m->nvirtio; i++) {
+        BlockBackend *bb = virtio_blk_backend(m->virtio[i]);
+        if (bb && block_released(bb) && block_reacquire(bb, err, errlen) < 0)
+            ret = -1;
+    }
+    return ret;
 }

@@ -33,6 +33,8 @@ typedef struct Machine {
     Engine *engine;
     EngineHost host;
     void *board;                     /* the board's own state (board_*.c) */
+    const char *no_save;             /* why this machine cannot be saved, or NULL */
+    uint32_t stream_arch, stream_engine;  /* the board's, for the state stream */
     /* Every part's saved-state section (engine, devices): save/restore. */
     VmState state;
 
@@ -81,6 +83,12 @@ const char *machine_engine_name(const Machine *m);
 /* The state stream's arch and engine codes for this machine (0 if none). */
 uint32_t machine_stream_arch(const Machine *m);
 uint32_t machine_stream_engine(const Machine *m);
+/* Migration's disk hand-over: flush and close every disk image (dropping
+ * its lock), or open and lock them again. 0, or -1 with one line in err;
+ * release stops at the first failure after taking the rest back. */
+int machine_disks_release(Machine *m, char *err, size_t errlen);
+int machine_disks_reacquire(Machine *m, char *err, size_t errlen);
+
 /* The engine's dirty logging (migration). */
 int machine_dirty_log_start(Machine *m);
 void machine_dirty_log_stop(Machine *m);

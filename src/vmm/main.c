@@ -1,6 +1,7 @@
 /* xeno-vmm: run one virtual machine, standalone (like `lkvm run`) or under
  * xend. Configuration comes from an xl.cfg-style file and/or flags. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@
 #include "console.h"
 #include "control.h"
 #include "machine.h"
+#include "migrate.h"
+#include "state.h"
 
 #ifndef XENO_GUEST_DIR
 #define XENO_GUEST_DIR ""
@@ -50,6 +53,11 @@ static void usage(FILE *f)
         "  --control PATH     control socket (JSON lines) at PATH, console\n"
         "                     socket at PATH.console; both removed on exit\n"
         "  --no-console       do not use stdin/stdout as the console\n"
+        "  --paused           start with the vCPUs paused (resume through --control)\n"
+        "  --restore FILE     continue a domain saved to FILE (xm save); its\n"
+        "                     configuration comes from the file\n"
+        "  --incoming fd:N    receive a migrating domain on open connection N\n"
+        "  --verify           with --restore: check the memory image's checksum\n"
         "  -v, --verbose      more log output\n"
         "  -h, --help         this help\n"
         "\n"
@@ -146,7 +154,9 @@ static int set_str(char *dst, size_t size, const char *what, const char *val)
 
 typedef struct VmmArgs {
     const char *bios, *cfgfile, *control_path;
-    bool no_console;
+    const char *restore;         /* --restore FILE */
+    int incoming_fd;             /* --incoming fd:N, else -1 */
+    bool no_console, paused, verify;
     /* Flags that set config values are applied after the config file. */
     struct { int key; const char *val; } flag[MAX_FLAGS];
     unsigned nflags;
@@ -166,6 +176,10 @@ static const struct option long_opts[] = {
     { "name", required_argument, 0, 'a' },
     { "control", required_argument, 0, 'C' },
     { "no-console", no_argument, 0, 'Q' },
+    { "paused", no_argument, 0, 'P' },
+    { "restore", required_argument, 0, 'R' },
+    { "incoming", required_argument, 0, 'I' },
+    { "verify", no_argument, 0, 'V' },
     { "verbose", no_argument, 0, 'v' },
     { "help", no_argument, 0, 'h' },
     { 0, 0, 0, 0 },
@@ -199,6 +213,19 @@ static int parse_args(int argc, char **argv, VmmArgs *a)
         case 'b': a->bios = optarg; break;
         case 'C': a->control_path = optarg; break;
         case 'Q': a->no_console = true; break;
+        case 'P': a->paused = true; break;
+        case 'V': a->verify = true; break;
+        case 'R': a->restore = optarg; break;
+        case 'I': {
+            uint64_t fd;
+            if (strncmp(optarg, "fd:", 3) || opt_number("--incoming", optarg + 3, &fd) ||
+                fd > 65535) {
+                log_err("--incoming: expected fd:N, got '%s'", optarg);
+                return -1;
+            }
+            a->incoming_fd = (int)fd;
+            break;
+        }
         case '?': bad_option(argv); return -1;
         default:
             if (a->nflags >= MAX_FLAGS) {
@@ -216,6 +243,15 @@ static int parse_args(int argc, char **argv, VmmArgs *a)
     if (optind < argc) {
         log_err("unexpected argument '%s'", argv[optind]);
         usage(stderr);
+        return -1;
+    }
+    if ((a->restore || a->incoming_fd >= 0) && (a->cfgfile || a->nflags || a->bios)) {
+        log_err("--restore and --incoming take the configuration from the saved state: "
+                "no config file, --bios or configuration options");
+        return -1;
+    }
+    if (a->restore && a->incoming_fd >= 0) {
+        log_err("--restore and --incoming exclude each other");
         return -1;
     }
     return 0;
@@ -432,6 +468,7 @@ static int check_host(VmConfig *c, const VmmArgs *a, bool *use_kvm)
 /* The running VMM's pieces beside the Machine. */
 typedef struct Vmm {
     Machine *m;
+    const BoardOps *board;
     ConsoleSock *csock;
     Control *ctl;
 } Vmm;
@@ -475,7 +512,9 @@ static int start_control(Vmm *v, const char *control_path)
     return 0;
 }
 
-static int build_vmm(Vmm *v, const VmmArgs *a, bool use_kvm)
+/* The loop, the console socket and guest RAM: what every start needs
+ * before anything else. */
+static int build_base(Vmm *v, const VmmArgs *a)
 {
     Machine *m = v->m;
     char err[512];
@@ -488,14 +527,116 @@ static int build_vmm(Vmm *v, const VmmArgs *a, bool use_kvm)
         log_err("%s", err);
         return -1;
     }
-    if (use_kvm ? board_x86_setup(m, err, sizeof(err))
-                : board_riscv_setup(m, a->bios, err, sizeof(err))) {
+    if (v->board->add_ram(m, err, sizeof(err))) {
+        log_err("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int build_vmm(Vmm *v, const VmmArgs *a)
+{
+    char err[512];
+
+    if (build_base(v, a))
+        return -1;
+    if (v->board->build(v->m, a->bios, false, err, sizeof(err))) {
         log_err("%s", err);
         return -1;
     }
     if (v->csock)
         console_sock_attach_uart(v->csock);
     return a->control_path ? start_control(v, a->control_path) : 0;
+}
+
+/* ---- 4b. a domain from a save file or a migration stream --------------- */
+
+/* The configuration came from the stream: check it as a booted one would
+ * be, minus the boot images, which a restored domain does not need. */
+static int check_restored_config(VmConfig *c, bool *use_kvm)
+{
+    char err[512];
+    uint64_t host = host_ram_mib();
+
+    if (config_validate(c, err, sizeof(err))) {
+        log_err("saved configuration: %s", err);
+        return -1;
+    }
+    *use_kvm = want_kvm(c);
+    if (*use_kvm) {
+        const char *why = kvm_refusal(c, false);
+        if (why) {
+            fprintf(stderr, "Error: %s\n", why);
+            return -1;
+        }
+    }
+    if (host && c->memory_mib > host) {
+        log_err("memory: %llu MiB is more than this host has (%llu MiB)",
+                (unsigned long long)c->memory_mib, (unsigned long long)host);
+        return -1;
+    }
+    for (unsigned i = 0; i < c->ndisks; i++) {
+        struct stat st;
+        if (stat(c->disk[i].path, &st) != 0) {
+            log_err("disk %s: %s: %s", c->disk[i].vdev, c->disk[i].path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* migrate_incoming's build step: the machine once the stream is complete. */
+static int build_restored(Machine *m, void *opaque, char *err, size_t errlen)
+{
+    Vmm *v = opaque;
+    return v->board->build(m, NULL, true, err, errlen);
+}
+
+static int restore_vmm(Vmm *v, const VmmArgs *a, StateLoad *L)
+{
+    Machine *m = v->m;
+    bool file = a->restore != NULL, use_kvm;
+    char err[640];
+    int fd;
+
+    fd = file ? open(a->restore, O_RDONLY | O_CLOEXEC) : a->incoming_fd;
+    if (fd < 0) {
+        log_err("%s: %s", a->restore, strerror(errno));
+        return -1;
+    }
+    if (state_load_begin(L, fd, file, &m->cfg, err, sizeof(err)))
+        goto fail;
+    if (check_restored_config(&m->cfg, &use_kvm)) {
+        snprintf(err, sizeof(err), "the domain cannot run here (see the VMM's log)");
+        goto fail_quiet;
+    }
+    v->board = use_kvm ? &board_x86 : &board_riscv;
+    if (build_base(v, a)) {
+        snprintf(err, sizeof(err), "cannot build the domain's memory");
+        goto fail_quiet;
+    }
+    if (state_load_check(L, m, err, sizeof(err)))
+        goto fail;
+    if (file) {
+        if (state_load_records(L, m, err, sizeof(err)) ||
+            state_load_images(L, m, a->verify, err, sizeof(err)) ||
+            build_restored(m, v, err, sizeof(err)) ||
+            state_load_sections(L, m, err, sizeof(err)))
+            goto fail;
+    } else {
+        if (migrate_incoming_accept(L, NULL) ||
+            migrate_incoming(m, L, build_restored, v, err, sizeof(err)))
+            goto fail;
+    }
+    if (v->csock)
+        console_sock_attach_uart(v->csock);
+    return a->control_path ? start_control(v, a->control_path) : 0;
+fail:
+    log_err("%s%s%s", file ? a->restore : "incoming migration", ": ", err);
+fail_quiet:
+    if (!file)
+        migrate_incoming_accept(L, err);
+    return -1;
 }
 
 /* ---- 5. run until the guest or the user ends it ------------------------ */
@@ -515,7 +656,7 @@ static int exit_status(const Machine *m, bool destroyed)
     }
 }
 
-static int run_vmm(Vmm *v, const VmmArgs *a)
+static int run_vmm(Vmm *v, const VmmArgs *a, StateLoad *incoming)
 {
     Machine *m = v->m;
     bool destroyed;
@@ -528,12 +669,18 @@ static int run_vmm(Vmm *v, const VmmArgs *a)
 
     if (!a->no_console)
         console_attach(m, m->console_in);
+    if (a->paused) {
+        machine_pause(m);           /* before start: the vCPUs wait parked */
+        control_set_paused(v->ctl);
+    }
     if (machine_start(m)) {
         console_restore();
         control_stop(v->ctl);
         console_sock_stop(v->csock);
         return EXIT_ERROR;
     }
+    if (incoming)
+        migrate_incoming_started(incoming);
     loop_run(m->loop);
     if (got_signal)
         machine_request_exit(m, VM_EXIT_QUIT, 0);
@@ -548,7 +695,8 @@ static int run_vmm(Vmm *v, const VmmArgs *a)
 int main(int argc, char **argv)
 {
     static Machine mach;
-    static VmmArgs args;
+    static VmmArgs args = { .incoming_fd = -1 };
+    static StateLoad load;
     Vmm vmm = { .m = &mach };
     bool use_kvm;
     int status;
@@ -558,10 +706,17 @@ int main(int argc, char **argv)
     case 1: return 0;
     case -1: return EXIT_ERROR;
     }
-    if (load_config(&mach.cfg, &args) || check_host(&mach.cfg, &args, &use_kvm) ||
-        build_vmm(&vmm, &args, use_kvm))
-        return EXIT_ERROR;
-    status = run_vmm(&vmm, &args);
+    if (args.restore || args.incoming_fd >= 0) {
+        if (restore_vmm(&vmm, &args, &load))
+            return EXIT_ERROR;
+    } else {
+        if (load_config(&mach.cfg, &args) || check_host(&mach.cfg, &args, &use_kvm))
+            return EXIT_ERROR;
+        vmm.board = use_kvm ? &board_x86 : &board_riscv;
+        if (build_vmm(&vmm, &args))
+            return EXIT_ERROR;
+    }
+    status = run_vmm(&vmm, &args, args.incoming_fd >= 0 ? &load : NULL);
     if (status == EXIT_ERROR)
         return status;
     if (args.control_path)

@@ -128,6 +128,10 @@ int state_save_file(Machine *m, const char *path, bool compress, char *err, size
     char tmp[4200];
     int fd;
 
+    if (m->no_save) {
+        snprintf(err, errlen, "%s", m->no_save);
+        return -1;
+    }
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
         snprintf(err, errlen, "%s: path too long", path);
         return -1;

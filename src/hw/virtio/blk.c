@@ -243,6 +243,11 @@ static const VirtioDeviceOps blk_ops = {
     .destroy = blk_destroy,
 };
 
+BlockBackend *virtio_blk_backend(VirtioDevice *vd)
+{
+    return vd && vd->ops == &blk_ops ? ((VirtioBlk *)vd->priv)->bb : NULL;
+}
+
 VirtioDevice *virtio_blk_create(GuestMem *mem, BlockBackend *bb, const char *serial,
                                 char *err, size_t errlen)
 {

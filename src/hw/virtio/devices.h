@@ -18,6 +18,8 @@
 /* A disk over an opened block backend, read-only if the backend is.
  * `serial` (at most 20 bytes used, may be NULL) answers GET_ID. The device
  * owns the backend from here on, also when it fails. */
+/* The disk behind a virtio-blk device (NULL for another device). */
+BlockBackend *virtio_blk_backend(VirtioDevice *vd);
 VirtioDevice *virtio_blk_create(GuestMem *mem, BlockBackend *bb, const char *serial,
                                 char *err, size_t errlen);
 
