@@ -520,7 +520,7 @@ static void undefine_domain(ApiCall *c)
         api_error(c->rp, 409, "Domain '%s' is not managed; destroy it instead.", d->name);
         return;
     }
-    if (d->state != DS_STOPPED || d->pid > 0) {
+    if ((d->state != DS_STOPPED && d->state != DS_SAVED) || d->pid > 0) {
         pthread_mutex_unlock(&reg_lock);
         api_error(c->rp, 409, "Domain '%s' is running; shut it down first.", d->name);
         return;
@@ -568,7 +568,7 @@ static void act_start(ApiCall *c)
     if (get_bool(c->body, "paused", false, &paused, c->rp) < 0)
         return;
     pthread_mutex_lock(&reg_lock);
-    ok = c->d->state == DS_STOPPED && c->d->pid == 0;
+    ok = (c->d->state == DS_STOPPED || c->d->state == DS_SAVED) && c->d->pid == 0;
     pthread_mutex_unlock(&reg_lock);
     if (!ok) {
         api_error(c->rp, 409, "Domain '%s' is already running.", c->d->name);
@@ -787,6 +787,155 @@ static void act_autostart(ApiCall *c)
     reply_domain(c->rp, 200, c->d);
 }
 
+/* ---- save, restore, migrate ---- */
+
+#define MAX_JOB_TAG 64
+
+/* The optional "job" tag the client gives to find its progress events;
+ * -1 after replying 400. */
+static int get_job(json_t *body, const char **job, ApiReply *rp)
+{
+    json_t *v = json_object_get(body, "job");
+
+    *job = NULL;
+    if (!v)
+        return 0;
+    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > MAX_JOB_TAG) {
+        api_error(rp, 400, "'job' must be a string of 1 to %d characters", MAX_JOB_TAG);
+        return -1;
+    }
+    for (const char *p = json_string_value(v); *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            api_error(rp, 400, "'job' must be printable");
+            return -1;
+        }
+    *job = json_string_value(v);
+    return 0;
+}
+
+/* A required absolute file path; -1 after replying 400. */
+static int get_path(json_t *body, const char **path, ApiReply *rp)
+{
+    json_t *v = json_object_get(body, "path");
+    const char *p;
+
+    if (!json_is_string(v)) {
+        api_error(rp, 400, "'path' (an absolute file name) is required");
+        return -1;
+    }
+    p = json_string_value(v);
+    if (p[0] != '/' || strlen(p) != json_string_length(v) || json_string_length(v) >= PATH_MAX - 8) {
+        api_error(rp, 400, "'path' must be an absolute file name");
+        return -1;
+    }
+    for (const char *q = p; *q; q++)
+        if ((unsigned char)*q < 0x20) {
+            api_error(rp, 400, "'path' must not contain control characters");
+            return -1;
+        }
+    *path = p;
+    return 0;
+}
+
+/* POST save: {"path", "checkpoint", "compress"}; managedsave: the domain's
+ * save file in the state dir. */
+static void do_save(ApiCall *c, bool managed_save)
+{
+    JobArgs a = { .managed_save = managed_save };
+    char err[1024];
+    bool managed;
+    int st;
+
+    if (get_job(c->body, &a.job, c->rp) < 0 ||
+        (!managed_save && get_path(c->body, &a.path, c->rp) < 0) ||
+        (!managed_save && get_bool(c->body, "checkpoint", false, &a.checkpoint, c->rp) < 0) ||
+        get_bool(c->body, "compress", false, &a.compress, c->rp) < 0)
+        return;
+    pthread_mutex_lock(&reg_lock);
+    managed = c->d->managed;
+    pthread_mutex_unlock(&reg_lock);
+    if (managed_save && !managed) {
+        api_error(c->rp, 409, "Domain '%s' is not managed: save it to a file.", c->d->name);
+        return;
+    }
+    if ((st = job_save(c->d, &a, err, sizeof(err)))) {
+        api_error(c->rp, st, "%s", err);
+        return;
+    }
+    reply_domain(c->rp, 200, c->d);
+}
+
+static void act_save(ApiCall *c) { do_save(c, false); }
+static void act_managedsave(ApiCall *c) { do_save(c, true); }
+
+/* POST /v1/restore: {"path", "paused"}: the domain (201). */
+static void act_restore(ApiCall *c)
+{
+    JobArgs a = { 0 };
+    char err[1024];
+    Domain *d;
+    int st;
+
+    if (get_job(c->body, &a.job, c->rp) < 0 || get_path(c->body, &a.path, c->rp) < 0 ||
+        get_bool(c->body, "paused", false, &a.paused, c->rp) < 0)
+        return;
+    if ((st = job_restore(&a, &d, err, sizeof(err)))) {
+        api_error(c->rp, st, "%s", err);
+        return;
+    }
+    reply_domain(c->rp, 201, d);
+    dom_put(d);
+}
+
+/* A host name or address for migrate: one word, printable. */
+static bool host_ok(const char *h, size_t len)
+{
+    if (!len || len > 255 || strlen(h) != len || h[0] == '-')
+        return false;
+    for (; *h; h++)
+        if ((unsigned char)*h <= ' ' || *h == 0x7f || *h == '/')
+            return false;
+    return true;
+}
+
+/* POST migrate: {"host", "port", "live", "downtime_ms", "bandwidth_mbps",
+ * "max_rounds", "compress"}. */
+static void act_migrate(ApiCall *c)
+{
+    JobArgs a = { 0 };
+    json_t *h = json_object_get(c->body, "host");
+    long long port = RELOC_DEFAULT_PORT, downtime = 50, bw = 0, rounds = 30;
+    bool has;
+    char err[1536];
+    json_t *j;
+    int st;
+
+    if (!json_is_string(h) || !host_ok(json_string_value(h), json_string_length(h))) {
+        api_error(c->rp, 400, "'host' (the destination's name or address) is required");
+        return;
+    }
+    a.host = json_string_value(h);
+    if (get_job(c->body, &a.job, c->rp) < 0 ||
+        get_int(c->body, "port", 1, 65535, &port, &has, c->rp) < 0 ||
+        get_int(c->body, "downtime_ms", 1, 60000, &downtime, &has, c->rp) < 0 ||
+        get_int(c->body, "bandwidth_mbps", 0, 1000000, &bw, &has, c->rp) < 0 ||
+        get_int(c->body, "max_rounds", 1, 1000, &rounds, &has, c->rp) < 0 ||
+        get_bool(c->body, "live", false, &a.live, c->rp) < 0 ||
+        get_bool(c->body, "compress", false, &a.compress, c->rp) < 0)
+        return;
+    a.port = (int)port;
+    a.downtime_ms = (unsigned)downtime;
+    a.bandwidth_mbps = (unsigned)bw;
+    a.max_rounds = (unsigned)rounds;
+    if ((st = job_migrate(c->d, &a, err, sizeof(err)))) {
+        api_error(c->rp, st, "%s", err);
+        return;
+    }
+    j = json_pack("{s:s,s:s,s:s,s:i,s:b}", "name", c->d->name, "uuid", c->d->uuid,
+                  "host", a.host, "port", a.port, "migrated", 1);
+    reply_json(c->rp, 200, j);
+}
+
 /* ---- routing ---- */
 
 #define FIELDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -815,6 +964,13 @@ static const Route routes[] = {
     { "POST",   "domains/{dom}/vcpus",     act_vcpus,       M | ROUTE_AGENT, "vcpu-set",
       FIELDS("count") },
     { "POST",   "domains/{dom}/autostart", act_autostart,   M, NULL, FIELDS("autostart") },
+    { "POST",   "domains/{dom}/save",      act_save,        M, NULL,
+      FIELDS("path", "checkpoint", "compress", "job") },
+    { "POST",   "domains/{dom}/managedsave", act_managedsave, M, NULL, FIELDS("compress", "job") },
+    { "POST",   "domains/{dom}/migrate",   act_migrate,     M, NULL,
+      FIELDS("host", "port", "live", "downtime_ms", "bandwidth_mbps", "max_rounds", "compress",
+             "job") },
+    { "POST",   "restore",                 act_restore,     0, NULL, FIELDS("path", "paused", "job") },
 };
 
 #undef M

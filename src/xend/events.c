@@ -47,6 +47,25 @@ static void queue_put(EventSub *s, const char *line, size_t n)
     s->len += n;
 }
 
+/* Queue one event line (text without its newline) for every subscriber. */
+static void broadcast(const char *text)
+{
+    size_t n = strlen(text);
+
+    pthread_once(&ev_once, ev_init);
+    pthread_mutex_lock(&ev_lock);
+    for (EventSub *s = subs; s; s = s->next) {
+        if (QUEUE_BYTES - s->len < n + 1) {
+            s->dropped++;      /* a whole line or nothing */
+            continue;
+        }
+        queue_put(s, text, n);
+        queue_put(s, "\n", 1);
+    }
+    pthread_cond_broadcast(&ev_cond);
+    pthread_mutex_unlock(&ev_lock);
+}
+
 void events_emit(const char *event, const char *name, int id)
 {
     json_t *j = json_object();
@@ -60,15 +79,26 @@ void events_emit(const char *event, const char *name, int id)
     if (!text)
         return;
     log_info("domain %s (id %d): %s", name, id, event);
+    broadcast(text);
+    free(text);
+}
 
-    pthread_once(&ev_once, ev_init);
-    pthread_mutex_lock(&ev_lock);
-    for (EventSub *s = subs; s; s = s->next) {
-        queue_put(s, text, strlen(text));
-        queue_put(s, "\n", 1);
-    }
-    pthread_cond_broadcast(&ev_cond);
-    pthread_mutex_unlock(&ev_lock);
+void events_emit_progress(json_t *ev, const char *name, int id, const char *job)
+{
+    char *text;
+
+    if (!ev)
+        return;
+    json_object_set_new(ev, "event", json_string("progress"));
+    json_object_set_new(ev, "domain", json_string(name));
+    json_object_set_new(ev, "id", id >= 0 ? json_integer(id) : json_null());
+    json_object_set_new(ev, "job", job ? json_string(job) : json_null());
+    text = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    if (!text)
+        return;
+    log_debug("progress: %s", text);
+    broadcast(text);
     free(text);
 }
 

@@ -52,9 +52,16 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
 
 static ssize_t events_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    long n = events_read(cls, buf, max, KEEPALIVE_MS);
+    long n;
 
-    (void)pos;
+    /* A blank line first, at once: the headers go out with it, so the
+     * client knows its subscription is in place (libxeno waits for that
+     * before it starts a job whose progress it follows). */
+    if (pos == 0 && max > 0) {
+        buf[0] = '\n';
+        return 1;
+    }
+    n = events_read(cls, buf, max, KEEPALIVE_MS);
     if (n < 0)
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (n == 0 && max > 0) {

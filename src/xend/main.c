@@ -44,6 +44,8 @@ static void usage(FILE *f)
         "  --socket PATH         API socket (default /run/xeno/xend.sock)\n"
         "  --listen tcp://H:P    also serve TCP (bearer token in STATE_DIR/token)\n"
         "  --vmm PATH            the xeno-vmm program\n"
+        "  --config FILE         config file (default /etc/xeno/xend-config.sxp):\n"
+        "                        the relocation server for xm migrate\n"
         "  --log-level LEVEL     error, warning, info (default) or debug\n"
         "  -h, --help            this help\n"
         "\n"
@@ -314,6 +316,15 @@ static int run(bool foreground, int ready_fd)
         unlink(xconf.sock_path);
         goto fail;
     }
+    {
+        char err[1024];
+        if (reloc_server_start(err, sizeof(err)) < 0) {
+            log_err("%s", err);
+            http_stop();
+            unlink(xconf.sock_path);
+            goto fail;
+        }
+    }
     if (!foreground) {
         int nul = open("/dev/null", O_RDWR);
         if (nul >= 0) {
@@ -333,6 +344,7 @@ static int run(bool foreground, int ready_fd)
 
     sup_run();
 
+    reloc_server_stop();
     events_shutdown();
     http_stop();
     unlink(xconf.sock_path);
@@ -403,7 +415,7 @@ static int parse_level(const char *s, enum log_level *out)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_STATE = 256, OPT_SOCKET, OPT_VMM, OPT_LISTEN, OPT_LOGLEVEL };
+    enum { OPT_STATE = 256, OPT_SOCKET, OPT_VMM, OPT_LISTEN, OPT_LOGLEVEL, OPT_CONFIG };
     static const struct option opts[] = {
         { "foreground", no_argument, NULL, 'f' },
         { "state-dir", required_argument, NULL, OPT_STATE },
@@ -411,10 +423,12 @@ int main(int argc, char **argv)
         { "vmm", required_argument, NULL, OPT_VMM },
         { "listen", required_argument, NULL, OPT_LISTEN },
         { "log-level", required_argument, NULL, OPT_LOGLEVEL },
+        { "config", required_argument, NULL, OPT_CONFIG },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *state = "/var/lib/xeno", *sock = "/run/xeno/xend.sock", *vmm = NULL;
+    const char *config = NULL;
     const char *cmd;
     enum log_level level = LOG_INFO;
     bool foreground = false;
@@ -427,6 +441,7 @@ int main(int argc, char **argv)
         case OPT_STATE: state = optarg; break;
         case OPT_SOCKET: sock = optarg; break;
         case OPT_VMM: vmm = optarg; break;
+        case OPT_CONFIG: config = optarg; break;
         case OPT_LISTEN:
             if (strlen(optarg) >= sizeof(xconf.listen_tcp) || strncmp(optarg, "tcp://", 6)) {
                 fprintf(stderr, "xend: --listen: expected tcp://HOST:PORT\n");
@@ -464,6 +479,22 @@ int main(int argc, char **argv)
         }
     } else {
         find_vmm(xconf.vmm, sizeof(xconf.vmm));
+    }
+
+    conf_defaults(&xconf);
+    if (config ? absolute(xconf.config_file, sizeof(xconf.config_file), config) < 0 :
+        (size_t)snprintf(xconf.config_file, sizeof(xconf.config_file), "%s",
+                         XEND_DEFAULT_CONFIG) >= sizeof(xconf.config_file)) {
+        fprintf(stderr, "xend: --config: path too long\n");
+        return LSB_USAGE;
+    }
+    if (!strcmp(cmd, "start") || !strcmp(cmd, "restart")) {
+        char err[1024];
+        /* The default file may be absent; a file named with --config not. */
+        if (conf_load(&xconf, xconf.config_file, config == NULL, err, sizeof(err)) < 0) {
+            fprintf(stderr, "xend: %s\n", err);
+            return LSB_FAIL;
+        }
     }
 
     if (!strcmp(cmd, "start"))

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/hostcaps.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "xend.h"
 
@@ -131,6 +132,8 @@ Domain *dom_from_config(const char *file, const char *text, size_t len,
     d->pidfd = -1;
     d->mon_fd = -1;
     d->stop_reason = SR_NONE;
+    d->last_exit = SR_NONE;
+    d->job = JOB_NONE;
     d->mem_mib = cfg->memory_mib;
     d->maxmem_mib = cfg->maxmem_mib ? cfg->maxmem_mib : cfg->memory_mib;
     d->vcpus = cfg->vcpus;
@@ -283,7 +286,8 @@ static const char *dom_state_name(const Domain *d)
 {
     switch (d->state) {
     case DS_STOPPED:  return "stopped";
-    case DS_STARTING: return "running";
+    case DS_SAVED:    return "saved";
+    case DS_STARTING: return d->incoming ? "incoming" : "running";
     case DS_RUNNING:  return d->blocked ? "blocked" : "running";
     case DS_PAUSED:   return "paused";
     case DS_SHUTDOWN: return "shutdown";
@@ -297,7 +301,7 @@ json_t *dom_to_json_locked(const Domain *d)
 {
     const VmConfig *c = d->cfg;
     json_t *j = json_object();
-    bool live = d->id >= 0 && d->state != DS_STOPPED;
+    bool live = d->id >= 0 && d->state != DS_STOPPED && d->state != DS_SAVED;
 
     json_object_set_new(j, "name", json_string(d->name));
     json_object_set_new(j, "id", live ? json_integer(d->id) : json_null());
@@ -318,6 +322,10 @@ json_t *dom_to_json_locked(const Domain *d)
     json_object_set_new(j, "on_crash", json_string(config_action_name(c->on_crash)));
     json_object_set_new(j, "engine", json_string(config_engine_name(c->engine)));
     json_object_set_new(j, "config", json_string(d->config));
+    if (d->state == DS_SAVED)
+        json_object_set_new(j, "save_file", json_string(d->save_path));
+    if (d->job != JOB_NONE)
+        json_object_set_new(j, "job", json_string(d->job == JOB_SAVE ? "save" : "migrate"));
     return j;
 }
 
@@ -403,6 +411,65 @@ json_t *host_to_json(void)
     json_object_set_new(j, "domains", json_integer(ndom));
     json_object_set_new(j, "running", json_integer(nrun));
     return j;
+}
+
+/* The domain left its VMM: saved to a file, or migrated to another host.
+ * A saved managed domain stays, as saved (when xend knows the file); an
+ * unmanaged one is gone. A migrated domain is gone from this host, its
+ * managed config too: the destination keeps it managed. */
+void dom_left_locked(Domain *d, int id, enum stop_reason why)
+{
+    char name[64];
+
+    snprintf(name, sizeof(name), "%s", d->name);
+    d->id = -1;
+    d->incoming = false;
+    if (why == SR_SAVED && d->managed && d->save_target[0]) {
+        snprintf(d->save_path, sizeof(d->save_path), "%s", d->save_target);
+        if (state_set_saved(name, d->save_path) < 0)
+            log_err("domain %s: cannot record its save file %s", name, d->save_path);
+    }
+    d->save_target[0] = '\0';
+    d->state = dom_rest_state(d);
+    if (why == SR_MIGRATED && d->managed) {
+        state_delete_domain(name);
+        d->managed = false;
+    }
+    if (!d->managed && !d->removed)
+        reg_remove_locked(d);
+    events_emit(why == SR_SAVED ? "saved" : "migrated", name, id);
+    pthread_cond_broadcast(&reg_cond);
+}
+
+enum dom_state dom_rest_state(const Domain *d)
+{
+    return d->save_path[0] ? DS_SAVED : DS_STOPPED;
+}
+
+int dom_job_begin(Domain *d, enum dom_job job, char *err, size_t errlen)
+{
+    int r = 0;
+
+    pthread_mutex_lock(&reg_lock);
+    if (d->pid <= 0 || (d->state != DS_RUNNING && d->state != DS_PAUSED)) {
+        snprintf(err, errlen, "Domain '%s' is not running.", d->name);
+        r = -1;
+    } else if (d->job != JOB_NONE) {
+        snprintf(err, errlen, "Domain '%s' is already being %s.", d->name,
+                 d->job == JOB_SAVE ? "saved" : "migrated");
+        r = -1;
+    } else {
+        d->job = job;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return r;
+}
+
+void dom_job_end(Domain *d)
+{
+    pthread_mutex_lock(&reg_lock);
+    d->job = JOB_NONE;
+    pthread_mutex_unlock(&reg_lock);
 }
 
 bool dom_note_paused_locked(Domain *d, bool paused)

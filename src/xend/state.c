@@ -1,5 +1,7 @@
 /* The state dir (docs/protocols.md §2):
  *   domains/NAME.cfg, domains/NAME.autostart   managed domains
+ *   domains/NAME.saved   a saved managed domain: the path of its save file
+ *   save/NAME.save       managed save files (xm save DOM)
  *   run/ID.json, run/ID.cfg, run/ID.sock[.console]   running VMMs
  *   log/NAME.log, next-id, xend.pid, token
  * The files xend writes (configs, run records, next-id, autostart marks)
@@ -51,7 +53,8 @@ int state_init(void)
         return -1;
     if (state_path(p, sizeof(p), "domains") < 0 || mkdir_p(p, 0700) < 0 ||
         state_path(p, sizeof(p), "run") < 0 || mkdir_p(p, 0700) < 0 ||
-        state_path(p, sizeof(p), "log") < 0 || mkdir_p(p, 0750) < 0)
+        state_path(p, sizeof(p), "log") < 0 || mkdir_p(p, 0750) < 0 ||
+        state_path(p, sizeof(p), "save") < 0 || mkdir_p(p, 0700) < 0)
         return -1;
     return 0;
 }
@@ -108,7 +111,34 @@ int state_delete_domain(const char *name)
         unlink(p);
     if (state_path(p, sizeof(p), "domains/%s.autostart", name) == 0)
         unlink(p);
+    /* Its saved state goes with it: xend's own save file, and the mark
+     * (a file the user named in `xm save DOM FILE` is the user's). */
+    if (state_managed_save_path(p, sizeof(p), name) == 0)
+        unlink(p);
+    if (state_path(p, sizeof(p), "domains/%s.saved", name) == 0)
+        unlink(p);
     return 0;
+}
+
+int state_managed_save_path(char *buf, size_t size, const char *name)
+{
+    return state_path(buf, size, "save/%s.save", name);
+}
+
+int state_set_saved(const char *name, const char *path)
+{
+    char p[PATH_MAX], *line;
+    int r;
+
+    if (state_path(p, sizeof(p), "domains/%s.saved", name) < 0)
+        return -1;
+    if (!path)
+        return unlink(p) == 0 || errno == ENOENT ? 0 : -1;
+    if (asprintf(&line, "%s\n", path) < 0)
+        return -1;
+    r = save_file(p, line, strlen(line), 0600);
+    free(line);
+    return r;
 }
 
 int state_set_autostart(const char *name, bool on)
@@ -233,6 +263,15 @@ static void load_managed(void)
         d->managed = true;
         if (state_path(p, sizeof(p), "domains/%s.autostart", d->name) == 0 && stat(p, &st) == 0)
             d->autostart = true;
+        if (state_path(p, sizeof(p), "domains/%s.saved", d->name) == 0 &&
+            (text = read_file(p, &tlen))) {
+            text[strcspn(text, "\n")] = '\0';
+            if (text[0] == '/' && strlen(text) < sizeof(d->save_path)) {
+                snprintf(d->save_path, sizeof(d->save_path), "%s", text);
+                d->state = DS_SAVED;
+            }
+            free(text);
+        }
         pthread_mutex_lock(&reg_lock);
         if (reg_add_locked(d) < 0) {
             log_warn("skipping %s: duplicate name or uuid", e->d_name);
@@ -421,7 +460,8 @@ static void *autostart_thread(void *arg)
         char err[1024];
 
         pthread_mutex_lock(&reg_lock);
-        go = d->managed && d->autostart && d->state == DS_STOPPED && d->pid == 0;
+        go = d->managed && d->autostart && (d->state == DS_STOPPED || d->state == DS_SAVED) &&
+             d->pid == 0;
         pthread_mutex_unlock(&reg_lock);
         if (go) {
             log_info("autostarting domain %s", d->name);

@@ -93,44 +93,44 @@ static void last_log_line(const char *name, char *out, size_t size)
 /* One start of a domain: what the steps share, copied out of the Domain
  * under the lock so that no step needs it while the VMM starts. */
 typedef struct Launch {
-    int id;
-    uint64_t seq;              /* d->run_seq while this instance lives */
-    char name[64];
+    SupLaunch *pub;            /* id, seq, pid, name, sock */
+    StartOpts o;
     char *config;              /* malloc'd copy of d->config */
-    char cfgpath[PATH_MAX], logpath[PATH_MAX], sock[PATH_MAX];
-    pid_t pid;
+    char cfgpath[PATH_MAX], logpath[PATH_MAX];
 } Launch;
 
 /* Reserve an id and the paths of a new instance of d and mark it
  * starting. Fails if d is running (or gone). */
 static int reserve_instance(Domain *d, Launch *l, char *err, size_t errlen)
 {
+    SupLaunch *p = l->pub;
+
     pthread_mutex_lock(&reg_lock);
-    if (d->state != DS_STOPPED || d->pid > 0 || d->removed) {
+    if ((d->state != DS_STOPPED && d->state != DS_SAVED) || d->pid > 0 || d->removed) {
         pthread_mutex_unlock(&reg_lock);
         snprintf(err, errlen, "Domain '%s' is already running.", d->name);
         return -1;
     }
-    l->id = reg_alloc_id_locked();
+    p->id = reg_alloc_id_locked();
     /* The console socket is the control socket's path + ".console". */
-    if (state_path(l->sock, sizeof(l->sock), "run/%d.sock", l->id) < 0 ||
-        state_path(l->cfgpath, sizeof(l->cfgpath), "run/%d.cfg", l->id) < 0 ||
+    if (state_path(p->sock, sizeof(p->sock), "run/%d.sock", p->id) < 0 ||
+        state_path(l->cfgpath, sizeof(l->cfgpath), "run/%d.cfg", p->id) < 0 ||
         state_path(l->logpath, sizeof(l->logpath), "log/%s.log", d->name) < 0 ||
-        strlen(l->sock) + 9 > 108) {
+        strlen(p->sock) + 9 > 108) {
         pthread_mutex_unlock(&reg_lock);
         snprintf(err, errlen, "the state dir path %s is too long for a socket", xconf.state_dir);
         return -1;
     }
-    d->id = l->id;
+    d->id = p->id;
     d->state = DS_STARTING;
     d->destroying = false;
     d->stop_reason = SR_NONE;
     d->blocked = false;
     d->cpu_ns = d->sample_cpu_ns = d->sample_wall_ns = 0;
-    snprintf(d->sock, sizeof(d->sock), "%s", l->sock);
-    snprintf(l->name, sizeof(l->name), "%s", d->name);
+    snprintf(d->sock, sizeof(d->sock), "%s", p->sock);
+    snprintf(p->name, sizeof(p->name), "%s", d->name);
     l->config = strdup(d->config);
-    l->seq = d->run_seq;
+    p->seq = d->run_seq;
     pthread_mutex_unlock(&reg_lock);
     return 0;
 }
@@ -140,7 +140,8 @@ static void release_instance(Domain *d, int id)
 {
     pthread_mutex_lock(&reg_lock);
     d->id = -1;
-    d->state = DS_STOPPED;
+    d->state = dom_rest_state(d);
+    d->incoming = false;
     if (!d->managed && !d->removed)
         reg_remove_locked(d);
     pthread_cond_broadcast(&reg_cond);
@@ -178,23 +179,53 @@ static int open_log(const Launch *l, char *err, size_t errlen)
         return -1;
     }
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
-    dprintf(fd, "--- xend: starting domain %s (id %d) at %s\n", l->name, l->id, when);
+    dprintf(fd, "--- xend: %s domain %s (id %d) at %s\n",
+            l->o.restore ? "restoring" : l->o.incoming_fd >= 0 ? "receiving" : "starting",
+            l->pub->name, l->pub->id, when);
     return fd;
 }
 
-/* Fork and exec the VMM in its own session, stdout and stderr to logfd.
- * Returns the pid or -1. */
+/* The VMM's command line for l (argv points into l and xconf). */
+static void vmm_argv(const Launch *l, char *argv[12])
+{
+    int n = 0;
+
+    argv[n++] = xconf.vmm;
+    if (l->o.restore) {
+        argv[n++] = "--restore";
+        argv[n++] = (char *)l->o.restore;
+    } else if (l->o.incoming_fd >= 0) {
+        argv[n++] = "--incoming";
+        argv[n++] = "fd:3";
+    }
+    argv[n++] = "--control";
+    argv[n++] = (char *)l->pub->sock;
+    argv[n++] = "--no-console";
+    if ((l->o.restore || l->o.incoming_fd >= 0) && l->o.paused)
+        argv[n++] = "--paused";
+    if (!l->o.restore && l->o.incoming_fd < 0) {
+        /* Booted: the config file; a saved domain's config is in its state. */
+        argv[n++] = "--name";
+        argv[n++] = (char *)l->pub->name;
+        argv[n++] = (char *)l->cfgpath;
+    }
+    argv[n] = NULL;
+}
+
+/* Fork and exec the VMM in its own session, stdout and stderr to logfd
+ * (and, receiving a migration, the connection as fd 3). Returns the pid
+ * or -1. */
 static pid_t fork_vmm(const Launch *l, int logfd, char *err, size_t errlen)
 {
-    char *argv[] = { xconf.vmm, "--control", (char *)l->sock, "--no-console", "--name",
-                     (char *)l->name, (char *)l->cfgpath, NULL };
-    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    char *argv[12];
+    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC), in = l->o.incoming_fd;
     pid_t pid;
 
     if (nullfd < 0) {
         snprintf(err, errlen, "cannot open /dev/null: %s", strerror(errno));
         return -1;
     }
+    vmm_argv(l, argv);
     pid = fork();
     if (pid == 0) {
         /* Child: only async-signal-safe calls until exec. */
@@ -205,10 +236,20 @@ static pid_t fork_vmm(const Launch *l, int logfd, char *err, size_t errlen)
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
         setsid();          /* outlive xend; no terminal signals */
+        if (in >= 0 && in < 3)
+            in = fcntl(in, F_DUPFD, 3);   /* never: xend keeps 0-2 open */
         dup2(nullfd, 0);
         dup2(logfd, 1);
         dup2(logfd, 2);
-        close_range(3, ~0u, 0);
+        if (in >= 0) {
+            if (in != 3)
+                dup2(in, 3);
+            else
+                fcntl(3, F_SETFD, 0);
+            close_range(4, ~0u, 0);
+        } else {
+            close_range(3, ~0u, 0);
+        }
         execvp(argv[0], argv);
         io_write_all(2, msg, sizeof(msg) - 1);
         _exit(1);
@@ -242,7 +283,8 @@ static int track_vmm(Domain *d, const Launch *l, pid_t pid, char *err, size_t er
     state_write_run(d);
     pthread_mutex_unlock(&reg_lock);
     sup_wake();
-    log_info("domain %s (id %d): VMM pid %d started", l->name, l->id, (int)pid);
+    log_info("domain %s (id %d): VMM pid %d started%s", l->pub->name, l->pub->id, (int)pid,
+             l->o.restore ? " (restoring)" : l->o.incoming_fd >= 0 ? " (incoming migration)" : "");
     return 0;
 }
 
@@ -255,14 +297,14 @@ static int spawn_vmm(Domain *d, Launch *l, char *err, size_t errlen)
     if (write_run_config(l, err, errlen) < 0 || (logfd = open_log(l, err, errlen)) < 0)
         return -1;
     /* Sockets of an earlier instance with this id would fool the wait. */
-    unlink(l->sock);
-    snprintf(cons, sizeof(cons), "%s.console", l->sock);
+    unlink(l->pub->sock);
+    snprintf(cons, sizeof(cons), "%s.console", l->pub->sock);
     unlink(cons);
-    l->pid = fork_vmm(l, logfd, err, errlen);
+    l->pub->pid = fork_vmm(l, logfd, err, errlen);
     close(logfd);
-    if (l->pid < 0)
+    if (l->pub->pid < 0)
         return -1;
-    return track_vmm(d, l, l->pid, err, errlen);
+    return track_vmm(d, l, l->pub->pid, err, errlen);
 }
 
 static bool instance_ended(Domain *d, uint64_t seq)
@@ -275,42 +317,14 @@ static bool instance_ended(Domain *d, uint64_t seq)
     return ended;
 }
 
-/* Wait until the VMM answers a query on its control socket (the answer
- * goes to *ready). Fails when it exits first (the error is the last line
- * of its log) or stays silent for START_TIMEOUT_MS (then it is killed;
- * its exit is handled by the supervision loop). */
-static int wait_until_ready(Domain *d, const Launch *l, json_t **ready, char *err, size_t errlen)
-{
-    uint64_t deadline = clock_ns() + START_TIMEOUT_MS * NS_PER_MS;
-    char line[512], cerr[256];
-
-    for (;;) {
-        if (instance_ended(d, l->seq)) {
-            last_log_line(l->name, line, sizeof(line));
-            snprintf(err, errlen, "Domain '%s' failed to start: %s", l->name,
-                     line[0] && strncmp(line, "--- xend:", 9) ? line : "the VMM exited");
-            return -1;
-        }
-        if (vmm_call(l->sock, "query", NULL, 1000, ready, cerr, sizeof(cerr)) == 0)
-            return 0;
-        if (clock_ns() > deadline) {
-            pthread_mutex_lock(&reg_lock);
-            if (d->run_seq == l->seq)
-                kill(l->pid, SIGKILL);
-            pthread_mutex_unlock(&reg_lock);
-            snprintf(err, errlen, "Domain '%s' failed to start: no answer on %s within %d s",
-                     l->name, l->sock, START_TIMEOUT_MS / 1000);
-            return -1;
-        }
-        usleep(START_POLL_US);
-    }
-}
-
 /* The VMM answered: watch its events, take its first statistics, and
- * tell the world the domain runs. */
-static void go_live(Domain *d, const Launch *l, json_t *ready)
+ * tell the world the domain runs. A domain restored from its saved state
+ * is no longer saved: xend's own save file goes. */
+static void go_live(Domain *d, const SupLaunch *l, json_t *ready)
 {
     int mon = vmm_connect(l->sock);
+    char drop[PATH_MAX] = "";
+    bool live = false;
 
     pthread_mutex_lock(&reg_lock);
     if (d->run_seq == l->seq) {
@@ -319,33 +333,135 @@ static void go_live(Domain *d, const Launch *l, json_t *ready)
         dom_apply_query_locked(d, ready);
         if (d->state == DS_STARTING)
             d->state = DS_RUNNING;
+        d->incoming = false;
+        if (d->save_path[0]) {
+            char managed[PATH_MAX];
+            if (state_managed_save_path(managed, sizeof(managed), d->name) == 0 &&
+                !strcmp(managed, d->save_path))
+                snprintf(drop, sizeof(drop), "%s", d->save_path);
+            d->save_path[0] = '\0';
+            state_set_saved(d->name, NULL);
+        }
+        live = true;
     }
     pthread_mutex_unlock(&reg_lock);
     if (mon >= 0)
         close(mon);
+    if (drop[0] && unlink(drop) < 0 && errno != ENOENT)
+        log_warn("domain %s: cannot remove its save file %s: %s", l->name, drop, strerror(errno));
     sup_wake();
-    events_emit("started", l->name, l->id);
+    if (live)
+        events_emit("started", l->name, l->id);
+}
+
+int sup_poll_ready(Domain *d, const SupLaunch *l, char *err, size_t errlen)
+{
+    char line[512], cerr[256];
+    json_t *ready = NULL;
+
+    if (instance_ended(d, l->seq)) {
+        last_log_line(l->name, line, sizeof(line));
+        snprintf(err, errlen, "Domain '%s' failed to start: %s", l->name,
+                 line[0] && strncmp(line, "--- xend:", 9) ? line : "the VMM exited");
+        return -1;
+    }
+    if (vmm_call(l->sock, "query", NULL, 1000, &ready, cerr, sizeof(cerr)) < 0)
+        return 0;
+    go_live(d, l, ready);
+    json_decref(ready);
+    return 1;
+}
+
+void sup_kill(Domain *d, const SupLaunch *l)
+{
+    pthread_mutex_lock(&reg_lock);
+    if (d->run_seq == l->seq && d->pid > 0)
+        kill(d->pid, SIGKILL);
+    pthread_mutex_unlock(&reg_lock);
+}
+
+/* Wait until the VMM answers a query on its control socket. Fails when it
+ * exits first (the error is the last line of its log) or stays silent for
+ * START_TIMEOUT_MS (then it is killed; its exit is handled by the
+ * supervision loop). */
+static int wait_until_ready(Domain *d, const SupLaunch *l, char *err, size_t errlen)
+{
+    uint64_t deadline = clock_ns() + START_TIMEOUT_MS * NS_PER_MS;
+
+    for (;;) {
+        int r = sup_poll_ready(d, l, err, errlen);
+
+        if (r)
+            return r > 0 ? 0 : -1;
+        if (clock_ns() > deadline) {
+            sup_kill(d, l);
+            snprintf(err, errlen, "Domain '%s' failed to start: no answer on %s within %d s",
+                     l->name, l->sock, START_TIMEOUT_MS / 1000);
+            return -1;
+        }
+        usleep(START_POLL_US);
+    }
+}
+
+int sup_launch(Domain *d, const StartOpts *o, SupLaunch *pub, char *err, size_t errlen)
+{
+    Launch l = { .pub = pub, .o = { .incoming_fd = -1 } };
+    int r;
+
+    memset(pub, 0, sizeof(*pub));
+    pub->pid = -1;
+    if (o)
+        l.o = *o;
+    if (reserve_instance(d, &l, err, errlen) < 0) {
+        free(l.config);
+        return -1;
+    }
+    r = spawn_vmm(d, &l, err, errlen);
+    free(l.config);
+    if (r < 0) {
+        release_instance(d, pub->id);
+        return -1;
+    }
+    return 0;
+}
+
+int sup_start_opts(Domain *d, const StartOpts *o, char *err, size_t errlen)
+{
+    StartOpts so = { .incoming_fd = -1 };
+    SupLaunch l;
+    char path[PATH_MAX];
+
+    if (o) {
+        so = *o;
+    } else {
+        /* A saved domain starts from its save file. */
+        SaveInfo si;
+        bool saved;
+
+        pthread_mutex_lock(&reg_lock);
+        saved = d->state == DS_SAVED && d->save_path[0];
+        snprintf(path, sizeof(path), "%s", d->save_path);
+        pthread_mutex_unlock(&reg_lock);
+        if (saved) {
+            if (savefile_probe(path, &si, err, errlen) < 0) {
+                char why[768];
+                snprintf(why, sizeof(why), "%s", err);
+                snprintf(err, errlen, "Domain '%s' cannot be restored from its saved state: %s",
+                         d->name, why);
+                return -1;
+            }
+            savefile_info_free(&si);
+            so.restore = path;
+        }
+    }
+    if (sup_launch(d, &so, &l, err, errlen) < 0)
+        return -1;
+    return wait_until_ready(d, &l, err, errlen);
 }
 
 int sup_start(Domain *d, char *err, size_t errlen)
 {
-    Launch l = { .pid = -1 };
-    json_t *ready = NULL;
-    int r;
-
-    if (reserve_instance(d, &l, err, errlen) < 0)
-        return -1;
-    r = spawn_vmm(d, &l, err, errlen);
-    free(l.config);
-    if (r < 0) {
-        release_instance(d, l.id);
-        return -1;
-    }
-    if (wait_until_ready(d, &l, &ready, err, errlen) < 0)
-        return -1;
-    go_live(d, &l, ready);
-    json_decref(ready);
-    return 0;
+    return sup_start_opts(d, NULL, err, errlen);
 }
 
 int sup_attach(Domain *d, int id, pid_t pid, const char *sock)
@@ -472,6 +588,8 @@ static const char *reason_name(enum stop_reason r)
     case SR_CRASH:     return "crash";
     case SR_DESTROYED: return "destroyed";
     case SR_ERROR:     return "error";
+    case SR_SAVED:     return "saved";
+    case SR_MIGRATED:  return "migrated";
     default:           return "unknown";
     }
 }
@@ -507,6 +625,7 @@ static void handle_exit_locked(Domain *d)
     else if (have_status && WIFEXITED(status))
         why = WEXITSTATUS(status) == 0 ? SR_POWEROFF : WEXITSTATUS(status) == 2 ? SR_REBOOT :
               WEXITSTATUS(status) == 3 ? SR_CRASH : WEXITSTATUS(status) == 4 ? SR_DESTROYED :
+              WEXITSTATUS(status) == 5 ? SR_SAVED : WEXITSTATUS(status) == 6 ? SR_MIGRATED :
               SR_ERROR;
     else if (have_status)
         why = SR_CRASH;       /* killed by a signal */
@@ -525,6 +644,7 @@ static void handle_exit_locked(Domain *d)
     d->mon_len = 0;
     d->pid = 0;
     d->run_seq++;
+    d->last_exit = why;
     state_remove_run(id);
     log_info("domain %s (id %d): VMM ended (%s)", d->name, id, reason_name(why));
     apply_exit_locked(d, id, why, was_starting);
@@ -537,6 +657,11 @@ static void apply_exit_locked(Domain *d, int id, enum stop_reason why, bool was_
     enum cfg_action act;
     char name[64];
 
+    if (!was_starting && (why == SR_SAVED || why == SR_MIGRATED)) {
+        dom_left_locked(d, id, why);
+        return;
+    }
+    d->save_target[0] = '\0';
     snprintf(name, sizeof(name), "%s", d->name);
 
     if (was_starting || why == SR_DESTROYED || why == SR_ERROR)
@@ -574,7 +699,7 @@ static void apply_exit_locked(Domain *d, int id, enum stop_reason why, bool was_
         pthread_attr_t a;
 
         d->id = -1;
-        d->state = DS_STOPPED;
+        d->state = dom_rest_state(d);
         dom_get(d);
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -587,7 +712,8 @@ static void apply_exit_locked(Domain *d, int id, enum stop_reason why, bool was_
     }
     default:
         d->id = -1;
-        d->state = DS_STOPPED;
+        d->state = dom_rest_state(d);
+        d->incoming = false;
         if (!d->managed && !d->removed)
             reg_remove_locked(d);
         break;
@@ -607,6 +733,10 @@ static enum stop_reason parse_reason(const char *s)
         return SR_CRASH;
     if (!strcmp(s, "destroyed"))
         return SR_DESTROYED;
+    if (!strcmp(s, "saved"))
+        return SR_SAVED;
+    if (!strcmp(s, "migrated"))
+        return SR_MIGRATED;
     return SR_NONE;
 }
 
@@ -618,7 +748,8 @@ void sup_exited_while_away(Domain *d, int id, const char *why)
     d->id = id;
     d->pid = 0;
     d->state = DS_RUNNING;
-    apply_exit_locked(d, id, r == SR_NONE ? SR_CRASH : r, false);
+    d->last_exit = r == SR_NONE ? SR_CRASH : r;
+    apply_exit_locked(d, id, d->last_exit, false);
     pthread_mutex_unlock(&reg_lock);
     sup_wake();
 }

@@ -22,6 +22,28 @@
 #define XEND_MAX_BODY   (1u << 20)     /* larger requests get 413 */
 #define XEND_MAX_CONFIG (256u << 10)   /* config text limit */
 #define XEND_VERSION    "0.1.0"
+#define XEND_DEFAULT_CONFIG "/etc/xeno/xend-config.sxp"
+
+/* How the relocation stream is protected (xend-relocation-tls). */
+enum reloc_tls { RELOC_TLS_PSK = 0, RELOC_TLS_X509, RELOC_TLS_NONE };
+
+#define RELOC_DEFAULT_PORT     8002
+#define RELOC_DEFAULT_TIMEOUT  30      /* s: a silent peer is given up */
+#define RELOC_MAX_ALLOW        32      /* regexes in hosts-allow */
+
+/* The relocation settings of the config file (conf.c). */
+typedef struct RelocConf {
+    bool server;               /* xend-relocation-server: listen for migrations */
+    int port;                  /* xend-relocation-port */
+    char address[256];         /* xend-relocation-address ("" = every address) */
+    char hosts_allow[4096];    /* xend-relocation-hosts-allow ("" = everyone) */
+    enum reloc_tls tls;        /* xend-relocation-tls */
+    char psk_file[PATH_MAX];   /* xend-relocation-psk-file */
+    char cert_file[PATH_MAX];  /* xend-relocation-cert */
+    char key_file[PATH_MAX];   /* xend-relocation-key */
+    char ca_file[PATH_MAX];    /* xend-relocation-ca ("" = peers not verified) */
+    int timeout_s;             /* xend-relocation-timeout */
+} RelocConf;
 
 /* Process-wide settings (main.c). */
 typedef struct XendConf {
@@ -30,6 +52,8 @@ typedef struct XendConf {
     char vmm[PATH_MAX];
     char listen_tcp[256];      /* "" or "tcp://host:port" */
     char token[65];            /* bearer token for TCP, "" = none */
+    char config_file[PATH_MAX];
+    RelocConf reloc;
 } XendConf;
 extern XendConf xconf;
 
@@ -41,11 +65,15 @@ enum dom_state {
     DS_SHUTDOWN,      /* powered off, preserved (on_poweroff=preserve) */
     DS_CRASHED,       /* crashed, preserved (on_crash=preserve) */
     DS_DYING,         /* destroy in progress */
+    DS_SAVED,         /* managed, not running, its state in a save file */
 };
 
 /* Why a VMM process ended. */
 enum stop_reason { SR_NONE = -1, SR_POWEROFF = 0, SR_REBOOT, SR_CRASH,
-                   SR_DESTROYED, SR_ERROR };
+                   SR_DESTROYED, SR_ERROR, SR_SAVED, SR_MIGRATED };
+
+/* What a long operation on a domain is doing (one at a time). */
+enum dom_job { JOB_NONE = 0, JOB_SAVE, JOB_MIGRATE };
 
 typedef struct Domain {
     struct Domain *next;
@@ -81,6 +109,13 @@ typedef struct Domain {
     /* Last statistics sample (query). */
     uint64_t cpu_ns, sample_cpu_ns, sample_wall_ns;
     bool blocked;
+
+    /* Save, restore, migration. */
+    char save_path[PATH_MAX];  /* DS_SAVED: the file to restore at start */
+    char save_target[PATH_MAX];/* a save in progress writes here */
+    enum dom_job job;
+    bool incoming;             /* receiving a migration: not running here yet */
+    enum stop_reason last_exit;/* why the last instance ended */
 } Domain;
 
 /* ---- registry.c ---- */
@@ -119,11 +154,66 @@ json_t *host_to_json(void);
 bool dom_note_paused_locked(Domain *d, bool paused);
 /* Fold a VMM "query" result into the domain's statistics. */
 void dom_apply_query_locked(Domain *d, json_t *result);
+/* The VMM of d (instance id) ended because the domain left it: saved
+ * (SR_SAVED) or migrated away (SR_MIGRATED). A saved managed domain
+ * stays, as saved when xend knows its file (d->save_target); an unmanaged
+ * one is forgotten. A migrated domain is forgotten here, its managed
+ * config too (the destination keeps it managed). Emits "saved" or
+ * "migrated". */
+void dom_left_locked(Domain *d, int id, enum stop_reason why);
+/* The state of a domain that does not run: saved (it has a save file to
+ * restore) or stopped. */
+enum dom_state dom_rest_state(const Domain *d);
+/* Claim d for a long job (save, migration): -1 with a message if it does
+ * not run or another job has it. */
+int dom_job_begin(Domain *d, enum dom_job job, char *err, size_t errlen);
+void dom_job_end(Domain *d);
+
+/* ---- savefile.c ---- */
+/* What a save file holds, from its header and first record (CONF). */
+typedef struct SaveInfo {
+    uint32_t arch, engine, flags;
+    uint64_t ram_bytes;
+    char *config;              /* malloc'd xl.cfg text */
+    size_t config_len;
+} SaveInfo;
+/* Read and check the header and CONF of the save file at path: a Xeno
+ * save file (not a migration stream), of an arch and engine this host
+ * runs. 0, or -1 with one line in err. */
+int savefile_probe(const char *path, SaveInfo *info, char *err, size_t errlen);
+void savefile_info_free(SaveInfo *info);
 
 /* ---- supervise.c ---- */
+/* How a VMM is started: booted from the config, restored from a save file
+ * (--restore), or receiving a migration (--incoming, fd becomes the VMM's
+ * fd 3; the caller keeps its copy). */
+typedef struct StartOpts {
+    const char *restore;       /* save file, or NULL */
+    int incoming_fd;           /* -1 = none */
+    bool paused;               /* --paused */
+} StartOpts;
+/* One started instance of a domain. */
+typedef struct SupLaunch {
+    int id;
+    uint64_t seq;              /* d->run_seq while this instance lives */
+    pid_t pid;
+    char name[64];
+    char sock[PATH_MAX];
+} SupLaunch;
 /* Start a VMM for d (state must be stopped); blocks until its control
- * socket answers. Caller holds a reference, not the lock. 0 or -1 + err. */
+ * socket answers. Caller holds a reference, not the lock. 0 or -1 + err.
+ * A saved domain (DS_SAVED) is restored from its save file, which is
+ * removed once the VMM answers when it is xend's managed save. */
 int sup_start(Domain *d, char *err, size_t errlen);
+/* Start as opts says; o == NULL is sup_start. */
+int sup_start_opts(Domain *d, const StartOpts *o, char *err, size_t errlen);
+/* The two halves of a start: spawn the VMM (no VMM runs on failure), then
+ * wait for its control socket. sup_poll_ready asks once: 1 it answers
+ * (the domain now runs), 0 not yet, -1 the VMM ended (err says why). */
+int sup_launch(Domain *d, const StartOpts *o, SupLaunch *l, char *err, size_t errlen);
+int sup_poll_ready(Domain *d, const SupLaunch *l, char *err, size_t errlen);
+/* Kill the VMM of l if it is still that instance. */
+void sup_kill(Domain *d, const SupLaunch *l);
 /* Destroy the running instance (or clear a preserved one); blocks until the
  * VMM is gone. */
 int sup_destroy(Domain *d, char *err, size_t errlen);
@@ -139,6 +229,25 @@ void sup_exited_while_away(Domain *d, int id, const char *why);
 int sup_init(void);
 /* Supervision loop (main thread); returns after SIGTERM or SIGINT. */
 void sup_run(void);
+
+/* ---- jobs.c: save, restore, migration (the API validates first) ---- */
+/* Progress of a long job, relayed as "progress" events. */
+typedef struct JobArgs {
+    const char *job;           /* the client's job tag for its events, or NULL */
+    const char *path;          /* save: absolute file; restore: the file */
+    bool checkpoint, compress, paused, managed_save;
+    /* migrate */
+    const char *host;
+    int port;
+    bool live;
+    unsigned downtime_ms, bandwidth_mbps, max_rounds;
+} JobArgs;
+/* Each returns 0, or an HTTP status with a one-line message in err. */
+int job_save(Domain *d, const JobArgs *a, char *err, size_t errlen);
+/* Restore: the domain of the file, registered and running; *out is a
+ * reference for the caller. */
+int job_restore(const JobArgs *a, Domain **out, char *err, size_t errlen);
+int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen);
 
 /* ---- vmmctl.c ---- */
 /* One request on a new connection; result (may be NULL) is owned by the
@@ -157,6 +266,11 @@ int state_save_next_id(int next);
 int state_save_domain(const Domain *d);
 int state_delete_domain(const char *name);
 int state_set_autostart(const char *name, bool on);
+/* domains/NAME.saved names the save file of a saved managed domain (path
+ * NULL: not saved). */
+int state_set_saved(const char *name, const char *path);
+/* The managed save file of a domain: STATE/save/NAME.save. */
+int state_managed_save_path(char *buf, size_t size, const char *name);
 int state_write_run(const Domain *d);
 void state_remove_run(int id);
 char *state_read_log(const char *name, size_t max);
@@ -168,6 +282,9 @@ void state_autostart(void);
 /* ---- events.c ---- */
 typedef struct EventSub EventSub;
 void events_emit(const char *event, const char *name, int id);
+/* A "progress" event of a long job: ev holds the job's fields (op, state,
+ * bytes...); domain, id and job are added. Takes ev. */
+void events_emit_progress(json_t *ev, const char *name, int id, const char *job);
 EventSub *events_subscribe(void);
 void events_unsubscribe(EventSub *s);
 /* Copy pending event lines into buf; waits up to timeout_ms. Returns bytes,
@@ -197,6 +314,54 @@ void api_error(ApiReply *rp, int status, const char *fmt, ...)
 /* ---- http.c ---- */
 int http_start(int unix_fd, const char *tcp);
 void http_stop(void);
+
+/* ---- conf.c: xend's config file (xend-config.sxp) ---- */
+void conf_defaults(XendConf *c);
+/* Parse the text of a config file into c (file names the messages).
+ * Unknown keys are warned about through warn (may be NULL). 0, or -1 with
+ * "FILE:LINE: message" in err. */
+int conf_parse(XendConf *c, const char *file, const char *text, size_t len,
+               void (*warn)(const char *msg), char *err, size_t errlen);
+/* Read the file; a missing file is no error when `optional`. */
+int conf_load(XendConf *c, const char *file, bool optional, char *err, size_t errlen);
+
+/* ---- reloc_proto.c: the relocation protocol's messages ---- */
+#define RELOC_MAGIC       "XENORELOC"
+#define RELOC_VERSION     1
+#define RELOC_MAX_REQUEST (XEND_MAX_CONFIG + 4096)
+
+/* What a source asks of a destination. */
+typedef struct RelocRequest {
+    char name[64];
+    char uuid[37];
+    char *config;              /* malloc'd */
+    bool live, paused, managed, autostart;
+} RelocRequest;
+/* The request as one JSON line (malloc'd, with "\n"); NULL if out of memory. */
+char *reloc_request_encode(const RelocRequest *r);
+/* Parse one request line; 0, or -1 with one line in err. */
+int reloc_request_parse(const char *line, size_t len, RelocRequest *r, char *err, size_t errlen);
+void reloc_request_free(RelocRequest *r);
+/* The destination's answer: ok, or the reason it refuses. */
+char *reloc_answer_encode(const char *error);
+int reloc_answer_parse(const char *line, size_t len, char *error, size_t errlen);
+/* The plain-text greeting a relocation server sends first:
+ * "XENORELOC 1 psk|x509|none" or "XENORELOC 1 refused: REASON". */
+int reloc_banner(char *buf, size_t size, enum reloc_tls tls, const char *refusal);
+/* 0 with *tls, 1 when the server refused (reason in why), -1 garbage. */
+int reloc_banner_parse(const char *line, enum reloc_tls *tls, char *why, size_t whylen);
+const char *reloc_tls_name(enum reloc_tls t);
+
+/* hosts-allow: space-separated POSIX extended regexes, each matched at the
+ * start of the peer's address or name (as Xen's re.match). */
+typedef struct RelocAllow RelocAllow;
+RelocAllow *reloc_allow_compile(const char *spec, char *err, size_t errlen);
+bool reloc_allow_match(const RelocAllow *a, const char *addr, const char *name);
+void reloc_allow_free(RelocAllow *a);
+
+/* ---- relocation.c: the relocation server (destination side) ---- */
+int reloc_server_start(char *err, size_t errlen);
+void reloc_server_stop(void);
 
 /* ---- logsink.c ---- */
 int logsink_syslog_start(void);

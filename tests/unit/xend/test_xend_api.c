@@ -8,7 +8,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include "common/stream.h"
 #include "xend.h"
 
 /* xend_stubs.c: the last VMM call. */
@@ -429,6 +432,305 @@ static void test_events(void **state)
     events_unsubscribe(s);
 }
 
+
+/* ---- save, managed save, restore, migrate ---- */
+
+static const char *state_of(json_t *j)
+{
+    return json_string_value(json_object_get(j, "state"));
+}
+
+static void test_save(void **state)
+{
+    json_t *j;
+
+    (void)state;
+    create("web1", 1);
+    /* Bad requests change nothing. */
+    assert_int_equal(req("POST", "/v1/domains/web1/save", "{}", &j), 400);
+    assert_string_equal(err_of(j), "'path' (an absolute file name) is required");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/save", "{\"path\": \"rel.save\"}", &j), 400);
+    assert_string_equal(err_of(j), "'path' must be an absolute file name");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/save", "{\"path\": \"/a\", \"checkpoint\": 1}",
+                         &j), 400);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/save", "{\"path\": \"/a\", \"job\": \"\"}",
+                         &j), 400);
+    json_decref(j);
+    /* Unmanaged: no managed save. */
+    assert_int_equal(req("POST", "/v1/domains/web1/managedsave", NULL, &j), 409);
+    assert_string_equal(err_of(j), "Domain 'web1' is not managed: save it to a file.");
+    json_decref(j);
+    /* The disk is full: the domain runs on, as it was. */
+    stub_last_cmd[0] = '\0';
+    assert_int_equal(req("POST", "/v1/domains/web1/save", "{\"path\": \"/tmp/full/web1.save\"}",
+                         &j), 500);
+    assert_string_equal(err_of(j), "Domain 'web1' was not saved to /tmp/full/web1.save: "
+                        "/tmp/full/web1.save.tmp: No space left on device; it keeps running");
+    json_decref(j);
+    assert_string_equal(stub_last_cmd, "save");
+    assert_int_equal(req("GET", "/v1/domains/web1", NULL, &j), 200);
+    assert_string_equal(state_of(j), "running");
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 1);
+    assert_null(json_object_get(j, "job"));
+    json_decref(j);
+    /* A checkpoint: it keeps running. */
+    assert_int_equal(req("POST", "/v1/domains/web1/save",
+                         "{\"path\": \"/tmp/web1.ckpt\", \"checkpoint\": true}", &j), 200);
+    assert_string_equal(state_of(j), "running");
+    json_decref(j);
+    /* A save: the unmanaged domain is gone. */
+    EventSub *s = events_subscribe();
+    char buf[2048];
+    assert_int_equal(req("POST", "/v1/domains/web1/save",
+                         "{\"path\": \"/tmp/web1.save\", \"job\": \"j1\"}", &j), 200);
+    assert_true(json_is_null(json_object_get(j, "id")));
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains/web1", NULL, &j), 404);
+    json_decref(j);
+    long n = events_read(s, buf, sizeof(buf) - 1, 10);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "\"event\":\"progress\""));
+    assert_non_null(strstr(buf, "\"op\":\"save\""));
+    assert_non_null(strstr(buf, "\"job\":\"j1\""));
+    assert_non_null(strstr(buf, "{\"event\":\"saved\",\"domain\":\"web1\",\"id\":1}\n"));
+    assert_non_null(strstr(buf, "\"state\":\"completed\""));
+    events_unsubscribe(s);
+    /* Not running: nothing to save. */
+    create("web2", 2);
+    assert_int_equal(req("POST", "/v1/domains/web2/destroy", NULL, &j), 200);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/Domain-0/save", "{\"path\": \"/x\"}", &j), 403);
+    json_decref(j);
+}
+
+static void test_managed_save(void **state)
+{
+    json_t *j;
+
+    (void)state;
+    assert_int_equal(req("POST", "/v1/domains",
+                         "{\"config\": \"name = \\\"db\\\"\\n\", \"managed\": true}", &j), 201);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/managedsave", "{\"compress\": true}", &j), 200);
+    assert_string_equal(state_of(j), "saved");
+    assert_true(json_is_null(json_object_get(j, "id")));
+    assert_string_equal(json_string_value(json_object_get(j, "save_file")),
+                        "/nonexistent/save/db.save");
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains", NULL, &j), 200);
+    assert_string_equal(state_of(json_array_get(j, 1)), "saved");
+    json_decref(j);
+    /* Saved is not running. */
+    assert_int_equal(req("POST", "/v1/domains/db/managedsave", NULL, &j), 409);
+    assert_string_equal(err_of(j), "Domain 'db' is not running.");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/pause", NULL, &j), 409);
+    json_decref(j);
+    /* start restores it, and it is no longer saved. */
+    assert_int_equal(req("POST", "/v1/domains/db/start", NULL, &j), 200);
+    assert_string_equal(state_of(j), "running");
+    assert_null(json_object_get(j, "save_file"));
+    json_decref(j);
+    /* Saved to a file of the user's: saved too (start restores from it). */
+    assert_int_equal(req("POST", "/v1/domains/db/save", "{\"path\": \"/srv/db.save\"}", &j), 200);
+    assert_string_equal(state_of(j), "saved");
+    assert_string_equal(json_string_value(json_object_get(j, "save_file")), "/srv/db.save");
+    json_decref(j);
+    /* Undefine a saved domain: gone. */
+    assert_int_equal(req("DELETE", "/v1/domains/db", NULL, &j), 200);
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains/db", NULL, &j), 404);
+    json_decref(j);
+}
+
+static void test_migrate(void **state)
+{
+    static const struct { const char *body, *error; int status; } bad[] = {
+        { "{}", "'host' (the destination's name or address) is required", 400 },
+        { "{\"host\": \"\"}", "'host' (the destination's name or address) is required", 400 },
+        { "{\"host\": \"a b\"}", "'host' (the destination's name or address) is required", 400 },
+        { "{\"host\": \"-x\"}", "'host' (the destination's name or address) is required", 400 },
+        { "{\"host\": \"h\", \"port\": 0}", "'port' must be an integer between 1 and 65535", 400 },
+        { "{\"host\": \"h\", \"downtime_ms\": 0}",
+          "'downtime_ms' must be an integer between 1 and 60000", 400 },
+        { "{\"host\": \"h\", \"live\": \"yes\"}", "'live' must be true or false", 400 },
+        { "{\"host\": \"h\", \"frob\": 1}", "unknown field 'frob'", 400 },
+        { "{\"host\": \"refuse\", \"port\": 9}",
+          "Domain 'web1' was not migrated to refuse:9: refused", 502 },
+    };
+    json_t *j;
+
+    (void)state;
+    create("web1", 1);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int st = req("POST", "/v1/domains/web1/migrate", bad[i].body, &j);
+        if (st != bad[i].status || strcmp(err_of(j), bad[i].error))
+            fail_msg("%s: %d '%s', expected %d '%s'", bad[i].body, st, err_of(j), bad[i].status,
+                     bad[i].error);
+        json_decref(j);
+    }
+    assert_int_equal(req("GET", "/v1/domains/web1", NULL, &j), 200);
+    assert_string_equal(state_of(j), "running");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/web1/migrate",
+                         "{\"host\": \"dest\", \"live\": true, \"downtime_ms\": 20}", &j), 200);
+    assert_true(json_is_true(json_object_get(j, "migrated")));
+    assert_string_equal(json_string_value(json_object_get(j, "host")), "dest");
+    assert_int_equal(json_integer_value(json_object_get(j, "port")), 8002);
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains/web1", NULL, &j), 404);
+    json_decref(j);
+    /* A managed domain moves with its config: nothing left here. */
+    assert_int_equal(req("POST", "/v1/domains",
+                         "{\"config\": \"name = \\\"db\\\"\\n\", \"managed\": true}", &j), 201);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/db/migrate", "{\"host\": \"dest\"}", &j), 200);
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains/db", NULL, &j), 404);
+    json_decref(j);
+}
+
+/* A save file with the header and CONF of a domain (and no memory: the
+ * VMM would refuse it, xend reads only this far). */
+static void write_save_file(const char *path, uint32_t arch, uint32_t engine, uint32_t flags,
+                            const char *conf)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    StreamWriter *w;
+    StreamHeader h = { .version = STREAM_FORMAT_VERSION, .arch = arch, .engine = engine,
+                       .flags = flags, .nregions = 1,
+                       .region = { { 0x80000000ull, 128ull << 20 } } };
+
+    assert_true(fd >= 0);
+    w = stream_writer_new(fd, true, 0);
+    assert_non_null(w);
+    assert_int_equal(stream_write_header(w, &h), 0);
+    if (conf)
+        assert_int_equal(stream_write_record(w, STREAM_TAG_CONF, 0, 1, 0, conf, strlen(conf)), 0);
+    assert_int_equal(stream_write_done(w), 0);
+    assert_int_equal(stream_flush(w), 0);
+    stream_writer_free(w);
+    close(fd);
+}
+
+static void test_restore(void **state)
+{
+    char dir[] = "/tmp/xend-test.XXXXXX", good[64], bad[64], foreign[64], mig[64], body[256];
+    const char *conf = "name = \"saved1\"\nmemory = 128\n"
+                       "uuid = \"11111111-2222-4333-8444-555555555555\"\n";
+    SaveInfo si;
+    char err[512];
+    json_t *j;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(good, sizeof(good), "%s/good.save", dir);
+    snprintf(bad, sizeof(bad), "%s/bad.save", dir);
+    snprintf(foreign, sizeof(foreign), "%s/foreign.save", dir);
+    snprintf(mig, sizeof(mig), "%s/mig.save", dir);
+    write_save_file(good, STREAM_ARCH_RISCV64, STREAM_ENGINE_EMU, STREAM_F_IMAGES, conf);
+    write_save_file(foreign, STREAM_ARCH_RISCV64, STREAM_ENGINE_KVM, STREAM_F_IMAGES, conf);
+    write_save_file(mig, STREAM_ARCH_RISCV64, STREAM_ENGINE_EMU, STREAM_F_MIGRATION, conf);
+    {
+        FILE *f = fopen(bad, "w");
+        fputs("name = \"x\"\n", f);
+        fclose(f);
+    }
+
+    /* What xend reads of a save file. */
+    assert_int_equal(savefile_probe(good, &si, err, sizeof(err)), 0);
+    assert_string_equal(si.config, conf);
+    assert_int_equal(si.ram_bytes, 128ull << 20);
+    savefile_info_free(&si);
+    assert_int_equal(savefile_probe(bad, &si, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "is not a Xeno save file"));
+    assert_int_equal(savefile_probe(foreign, &si, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "cannot be restored here: it is a riscv64 domain of the kvm engine"));
+    assert_int_equal(savefile_probe(mig, &si, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "is a migration stream, not a save file"));
+    {
+        /* A corrupt header: one flipped bit. */
+        int fd = open(mig, O_RDWR);
+        char b;
+        assert_int_equal(pread(fd, &b, 1, 20), 1);
+        b ^= 1;
+        assert_int_equal(pwrite(fd, &b, 1, 20), 1);
+        close(fd);
+        assert_int_equal(savefile_probe(mig, &si, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "checksum"));
+    }
+
+    /* Through the API: refusals start nothing. */
+    snprintf(body, sizeof(body), "{\"path\": \"%s\"}", bad);
+    assert_int_equal(req("POST", "/v1/restore", body, &j), 400);
+    json_decref(j);
+    snprintf(body, sizeof(body), "{\"path\": \"%s\"}", foreign);
+    assert_int_equal(req("POST", "/v1/restore", body, &j), 400);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/restore", "{\"path\": \"/nonexistent/x.save\"}", &j), 400);
+    assert_non_null(strstr(err_of(j), "cannot open /nonexistent/x.save"));
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/restore", "{\"path\": \"x.save\"}", &j), 400);
+    json_decref(j);
+    assert_int_equal(req("GET", "/v1/domains", NULL, &j), 200);
+    assert_int_equal(json_array_size(j), 1);
+    json_decref(j);
+
+    /* A good file: the domain runs under its saved name and uuid. */
+    snprintf(body, sizeof(body), "{\"path\": \"%s\"}", good);
+    assert_int_equal(req("POST", "/v1/restore", body, &j), 201);
+    assert_string_equal(json_string_value(json_object_get(j, "name")), "saved1");
+    assert_string_equal(json_string_value(json_object_get(j, "uuid")),
+                        "11111111-2222-4333-8444-555555555555");
+    assert_string_equal(state_of(j), "running");
+    assert_false(json_is_true(json_object_get(j, "managed")));
+    json_decref(j);
+    /* Once: the name is taken now. */
+    assert_int_equal(req("POST", "/v1/restore", body, &j), 409);
+    assert_string_equal(err_of(j), "Domain 'saved1' is already running.");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/saved1/destroy", NULL, &j), 200);
+    json_decref(j);
+    /* Paused. */
+    snprintf(body, sizeof(body), "{\"path\": \"%s\", \"paused\": true}", good);
+    assert_int_equal(req("POST", "/v1/restore", body, &j), 201);
+    assert_string_equal(state_of(j), "paused");
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/saved1/destroy", NULL, &j), 200);
+    json_decref(j);
+    /* Into the managed domain of that name and uuid: it stays managed;
+     * another domain of that name refuses. */
+    snprintf(body, sizeof(body), "{\"config\": \"name = \\\"saved1\\\"\\nuuid = "
+             "\\\"11111111-2222-4333-8444-555555555555\\\"\\n\", \"managed\": true, \"start\": false}");
+    assert_int_equal(req("POST", "/v1/domains", body, &j), 201);
+    json_decref(j);
+    snprintf(body, sizeof(body), "{\"path\": \"%s\"}", good);
+    assert_int_equal(req("POST", "/v1/restore", body, &j), 201);
+    assert_true(json_is_true(json_object_get(j, "managed")));
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains/saved1/destroy", NULL, &j), 200);
+    json_decref(j);
+    assert_int_equal(req("DELETE", "/v1/domains/saved1", NULL, &j), 200);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/domains",
+                         "{\"config\": \"name = \\\"saved1\\\"\\n\", \"managed\": true, "
+                         "\"start\": false}", &j), 201);
+    json_decref(j);
+    assert_int_equal(req("POST", "/v1/restore", body, &j), 409);
+    assert_non_null(strstr(err_of(j), "Domain 'saved1' already exists"));
+    json_decref(j);
+
+    unlink(good);
+    unlink(bad);
+    unlink(foreign);
+    unlink(mig);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +744,10 @@ int main(void)
         cmocka_unit_test_setup(test_routes_errors, reset),
         cmocka_unit_test_setup(test_pause_sequence, reset),
         cmocka_unit_test_setup(test_events, reset),
+        cmocka_unit_test_setup(test_save, reset),
+        cmocka_unit_test_setup(test_managed_save, reset),
+        cmocka_unit_test_setup(test_migrate, reset),
+        cmocka_unit_test_setup(test_restore, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 /* A fake VMM layer for the xend API unit tests and fuzz target: domains
  * "start" instantly, VMM calls succeed (or fail for names starting with
- * "fail"), nothing touches the filesystem. */
+ * "fail"), nothing touches the filesystem. A save "exits" the VMM at once
+ * (status 5), except into a directory named "full" (disk full); a
+ * migration to host "refuse" is refused, to any other host it succeeds. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +11,12 @@
 
 XendConf xconf = { .state_dir = "/nonexistent", .sock_path = "/nonexistent/sock" };
 
-int sup_start(Domain *d, char *err, size_t errlen)
+int sup_start_opts(Domain *d, const StartOpts *o, char *err, size_t errlen)
 {
     int id;
 
     pthread_mutex_lock(&reg_lock);
-    if (d->state != DS_STOPPED || d->pid > 0) {
+    if ((d->state != DS_STOPPED && d->state != DS_SAVED) || d->pid > 0) {
         pthread_mutex_unlock(&reg_lock);
         snprintf(err, errlen, "Domain '%s' is already running.", d->name);
         return -1;
@@ -29,10 +31,54 @@ int sup_start(Domain *d, char *err, size_t errlen)
     id = reg_alloc_id_locked();
     d->id = id;
     d->pid = 100000 + id;
-    d->state = DS_RUNNING;
+    d->state = o && o->paused ? DS_PAUSED : DS_RUNNING;
+    d->save_path[0] = '\0';      /* restored: no longer saved */
     snprintf(d->sock, sizeof(d->sock), "/fake/%d.sock", id);
     pthread_mutex_unlock(&reg_lock);
     events_emit("started", d->name, id);
+    return 0;
+}
+
+int sup_start(Domain *d, char *err, size_t errlen)
+{
+    return sup_start_opts(d, NULL, err, errlen);
+}
+
+/* The fake VMM of the domain with that socket ends: the domain left it. */
+static void fake_left(const char *sock, enum stop_reason why)
+{
+    int id = atoi(sock + strlen("/fake/"));
+    char key[16];
+
+    snprintf(key, sizeof(key), "%d", id);
+    pthread_mutex_lock(&reg_lock);
+    Domain *d = reg_find_locked(key);
+    if (d && d->id == id) {
+        d->pid = 0;
+        d->run_seq++;
+        d->last_exit = why;
+        dom_left_locked(d, id, why);
+    }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen)
+{
+    char sock[PATH_MAX];
+
+    if (dom_job_begin(d, JOB_MIGRATE, err, errlen) < 0)
+        return 409;
+    if (!strcmp(a->host, "refuse")) {
+        snprintf(err, errlen, "Domain '%s' was not migrated to %s:%d: refused", d->name, a->host,
+                 a->port);
+        dom_job_end(d);
+        return 502;
+    }
+    pthread_mutex_lock(&reg_lock);
+    snprintf(sock, sizeof(sock), "%s", d->sock);
+    pthread_mutex_unlock(&reg_lock);
+    fake_left(sock, SR_MIGRATED);
+    dom_job_end(d);
     return 0;
 }
 
@@ -56,8 +102,14 @@ int sup_destroy(Domain *d, char *err, size_t errlen)
 
 int sup_wait_stopped(Domain *d, uint64_t run_seq, int timeout_ms)
 {
-    (void)d; (void)run_seq; (void)timeout_ms;
-    return -1;   /* fake guests never shut down by themselves */
+    int r;
+
+    (void)timeout_ms;
+    /* Fake guests never shut down by themselves; a save ends them. */
+    pthread_mutex_lock(&reg_lock);
+    r = d->run_seq != run_seq || d->pid <= 0 ? 0 : -1;
+    pthread_mutex_unlock(&reg_lock);
+    return r;
 }
 
 void sup_sample(Domain *d) { (void)d; }
@@ -73,6 +125,20 @@ int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
     stub_last_timeout_ms = timeout_ms;
     if (result)
         *result = json_object();
+    if (!strcmp(cmd, "save")) {
+        const char *path = json_string_value(json_object_get(args, "path"));
+        if (path && strstr(path, "/full/")) {
+            if (result) {
+                json_decref(*result);
+                *result = NULL;
+            }
+            snprintf(err, errlen, "%s.tmp: No space left on device", path);
+            return -1;
+        }
+        if (!json_is_true(json_object_get(args, "checkpoint")))
+            fake_left(sock, SR_SAVED);
+        return 0;
+    }
     if (!strcmp(cmd, "balloon") && json_integer_value(json_object_get(args, "target_mib")) == 13) {
         if (result) {
             json_decref(*result);
@@ -88,4 +154,9 @@ int state_save_next_id(int next) { (void)next; return 0; }
 int state_save_domain(const Domain *d) { (void)d; return 0; }
 int state_delete_domain(const char *name) { (void)name; return 0; }
 int state_set_autostart(const char *name, bool on) { (void)name; (void)on; return 0; }
+int state_set_saved(const char *name, const char *path) { (void)name; (void)path; return 0; }
+int state_managed_save_path(char *buf, size_t size, const char *name)
+{
+    return snprintf(buf, size, "/nonexistent/save/%s.save", name) < (int)size ? 0 : -1;
+}
 char *state_read_log(const char *name, size_t max) { (void)name; (void)max; return strdup("log line\n"); }
