@@ -133,6 +133,9 @@ typedef enum xeno_domain_state {
     XENO_STATE_CRASHED,
     XENO_STATE_DYING,
     XENO_STATE_STOPPED,         /* a managed domain that is not running */
+    XENO_STATE_SAVED,           /* a managed domain saved (xeno_domain_managed_save
+                                 * or xeno_domain_save): start restores it */
+    XENO_STATE_INCOMING,        /* arriving by migration, not running here yet */
 } xeno_domain_state;
 
 typedef struct xeno_domain_info {
@@ -212,6 +215,59 @@ int xeno_domain_console_path(xeno_domain *dom, char **path);
 /* The VMM log of the domain, malloc'd text in *text. */
 int xeno_domain_get_log(xeno_domain *dom, char **text);
 
+/* ---- save, restore, migration ------------------------------------------ */
+
+/* Progress of a long job, as xend reports it while the call runs. */
+typedef struct xeno_progress {
+    char op[16];                /* "save", "restore" or "migrate" */
+    char state[16];             /* "connecting", "active", "completed", "failed",
+                                 * "cancelled" */
+    char domain[128];
+    unsigned int round;         /* migrate: pre-copy rounds done */
+    uint64_t bytes;             /* written (save) or sent (migrate) so far */
+    uint64_t total_bytes;       /* the guest's RAM (save, migrate); the file (restore) */
+    uint64_t dirty_pages;       /* migrate: pages dirtied during the last round */
+    double rate_mbps;           /* migrate: the measured rate */
+    uint64_t downtime_ms;       /* migrate, completed: how long the guest was stopped */
+    char error[256];            /* failed: why */
+} xeno_progress;
+
+/* Called from within the job's function, on the caller's thread, for each
+ * progress report; cb may be NULL everywhere (no progress). */
+typedef void (*xeno_progress_cb)(const xeno_progress *p, void *opaque);
+
+#define XENO_SAVE_CHECKPOINT (1u << 0)   /* the domain keeps running */
+#define XENO_SAVE_COMPRESS   (1u << 1)   /* zstd-compressed memory */
+
+/* Save the running domain into path (absolute; written by the domain's
+ * VMM, so the path is on xend's host). The domain stops (an unmanaged one
+ * is gone, a managed one is XENO_STATE_SAVED) unless XENO_SAVE_CHECKPOINT.
+ * On failure the domain runs on as it was. */
+int xeno_domain_save(xeno_domain *dom, const char *path, unsigned int flags,
+                     xeno_progress_cb cb, void *opaque);
+/* Xen's managed save: a managed domain saved into xend's state dir;
+ * xeno_domain_start restores it (and removes the file), undefining it
+ * removes the file. flags: XENO_SAVE_COMPRESS. */
+int xeno_domain_managed_save(xeno_domain *dom, unsigned int flags,
+                             xeno_progress_cb cb, void *opaque);
+/* Run the domain saved in path (absolute, on xend's host) again, under
+ * its name and uuid; flags: XENO_CREATE_PAUSED. dom may be NULL. */
+int xeno_domain_restore(xeno_conn *conn, const char *path, unsigned int flags,
+                        xeno_progress_cb cb, void *opaque, xeno_domain **dom);
+
+#define XENO_MIGRATE_LIVE         (1u << 0)   /* pre-copy while the guest runs */
+#define XENO_MIGRATE_COMPRESS     (1u << 1)
+#define XENO_MIGRATE_DEFAULT_PORT 8002
+
+/* Move the running domain to host's xend (its relocation server, port
+ * 0 = XENO_MIGRATE_DEFAULT_PORT). downtime_ms: the live migration's target
+ * (0 = xend's default, 50); bandwidth_mbps: a limit (0 = none). Returns
+ * once the domain runs on host (it is gone here), or with the error (it
+ * keeps running here). */
+int xeno_domain_migrate(xeno_domain *dom, const char *host, int port, unsigned int flags,
+                        unsigned int downtime_ms, unsigned int bandwidth_mbps,
+                        xeno_progress_cb cb, void *opaque);
+
 /* ---- events ------------------------------------------------------------ */
 
 typedef enum xeno_event_type {
@@ -221,6 +277,9 @@ typedef enum xeno_event_type {
     XENO_EVENT_CRASHED,
     XENO_EVENT_PAUSED,
     XENO_EVENT_UNPAUSED,
+    XENO_EVENT_SAVED,           /* the domain left its VMM for a save file */
+    XENO_EVENT_MIGRATED,        /* the domain left this host */
+    XENO_EVENT_PROGRESS,        /* a save, restore or migration progressed */
 } xeno_event_type;
 
 typedef struct xeno_event {

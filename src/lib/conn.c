@@ -1,6 +1,7 @@
 /* libxeno: connections and HTTP requests (libcurl; UNIX sockets through
  * CURLOPT_UNIX_SOCKET_PATH). */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,52 +182,57 @@ struct curl_slist *xeno_curl_setup(xeno_conn *c, CURL *h, const char *path)
     return hdr;
 }
 
-int xeno_request(xeno_conn *c, const char *method, const char *path,
-                 json_t *body, json_t **out)
-{
-    if (out)
-        *out = NULL;
-    xeno_clear_error(c);
-    if (!c->curl)
-        return xeno_set_error(c, XENO_ERR_NO_CONNECT, "not connected to xend");
+/* One request on c->curl: set up (prepare), run (by the caller: easy or
+ * multi), decoded (finish). */
+struct request {
+    struct curl_slist *hdr;
+    char *body_text;
+    struct buf b;
+};
 
+static int request_prepare(xeno_conn *c, struct request *r, const char *method,
+                           const char *path, json_t *body, long timeout_s)
+{
     CURL *h = c->curl;
+
+    memset(r, 0, sizeof(*r));
     curl_easy_reset(h);
-    struct curl_slist *hdr = xeno_curl_setup(c, h, path);
-    char *body_text = NULL;
+    r->hdr = xeno_curl_setup(c, h, path);
     if (body) {
-        body_text = json_dumps(body, JSON_COMPACT);
-        if (!body_text) {
-            curl_slist_free_all(hdr);
+        r->body_text = json_dumps(body, JSON_COMPACT);
+        if (!r->body_text) {
+            curl_slist_free_all(r->hdr);
+            r->hdr = NULL;
             return xeno_set_error(c, XENO_ERR_NO_MEMORY, "out of memory");
         }
-        hdr = curl_slist_append(hdr, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_text);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body_text));
+        r->hdr = curl_slist_append(r->hdr, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body_text);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body_text));
     } else if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
     }
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    struct buf b = { 0 };
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->hdr);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buf_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    /* A waiting shutdown may take as long as the guest needs; xend bounds it. */
-    bool waits = body && json_is_true(json_object_get(body, "wait"));
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, waits ? 0L : (long)XENO_REQUEST_TIMEOUT);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+    return XENO_OK;
+}
 
-    CURLcode rc = curl_easy_perform(h);
+static int request_finish(xeno_conn *c, struct request *r, CURLcode rc, json_t **out)
+{
+    CURL *h = c->curl;
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdr);
-    free(body_text);
-
     int ret = XENO_OK;
+
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(r->hdr);
+    free(r->body_text);
     if (rc != CURLE_OK) {
         long oserr = 0;
         curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
-        if (b.overflow)
+        if (r->b.overflow)
             ret = xeno_set_error(c, XENO_ERR_PROTOCOL, "answer from xend too large");
         else if (rc == CURLE_COULDNT_CONNECT)
             ret = no_connect(c, oserr ? (int)oserr : ECONNREFUSED);
@@ -239,9 +245,9 @@ int xeno_request(xeno_conn *c, const char *method, const char *path,
     }
 
     json_t *doc = NULL;
-    if (b.len > 0) {
+    if (r->b.len > 0) {
         json_error_t jerr;
-        doc = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &jerr);
+        doc = json_loadb(r->b.data, r->b.len, JSON_REJECT_DUPLICATES, &jerr);
     }
     if (status < 200 || status >= 300) {
         const char *msg = doc ? json_string_value(json_object_get(doc, "error")) : NULL;
@@ -253,7 +259,7 @@ int xeno_request(xeno_conn *c, const char *method, const char *path,
         json_decref(doc);
         goto out;
     }
-    if (b.len > 0 && !doc) {
+    if (r->b.len > 0 && !doc) {
         ret = xeno_set_error(c, XENO_ERR_PROTOCOL, "xend sent malformed JSON");
         goto out;
     }
@@ -262,6 +268,220 @@ int xeno_request(xeno_conn *c, const char *method, const char *path,
     else
         json_decref(doc);
 out:
-    free(b.data);
+    free(r->b.data);
+    return ret;
+}
+
+static int request_timed(xeno_conn *c, const char *method, const char *path, json_t *body,
+                         json_t **out, long timeout_s)
+{
+    struct request r;
+
+    if (out)
+        *out = NULL;
+    xeno_clear_error(c);
+    if (!c->curl)
+        return xeno_set_error(c, XENO_ERR_NO_CONNECT, "not connected to xend");
+    int rc = request_prepare(c, &r, method, path, body, timeout_s);
+    if (rc)
+        return rc;
+    return request_finish(c, &r, curl_easy_perform(c->curl), out);
+}
+
+int xeno_request(xeno_conn *c, const char *method, const char *path,
+                 json_t *body, json_t **out)
+{
+    /* A waiting shutdown may take as long as the guest needs; xend bounds it. */
+    bool waits = body && json_is_true(json_object_get(body, "wait"));
+    return request_timed(c, method, path, body, out, waits ? 0L : (long)XENO_REQUEST_TIMEOUT);
+}
+
+/* ---- long jobs with progress ---- */
+
+/* The event stream beside a job's request. */
+struct job_events {
+    char *buf;
+    size_t len, cap;
+    bool overflow;
+};
+
+static size_t job_ev_write(char *ptr, size_t size, size_t nmemb, void *opaque)
+{
+    struct job_events *e = opaque;
+    size_t n = size * nmemb;
+
+    if (e->len + n + 1 > e->cap) {
+        size_t cap = e->cap ? e->cap : 4096;
+        while (cap < e->len + n + 1)
+            cap *= 2;
+        if (cap > (1u << 20)) {
+            e->overflow = true;
+            return 0;
+        }
+        char *b = realloc(e->buf, cap);
+        if (!b)
+            return 0;
+        e->buf = b;
+        e->cap = cap;
+    }
+    memcpy(e->buf + e->len, ptr, n);
+    e->len += n;
+    e->buf[e->len] = '\0';
+    return n;
+}
+
+int xeno_progress_parse_line(const char *line, const char *job, xeno_progress *p)
+{
+    json_t *o = json_loads(line, 0, NULL);
+    const char *ev = json_string_value(json_object_get(o, "event"));
+    const char *j = json_string_value(json_object_get(o, "job"));
+    int ret = -1;
+
+    memset(p, 0, sizeof(*p));
+    if (ev && !strcmp(ev, "progress") && j && job && !strcmp(j, job)) {
+        const char *s;
+        json_t *v;
+        if ((s = json_string_value(json_object_get(o, "op"))))
+            snprintf(p->op, sizeof(p->op), "%s", s);
+        if ((s = json_string_value(json_object_get(o, "state"))))
+            snprintf(p->state, sizeof(p->state), "%s", s);
+        if ((s = json_string_value(json_object_get(o, "error"))))
+            snprintf(p->error, sizeof(p->error), "%s", s);
+        if ((s = json_string_value(json_object_get(o, "domain"))))
+            snprintf(p->domain, sizeof(p->domain), "%s", s);
+#define U64(k, f) if (json_is_integer(v = json_object_get(o, k)) && json_integer_value(v) >= 0) \
+                      p->f = (uint64_t)json_integer_value(v)
+        U64("bytes", bytes);
+        U64("total_bytes", total_bytes);
+        U64("dirty_pages", dirty_pages);
+        U64("downtime_ms", downtime_ms);
+        if (json_is_integer(v = json_object_get(o, "round")) && json_integer_value(v) >= 0 &&
+            json_integer_value(v) < 1000000)
+            p->round = (unsigned)json_integer_value(v);
+        if (json_is_number(v = json_object_get(o, "rate_mbps")) && json_number_value(v) >= 0)
+            p->rate_mbps = json_number_value(v);
+#undef U64
+        ret = 0;
+    }
+    json_decref(o);
+    return ret;
+}
+
+/* Hand complete progress lines of our job to cb. */
+static void job_events_deliver(struct job_events *e, const char *job, xeno_progress_cb cb,
+                               void *opaque)
+{
+    char *nl;
+
+    while (e->len && (nl = memchr(e->buf, '\n', e->len))) {
+        xeno_progress p;
+        *nl = '\0';
+        if (e->buf[0] && xeno_progress_parse_line(e->buf, job, &p) == 0)
+            cb(&p, opaque);
+        size_t used = (size_t)(nl + 1 - e->buf);
+        memmove(e->buf, nl + 1, e->len - used);
+        e->len -= used;
+        e->buf[e->len] = '\0';
+    }
+}
+
+int xeno_request_job(xeno_conn *c, const char *method, const char *path, json_t *body,
+                     json_t **out, xeno_progress_cb cb, void *opaque)
+{
+    if (out)
+        *out = NULL;
+    xeno_clear_error(c);
+    if (!c->curl)
+        return xeno_set_error(c, XENO_ERR_NO_CONNECT, "not connected to xend");
+    if (!cb || !json_is_object(body))
+        return request_timed(c, method, path, body, out, 0L);
+
+    /* A tag that finds this job's progress among the events. */
+    char job[64];
+    uint8_t rnd[6] = { 0 };
+    int ufd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (ufd >= 0) {
+        if (read(ufd, rnd, sizeof(rnd)) < 0)
+            memset(rnd, 0, sizeof(rnd));
+        close(ufd);
+    }
+    snprintf(job, sizeof(job), "lx-%d-%02x%02x%02x%02x%02x%02x", (int)getpid(), rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5]);
+    json_object_set_new(body, "job", json_string(job));
+
+    /* Subscribe first; the job starts once xend has us (the stream's
+     * headers came). Without the stream, the job runs without progress. */
+    struct job_events ev = { 0 };
+    CURLM *multi = curl_multi_init();
+    CURL *eh = curl_easy_init();
+    struct curl_slist *ehdr = NULL;
+    bool have_events = false;
+    if (multi && eh) {
+        ehdr = xeno_curl_setup(c, eh, "/v1/events");
+        curl_easy_setopt(eh, CURLOPT_HTTPHEADER, ehdr);
+        curl_easy_setopt(eh, CURLOPT_WRITEFUNCTION, job_ev_write);
+        curl_easy_setopt(eh, CURLOPT_WRITEDATA, &ev);
+        curl_multi_add_handle(multi, eh);
+        for (int i = 0; i < 100; i++) {         /* 5 s */
+            int running = 0, n;
+            long st = 0;
+            curl_multi_perform(multi, &running);
+            curl_easy_getinfo(eh, CURLINFO_RESPONSE_CODE, &st);
+            if (st == 200) {
+                have_events = true;
+                break;
+            }
+            if (!running || st)
+                break;
+            curl_multi_poll(multi, NULL, 0, 50, &n);
+        }
+        if (!have_events)
+            curl_multi_remove_handle(multi, eh);
+    }
+
+    struct request r;
+    int ret = request_prepare(c, &r, method, path, body, 0L);
+    if (ret)
+        goto out;
+    CURLcode rc = CURLE_OK;
+    if (!have_events || curl_multi_add_handle(multi, c->curl) != CURLM_OK) {
+        rc = curl_easy_perform(c->curl);
+    } else {
+        for (;;) {
+            int running = 0, n, left;
+            CURLMsg *m;
+            bool done = false;
+            if (curl_multi_perform(multi, &running) != CURLM_OK) {
+                rc = CURLE_RECV_ERROR;
+                break;
+            }
+            while ((m = curl_multi_info_read(multi, &left)))
+                if (m->msg == CURLMSG_DONE && m->easy_handle == c->curl) {
+                    rc = m->data.result;
+                    done = true;
+                }
+            job_events_deliver(&ev, job, cb, opaque);
+            if (done)
+                break;
+            curl_multi_poll(multi, NULL, 0, 100, &n);
+        }
+        /* Progress that arrived with the answer. */
+        for (int i = 0; i < 3; i++) {
+            int running, n;
+            curl_multi_perform(multi, &running);
+            job_events_deliver(&ev, job, cb, opaque);
+            curl_multi_poll(multi, NULL, 0, 10, &n);
+        }
+        curl_multi_remove_handle(multi, c->curl);
+        curl_multi_remove_handle(multi, eh);
+    }
+    ret = request_finish(c, &r, rc, out);
+out:
+    if (eh)
+        curl_easy_cleanup(eh);
+    if (multi)
+        curl_multi_cleanup(multi);
+    curl_slist_free_all(ehdr);
+    free(ev.buf);
     return ret;
 }

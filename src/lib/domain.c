@@ -10,6 +10,7 @@ static const char *const state_names[] = {
     [XENO_STATE_BLOCKED] = "blocked",   [XENO_STATE_PAUSED] = "paused",
     [XENO_STATE_SHUTDOWN] = "shutdown", [XENO_STATE_CRASHED] = "crashed",
     [XENO_STATE_DYING] = "dying",       [XENO_STATE_STOPPED] = "stopped",
+    [XENO_STATE_SAVED] = "saved",       [XENO_STATE_INCOMING] = "incoming",
 };
 
 const char *xeno_domain_state_name(xeno_domain_state s)
@@ -442,4 +443,124 @@ int xeno_domain_get_log(xeno_domain *d, char **text)
     if (!d || !text)
         return XENO_ERR_INVALID_ARG;
     return get_string(d, "log", "text", text);
+}
+
+/* ---- save, restore, migration ---- */
+
+static bool absolute_path(const char *p)
+{
+    return p && p[0] == '/' && strlen(p) < 4000;
+}
+
+/* POST /v1/domains/{name}/{op} as a long job; refresh d from the answer
+ * when it is the domain. */
+static int dom_job(xeno_domain *d, const char *op, json_t *body, xeno_progress_cb cb,
+                   void *opaque)
+{
+    xeno_conn *c = d->conn;
+    char *path;
+    int rc = dom_path(c, d->name, op, &path);
+    if (rc) {
+        json_decref(body);
+        return rc;
+    }
+    json_t *o = NULL;
+    rc = xeno_request_job(c, "POST", path, body, &o, cb, opaque);
+    free(path);
+    json_decref(body);
+    if (rc == XENO_ERR_NO_DOMAIN)
+        xeno_set_error(c, rc, "Domain '%s' does not exist.", d->name);
+    if (rc)
+        return rc;
+    if (json_is_object(o) && json_object_get(o, "state"))
+        rc = xeno_domain_update(d, o);
+    json_decref(o);
+    return rc;
+}
+
+int xeno_domain_save(xeno_domain *d, const char *path, unsigned flags, xeno_progress_cb cb,
+                     void *opaque)
+{
+    if (!d)
+        return XENO_ERR_INVALID_ARG;
+    xeno_clear_error(d->conn);
+    if (!absolute_path(path))
+        return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG,
+                              "the save file must be an absolute path");
+    if (flags & ~(XENO_SAVE_CHECKPOINT | XENO_SAVE_COMPRESS))
+        return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG, "unknown save flags 0x%x", flags);
+    json_t *body = json_pack("{s:s,s:b,s:b}", "path", path,
+                             "checkpoint", (flags & XENO_SAVE_CHECKPOINT) != 0,
+                             "compress", (flags & XENO_SAVE_COMPRESS) != 0);
+    if (!body)
+        return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG, "the path is not valid UTF-8");
+    return dom_job(d, "save", body, cb, opaque);
+}
+
+int xeno_domain_managed_save(xeno_domain *d, unsigned flags, xeno_progress_cb cb, void *opaque)
+{
+    if (!d)
+        return XENO_ERR_INVALID_ARG;
+    xeno_clear_error(d->conn);
+    if (flags & ~XENO_SAVE_COMPRESS)
+        return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG,
+                              "unknown managed save flags 0x%x", flags);
+    return dom_job(d, "managedsave",
+                   json_pack("{s:b}", "compress", (flags & XENO_SAVE_COMPRESS) != 0), cb, opaque);
+}
+
+int xeno_domain_restore(xeno_conn *c, const char *path, unsigned flags, xeno_progress_cb cb,
+                        void *opaque, xeno_domain **out)
+{
+    if (out)
+        *out = NULL;
+    if (!c)
+        return XENO_ERR_INVALID_ARG;
+    xeno_clear_error(c);
+    if (!absolute_path(path))
+        return xeno_set_error(c, XENO_ERR_INVALID_ARG, "the save file must be an absolute path");
+    if (flags & ~XENO_CREATE_PAUSED)
+        return xeno_set_error(c, XENO_ERR_INVALID_ARG, "unknown restore flags 0x%x", flags);
+    json_t *body = json_pack("{s:s,s:b}", "path", path, "paused", (flags & XENO_CREATE_PAUSED) != 0);
+    if (!body)
+        return xeno_set_error(c, XENO_ERR_INVALID_ARG, "the path is not valid UTF-8");
+    json_t *o = NULL;
+    int rc = xeno_request_job(c, "POST", "/v1/restore", body, &o, cb, opaque);
+    json_decref(body);
+    if (rc == 0 && out)
+        rc = xeno_domain_parse(c, o, out);
+    json_decref(o);
+    return rc;
+}
+
+int xeno_domain_migrate(xeno_domain *d, const char *host, int port, unsigned flags,
+                        unsigned downtime_ms, unsigned bandwidth_mbps, xeno_progress_cb cb,
+                        void *opaque)
+{
+    if (!d)
+        return XENO_ERR_INVALID_ARG;
+    xeno_clear_error(d->conn);
+    if (!host || !*host || strlen(host) > 255)
+        return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG, "no destination host given");
+    if (port < 0 || port > 65535)
+        return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG, "invalid port %d", port);
+    if (flags & ~(XENO_MIGRATE_LIVE | XENO_MIGRATE_COMPRESS))
+        return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG, "unknown migrate flags 0x%x", flags);
+    if (downtime_ms > 60000)
+        return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG,
+                              "downtime %u ms is more than 60000", downtime_ms);
+    if (bandwidth_mbps > 1000000)
+        return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG,
+                              "bandwidth %u Mb/s is more than 1000000", bandwidth_mbps);
+    json_t *body = json_pack("{s:s,s:i,s:b,s:b}", "host", host,
+                             "port", port ? port : XENO_MIGRATE_DEFAULT_PORT,
+                             "live", (flags & XENO_MIGRATE_LIVE) != 0,
+                             "compress", (flags & XENO_MIGRATE_COMPRESS) != 0);
+    if (!body)
+        return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG, "the host name is not valid UTF-8");
+    if (downtime_ms)
+        json_object_set_new(body, "downtime_ms", json_integer(downtime_ms));
+    if (bandwidth_mbps)
+        json_object_set_new(body, "bandwidth_mbps", json_integer(bandwidth_mbps));
+    return dom_job(d, "migrate", body, cb, opaque);
 }

@@ -48,7 +48,8 @@ static size_t ev_write(char *ptr, size_t size, size_t nmemb, void *opaque)
 static const struct { const char *name; xeno_event_type type; } event_names[] = {
     { "started", XENO_EVENT_STARTED }, { "stopped", XENO_EVENT_STOPPED },
     { "crashed", XENO_EVENT_CRASHED }, { "paused", XENO_EVENT_PAUSED },
-    { "unpaused", XENO_EVENT_UNPAUSED },
+    { "unpaused", XENO_EVENT_UNPAUSED }, { "saved", XENO_EVENT_SAVED },
+    { "migrated", XENO_EVENT_MIGRATED }, { "progress", XENO_EVENT_PROGRESS },
 };
 
 int xeno_event_parse_line(const char *line, xeno_event *ev)

@@ -55,6 +55,14 @@ int xeno_error_from_http(long status);
  * HTTP error status the message is xend's {"error": ...} text. */
 int xeno_request(xeno_conn *c, const char *method, const char *path,
                  json_t *body, json_t **out);
+/* A long job (save, restore, migrate): no time limit; with cb, a "job"
+ * tag is added to the body (an object) and the job's progress events
+ * (GET /v1/events, subscribed before the request starts) go to cb while
+ * the request runs. */
+int xeno_request_job(xeno_conn *c, const char *method, const char *path, json_t *body,
+                     json_t **out, xeno_progress_cb cb, void *opaque);
+/* A "progress" event line of job into p: 0, or -1 if it is not one. */
+int xeno_progress_parse_line(const char *line, const char *job, xeno_progress *p);
 /* Set up a curl handle for this connection's transport and auth. Returns
  * the header list to free after the transfer (may be NULL). */
 struct curl_slist *xeno_curl_setup(xeno_conn *c, CURL *h, const char *path);

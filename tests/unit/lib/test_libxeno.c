@@ -348,6 +348,102 @@ static void test_bad_answers(void **s)
     stop_server();
 }
 
+
+static int progress_calls;
+static void count_progress(const xeno_progress *p, void *opaque)
+{
+    (void)p;
+    (void)opaque;
+    progress_calls++;
+}
+
+static void test_save_restore_migrate(void **s)
+{
+    static const struct canned c[] = {
+        { "GET /v1/domains/web1 ", 200, DOM_WEB1 },
+        { "GET /v1/events ", 200,
+          "\n{\"event\": \"progress\", \"domain\": \"web1\", \"job\": \"not-ours\", \"op\": \"save\"}\n" },
+        { "POST /v1/domains/web1/save ", 200,
+          "{\"name\": \"web1\", \"id\": null, \"uuid\": \"u-1\", \"state\": \"saved\"}" },
+        { "POST /v1/domains/web1/managedsave ", 409,
+          "{\"error\": \"Domain 'web1' is not managed: save it to a file.\"}" },
+        { "POST /v1/restore ", 201, DOM_WEB1 },
+        { "POST /v1/domains/web1/migrate ", 502,
+          "{\"error\": \"Domain 'web1' was not migrated to h:8002: refused; it keeps running here\"}" },
+    };
+    serve(c, sizeof(c) / sizeof(c[0]));
+    xeno_conn *conn;
+    assert_int_equal(xeno_connect(uri, 0, &conn), XENO_OK);
+    xeno_domain *d;
+    assert_int_equal(xeno_domain_lookup(conn, "web1", &d), XENO_OK);
+
+    /* Checked here, before any request. */
+    assert_int_equal(xeno_domain_save(d, "rel.save", 0, NULL, NULL), XENO_ERR_INVALID_ARG);
+    assert_string_equal(xeno_last_error_message(conn), "the save file must be an absolute path");
+    assert_int_equal(xeno_domain_save(d, "/a", 0x80, NULL, NULL), XENO_ERR_INVALID_ARG);
+    assert_int_equal(xeno_domain_managed_save(d, XENO_SAVE_CHECKPOINT, NULL, NULL),
+                     XENO_ERR_INVALID_ARG);
+    assert_int_equal(xeno_domain_migrate(d, "", 0, 0, 0, 0, NULL, NULL), XENO_ERR_INVALID_ARG);
+    assert_int_equal(xeno_domain_migrate(d, "h", 70000, 0, 0, 0, NULL, NULL), XENO_ERR_INVALID_ARG);
+    assert_int_equal(xeno_domain_migrate(d, "h", 0, 0, 60001, 0, NULL, NULL), XENO_ERR_INVALID_ARG);
+    assert_int_equal(xeno_domain_restore(conn, "x.save", 0, NULL, NULL, NULL), XENO_ERR_INVALID_ARG);
+
+    /* Through xend (canned), with and without progress. */
+    assert_int_equal(xeno_domain_save(d, "/srv/web1.save", 0, NULL, NULL), XENO_OK);
+    xeno_domain_info i;
+    xeno_domain_get_info(d, &i);
+    assert_int_equal(i.state, XENO_STATE_SAVED);
+    assert_int_equal(i.id, -1);
+    progress_calls = 0;
+    assert_int_equal(xeno_domain_save(d, "/srv/web1.save", XENO_SAVE_CHECKPOINT, count_progress,
+                                      NULL), XENO_OK);
+    assert_int_equal(progress_calls, 0);     /* another job's progress is not ours */
+    assert_int_equal(xeno_domain_managed_save(d, 0, count_progress, NULL),
+                     XENO_ERR_OPERATION_INVALID);
+    assert_string_equal(xeno_last_error_message(conn),
+                        "Domain 'web1' is not managed: save it to a file.");
+    xeno_domain *r = NULL;
+    assert_int_equal(xeno_domain_restore(conn, "/srv/web1.save", XENO_CREATE_PAUSED, count_progress,
+                                         NULL, &r), XENO_OK);
+    assert_string_equal(xeno_domain_get_name(r), "web1");
+    xeno_domain_free(r);
+    assert_int_equal(xeno_domain_migrate(d, "h", 0, XENO_MIGRATE_LIVE, 20, 100, count_progress,
+                                         NULL), XENO_ERR_SERVER);
+    assert_string_equal(xeno_last_error_message(conn),
+                        "Domain 'web1' was not migrated to h:8002: refused; it keeps running here");
+    xeno_domain_free(d);
+    xeno_close(conn);
+    stop_server();
+
+    /* Progress lines: only the job's own. */
+    xeno_progress p;
+    const char *line = "{\"event\":\"progress\",\"domain\":\"web1\",\"id\":3,\"job\":\"j7\","
+                       "\"op\":\"migrate\",\"state\":\"active\",\"round\":2,\"bytes\":1048576,"
+                       "\"total_bytes\":134217728,\"dirty_pages\":99,\"rate_mbps\":312}";
+    assert_int_equal(xeno_progress_parse_line(line, "j7", &p), 0);
+    assert_string_equal(p.op, "migrate");
+    assert_string_equal(p.state, "active");
+    assert_string_equal(p.domain, "web1");
+    assert_int_equal(p.round, 2);
+    assert_int_equal(p.bytes, 1048576);
+    assert_int_equal(p.total_bytes, 134217728);
+    assert_int_equal(p.dirty_pages, 99);
+    assert_true(p.rate_mbps > 311.9 && p.rate_mbps < 312.1);
+    assert_int_equal(xeno_progress_parse_line(line, "j8", &p), -1);
+    assert_int_equal(xeno_progress_parse_line("{\"event\":\"started\",\"job\":\"j7\"}", "j7", &p), -1);
+    assert_int_equal(xeno_progress_parse_line("nonsense", "j7", &p), -1);
+
+    xeno_event ev;
+    assert_int_equal(xeno_event_parse_line("{\"event\": \"saved\", \"domain\": \"a\"}", &ev), 0);
+    assert_int_equal(ev.type, XENO_EVENT_SAVED);
+    assert_int_equal(xeno_event_parse_line("{\"event\": \"migrated\"}", &ev), 0);
+    assert_int_equal(ev.type, XENO_EVENT_MIGRATED);
+    assert_int_equal(xeno_event_parse_line(line, &ev), 0);
+    assert_int_equal(ev.type, XENO_EVENT_PROGRESS);
+    assert_string_equal(xeno_domain_state_name(XENO_STATE_SAVED), "saved");
+    assert_string_equal(xeno_domain_state_name(XENO_STATE_INCOMING), "incoming");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -360,6 +456,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore_migrate, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
