@@ -17,6 +17,8 @@ XM_CMD(cmd_pause); XM_CMD(cmd_unpause);
 XM_CMD(cmd_mem_set); XM_CMD(cmd_mem_max); XM_CMD(cmd_vcpu_set);
 /* cmd_console.c */
 XM_CMD(cmd_console); XM_CMD(cmd_dmesg);
+/* cmd_save.c */
+XM_CMD(cmd_save); XM_CMD(cmd_restore); XM_CMD(cmd_migrate);
 /* cmd_top.c */
 XM_CMD(cmd_top);
 /* main.c */

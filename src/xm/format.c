@@ -19,12 +19,19 @@ void xm_sanitize(char *dst, size_t n, const char *src)
 }
 
 /* Six positions, one per state letter: r(unning) b(locked) p(aused)
- * s(hutdown) c(rashed) d(ying); a stopped domain shows "------". */
+ * s(hutdown) c(rashed) d(ying); a stopped domain shows "------", a saved
+ * managed domain (managed save: `xm start` restores it) "---S--", in the
+ * shutdown column, upper case; a domain arriving by migration shows its
+ * ID and no letter yet. */
 void xm_state_string(xeno_domain_state s, char out[7])
 {
     static const char letters[] = "rbpscd";
     memcpy(out, "------", 7);
     int pos = -1;
+    if (s == XENO_STATE_SAVED) {
+        out[3] = 'S';
+        return;
+    }
     switch (s) {
     case XENO_STATE_RUNNING:  pos = 0; break;
     case XENO_STATE_BLOCKED:  pos = 1; break;
@@ -165,4 +172,89 @@ int xm_parse_mem_mib(const char *s, uint64_t *mib)
         return -1;
     *mib = v;
     return 0;
+}
+
+/* "web1:8002", "[::1]:8002", "::1" (no port), "host": the host, and the
+ * port (0 when none is given). */
+int xm_parse_host_port(const char *s, char *host, size_t n, unsigned long *port)
+{
+    const char *colon, *end;
+    size_t len;
+
+    *port = 0;
+    if (!s || !*s || strchr(s, '/') || strchr(s, ' '))
+        return -1;
+    if (s[0] == '[') {
+        end = strchr(s, ']');
+        if (!end || end == s + 1)
+            return -1;
+        len = (size_t)(end - s - 1);
+        if (end[1] == ':') {
+            if (xm_parse_uint(end + 2, 1, 65535, port) < 0)
+                return -1;
+        } else if (end[1]) {
+            return -1;
+        }
+        s++;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon && strchr(s, ':') == colon) {
+            if (xm_parse_uint(colon + 1, 1, 65535, port) < 0)
+                return -1;
+            len = (size_t)(colon - s);
+        } else {
+            len = strlen(s);     /* a bare IPv6 address, or a name */
+        }
+    }
+    if (!len || len >= n)
+        return -1;
+    memcpy(host, s, len);
+    host[len] = '\0';
+    return 0;
+}
+
+static void human_bytes(char *buf, size_t n, uint64_t b)
+{
+    if (b >= (1ull << 30))
+        snprintf(buf, n, "%.1f GiB", (double)b / (double)(1ull << 30));
+    else
+        snprintf(buf, n, "%.1f MiB", (double)b / (double)(1ull << 20));
+}
+
+/* One report of a save, restore or migration:
+ *   bar    "Migrating web1 [=======>            ]  37%  47.2 MiB/128.0 MiB  312 Mb/s  round 2  1034 dirty"
+ *   plain  "Migrating web1: active, 37%, 47.2 MiB of 128.0 MiB, 312 Mb/s, round 2, 1034 dirty pages" */
+int xm_progress_line(char *buf, size_t n, const char *what, const xeno_progress *p, bool bar)
+{
+    char done[32], total[32], tail[160] = "";
+    unsigned pct = p->total_bytes ? (unsigned)(p->bytes * 100 / p->total_bytes) : 0;
+    size_t t = 0;
+
+    /* A migration resends pages: more than RAM can go over the wire. */
+    if (pct > 100)
+        pct = 100;
+    human_bytes(done, sizeof(done), p->bytes);
+    human_bytes(total, sizeof(total), p->total_bytes);
+    if (p->rate_mbps > 0)
+        t += (size_t)snprintf(tail + t, sizeof(tail) - t, bar ? "  %.0f Mb/s" : ", %.0f Mb/s",
+                              p->rate_mbps);
+    if (p->round && t < sizeof(tail))
+        t += (size_t)snprintf(tail + t, sizeof(tail) - t, bar ? "  round %u" : ", round %u",
+                              p->round);
+    if (p->round && t < sizeof(tail))
+        snprintf(tail + t, sizeof(tail) - t, bar ? "  %llu dirty" : ", %llu dirty pages",
+                 (unsigned long long)p->dirty_pages);
+    if (bar) {
+        char b[31];
+        unsigned fill = pct * 30 / 100;
+        for (unsigned i = 0; i < 30; i++)
+            b[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+        b[30] = '\0';
+        if (!p->total_bytes)
+            return snprintf(buf, n, "%s: %s", what, p->state);
+        return snprintf(buf, n, "%s [%s] %3u%%  %s/%s%s", what, b, pct, done, total, tail);
+    }
+    if (!p->total_bytes)
+        return snprintf(buf, n, "%s: %s", what, p->state);
+    return snprintf(buf, n, "%s: %s, %u%%, %s of %s%s", what, p->state, pct, done, total, tail);
 }

@@ -31,16 +31,32 @@ static const struct xm_cmd xm_cmds[] = {
     { "list",     cmd_list,     "[-l] [Domain...]", "List information about all/some domains.",
       "  -l, --long    show the full details of each domain" },
     { "log",      cmd_log,      "<Domain>", "Print the log of <Domain>'s VMM.", NULL },
+    { "migrate",  cmd_migrate,  "[-l] [-r Mb/s] [-p PORT] [--downtime MS] <Domain> <Host>[:<Port>]",
+      "Migrate a domain to another host (its xend's relocation server).",
+      "  -l, --live          live migration: the domain runs while its memory is copied\n"
+      "  -r, --resource N    limit the stream to N Mb/s\n"
+      "  -p, --port PORT     the relocation server's port (default 8002)\n"
+      "  --downtime MS       the longest pause a live migration aims at (default 50)\n"
+      "  -z, --compress      compress memory pages (zstd)" },
     { "mem-max",  cmd_mem_max,  "<Domain> <Mem>", "Set the maximum amount of memory (MiB) of a domain.", NULL },
     { "mem-set",  cmd_mem_set,  "<Domain> <Mem>", "Set the current memory usage (MiB) of a domain.", NULL },
     { "new",      cmd_new,      "<ConfigFile> [key=value...]", "Add a domain to xend's management.", NULL },
     { "pause",    cmd_pause,    "<Domain>", "Pause execution of a domain.", NULL },
     { "reboot",   cmd_reboot,   "<Domain>", "Reboot a domain.", NULL },
+    { "restore",  cmd_restore,  "[-p] <File>", "Restore a domain from a saved state.",
+      "  -p, --paused  leave the domain paused after it is restored" },
+    { "save",     cmd_save,     "[-c] [-z] <Domain> [<File>]",
+      "Save a domain's state to <File> (the domain ends).",
+      "  -c, --checkpoint  the domain keeps running\n"
+      "  -z, --compress    compress memory pages (zstd)\n"
+      "  Without <File>, a managed domain is saved by xend (managed save):\n"
+      "  it shows as saved and 'xm start' restores it." },
     { "shutdown", cmd_shutdown, "[-w] [-a] <Domain>", "Shutdown a domain.",
       "  -w, --wait    wait for the domain to shut down\n"
       "  -a, --all     shut down all guest domains" },
     { "start",    cmd_start,    "[-p] <Domain>", "Start a managed domain.",
-      "  -p, --paused  leave the domain paused after it is started" },
+      "  -p, --paused  leave the domain paused after it is started\n"
+      "  A saved domain (state ---S--) is restored from its saved state." },
     { "top",      cmd_top,      "[-b] [-i N] [-d SECS]", "Monitor the host and its domains in real time.",
       "  -b, --batch   print plain refreshes instead of a full screen\n"
       "  -i N          stop after N iterations\n"

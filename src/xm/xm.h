@@ -72,6 +72,12 @@ int xm_top_row(char *buf, size_t n, const char *name, const xeno_domain_info *in
 void xm_sanitize(char *dst, size_t n, const char *src);
 /* "512", "512M", "1G", "524288k" -> MiB. Returns 0 or -1. */
 int xm_parse_mem_mib(const char *s, uint64_t *mib);
+/* "HOST", "HOST:PORT", "[V6]:PORT" or a bare IPv6 address: the host into
+ * host (n bytes) and the port (0: none given). Returns 0 or -1. */
+int xm_parse_host_port(const char *s, char *host, size_t n, unsigned long *port);
+/* One progress report of a save, restore or migration: a bar (for a
+ * terminal, drawn over itself) or a plain line. */
+int xm_progress_line(char *buf, size_t n, const char *what, const xeno_progress *p, bool bar);
 /* A decimal integer in [min, max]. Returns 0 or -1. */
 int xm_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 

@@ -65,6 +65,7 @@ static void test_state_string(void **s)
         { XENO_STATE_PAUSED, "--p---" },  { XENO_STATE_SHUTDOWN, "---s--" },
         { XENO_STATE_CRASHED, "----c-" }, { XENO_STATE_DYING, "-----d" },
         { XENO_STATE_STOPPED, "------" }, { XENO_STATE_UNKNOWN, "------" },
+        { XENO_STATE_SAVED, "---S--" },   { XENO_STATE_INCOMING, "------" },
         { (xeno_domain_state)99, "------" },
     };
     char b[7];
@@ -132,6 +133,55 @@ static void test_parse(void **s)
     assert_int_equal(xm_parse_uint(NULL, 0, 10, &v), -1);
 }
 
+static void test_host_port(void **s)
+{
+    static const struct { const char *in, *host; unsigned long port; } ok[] = {
+        { "dest", "dest", 0 }, { "dest:8012", "dest", 8012 }, { "10.0.0.2:1", "10.0.0.2", 1 },
+        { "[::1]:8002", "::1", 8002 }, { "[fe80::1]", "fe80::1", 0 }, { "fe80::1", "fe80::1", 0 },
+    };
+    static const char *const bad[] = { "", ":8002", "dest:", "dest:0", "dest:65536", "dest:x",
+                                        "[::1", "[]:1", "[::1]x", "a b", "a/b" };
+    char host[64];
+    unsigned long port;
+
+    for (size_t k = 0; k < sizeof(ok) / sizeof(ok[0]); k++) {
+        assert_int_equal(xm_parse_host_port(ok[k].in, host, sizeof(host), &port), 0);
+        assert_string_equal(host, ok[k].host);
+        assert_int_equal(port, ok[k].port);
+    }
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+        if (xm_parse_host_port(bad[k], host, sizeof(host), &port) == 0)
+            fail_msg("'%s' parsed", bad[k]);
+    assert_int_equal(xm_parse_host_port("abcdefgh", host, 8, &port), -1);   /* too long */
+}
+
+static void test_progress(void **s)
+{
+    xeno_progress p = { .op = "migrate", .state = "active", .round = 2, .bytes = 48ull << 20,
+                        .total_bytes = 128ull << 20, .dirty_pages = 1034, .rate_mbps = 312.4 };
+    char b[256];
+
+    xm_progress_line(b, sizeof(b), "Migrating web1", &p, false);
+    assert_string_equal(b, "Migrating web1: active, 37%, 48.0 MiB of 128.0 MiB, 312 Mb/s, "
+                           "round 2, 1034 dirty pages");
+    xm_progress_line(b, sizeof(b), "Migrating web1", &p, true);
+    assert_string_equal(b, "Migrating web1 [===========>                  ]  37%  48.0 MiB/128.0 MiB"
+                           "  312 Mb/s  round 2  1034 dirty");
+    /* Resent pages: never past 100 %. */
+    p.bytes = 300ull << 20;
+    xm_progress_line(b, sizeof(b), "M", &p, true);
+    assert_non_null(strstr(b, "[==============================] 100%  300.0 MiB/128.0 MiB"));
+    /* A save: no rounds, no rate. */
+    xeno_progress q = { .op = "save", .state = "active", .bytes = 3ull << 30,
+                        .total_bytes = 4ull << 30 };
+    xm_progress_line(b, sizeof(b), "Saving db", &q, false);
+    assert_string_equal(b, "Saving db: active, 75%, 3.0 GiB of 4.0 GiB");
+    /* Nothing to measure yet. */
+    xeno_progress r = { .op = "migrate", .state = "connecting" };
+    xm_progress_line(b, sizeof(b), "Migrating web1", &r, true);
+    assert_string_equal(b, "Migrating web1: connecting");
+}
+
 static void test_sanitize(void **s)
 {
     char b[8];
@@ -147,7 +197,8 @@ int main(void)
         cmocka_unit_test(test_list_header), cmocka_unit_test(test_list_rows),
         cmocka_unit_test(test_state_string), cmocka_unit_test(test_uptime),
         cmocka_unit_test(test_vcpu_and_top), cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_sanitize),
+        cmocka_unit_test(test_sanitize), cmocka_unit_test(test_host_port),
+        cmocka_unit_test(test_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
