@@ -43,6 +43,7 @@ struct Migration {
     size_t in_len;
     char reply[256];                /* its last line */
     bool disks_released;
+    uint8_t *bounce;                /* PAGE_BATCH pages: what send_todo sends */
 };
 
 /* ---- status ------------------------------------------------------------ */
@@ -202,8 +203,13 @@ static int send_todo(Migration *mg)
                 ;
             {
                 uint64_t before = stream_bytes_written(mg->w);
-                if (stream_write_pages(mg->w, g->gpa + i * STREAM_PAGE_SIZE,
-                                       g->host + i * STREAM_PAGE_SIZE, j - i))
+                /* The guest runs meanwhile: send a copy, so that each
+                 * record's checksum is over the bytes it carries (the
+                 * writer checksums, then writes, straight from memory). A
+                 * page written after the copy is dirty again and goes in
+                 * a later round. */
+                memcpy(mg->bounce, g->host + i * STREAM_PAGE_SIZE, (j - i) * STREAM_PAGE_SIZE);
+                if (stream_write_pages(mg->w, g->gpa + i * STREAM_PAGE_SIZE, mg->bounce, j - i))
                     return -1;
                 pace(mg, stream_bytes_written(mg->w) - before);
             }
@@ -465,6 +471,11 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
     mg->st.state = MIG_ACTIVE;
     mg->st.total_bytes = total;
     mg->bucket_start_ns = clock_ns();
+    mg->bounce = malloc(PAGE_BATCH * STREAM_PAGE_SIZE);
+    if (!mg->bounce) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     for (unsigned r = 0; r < m->mem.nr; r++) {
         mg->todo[r] = calloc((m->mem.r[r].size >> GMEM_PAGE_SHIFT) / 64 + 1, sizeof(uint64_t));
         if (!mg->todo[r]) {
@@ -502,5 +513,6 @@ void migrate_free(Migration *mg)
         close(mg->fd);
     for (unsigned r = 0; r < GMEM_MAX_REGIONS; r++)
         free(mg->todo[r]);
+    free(mg->bounce);
     free(mg);
 }
