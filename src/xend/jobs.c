@@ -144,8 +144,8 @@ int job_save(Domain *d, const JobArgs *a, char *err, size_t errlen)
         d->save_target[0] = '\0';
         alive = d->run_seq == seq && d->pid > 0;
         pthread_mutex_unlock(&reg_lock);
-        snprintf(err, errlen, "Domain '%s' was not saved to %s: %s%s", poll.name, path, verr,
-                 alive ? "; it keeps running" : "");
+        snprintf(err, errlen, "Domain '%s' was not saved to %s (%s): %s", poll.name, path,
+                 alive ? "it keeps running" : "its VMM ended", verr);
         log_warn("%s", err);
         save_progress(poll.name, poll.id, a->job, "failed", 0, poll.total, verr);
         dom_job_end(d);

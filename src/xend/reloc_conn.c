@@ -239,9 +239,34 @@ void rconn_close(RelocConn *c)
     conn_free(c);
 }
 
+/* GnuTLS's message for r without its final period (ours follow it). */
+static const char *gtls_msg(int r, char *buf, size_t size)
+{
+    size_t n;
+
+    snprintf(buf, size, "%s", gnutls_strerror(r));
+    n = strlen(buf);
+    if (n && buf[n - 1] == '.')
+        buf[n - 1] = '\0';
+    return buf;
+}
+
+/* An I/O error under TLS: the system's reason when the socket failed. */
+static void gtls_io_error(int r, char *err, size_t errlen)
+{
+    char m[160];
+
+    if ((r == GNUTLS_E_PULL_ERROR || r == GNUTLS_E_PUSH_ERROR) && errno)
+        snprintf(err, errlen, "the relocation connection: %s", strerror(errno));
+    else
+        snprintf(err, errlen, "TLS: %s", gtls_msg(r, m, sizeof(m)));
+}
+
 static int gtls_fail(char *err, size_t errlen, const char *what, int r)
 {
-    snprintf(err, errlen, "%s: %s", what, gnutls_strerror(r));
+    char m[160];
+
+    snprintf(err, errlen, "%s: %s", what, gtls_msg(r, m, sizeof(m)));
     return -1;
 }
 
@@ -257,6 +282,8 @@ static int handshake(RelocConn *c, const RelocConf *rc, bool server, int timeout
     } while (r < 0 && !gnutls_error_is_fatal(r));
     if (r == 0)
         return 0;
+    /* Tell the peer why, so that its message is not just "closed". */
+    gnutls_alert_send_appropriate(c->s, r);
     {
         const char *alert = "";
         char hint[PATH_MAX + 96] = "";
@@ -269,7 +296,9 @@ static int handshake(RelocConn *c, const RelocConf *rc, bool server, int timeout
         else if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR || r == GNUTLS_E_CERTIFICATE_ERROR)
             snprintf(hint, sizeof(hint), "; the %s certificate was not accepted",
                      server ? "peer's" : "destination's");
-        snprintf(err, errlen, "TLS handshake failed: %s%s%s%s", gnutls_strerror(r),
+        char m[160];
+
+        snprintf(err, errlen, "TLS handshake failed: %s%s%s%s", gtls_msg(r, m, sizeof(m)),
                  alert && *alert ? " (" : "", alert && *alert ? alert : "",
                  alert && *alert ? ")" : "");
         snprintf(err + strlen(err), errlen - strlen(err), "%s", hint);
@@ -400,7 +429,7 @@ static ssize_t conn_recv(RelocConn *c, void *buf, size_t len, char *err, size_t 
         return -EAGAIN;
     if (n == GNUTLS_E_PREMATURE_TERMINATION)
         return 0;       /* closed without close_notify: an end all the same */
-    snprintf(err, errlen, "TLS: %s", gnutls_strerror((int)n));
+    gtls_io_error((int)n, err, errlen);
     return -EPROTO;
 }
 
@@ -419,7 +448,7 @@ static ssize_t conn_send(RelocConn *c, const void *buf, size_t len, char *err, s
         return n;
     if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
         return -EAGAIN;
-    snprintf(err, errlen, "TLS: %s", gnutls_strerror((int)n));
+    gtls_io_error((int)n, err, errlen);
     return -EPROTO;
 }
 

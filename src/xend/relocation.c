@@ -744,14 +744,22 @@ int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen)
     if (!px)
         goto fail;      /* the VMM's connection is closed: it resumes */
     r = await_outcome(&o, px, &m, why, sizeof(why));
-    if (r < 0)
-        proxy_abort(px);
-    else if (proxy_wait(px, AFTER_STREAM_MS) < 0)
-        proxy_abort(px);
     {
-        char pwhy[256];
-        if (proxy_finish(px, pwhy, sizeof(pwhy)) < 0 && r < 0 && strcmp(pwhy, "stopped"))
-            snprintf(why + strlen(why), sizeof(why) - strlen(why), " (%s)", pwhy);
+        /* Whose failure: the link's, the destination's (it closed the
+         * connection: its VMM refused or died), or the VMM's own. */
+        bool ended = proxy_done(px);
+        char pwhy[256], vwhy[sizeof(why)];
+
+        if (r < 0 || proxy_wait(px, AFTER_STREAM_MS) < 0)
+            proxy_abort(px);
+        if (proxy_finish(px, pwhy, sizeof(pwhy)) < 0 && r < 0 && strcmp(pwhy, "stopped")) {
+            snprintf(vwhy, sizeof(vwhy), "%s", why);
+            snprintf(why, sizeof(why), "%.200s (the VMM: %.700s)", pwhy, vwhy);
+        } else if (r < 0 && ended) {
+            snprintf(vwhy, sizeof(vwhy), "%s", why);
+            snprintf(why, sizeof(why), "the destination ended the migration (the VMM: %.900s)",
+                     vwhy);
+        }
     }
     if (r < 0)
         goto fail;
@@ -769,12 +777,14 @@ fail:
     free(o.config);
     sup_sample(d);      /* running again, or left paused by the VMM */
     {
-        bool alive;
+        bool alive, paused;
         pthread_mutex_lock(&reg_lock);
         alive = d->run_seq == o.seq && d->pid > 0;
+        paused = d->state == DS_PAUSED;
         pthread_mutex_unlock(&reg_lock);
-        snprintf(err, errlen, "Domain '%s' was not migrated to %s: %s%s", o.name, o.dest, why,
-                 alive ? "; it keeps running here" : "");
+        snprintf(err, errlen, "Domain '%s' was not migrated to %s (%s): %s", o.name, o.dest,
+                 !alive ? "its VMM ended" : paused ? "it is paused here" : "it keeps running here",
+                 why);
     }
     log_warn("%s", err);
     {

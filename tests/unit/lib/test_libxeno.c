@@ -369,7 +369,7 @@ static void test_save_restore_migrate(void **s)
           "{\"error\": \"Domain 'web1' is not managed: save it to a file.\"}" },
         { "POST /v1/restore ", 201, DOM_WEB1 },
         { "POST /v1/domains/web1/migrate ", 502,
-          "{\"error\": \"Domain 'web1' was not migrated to h:8002: refused; it keeps running here\"}" },
+          "{\"error\": \"Domain 'web1' was not migrated to h:8002 (it keeps running here): refused\"}" },
     };
     serve(c, sizeof(c) / sizeof(c[0]));
     xeno_conn *conn;
@@ -410,7 +410,7 @@ static void test_save_restore_migrate(void **s)
     assert_int_equal(xeno_domain_migrate(d, "h", 0, XENO_MIGRATE_LIVE, 20, 100, count_progress,
                                          NULL), XENO_ERR_SERVER);
     assert_string_equal(xeno_last_error_message(conn),
-                        "Domain 'web1' was not migrated to h:8002: refused; it keeps running here");
+                        "Domain 'web1' was not migrated to h:8002 (it keeps running here): refused");
     xeno_domain_free(d);
     xeno_close(conn);
     stop_server();

@@ -467,8 +467,8 @@ static void test_save(void **state)
     stub_last_cmd[0] = '\0';
     assert_int_equal(req("POST", "/v1/domains/web1/save", "{\"path\": \"/tmp/full/web1.save\"}",
                          &j), 500);
-    assert_string_equal(err_of(j), "Domain 'web1' was not saved to /tmp/full/web1.save: "
-                        "/tmp/full/web1.save.tmp: No space left on device; it keeps running");
+    assert_string_equal(err_of(j), "Domain 'web1' was not saved to /tmp/full/web1.save "
+                        "(it keeps running): /tmp/full/web1.save.tmp: No space left on device");
     json_decref(j);
     assert_string_equal(stub_last_cmd, "save");
     assert_int_equal(req("GET", "/v1/domains/web1", NULL, &j), 200);
@@ -560,7 +560,7 @@ static void test_migrate(void **state)
         { "{\"host\": \"h\", \"live\": \"yes\"}", "'live' must be true or false", 400 },
         { "{\"host\": \"h\", \"frob\": 1}", "unknown field 'frob'", 400 },
         { "{\"host\": \"refuse\", \"port\": 9}",
-          "Domain 'web1' was not migrated to refuse:9: refused", 502 },
+          "Domain 'web1' was not migrated to refuse:9 (it keeps running here): refused", 502 },
     };
     json_t *j;
 

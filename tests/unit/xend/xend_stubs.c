@@ -69,8 +69,8 @@ int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen)
     if (dom_job_begin(d, JOB_MIGRATE, err, errlen) < 0)
         return 409;
     if (!strcmp(a->host, "refuse")) {
-        snprintf(err, errlen, "Domain '%s' was not migrated to %s:%d: refused", d->name, a->host,
-                 a->port);
+        snprintf(err, errlen, "Domain '%s' was not migrated to %s:%d (it keeps running here): "
+                 "refused", d->name, a->host, a->port);
         dom_job_end(d);
         return 502;
     }
