@@ -37,10 +37,14 @@ xend_cleanup() {
 }
 trap xend_cleanup EXIT
 
+# xend's config file (xend-config.sxp syntax): empty unless the test
+# writes one, so that the host's /etc/xeno/xend-config.sxp plays no part.
+XEND_CONFIG=${XEND_CONFIG:-$WORK/xend-config.sxp}
+[ -e "$XEND_CONFIG" ] || : >"$XEND_CONFIG"
 # Start xend in the foreground (as a background job) and wait until it answers.
 start_xend() {
     "$XEND" --foreground --state-dir "$ST" --socket "$SOCK" --vmm "$XENO_VMM" \
-        --log-level debug >>"$WORK/xend.log" 2>&1 &
+        --config "$XEND_CONFIG" --log-level debug >>"$WORK/xend.log" 2>&1 &
     XEND_PID=$!
     for _ in $(seq 100); do "$XM" list >/dev/null 2>&1 && return 0; sleep 0.1; done
     tail -n 20 "$WORK/xend.log"
