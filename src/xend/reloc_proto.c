@@ -147,7 +147,12 @@ int reloc_request_parse(const char *line, size_t len, RelocRequest *r, char *err
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
             ok |= !strcmp(key, known[i]);
         if (!ok) {
-            snprintf(err, errlen, "unknown request field '%.64s'", key);
+            char k[65];
+            size_t i = 0;
+            for (; key[i] && i < sizeof(k) - 1; i++)
+                k[i] = (unsigned char)key[i] < 0x20 || key[i] == 0x7f ? '?' : key[i];
+            k[i] = '\0';
+            snprintf(err, errlen, "unknown request field '%s'", k);
             goto fail;
         }
     }
@@ -159,7 +164,7 @@ int reloc_request_parse(const char *line, size_t len, RelocRequest *r, char *err
         goto fail;
     }
     if (strcmp(op, "migrate")) {
-        snprintf(err, errlen, "unknown operation '%.32s'", op);
+        snprintf(err, errlen, "unknown operation (not 'migrate')");
         goto fail;
     }
     if (version != RELOC_VERSION) {
@@ -245,6 +250,57 @@ struct RelocAllow {
     regex_t re[RELOC_MAX_ALLOW];
 };
 
+/* Patterns name hosts; refuse what makes a regex compiler blow up (a
+ * quantifier on a quantifier, large counts): NULL, or why. */
+static const char *pattern_refused(const char *p)
+{
+    bool after_quant = false, escaped = false;
+    int bracket = 0;
+
+    for (; *p; p++) {
+        char c = *p;
+
+        if (escaped) {
+            escaped = false;
+            after_quant = false;
+            continue;
+        }
+        if (c == '\\') {
+            escaped = true;
+            continue;
+        }
+        if (bracket) {
+            if (c == ']' && bracket > 1)
+                bracket = 0;
+            else
+                bracket++;
+            continue;
+        }
+        if (c == '[') {
+            bracket = 1;
+            after_quant = false;
+            continue;
+        }
+        if (c == '*' || c == '+' || c == '?' || c == '{') {
+            if (after_quant)
+                return "a repeated quantifier";
+            if (c == '{') {
+                char *end;
+                long a = strtol(p + 1, &end, 10), b = a;
+                if (*end == ',')
+                    b = isdigit((unsigned char)end[1]) ? strtol(end + 1, &end, 10) : a;
+                if (a > 64 || b > 64)
+                    return "a count over 64";
+                p = strchr(p, '}') ? strchr(p, '}') : p;
+            }
+            after_quant = true;
+            continue;
+        }
+        after_quant = false;
+    }
+    return NULL;
+}
+
 RelocAllow *reloc_allow_compile(const char *spec, char *err, size_t errlen)
 {
     RelocAllow *a = calloc(1, sizeof(*a));
@@ -266,8 +322,8 @@ RelocAllow *reloc_allow_compile(const char *spec, char *err, size_t errlen)
         len = 0;
         while (p[len] && !isspace((unsigned char)p[len]))
             len++;
-        if (len >= sizeof(pat)) {
-            snprintf(err, errlen, "a pattern is longer than %zu bytes", sizeof(pat) - 1);
+        if (len >= 256) {
+            snprintf(err, errlen, "a pattern is longer than 255 bytes");
             goto fail;
         }
         if (a->n == RELOC_MAX_ALLOW) {
@@ -276,6 +332,13 @@ RelocAllow *reloc_allow_compile(const char *spec, char *err, size_t errlen)
         }
         memcpy(pat, p, len);
         pat[len] = '\0';
+        {
+            const char *why = pattern_refused(pat);
+            if (why) {
+                snprintf(err, errlen, "bad pattern '%.100s': %s", pat, why);
+                goto fail;
+            }
+        }
         rc = regcomp(&a->re[a->n], pat, REG_EXTENDED | REG_ICASE);
         if (rc) {
             char m[128];

@@ -181,7 +181,9 @@ static void test_request(void **state)
           "unknown request field 'x'" },
         { "{\"xeno-relocation\": \"steal\", \"version\": 1, \"name\": \"a\", \"uuid\": "
           "\"0123abcd-0000-4000-8000-00000000000f\", \"config\": \"\"}",
-          "unknown operation 'steal'" },
+          "unknown operation (not 'migrate')" },
+        { "{\"xeno-relocation\": \"migrate\", \"version\": 1, \"a\\nb\": 1}",
+          "unknown request field 'a?b'" },
         { "{\"xeno-relocation\": \"migrate\", \"version\": 2, \"name\": \"a\", \"uuid\": "
           "\"0123abcd-0000-4000-8000-00000000000f\", \"config\": \"\"}",
           "relocation protocol version 2 is not 1" },
@@ -247,6 +249,17 @@ static void test_allow(void **state)
 
     assert_null(reloc_allow_compile("a[", err, sizeof(err)));
     assert_non_null(strstr(err, "bad pattern 'a['"));
+    /* What would make the regex compiler blow up. */
+    assert_null(reloc_allow_compile("^x++$", err, sizeof(err)));
+    assert_string_equal(err, "bad pattern '^x++$': a repeated quantifier");
+    assert_null(reloc_allow_compile("a{2}*", err, sizeof(err)));
+    assert_null(reloc_allow_compile("a{1,100}", err, sizeof(err)));
+    assert_string_equal(err, "bad pattern 'a{1,100}': a count over 64");
+    a = reloc_allow_compile("^[+*]+\\.x{1,3}$ ^a\\+b*$", err, sizeof(err));
+    assert_non_null(a);
+    assert_true(reloc_allow_match(a, "+*+.xx", NULL));
+    assert_true(reloc_allow_match(a, "a+bbb", NULL));
+    reloc_allow_free(a);
 }
 
 /* ---- TLS ---- */
