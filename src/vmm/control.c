@@ -648,7 +648,6 @@ void control_stop(Control *c)
         return;
     if (c->req.active)
         agent_finish(c, false, "the VM stopped");
-    control_migration_poll(c);
     control_migration_stop(c);
     /* Clients still in the listen backlog hear about it too. */
     ls_accept_all(c->srv);

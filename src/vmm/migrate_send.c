@@ -404,9 +404,9 @@ static void *migrate_thread(void *arg)
         Outcome o = { MIG_COMPLETED, NULL, false };
         publish(mg, set_downtime, &down);
         machine_dirty_log_stop(m);
+        publish(mg, set_outcome, &o);
         machine_request_exit(m, VM_EXIT_MIGRATED, 0);
         pthread_mutex_unlock(&m->dev_lock);
-        publish(mg, set_outcome, &o);
     }
     return NULL;
 
@@ -491,12 +491,19 @@ fail:
     return NULL;
 }
 
+void migrate_join(Migration *mg)
+{
+    if (mg && mg->thread_started) {
+        pthread_join(mg->thread, NULL);
+        mg->thread_started = false;
+    }
+}
+
 void migrate_free(Migration *mg)
 {
     if (!mg)
         return;
-    if (mg->thread_started)
-        pthread_join(mg->thread, NULL);
+    migrate_join(mg);
     stream_writer_free(mg->w);
     if (mg->fd >= 0 && mg->p.fd < 0)
         close(mg->fd);
