@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #define REPLY_TIMEOUT_MS   30000    /* accept, ready */
 #define STARTED_TIMEOUT_MS 10000
 #define PAGE_BATCH         256      /* pages per stream_write_pages call */
+#define SEND_TIMEOUT_MS    30000
 
 struct Migration {
     Machine *m;
@@ -475,6 +477,12 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
     mg->fd = p->fd >= 0 ? p->fd : connect_unix(p->path, err, errlen);
     if (mg->fd < 0)
         goto fail;
+    {
+        /* A receiver that stops reading must not hold the thread forever:
+         * a write that makes no progress for this long fails the migration. */
+        struct timeval tv = { .tv_sec = SEND_TIMEOUT_MS / 1000 };
+        setsockopt(mg->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
     mg->w = stream_writer_new(mg->fd, false, p->compress ? 1 : 0);
     if (!mg->w) {
         snprintf(err, errlen, "out of memory");
