@@ -102,10 +102,15 @@ void kvm_vm_destroy(Kvm *k)
 }
 
 /* kvmclock: freeze guest time across a pause, so the guest sees no jump
- * (and its watchdogs do not fire) when it resumes. */
+ * (and its watchdogs do not fire) when it resumes. The guest's TSC keeps
+ * counting meanwhile, as under QEMU; kvmclock, which Linux keeps time
+ * with, does not. */
 void kvm_clock_pause(Kvm *k)
 {
-    k->clock_saved = ioctl(k->vm_fd, KVM_GET_CLOCK, &k->paused_clock) == 0;
+    /* Already frozen: a VM paused before its restored start keeps the saved
+     * time, which no resume has set yet. */
+    if (!k->clock_saved)
+        k->clock_saved = ioctl(k->vm_fd, KVM_GET_CLOCK, &k->paused_clock) == 0;
     for (unsigned i = 0; i < k->nvcpus; i++)
         ioctl(k->vcpu[i].fd, KVM_KVMCLOCK_CTRL, 0);  /* EINVAL if the guest has no kvmclock */
 }
