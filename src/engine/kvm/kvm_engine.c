@@ -1,5 +1,5 @@
 /* The "kvm" engine: EngineOps over vm.c (the VM), cpuid.c, vcpu.c,
- * and state_*.c (save/restore). */
+ * state_*.c (save/restore) and dirty.c (dirty-page logging). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +144,7 @@ static void kvm_destroy(Engine *k)
     kvm_vcpus_stop(k);
     kvm_eventfd_destroy(k);
     kvm_vm_destroy(k);
+    kvm_dirty_log_free(k);
     free(k->cpuid);
     free(k);
 }
@@ -162,4 +163,8 @@ const EngineOps kvm_engine_ops = {
     .stop = kvm_stop,
     .destroy = kvm_destroy,
     .cpu_time_ns = kvm_cpu_time_ns,
+    .dirty_log_start = kvm_dirty_log_start,
+    .dirty_log_stop = kvm_dirty_log_stop,
+    .dirty_log_collect = kvm_dirty_log_collect,
+    .dirty_log_rearm = kvm_dirty_log_rearm,
 };

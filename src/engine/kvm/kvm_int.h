@@ -83,6 +83,10 @@ struct Engine {
     const char *no_state;       /* the capability save/restore needs and lacks, or NULL */
     bool started;               /* start ran: too late to load sections */
     bool restored;              /* sections were loaded: start continues them */
+
+    /* Dirty logging (dirty.c): one KVM_GET_DIRTY_LOG buffer per slot. */
+    bool dirty_logging;
+    uint64_t *dirty_buf[GMEM_MAX_REGIONS];
 };
 
 /* Ask the VMM to stop the VM (EngineHost.request_exit). */
@@ -94,6 +98,8 @@ static inline void kvm_request_exit(Kvm *k, enum vm_exit why)
 /* vm.c */
 int kvm_vm_create(Kvm *k, char *err, size_t errlen);
 void kvm_vm_destroy(Kvm *k);
+/* (Re)declare memory slot i to KVM with these flags (KVM_MEM_*). */
+int kvm_set_slot(Kvm *k, unsigned i, uint32_t flags);
 void kvm_clock_pause(Kvm *k);
 void kvm_clock_resume(Kvm *k);
 
@@ -108,6 +114,13 @@ void kvm_state_start(Kvm *k);
  * needs (see there). 0, or -1 with one line in err. */
 int kvm_vcpu_state_get(Vcpu *v, KvmVcpuState *s, char *err, size_t errlen);
 int kvm_vcpu_state_put(Vcpu *v, const KvmVcpuState *s, char *err, size_t errlen);
+
+/* dirty.c: EngineOps dirty logging. */
+int kvm_dirty_log_start(Kvm *k);
+void kvm_dirty_log_stop(Kvm *k);
+int kvm_dirty_log_collect(Kvm *k);
+void kvm_dirty_log_rearm(Kvm *k);
+void kvm_dirty_log_free(Kvm *k);
 
 /* eventfd.c */
 void kvm_eventfd_init(Kvm *k);

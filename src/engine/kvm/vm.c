@@ -19,21 +19,29 @@ static int need_cap(Kvm *k, int cap, const char *name, char *err, size_t errlen)
     return -1;
 }
 
+int kvm_set_slot(Kvm *k, unsigned i, uint32_t flags)
+{
+    const GuestRegion *g = &k->host.mem->r[i];
+    struct kvm_userspace_memory_region r = {
+        .slot = i,
+        .flags = flags,
+        .guest_phys_addr = g->gpa,
+        .memory_size = g->size,
+        .userspace_addr = (uint64_t)(uintptr_t)g->host,
+    };
+
+    return ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
+}
+
 static int add_slots(Kvm *k, char *err, size_t errlen)
 {
     GuestMem *mem = k->host.mem;
 
     for (unsigned i = 0; i < mem->nr; i++) {
-        struct kvm_userspace_memory_region r = {
-            .slot = i,
-            .guest_phys_addr = mem->r[i].gpa,
-            .memory_size = mem->r[i].size,
-            .userspace_addr = (uint64_t)(uintptr_t)mem->r[i].host,
-        };
-        if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+        if (kvm_set_slot(k, i, 0) < 0) {
             snprintf(err, errlen, "KVM: cannot map guest memory at 0x%llx (%llu MiB): %s",
-                     (unsigned long long)r.guest_phys_addr,
-                     (unsigned long long)(r.memory_size >> 20), strerror(errno));
+                     (unsigned long long)mem->r[i].gpa,
+                     (unsigned long long)(mem->r[i].size >> 20), strerror(errno));
             return -1;
         }
     }
