@@ -83,6 +83,7 @@ struct Engine {
     const char *no_state;       /* the capability save/restore needs and lacks, or NULL */
     bool started;               /* start ran: too late to load sections */
     bool restored;              /* sections were loaded: start continues them */
+    bool tsc_warned;            /* said that KVM ignored the saved TSC */
 
     /* Dirty logging (dirty.c): one KVM_GET_DIRTY_LOG buffer per slot. */
     bool dirty_logging;

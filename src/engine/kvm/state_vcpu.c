@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "common/log.h"
 #include "kvm_int.h"
 
 static int kerr(char *err, size_t errlen, const char *call, const char *what)
@@ -465,6 +466,41 @@ static int put_msrs(Vcpu *v, const KvmVcpuState *s, bool deadline, char *err, si
     return 0;
 }
 
+/* Some KVMs cannot offset a guest's TSC (a paging-based nested KVM lets
+ * its guests run RDTSC natively): the write is ignored and the guest's TSC
+ * jumps by the time it was away. Its kvmclock still continues, and Linux
+ * keeps time with that, so this is said once rather than refused. Read
+ * back at once, a TSC KVM took is microseconds past the value written;
+ * 50 ms leaves room for this thread being preempted in between. */
+static void check_tsc(Vcpu *v, const KvmVcpuState *s)
+{
+    Kvm *k = v->k;
+    union {
+        struct kvm_msrs h;
+        uint8_t b[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+    } m;
+    uint64_t want = 0, khz = s->tsc_khz ? s->tsc_khz : 1000000;
+    bool saved = false;
+    double off;
+
+    for (uint32_t i = 0; i < s->nmsrs; i++)
+        if (s->msrs[i].index == KVM_MSR_TSC) {
+            want = s->msrs[i].value;
+            saved = true;
+        }
+    memset(&m, 0, sizeof(m));
+    m.h.nmsrs = 1;
+    m.h.entries[0].index = KVM_MSR_TSC;
+    if (!saved || k->tsc_warned || ioctl(v->fd, KVM_GET_MSRS, &m) != 1)
+        return;
+    off = ((double)m.h.entries[0].data - (double)want) / ((double)khz * 1000);
+    if (off > 0.05 || off < -0.05) {
+        k->tsc_warned = true;
+        log_warn("kvm: this host's KVM did not take the guest's TSC (it reads %+.3f s off): "
+                 "the guest's TSC jumps by the time it was away, its kvmclock does not", off);
+    }
+}
+
 static int put_events(Vcpu *v, const KvmVcpuState *s, char *err, size_t errlen)
 {
     struct kvm_vcpu_events e = s->events;
@@ -501,6 +537,7 @@ int kvm_vcpu_state_put(Vcpu *v, const KvmVcpuState *s, char *err, size_t errlen)
         return kerr(err, errlen, "KVM_SET_DEBUGREGS", "debug registers");
     if (put_msrs(v, s, false, err, errlen))
         return -1;
+    check_tsc(v, s);
     if (ioctl(v->fd, KVM_SET_LAPIC, &s->lapic) < 0)
         return kerr(err, errlen, "KVM_SET_LAPIC", "local APIC");
     if (put_msrs(v, s, true, err, errlen))
