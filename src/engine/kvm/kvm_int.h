@@ -42,6 +42,8 @@ typedef struct Vcpu {
     pthread_t thread;
     bool thread_started;
     bool io_pending;            /* last exit was I/O: complete before a save */
+    uint64_t wall_clock_msr;    /* restored KVM_WALL_CLOCK_NEW, written at start */
+    bool wall_clock_pending;
     uint64_t last_cpu_ns;       /* thread CPU time when it ended */
     unsigned long nexits, nio, nmmio;
 } Vcpu;
@@ -110,6 +112,9 @@ void kvm_clock_resume(Kvm *k);
 void kvm_state_probe(Kvm *k);
 int kvm_state_register(Kvm *k);
 void kvm_state_start(Kvm *k);
+/* After KVM_SET_CLOCK (vm.c): write what had to wait for the guest's
+ * clock (the restored kvmclock wall-clock MSR). */
+void kvm_state_clock_set(Kvm *k);
 
 /* state_vcpu.c: one vCPU's state from KVM and back, in the order KVM
  * needs (see there). 0, or -1 with one line in err. */

@@ -39,9 +39,10 @@
  * TSC_AUX neither saves nor expects it.
  *
  * Not here, on purpose: EFER, FS_BASE, GS_BASE and APIC_BASE are part of
- * sregs (one source of truth, written before the MSRs); TSC_DEADLINE is
- * written on its own after the LAPIC (KVM ignores it unless the LAPIC
- * timer is already in TSC-deadline mode). */
+ * sregs (one source of truth, written before the MSRs). Two are written
+ * apart from the rest: TSC_DEADLINE after the LAPIC (KVM ignores it unless
+ * the LAPIC timer is already in TSC-deadline mode) and KVM_WALL_CLOCK_NEW
+ * once the saved kvmclock is set (KVM derives what it writes from it). */
 #define KVM_STATE_MSRS(X) \
     X(0x00000010, "TSC") X(0x0000003b, "TSC_ADJUST") X(0x0000003a, "FEATURE_CONTROL") \
     X(0x00000174, "SYSENTER_CS") X(0x00000175, "SYSENTER_ESP") X(0x00000176, "SYSENTER_EIP") \
@@ -56,6 +57,7 @@
 #define KVM_STATE_MAX_MSRS 32
 #define KVM_MSR_TSC 0x10u
 #define KVM_MSR_TSC_DEADLINE 0x6e0u
+#define KVM_MSR_WALL_CLOCK_NEW 0x4b564d00u
 
 #define KVM_STATE_MAX_CPUID 256
 /* An XSAVE area larger than this is not believed (the largest x86 state,

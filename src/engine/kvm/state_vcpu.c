@@ -28,7 +28,8 @@
  *  10. vCPU events   last: pending/injected exception, interrupt, NMI, SMI
  *                    and the interrupt shadow, which the steps above may
  *                    have touched (SET_REGS, SET_SREGS, SET_LAPIC all do).
- * kvmclock is VM-wide and set when the guest starts (state_vm.c). */
+ * kvmclock is VM-wide and set when the guest starts (state_vm.c); the
+ * kvmclock wall-clock MSR is written after it (see msr_phase). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,10 +426,26 @@ static bool host_has_msr(Kvm *k, uint32_t index)
     return false;
 }
 
-/* The saved MSRs with deadline == (index is TSC_DEADLINE), in saved
- * order. An MSR this host's KVM lacks may only be left out if it holds 0,
- * its reset value (the guest never used the feature). */
-static int put_msrs(Vcpu *v, const KvmVcpuState *s, bool deadline, char *err, size_t errlen)
+/* When each saved MSR is written (see the order at the top):
+ * with the others, after the LAPIC, or once the restored kvmclock runs. */
+enum msr_phase { MSRS_MAIN, MSRS_AFTER_LAPIC, MSRS_AT_CLOCK };
+
+static enum msr_phase msr_phase(uint32_t index)
+{
+    if (index == KVM_MSR_TSC_DEADLINE)
+        return MSRS_AFTER_LAPIC;
+    /* KVM writes the guest's boot time (host real time - kvmclock) into
+     * guest memory when this MSR is written: only right once the guest's
+     * kvmclock is the saved one, at start (kvm_state_clock_set). */
+    if (index == KVM_MSR_WALL_CLOCK_NEW)
+        return MSRS_AT_CLOCK;
+    return MSRS_MAIN;
+}
+
+/* The saved MSRs of one phase, in saved order (MSRS_AT_CLOCK ones are kept
+ * in the Vcpu for later). An MSR this host's KVM lacks may only be left
+ * out if it holds 0, its reset value (the guest never used the feature). */
+static int put_msrs(Vcpu *v, const KvmVcpuState *s, enum msr_phase phase, char *err, size_t errlen)
 {
     struct kvm_msrs *m = msrs_alloc(s->nmsrs);
     int r;
@@ -439,7 +456,8 @@ static int put_msrs(Vcpu *v, const KvmVcpuState *s, bool deadline, char *err, si
     }
     for (uint32_t i = 0; i < s->nmsrs; i++) {
         const KvmMsr *x = &s->msrs[i];
-        if ((x->index == KVM_MSR_TSC_DEADLINE) != deadline)
+        enum msr_phase p = msr_phase(x->index);
+        if (p != phase && !(phase == MSRS_MAIN && p == MSRS_AT_CLOCK))
             continue;
         if (!host_has_msr(v->k, x->index)) {
             if (!x->value)
@@ -448,6 +466,11 @@ static int put_msrs(Vcpu *v, const KvmVcpuState *s, bool deadline, char *err, si
                      x->index, msr_name(x->index), (unsigned long long)x->value);
             free(m);
             return -1;
+        }
+        if (p == MSRS_AT_CLOCK) {
+            v->wall_clock_msr = x->value;
+            v->wall_clock_pending = x->value != 0;
+            continue;
         }
         m->entries[m->nmsrs++] = (struct kvm_msr_entry){ .index = x->index, .data = x->value };
     }
@@ -535,12 +558,12 @@ int kvm_vcpu_state_put(Vcpu *v, const KvmVcpuState *s, char *err, size_t errlen)
         return -1;
     if (ioctl(v->fd, KVM_SET_DEBUGREGS, &d) < 0)
         return kerr(err, errlen, "KVM_SET_DEBUGREGS", "debug registers");
-    if (put_msrs(v, s, false, err, errlen))
+    if (put_msrs(v, s, MSRS_MAIN, err, errlen))
         return -1;
     check_tsc(v, s);
     if (ioctl(v->fd, KVM_SET_LAPIC, &s->lapic) < 0)
         return kerr(err, errlen, "KVM_SET_LAPIC", "local APIC");
-    if (put_msrs(v, s, true, err, errlen))
+    if (put_msrs(v, s, MSRS_AFTER_LAPIC, err, errlen))
         return -1;
     if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0)
         return kerr(err, errlen, "KVM_SET_MP_STATE", "run state");

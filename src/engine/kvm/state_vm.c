@@ -299,6 +299,28 @@ int kvm_state_register(Kvm *k)
     return 0;
 }
 
+void kvm_state_clock_set(Kvm *k)
+{
+    for (unsigned i = 0; i < k->nvcpus; i++) {
+        Vcpu *v = &k->vcpu[i];
+        union {
+            struct kvm_msrs h;
+            uint8_t b[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+        } m;
+        if (!v->wall_clock_pending)
+            continue;
+        v->wall_clock_pending = false;
+        memset(&m, 0, sizeof(m));
+        m.h.nmsrs = 1;
+        m.h.entries[0] = (struct kvm_msr_entry){ .index = KVM_MSR_WALL_CLOCK_NEW,
+                                                 .data = v->wall_clock_msr };
+        /* Checked at load (the MSR exists here); a failure now only leaves
+         * the guest's boot time in its memory as the source wrote it. */
+        if (ioctl(v->fd, KVM_SET_MSRS, &m) != 1)
+            log_warn("kvm: vCPU %u: cannot restore the kvmclock wall clock", v->id);
+    }
+}
+
 /* The vCPUs continue where they were saved. Tell a guest with kvmclock that
  * it was stopped (its soft-lockup watchdog then ignores the gap), and let
  * its clock run on from the saved value, unless the VM starts paused: then

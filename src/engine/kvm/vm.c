@@ -130,5 +130,6 @@ void kvm_clock_resume(Kvm *k)
         if (ioctl(k->vm_fd, KVM_SET_CLOCK, &c) < 0)
             log_debug("kvm: KVM_SET_CLOCK: %s", strerror(errno));
         k->clock_saved = false;
+        kvm_state_clock_set(k);
     }
 }

@@ -356,6 +356,8 @@ static void test_codec_vm(void **state)
 #define PAGE_B     0x20000
 #define PAGE_H     (HIGH_BASE + 0x3000)
 #define LSTAR_MARK 0xffffffff81234560ull
+#define WALL_CLOCK 0x5000               /* struct pvclock_wall_clock */
+#define CLOCK_START_NS 1000000000000ull /* A's kvmclock starts at 1000 s */
 
 /* loop: inc rax; mov [PAGE_A], rax; mov [PAGE_B], rax; movabs [PAGE_H], rax; jmp loop */
 static const uint8_t prog[] = {
@@ -520,14 +522,37 @@ static void set_xmm_pattern(Fx *f)
     assert_int_equal(ioctl(f->k->vcpu[0].fd, KVM_SET_XSAVE, &x), 0);
 }
 
-static void set_lstar(Fx *f, uint64_t v)
+static void set_msr(Fx *f, uint32_t index, uint64_t v)
 {
     union { struct kvm_msrs h; uint8_t b[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)]; } m;
 
     memset(&m, 0, sizeof(m));
     m.h.nmsrs = 1;
-    m.h.entries[0] = (struct kvm_msr_entry){ .index = 0xc0000082, .data = v };
+    m.h.entries[0] = (struct kvm_msr_entry){ .index = index, .data = v };
     assert_int_equal(ioctl(f->k->vcpu[0].fd, KVM_SET_MSRS, &m), 1);
+}
+
+/* A kvmclock far from a new VM's (1000 s), and the kvmclock wall clock
+ * (the guest's boot time in host real time) registered at WALL_CLOCK. */
+static void set_clocks(Fx *f)
+{
+    struct kvm_clock_data c = { .clock = CLOCK_START_NS };
+
+    assert_int_equal(ioctl(f->k->vm_fd, KVM_SET_CLOCK, &c), 0);
+    set_msr(f, KVM_MSR_WALL_CLOCK_NEW, WALL_CLOCK);
+}
+
+/* Seconds between host real time and the guest's idea of it (its wall
+ * clock page + its kvmclock). */
+static double wall_clock_error(Fx *f, uint64_t kvmclock)
+{
+    uint32_t w[3];
+    struct timespec ts;
+
+    memcpy(w, gmem_ptr(&f->mem, WALL_CLOCK, sizeof(w)), sizeof(w));
+    assert_true(w[0] != 0 && !(w[0] & 1));      /* written, not mid-update */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)w[1] + w[2] / 1e9 + kvmclock / 1e9 - (ts.tv_sec + ts.tv_nsec / 1e9);
 }
 
 static uint64_t get_msr(Fx *f, uint32_t index)
@@ -563,7 +588,8 @@ static void run_paused(Fx *f, unsigned ms)
     fx_create(f);
     load_program(f);
     set_xmm_pattern(f);
-    set_lstar(f, LSTAR_MARK);
+    set_msr(f, 0xc0000082, LSTAR_MARK);
+    set_clocks(f);
     assert_int_equal(kvm_engine_ops.start(f->k), 0);
     sleep_ms(ms);
     kvm_engine_ops.pause(f->k);
@@ -601,6 +627,8 @@ static void test_kvm_save_restore(void **state)
     assert_true(ra.rax == count || ra.rax == count + 1);
     assert_true(a.k->clock_saved);
     clock_a = a.k->paused_clock.clock;
+    assert_true(clock_a > CLOCK_START_NS);
+    assert_true(wall_clock_error(&a, clock_a) < 1 && wall_clock_error(&a, clock_a) > -1);
     tsc_a = get_msr(&a, KVM_MSR_TSC);
     assert_int_equal(vmstate_save_all(&a.vs, put, &sv, err, sizeof(err)), 0);
     assert_int_equal(sv.n, 2);
@@ -645,6 +673,10 @@ static void test_kvm_save_restore(void **state)
     if (clock_b < clock_a || clock_b - clock_a > (uint64_t)((t1 - t0 + 50) * 1e6))
         fail_msg("kvmclock went from %llu to %llu ns over %.0f ms of running",
                  (unsigned long long)clock_a, (unsigned long long)clock_b, t1 - t0);
+    /* The wall clock KVM wrote at start agrees with the continued kvmclock
+     * (written at load, it would be off by A's 1000 s). */
+    if (wall_clock_error(&b, clock_b) > 1 || wall_clock_error(&b, clock_b) < -1)
+        fail_msg("the guest's wall clock is %.1f s off", wall_clock_error(&b, clock_b));
     assert_int_equal(last_exit, VM_EXIT_NONE);
 
     /* Too late now: loading is for a VM that never ran. */
