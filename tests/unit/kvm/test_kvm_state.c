@@ -834,7 +834,7 @@ static void test_kvm_load_refusals(void **state)
     (void)state;
 
     skip_without_kvm();
-    run_paused(&a, 20);
+    run_paused(&a, 50);
     assert_int_equal(vmstate_save_all(&a.vs, put, &sv, err, sizeof(err)), 0);
     /* A host that can scale the TSC takes another rate (KVM_SET_TSC_KHZ). */
     scales = a.k->has_tsc_control || !a.k->has_tsc_khz;
@@ -892,7 +892,7 @@ static void test_kvm_dirty_log(void **state)
 
     for (int round = 0; round < 3; round++) {
         clear_dirty(&f);
-        sleep_ms(20);
+        sleep_ms(50);
         assert_int_equal(kvm_engine_ops.dirty_log_collect(f.k), 0);
         kvm_engine_ops.dirty_log_rearm(f.k);
         assert_true(page_dirty(&f, PAGE_A));
