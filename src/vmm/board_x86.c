@@ -120,11 +120,11 @@ static int add_platform(Machine *m, X86Board *b, char *err, size_t errlen)
     pio->descs = &b->devs;
     m->uart = uart_create(pio, X86_COM1_BASE, 0, kvm_irq_line(m->engine, X86_COM1_IRQ),
                           m->console_out);
-    if (!m->uart) {
+    if (!m->uart || uart_state_register(m->uart, &m->state) < 0) {
         snprintf(err, errlen, "cannot create the UART");
         return -1;
     }
-    if (x86_pm_create(pio, pm_event, m) < 0) {
+    if (x86_pm_create(pio, pm_event, m, &m->state) < 0) {
         snprintf(err, errlen, "cannot create the power management ports");
         return -1;
     }
