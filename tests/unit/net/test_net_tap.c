@@ -300,15 +300,22 @@ static bool bridge_knows(const char *br, const uint8_t mac[6])
     return found;
 }
 
-static int set_link_up(int sock, const char *name)
+static int set_link(int sock, const char *name, bool up)
 {
     struct ifreq ifr = { 0 };
 
     snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
     if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
         return -1;
-    ifr.ifr_flags |= IFF_UP;
+    ifr.ifr_flags = up ? ifr.ifr_flags | IFF_UP : ifr.ifr_flags & ~IFF_UP;
     return ioctl(sock, SIOCSIFFLAGS, &ifr);
+}
+
+/* A bridge must be down to be deleted. */
+static void del_bridge(int sock, const char *br)
+{
+    set_link(sock, br, false);
+    ioctl(sock, SIOCBRDELBR, br);
 }
 
 /* After a restore the VMM announces the guest's MAC on its tap: the RARP
@@ -340,8 +347,8 @@ static void test_announce_on_bridge(void **state)
     Loop *l = loop_new(&lock);
     strcpy(nic.bridge, br);
     NetBackend *nb = net_tap_create(l, &nic, err, sizeof(err));
-    if (!nb || set_link_up(sock, br) < 0) {
-        ioctl(sock, SIOCBRDELBR, br);
+    if (!nb || set_link(sock, br, true) < 0) {
+        del_bridge(sock, br);
         fail_msg("%s", nb ? strerror(errno) : err);
     }
     /* ETH_P_ALL: on a bridge port, the bridge takes frames before any
@@ -366,7 +373,7 @@ static void test_announce_on_bridge(void **state)
     }
     close(ps);
     net_close(nb);
-    ioctl(sock, SIOCBRDELBR, br);
+    del_bridge(sock, br);
     close(sock);
     loop_free(l);
     assert_int_equal(n, NET_RARP_FRAME_LEN);
