@@ -466,6 +466,9 @@ static void test_pm(void **state)
     *sv = *good;
     sv_u16(sv, 4, 0x2001);
     assert_load_fails(&b->vs, sv, "SCI_EN clear or SLP_EN set");
+    /* The PM block lives as long as its machine and has no free. */
+    free(a->pio.r[0].opaque);
+    free(b->pio.r[0].opaque);
     free(a);
     free(b);
     free(good);
