@@ -147,6 +147,7 @@ static void test_blk(void **state)
     assert_memory_equal(gp(&b->mem, RAM_BASE, 0x20000), gp(&a->mem, RAM_BASE, 0x20000), 0x20000);
     assert_int_equal(b->level, 1);
 
+    check_framing(&b->vs, sv);
     /* Another disk than the guest knew. */
     assert_load_fails(&c->vs, sv, "has 4096 sectors, the guest knew 2048");
     assert_load_fails(&d->vs, sv, "is read-only now, the guest knew it writable");
@@ -320,6 +321,7 @@ static void test_net(void **state)
     assert_int_equal(fu->ninjected, 0);
     assert_int_equal(fu->nsent, 1);
 
+    check_framing(&b->vs, good);
     /* The device part: MAC (6 bytes) then link status (u16). */
     size_t dev = good->len - 8;
     assert_memory_equal(good->data + dev, mac_a, 6);
@@ -430,6 +432,24 @@ static void test_console_held_buffer(void **state)
     free(sv);
 }
 
+/* A console section: nothing of its own, so nothing may follow. */
+static void test_console_framing(void **state)
+{
+    char err[128];
+    M *a = m_new(), *b = m_new();
+    Saved *sv = malloc(sizeof(*sv));
+
+    m_attach(a, virtio_console_create(&a->mem, NULL, -1, -1, err, sizeof(err)));
+    m_attach(b, virtio_console_create(&b->mem, NULL, -1, -1, err, sizeof(err)));
+    save_section(&a->vs, sv);
+    assert_int_equal(sv->len, 40 + 2 * 34);
+    assert_loads(&b->vs, sv);
+    check_framing(&b->vs, sv);
+    m_free(a);
+    m_free(b);
+    free(sv);
+}
+
 /* ---- virtio-balloon ---- */
 
 static void test_balloon(void **state)
@@ -481,6 +501,7 @@ static void test_balloon(void **state)
     assert_int_equal(virtio_balloon_get_stats(a->vd, &st), 0);
     assert_int_equal(used_idx(&sr), 1);
 
+    check_framing(&b->vs, good);
     /* Device part: num_pages, actual, 8 stats, valid. */
     size_t dev = good->len - (4 + 4 + 64 + 1);
     assert_int_equal(ld32(good->data + dev), 64);
@@ -541,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_rarp_frame),
         cmocka_unit_test(test_net),
         cmocka_unit_test(test_console_held_buffer),
+        cmocka_unit_test(test_console_framing),
         cmocka_unit_test(test_balloon),
         cmocka_unit_test(test_rng),
     };

@@ -387,6 +387,9 @@ static void test_plic_hostile(void **state)
     sv_u32(sv, O_ENABLE(0, 0), 1);       /* source 0 does not exist */
     assert_load_fails(&b->vs, sv, "source that does not exist");
     *sv = *good;
+    sv_u32(sv, O_LEVEL(0), 1);
+    assert_load_fails(&b->vs, sv, "source that does not exist");
+    *sv = *good;
     sv_u32(sv, O_CLAIMED(0), 1);
     assert_load_fails(&b->vs, sv, "source that does not exist");
     *sv = *good;
