@@ -145,6 +145,7 @@ class Vmm:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.err_path, "wb"), start_new_session=True)
         _procs.append(self.proc)
+        _vmms.append(self)
         self.ctl = Ctl(self.ctl_path)
         self.ready_s = time.monotonic() - t0
         self.con = SockConsole(self.proc, self.ctl_path + ".console",
@@ -164,6 +165,15 @@ class Vmm:
 
 
 _procs = []
+_vmms = []
+
+
+def no_sanitizer_reports(vm_consoles):
+    """A sanitizer build reports on stderr: nothing of the kind anywhere."""
+    texts = [v.stderr() for v in _vmms] + [c.text() for c in vm_consoles]
+    for t in texts:
+        if "runtime error" in t or "Sanitizer" in t:
+            raise Failure("a sanitizer report: %s" % t[t.find("Sanitizer") - 200:][:600])
 
 
 def save(ctl, path, **kw):
@@ -463,6 +473,7 @@ def test():
 
         # 6. A guest on a bridge.
         test_bridge(tok)
+        no_sanitizer_reports(console._consoles)
     finally:
         srv.shutdown()
         for p in _procs:
