@@ -163,9 +163,13 @@ static int x86_build(Machine *m, const char *bios, bool restore, char *err, size
         snprintf(err, errlen, "--bios runs bare-metal riscv64 programs only");
         return -1;
     }
-    if (machine_create_engine(m, &kvm_engine_ops, m->cfg.vcpus, err, errlen) ||
-        add_platform(m, b, err, errlen) ||
-        board_add_devices(m, &x86_slots, err, errlen))
+    if (machine_create_engine(m, &kvm_engine_ops, m->cfg.vcpus, err, errlen))
+        return -1;
+    /* The devices' sections alone would restore a domain whose vCPUs start
+     * from nothing: saving waits until the engine has its own. */
+    if (!vmstate_find(&m->state, STREAM_TAG('K', 'V', 'C', 'P'), 0))
+        m->no_save = "the kvm engine cannot save its vCPUs yet";
+    if (add_platform(m, b, err, errlen) || board_add_devices(m, &x86_slots, err, errlen))
         return -1;
     return restore ? 0 : setup_linux(m, b, err, errlen);
 }
