@@ -520,7 +520,10 @@ Control *control_new(Machine *m)
     c->agent_idx = -1;
     c->agent_timeout_ms = CONTROL_AGENT_TIMEOUT_MS;
     c->start_ns = clock_ns();
-    c->balloon_target_mib = m->cfg.memory_mib;
+    /* The balloon's target: the configured memory, or what a restored
+     * domain's balloon was last asked for. */
+    c->balloon_target_mib = m->balloon ? virtio_balloon_get_target(m->balloon) >> 20
+                                       : m->cfg.memory_mib;
     c->vcpus_online = m->cfg.vcpus;
     return c;
 }

@@ -454,6 +454,11 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
     Migration *mg = calloc(1, sizeof(*mg));
     uint64_t total = gmem_ram_size(&m->mem);
 
+    if (m->no_save) {
+        snprintf(err, errlen, "%s", m->no_save);
+        free(mg);
+        return NULL;
+    }
     if (!mg) {
         snprintf(err, errlen, "out of memory");
         return NULL;

@@ -261,6 +261,14 @@ void virtio_balloon_set_target(VirtioDevice *vd, uint64_t bytes)
     virtio_config_changed(vd);
 }
 
+uint64_t virtio_balloon_get_target(VirtioDevice *vd)
+{
+    VirtioBalloon *b = vd->priv;
+    uint64_t ram = gmem_ram_size(vd->mem), out = (uint64_t)b->num_pages << BALLOON_PFN_SHIFT;
+
+    return out < ram ? ram - out : 0;
+}
+
 uint64_t virtio_balloon_get_actual(VirtioDevice *vd)
 {
     VirtioBalloon *b = vd->priv;
