@@ -247,7 +247,7 @@ void uart_set_output(Uart *u, void (*fn)(void *opaque, const uint8_t *buf, size_
 
 /* ---- saved state (docs/state-format.md, UART) ---- */
 
-static int uart_save(void *opaque, StateBuf *b)
+static int uart_save(void *opaque, StateBuf *b, char *err, size_t errlen)
 {
     Uart *u = opaque;
 

@@ -64,10 +64,10 @@ static int arm_restart(DevState *ds, char *err, size_t errlen)
     return 0;
 }
 
-static int slot_save(void *opaque, StateBuf *b)
+static int slot_save(void *opaque, StateBuf *b, char *err, size_t errlen)
 {
     SlotState *s = opaque;
-    return virtio_mmio_save(s->t, b);
+    return virtio_mmio_save(s->t, b, err, errlen);
 }
 
 static int slot_load(void *opaque, StateBuf *b, uint32_t version, char *err, size_t errlen)

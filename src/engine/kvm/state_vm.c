@@ -206,16 +206,13 @@ static int kvm_vm_state_put(Kvm *k, const KvmVmState *s, char *err, size_t errle
 
 /* ---- the sections ------------------------------------------------------------ */
 
-static int kvvm_save(void *opaque, StateBuf *b)
+static int kvvm_save(void *opaque, StateBuf *b, char *err, size_t errlen)
 {
     Kvm *k = opaque;
     KvmVmState s;
-    char err[256];
 
-    if (kvm_vm_state_get(k, &s, err, sizeof(err))) {
-        log_err("kvm: cannot save the VM's state: %s", err);
+    if (kvm_vm_state_get(k, &s, err, errlen))
         return -1;
-    }
     kvm_vm_state_encode(&s, b);
     return 0;
 }
@@ -241,18 +238,16 @@ static int kvvm_load(void *opaque, StateBuf *b, uint32_t version, char *err, siz
     return 0;
 }
 
-static int kvcp_save(void *opaque, StateBuf *b)
+static int kvcp_save(void *opaque, StateBuf *b, char *err, size_t errlen)
 {
     Vcpu *v = opaque;
     KvmVcpuState *s = malloc(sizeof(*s));
-    char err[256];
 
     if (!s) {
-        log_err("kvm: cannot save vCPU %u: out of memory", v->id);
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (kvm_vcpu_state_get(v, s, err, sizeof(err))) {
-        log_err("kvm: cannot save vCPU %u: %s", v->id, err);
+    if (kvm_vcpu_state_get(v, s, err, errlen)) {
         free(s);
         return -1;
     }

@@ -113,7 +113,7 @@ void clint_free(Clint *c)
 
 /* ---- saved state (docs/state-format.md, CLNT) ---- */
 
-static int clint_save(void *opaque, StateBuf *b)
+static int clint_save(void *opaque, StateBuf *b, char *err, size_t errlen)
 {
     Clint *c = opaque;
 

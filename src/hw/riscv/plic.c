@@ -253,7 +253,7 @@ static bool get_words(StateBuf *b, uint32_t *v)
     return ok;
 }
 
-static int plic_save(void *opaque, StateBuf *b)
+static int plic_save(void *opaque, StateBuf *b, char *err, size_t errlen)
 {
     Plic *p = opaque;
 

@@ -342,7 +342,7 @@ static void save_queue(StateBuf *b, const VirtQueue *vq, unsigned held)
     sb_put_bool(b, vq->signalled_valid);
 }
 
-int virtio_mmio_save(void *opaque, StateBuf *b)
+int virtio_mmio_save(void *opaque, StateBuf *b, char *err, size_t errlen)
 {
     VirtioMmio *m = opaque;
     VirtioDevice *vd = m->vd;

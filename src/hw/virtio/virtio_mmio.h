@@ -75,7 +75,7 @@ void virtio_mmio_write(VirtioMmio *m, uint64_t off, uint64_t val, unsigned size)
  * nothing unless all is valid, then drives the interrupt line to the
  * restored interrupt status. Both run with the device lock held. */
 #define VIRTIO_MMIO_STATE_VERSION 1
-int virtio_mmio_save(void *opaque, StateBuf *b);
+int virtio_mmio_save(void *opaque, StateBuf *b, char *err, size_t errlen);
 int virtio_mmio_load(void *opaque, StateBuf *b, uint32_t version, char *err, size_t errlen);
 /* The domain a loaded slot belongs to runs again (after a restore or an
  * incoming migration). Doorbells in flight at the save are lost (e.g. an

@@ -104,7 +104,7 @@ static const DescOps pm_desc = { .acpi = pm_acpi };
 
 /* ---- saved state (docs/state-format.md, X86P) ---- */
 
-static int pm_save(void *opaque, StateBuf *b)
+static int pm_save(void *opaque, StateBuf *b, char *err, size_t errlen)
 {
     X86Pm *p = opaque;
 
