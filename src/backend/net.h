@@ -46,6 +46,11 @@ typedef struct NetBackendOps {
     /* Free the backend. The slirp backend leaves a hook in the Loop (which
      * cannot remove hooks yet): stop the Loop before closing it. */
     void (*close)(NetBackend *nb);
+    /* Send a frame the VMM made itself, not the guest, out where the
+     * guest's frames go (a tap's host side). Same contract as send.
+     * Optional: NULL where no one outside this process could hear it
+     * (slirp's network is the VMM's own). */
+    int (*inject)(NetBackend *nb, const void *frame, size_t len);
 } NetBackendOps;
 
 struct NetBackend {
@@ -88,6 +93,18 @@ static inline void net_rx_resume(NetBackend *nb)
     if (nb->ops->rx_resume)
         nb->ops->rx_resume(nb);
 }
+
+/* Tell the network that the guest with this MAC is now behind this
+ * backend, as QEMU's announce does after a migration: one RARP (ethertype
+ * 0x8035, "reverse request", sender and target the MAC) to the broadcast
+ * address, so a bridge and the switches behind it learn the new port. 1
+ * sent, 0 when the backend has no outside to tell (no inject), -1 when
+ * the frame was dropped. */
+#define NET_ETH_P_RARP 0x8035
+#define NET_RARP_FRAME_LEN 60     /* the Ethernet minimum, zero padded */
+int net_announce(NetBackend *nb, const uint8_t mac[6]);
+/* The announce frame itself (NET_RARP_FRAME_LEN bytes into buf). */
+void net_rarp_frame(uint8_t *buf, const uint8_t mac[6]);
 
 static inline void net_close(NetBackend *nb)
 {

@@ -338,6 +338,7 @@ static const NetBackendOps slirp_ops = {
     .send = slirp_send,
     .rx_resume = slirp_rx_resume,
     .close = slirp_close,
+    /* No inject: nothing outside this process could hear an announce. */
 };
 
 static int add_hostfwd(NetSlirp *s, const CfgFwd *f, char *err, size_t errlen)

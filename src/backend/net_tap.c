@@ -99,6 +99,13 @@ static int tap_send(NetBackend *nb, const struct iovec *iov, unsigned n, size_t 
     return r == (ssize_t)len ? 0 : -1;
 }
 
+static int tap_inject(NetBackend *nb, const void *frame, size_t len)
+{
+    struct iovec iov = { .iov_base = (void *)frame, .iov_len = len };
+
+    return tap_send(nb, &iov, 1, len);
+}
+
 static void tap_rx_resume(NetBackend *nb)
 {
     tap_poll((NetTap *)nb, true);
@@ -119,6 +126,7 @@ static const NetBackendOps tap_ops = {
     .send = tap_send,
     .rx_resume = tap_rx_resume,
     .close = tap_close,
+    .inject = tap_inject,
 };
 
 /* Interface names: 1..15 characters, no '/', no whitespace, not "." or "..". */

@@ -236,23 +236,53 @@ static char *target_end(char *v)
 
 enum { SLOT_TARGET, SLOT_FORMAT, SLOT_VDEV, SLOT_ACCESS, NSLOTS };
 
-int config_parse_disk(CfgDisk *out, const char *spec, char *err, size_t errlen)
-{
-    char local[SPEC_MAX + 1];
-    char *slot[NSLOTS] = { NULL };
+/* A disk spec taken apart: the named slots, the positional items not yet
+ * assigned to a slot, and the flags set along the way. */
+typedef struct DiskSpec {
+    char local[SPEC_MAX + 1];           /* the spec, cut in place */
+    char *slot[NSLOTS];
     char *pos[NSLOTS + 1];
-    int npos = 0;
-    char *p;
+    int npos;
     CfgDisk d;
+} DiskSpec;
 
-    if (!spec)
-        return fail(err, errlen, "disk spec is missing");
-    if (strnlen(spec, SPEC_MAX + 1) > SPEC_MAX)
-        return fail(err, errlen, "disk spec: value too long (max %d characters)", SPEC_MAX);
-    memset(&d, 0, sizeof(d));
-    strcpy(local, spec);
+/* One key=value item. */
+static int disk_param(DiskSpec *S, const char *key, char *val, char *err, size_t errlen)
+{
+    int s = -1;
 
-    p = local;
+    if (!strcmp(key, "vdev")) s = SLOT_VDEV;
+    else if (!strcmp(key, "format")) s = SLOT_FORMAT;
+    else if (!strcmp(key, "access")) s = SLOT_ACCESS;
+    if (s >= 0) {
+        if (S->slot[s])
+            return fail(err, errlen, "disk %s is given twice", key);
+        S->slot[s] = val;
+    } else if (!strcmp(key, "devtype")) {
+        if (!strcmp(val, "cdrom"))
+            S->d.cdrom = true;
+        else if (strcmp(val, "disk") != 0)
+            return fail(err, errlen, "disk devtype '%.32s' is not valid "
+                        "(use disk or cdrom)", val);
+    } else if (!strcmp(key, "serial")) {
+        return set_serial(&S->d, val, err, errlen);
+    } else if (!strcmp(key, "backendtype") || !strcmp(key, "backend") ||
+               !strcmp(key, "script") || !strcmp(key, "colo-host") ||
+               !strcmp(key, "colo-port") || !strcmp(key, "colo-export") ||
+               !strcmp(key, "active-disk") || !strcmp(key, "hidden-disk")) {
+        /* Xen backend plumbing: meaningless here, accepted */
+    } else {
+        return fail(err, errlen, "disk parameter '%.32s' is not known", key);
+    }
+    return 0;
+}
+
+/* Cut the spec into items: target= (which may hold commas), key=value
+ * parameters, flags, and positional items. */
+static int disk_tokenize(DiskSpec *S, char *err, size_t errlen)
+{
+    char *p = S->local;
+
     while (p) {
         char *item, *key, *val, *comma;
 
@@ -264,11 +294,11 @@ int config_parse_disk(CfgDisk *out, const char *spec, char *err, size_t errlen)
              * another known parameter, else at the end of the spec. */
             char *end = target_end(item + 7);
 
-            if (slot[SLOT_TARGET])
+            if (S->slot[SLOT_TARGET])
                 return fail(err, errlen, "disk target is given twice");
             p = *end ? end + 1 : NULL;
             *end = 0;
-            slot[SLOT_TARGET] = trim(item + 7);
+            S->slot[SLOT_TARGET] = trim(item + 7);
             continue;
         }
         comma = strchr(p, ',');
@@ -279,95 +309,92 @@ int config_parse_disk(CfgDisk *out, const char *spec, char *err, size_t errlen)
             p = NULL;
         }
         item = trim(item);
-
         if (split_kv(item, &key, &val)) {
-            int s = -1;
-
-            if (!strcmp(key, "vdev")) s = SLOT_VDEV;
-            else if (!strcmp(key, "format")) s = SLOT_FORMAT;
-            else if (!strcmp(key, "access")) s = SLOT_ACCESS;
-            if (s >= 0) {
-                if (slot[s])
-                    return fail(err, errlen, "disk %s is given twice", key);
-                slot[s] = val;
-            } else if (!strcmp(key, "devtype")) {
-                if (!strcmp(val, "cdrom"))
-                    d.cdrom = true;
-                else if (strcmp(val, "disk") != 0)
-                    return fail(err, errlen, "disk devtype '%.32s' is not valid "
-                                "(use disk or cdrom)", val);
-            } else if (!strcmp(key, "serial")) {
-                if (set_serial(&d, val, err, errlen) < 0)
-                    return -1;
-            } else if (!strcmp(key, "backendtype") || !strcmp(key, "backend") ||
-                       !strcmp(key, "script") || !strcmp(key, "colo-host") ||
-                       !strcmp(key, "colo-port") || !strcmp(key, "colo-export") ||
-                       !strcmp(key, "active-disk") || !strcmp(key, "hidden-disk")) {
-                /* Xen backend plumbing: meaningless here, accepted */
-            } else {
-                return fail(err, errlen, "disk parameter '%.32s' is not known", key);
-            }
-            continue;
+            if (disk_param(S, key, val, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(item, "cdrom")) {
+            S->d.cdrom = true;
+        } else if (strcmp(item, "discard") && strcmp(item, "no-discard") &&
+                   strcmp(item, "direct-io-safe")) {
+            if (S->npos == NSLOTS)
+                return fail(err, errlen, "disk spec has too many parameters");
+            S->pos[S->npos++] = item;
         }
-        /* flags */
-        if (!strcmp(item, "cdrom")) {
-            d.cdrom = true;
-            continue;
-        }
-        if (!strcmp(item, "discard") || !strcmp(item, "no-discard") ||
-            !strcmp(item, "direct-io-safe"))
-            continue;
-        if (npos == NSLOTS)
-            return fail(err, errlen, "disk spec has too many parameters");
-        pos[npos++] = item;
     }
     /* a trailing comma leaves an empty last positional: drop it */
-    while (npos > 0 && !*pos[npos - 1])
-        npos--;
+    while (S->npos > 0 && !*S->pos[S->npos - 1])
+        S->npos--;
+    return 0;
+}
 
-    if (npos > 0) {
-        /* Old xm order is target,vdev,access; xl's is target,format,vdev,access.
-         * Tell them apart by whether the second one names a format. */
-        static const int xl_order[NSLOTS] = { SLOT_TARGET, SLOT_FORMAT, SLOT_VDEV, SLOT_ACCESS };
-        static const int xm_order[NSLOTS] = { SLOT_TARGET, SLOT_VDEV, SLOT_ACCESS, -1 };
-        static const char *const slot_names[NSLOTS] = { "target", "format", "vdev", "access" };
-        const int *order = xl_order;
+/* Positional items fill the slots in xm's order (target,vdev,access) or
+ * xl's (target,format,vdev,access), told apart by whether the second one
+ * names a format. */
+static int disk_positionals(DiskSpec *S, char *err, size_t errlen)
+{
+    static const int xl_order[NSLOTS] = { SLOT_TARGET, SLOT_FORMAT, SLOT_VDEV, SLOT_ACCESS };
+    static const int xm_order[NSLOTS] = { SLOT_TARGET, SLOT_VDEV, SLOT_ACCESS, -1 };
+    static const char *const slot_names[NSLOTS] = { "target", "format", "vdev", "access" };
+    const int *order = xl_order;
 
-        if (npos >= 2 && !is_format_word(pos[1]))
-            order = xm_order;
-        for (int i = 0; i < npos; i++) {
-            if (order[i] < 0)
-                return fail(err, errlen, "disk spec has too many parameters");
-            if (slot[order[i]])
-                return fail(err, errlen, "disk %s is given twice", slot_names[order[i]]);
-            slot[order[i]] = pos[i];
-        }
+    if (S->npos >= 2 && !is_format_word(S->pos[1]))
+        order = xm_order;
+    for (int i = 0; i < S->npos; i++) {
+        if (order[i] < 0)
+            return fail(err, errlen, "disk spec has too many parameters");
+        if (S->slot[order[i]])
+            return fail(err, errlen, "disk %s is given twice", slot_names[order[i]]);
+        S->slot[order[i]] = S->pos[i];
     }
+    return 0;
+}
+
+/* The slots into the CfgDisk, each checked. */
+static int disk_fill(DiskSpec *S, char *err, size_t errlen)
+{
+    CfgDisk *d = &S->d;
+    char **slot = S->slot;
 
     if (!slot[SLOT_TARGET] || !*slot[SLOT_TARGET])
         return fail(err, errlen, "disk has an empty target path");
-    if (strip_target_prefixes(&d, &slot[SLOT_TARGET], err, errlen) < 0)
+    if (strip_target_prefixes(d, &slot[SLOT_TARGET], err, errlen) < 0)
         return -1;
     if (!*slot[SLOT_TARGET])
         return fail(err, errlen, "disk has an empty target path");
-    if (copy_field(d.path, sizeof(d.path), slot[SLOT_TARGET]) < 0)
+    if (copy_field(d->path, sizeof(d->path), slot[SLOT_TARGET]) < 0)
         return fail(err, errlen, "disk path: value too long (max %d characters)",
                     CFG_PATH_MAX - 1);
     if (slot[SLOT_FORMAT] && *slot[SLOT_FORMAT] &&
-        set_format(&d, slot[SLOT_FORMAT], err, errlen) < 0)
+        set_format(d, slot[SLOT_FORMAT], err, errlen) < 0)
         return -1;
-    if (!d.format[0])
-        strcpy(d.format, "raw");
+    if (!d->format[0])
+        strcpy(d->format, "raw");
     if (!slot[SLOT_VDEV] || !*slot[SLOT_VDEV])
-        return fail(err, errlen, "disk '%.64s' has no virtual device name (vdev)", d.path);
-    if (set_vdev(&d, slot[SLOT_VDEV], err, errlen) < 0)
+        return fail(err, errlen, "disk '%.64s' has no virtual device name (vdev)", d->path);
+    if (set_vdev(d, slot[SLOT_VDEV], err, errlen) < 0)
         return -1;
     if (slot[SLOT_ACCESS] && *slot[SLOT_ACCESS] &&
-        set_access(&d, slot[SLOT_ACCESS], err, errlen) < 0)
+        set_access(d, slot[SLOT_ACCESS], err, errlen) < 0)
         return -1;
-    if (d.cdrom)
-        d.readonly = true;  /* a CD-ROM is read-only whatever the spec says */
-    *out = d;
+    if (d->cdrom)
+        d->readonly = true;  /* a CD-ROM is read-only whatever the spec says */
+    return 0;
+}
+
+int config_parse_disk(CfgDisk *out, const char *spec, char *err, size_t errlen)
+{
+    DiskSpec S;
+
+    if (!spec)
+        return fail(err, errlen, "disk spec is missing");
+    if (strnlen(spec, SPEC_MAX + 1) > SPEC_MAX)
+        return fail(err, errlen, "disk spec: value too long (max %d characters)", SPEC_MAX);
+    memset(&S, 0, sizeof(S));
+    strcpy(S.local, spec);
+    if (disk_tokenize(&S, err, errlen) || disk_positionals(&S, err, errlen) ||
+        disk_fill(&S, err, errlen))
+        return -1;
+    *out = S.d;
     return 0;
 }
 

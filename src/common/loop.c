@@ -148,13 +148,21 @@ void loop_run(Loop *l)
 
         if (l->lock)
             pthread_mutex_lock(l->lock);
+        /* A quit may come while we waited for the lock (a migration handed
+         * the domain over, a save ended it): from then on no device may act
+         * on a doorbell or a frame that was already pending. */
+        if (l->quit) {
+            if (l->lock)
+                pthread_mutex_unlock(l->lock);
+            break;
+        }
         if (n > 0 && (l->pfd[0].revents & POLLIN)) {
             uint64_t v;
             ssize_t r = read(l->wake_fd, &v, sizeof(v));
             (void)r;
         }
         /* fds[] may change inside callbacks: match by descriptor. */
-        for (int p = 1; n > 0 && p < nfixed; p++) {
+        for (int p = 1; n > 0 && p < nfixed && !l->quit; p++) {
             short re = l->pfd[p].revents;
             if (!re)
                 continue;

@@ -41,14 +41,15 @@ int vmstate_save_all(VmState *vs, vmstate_put_fn put, void *opaque, char *err, s
     for (unsigned i = 0; i < vs->n; i++) {
         VmStateSection *s = &vs->s[i];
         StateBuf b;
-        char name[16];
+        char name[16], why[256] = "";
         int r;
 
         sb_init(&b);
-        r = s->save(s->opaque, &b);
+        r = s->save(s->opaque, &b, why, sizeof(why));
         if (r || !sb_ok(&b)) {
             vmstate_section_name(s->tag, s->instance, name, sizeof(name));
-            snprintf(err, errlen, "cannot save section %s%s", name, r ? "" : ": out of memory");
+            snprintf(err, errlen, "cannot save section %s: %s", name,
+                     r ? (why[0] ? why : "failed") : "out of memory");
             sb_free(&b);
             return -1;
         }

@@ -24,7 +24,8 @@
 
 #define VMSTATE_MAX_SECTIONS 96
 
-typedef int (*vmstate_save_fn)(void *opaque, StateBuf *b);
+/* 0, or -1 with one line in err (the caller prefixes the section's name). */
+typedef int (*vmstate_save_fn)(void *opaque, StateBuf *b, char *err, size_t errlen);
 /* 0, or -1 with one line in err (what is wrong, not where: the caller
  * prefixes the section's name). */
 typedef int (*vmstate_load_fn)(void *opaque, StateBuf *b, uint32_t version,

@@ -1,9 +1,12 @@
 /* ns16550a UART model: enough of the 16550 for Linux's 8250 driver and
  * OpenSBI: FIFOs, divisor latch, IER/IIR interrupts, LSR status. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "hw/devstate.h"
 #include "hw/devtree.h"
 #include "uart.h"
 
@@ -240,4 +243,69 @@ void uart_set_output(Uart *u, void (*fn)(void *opaque, const uint8_t *buf, size_
 {
     u->out_fn = fn;
     u->out_opaque = opaque;
+}
+
+/* ---- saved state (docs/state-format.md, UART) ---- */
+
+static int uart_save(void *opaque, StateBuf *b, char *err, size_t errlen)
+{
+    Uart *u = opaque;
+
+    sb_put_u8(b, u->ier);
+    sb_put_u8(b, u->lcr);
+    sb_put_u8(b, u->mcr);
+    sb_put_u8(b, u->scr);
+    sb_put_u8(b, u->fcr);
+    sb_put_u8(b, u->dll);
+    sb_put_u8(b, u->dlm);
+    sb_put_bool(b, u->thr_pending);
+    /* The FIFO oldest byte first: the ring's head is the model's business. */
+    sb_put_u32(b, (uint32_t)u->rx_count);
+    for (size_t i = 0; i < u->rx_count; i++)
+        sb_put_u8(b, u->rx[(u->rx_head + i) % RX_FIFO]);
+    return 0;
+}
+
+static int uart_load(void *opaque, StateBuf *b, uint32_t version, char *err, size_t errlen)
+{
+    Uart *u = opaque;
+    uint8_t ier = sb_get_u8(b), lcr = sb_get_u8(b), mcr = sb_get_u8(b), scr = sb_get_u8(b);
+    uint8_t fcr = sb_get_u8(b), dll = sb_get_u8(b), dlm = sb_get_u8(b);
+    bool thr_pending = sb_get_bool(b);
+    uint32_t count = sb_get_u32(b);
+    uint8_t rx[RX_FIFO];
+
+    if (devstate_version(version, UART_STATE_VERSION, err, errlen))
+        return -1;
+    if (!b->error && (count > RX_FIFO || count > sb_remaining(b))) {
+        snprintf(err, errlen, "receive FIFO of %u bytes (at most %u)", count, RX_FIFO);
+        return -1;
+    }
+    sb_get_bytes(b, rx, count);
+    if (devstate_end(b, err, errlen))
+        return -1;
+    if ((ier & ~0x0fu) || (mcr & ~0x1fu)) {
+        snprintf(err, errlen, "reserved IER or MCR bits set");
+        return -1;
+    }
+    u->ier = ier;
+    u->lcr = lcr;
+    u->mcr = mcr;
+    u->scr = scr;
+    u->fcr = fcr;
+    u->dll = dll;
+    u->dlm = dlm;
+    u->thr_pending = thr_pending;
+    u->rx_head = 0;
+    u->rx_count = count;
+    memcpy(u->rx, rx, count);
+    /* The interrupt controller was restored on its own: drive the line to
+     * the level these registers mean. */
+    uart_update_irq(u);
+    return 0;
+}
+
+int uart_state_register(Uart *u, VmState *vs)
+{
+    return vmstate_register(vs, "UART", 0, UART_STATE_VERSION, uart_save, uart_load, u);
 }

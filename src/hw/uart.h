@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/vmstate.h"
 #include "hw/bus.h"
 #include "hw/irq.h"
 
@@ -16,6 +17,10 @@ typedef struct Uart Uart;
 /* regshift: register stride is 1 << regshift bytes (0 on riscv virt). */
 Uart *uart_create(Bus *bus, uint64_t base, unsigned regshift, IrqLine irq, int out_fd);
 void uart_free(Uart *u);
+/* Register the UART's saved state (section UART, instance 0: registers,
+ * divisor latch, receive FIFO, THR-empty interrupt). -1 if taken. */
+#define UART_STATE_VERSION 1
+int uart_state_register(Uart *u, VmState *vs);
 /* The register window, for callers that route accesses themselves. */
 extern const MmioOps uart_ops;
 /* The name of the UART's device-tree node ("serial@BASE"), e.g. for the

@@ -71,7 +71,8 @@ static int add_cpus(Machine *m, RiscvBoard *b, unsigned nharts, char *err, size_
     cpu = emu_cpu_if(m->engine);
     b->clint = clint_create(&m->mmio, VIRT_CLINT_BASE, &cpu);
     b->plic = plic_create(&m->mmio, VIRT_PLIC_BASE, &cpu);
-    if (!b->clint || !b->plic) {
+    if (!b->clint || !b->plic || clint_state_register(b->clint, &m->state) < 0 ||
+        plic_state_register(b->plic, &m->state) < 0) {
         snprintf(err, errlen, "cannot create the interrupt controllers");
         return -1;
     }
@@ -249,7 +250,7 @@ static int add_uart(Machine *m, RiscvBoard *b, char *err, size_t errlen)
 {
     m->uart = uart_create(&m->mmio, VIRT_UART0_BASE, 0,
                           plic_irq_line(b->plic, VIRT_UART0_IRQ), m->console_out);
-    if (!m->uart) {
+    if (!m->uart || uart_state_register(m->uart, &m->state) < 0) {
         snprintf(err, errlen, "cannot create the UART");
         return -1;
     }

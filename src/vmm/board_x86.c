@@ -120,11 +120,11 @@ static int add_platform(Machine *m, X86Board *b, char *err, size_t errlen)
     pio->descs = &b->devs;
     m->uart = uart_create(pio, X86_COM1_BASE, 0, kvm_irq_line(m->engine, X86_COM1_IRQ),
                           m->console_out);
-    if (!m->uart) {
+    if (!m->uart || uart_state_register(m->uart, &m->state) < 0) {
         snprintf(err, errlen, "cannot create the UART");
         return -1;
     }
-    if (x86_pm_create(pio, pm_event, m) < 0) {
+    if (x86_pm_create(pio, pm_event, m, &m->state) < 0) {
         snprintf(err, errlen, "cannot create the power management ports");
         return -1;
     }
@@ -163,9 +163,13 @@ static int x86_build(Machine *m, const char *bios, bool restore, char *err, size
         snprintf(err, errlen, "--bios runs bare-metal riscv64 programs only");
         return -1;
     }
-    if (machine_create_engine(m, &kvm_engine_ops, m->cfg.vcpus, err, errlen) ||
-        add_platform(m, b, err, errlen) ||
-        board_add_devices(m, &x86_slots, err, errlen))
+    if (machine_create_engine(m, &kvm_engine_ops, m->cfg.vcpus, err, errlen))
+        return -1;
+    /* The devices' sections alone would restore a domain whose vCPUs start
+     * from nothing: saving waits until the engine has its own. */
+    if (!vmstate_find(&m->state, STREAM_TAG('K', 'V', 'C', 'P'), 0))
+        m->no_save = "the kvm engine cannot save its vCPUs yet";
+    if (add_platform(m, b, err, errlen) || board_add_devices(m, &x86_slots, err, errlen))
         return -1;
     return restore ? 0 : setup_linux(m, b, err, errlen);
 }

@@ -520,7 +520,10 @@ Control *control_new(Machine *m)
     c->agent_idx = -1;
     c->agent_timeout_ms = CONTROL_AGENT_TIMEOUT_MS;
     c->start_ns = clock_ns();
-    c->balloon_target_mib = m->cfg.memory_mib;
+    /* The balloon's target: the configured memory, or what a restored
+     * domain's balloon was last asked for. */
+    c->balloon_target_mib = m->balloon ? virtio_balloon_get_target(m->balloon) >> 20
+                                       : m->cfg.memory_mib;
     c->vcpus_online = m->cfg.vcpus;
     return c;
 }
@@ -648,7 +651,6 @@ void control_stop(Control *c)
         return;
     if (c->req.active)
         agent_finish(c, false, "the VM stopped");
-    control_migration_poll(c);
     control_migration_stop(c);
     /* Clients still in the listen backlog hear about it too. */
     ls_accept_all(c->srv);

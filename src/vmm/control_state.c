@@ -167,7 +167,12 @@ void control_migration_stop(Control *c)
 {
     if (!c->mig)
         return;
+    /* Too late to cancel past the hand-over; either way the thread ends and
+     * its last word is an event before the socket closes. */
     migrate_cancel(c->mig);
+    migrate_join(c->mig);
+    __atomic_store_n(&c->mig_changed, true, __ATOMIC_RELEASE);
+    control_migration_poll(c);
     migrate_free(c->mig);
     c->mig = NULL;
 }

@@ -47,6 +47,8 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
 void migrate_status(Migration *mg, MigrateStatus *st);
 /* Ask a migration to stop (before the point of no return). */
 void migrate_cancel(Migration *mg);
+/* Wait for the thread to end (after a cancel, or once it reported an end). */
+void migrate_join(Migration *mg);
 /* Join the thread and free (after the final status was read). */
 void migrate_free(Migration *mg);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #define REPLY_TIMEOUT_MS   30000    /* accept, ready */
 #define STARTED_TIMEOUT_MS 10000
 #define PAGE_BATCH         256      /* pages per stream_write_pages call */
+#define SEND_TIMEOUT_MS    30000
 
 struct Migration {
     Machine *m;
@@ -410,9 +412,9 @@ static void *migrate_thread(void *arg)
         Outcome o = { MIG_COMPLETED, NULL, false };
         publish(mg, set_downtime, &down);
         machine_dirty_log_stop(m);
+        publish(mg, set_outcome, &o);
         machine_request_exit(m, VM_EXIT_MIGRATED, 0);
         pthread_mutex_unlock(&m->dev_lock);
-        publish(mg, set_outcome, &o);
     }
     return NULL;
 
@@ -458,6 +460,11 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
     Migration *mg = calloc(1, sizeof(*mg));
     uint64_t total = gmem_ram_size(&m->mem);
 
+    if (m->no_save) {
+        snprintf(err, errlen, "%s", m->no_save);
+        free(mg);
+        return NULL;
+    }
     if (!mg) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -486,6 +493,12 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
     mg->fd = p->fd >= 0 ? p->fd : connect_unix(p->path, err, errlen);
     if (mg->fd < 0)
         goto fail;
+    {
+        /* A receiver that stops reading must not hold the thread forever:
+         * a write that makes no progress for this long fails the migration. */
+        struct timeval tv = { .tv_sec = SEND_TIMEOUT_MS / 1000 };
+        setsockopt(mg->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
     mg->w = stream_writer_new(mg->fd, false, p->compress ? 1 : 0);
     if (!mg->w) {
         snprintf(err, errlen, "out of memory");
@@ -502,12 +515,19 @@ fail:
     return NULL;
 }
 
+void migrate_join(Migration *mg)
+{
+    if (mg && mg->thread_started) {
+        pthread_join(mg->thread, NULL);
+        mg->thread_started = false;
+    }
+}
+
 void migrate_free(Migration *mg)
 {
     if (!mg)
         return;
-    if (mg->thread_started)
-        pthread_join(mg->thread, NULL);
+    migrate_join(mg);
     stream_writer_free(mg->w);
     if (mg->fd >= 0 && mg->p.fd < 0)
         close(mg->fd);

@@ -51,6 +51,26 @@ static uint64_t pvclock_ns(uint8_t *flags)
     return t;
 }
 
+int kvmclock_start(void)
+{
+    uint32_t a, b, c, d;
+
+    cpuid(KVM_CPUID_SIGNATURE, &a, &b, &c, &d);
+    if (b != 0x4b4d564b || a < KVM_CPUID_FEATURES)      /* "KVMK" */
+        return 0;
+    cpuid(KVM_CPUID_FEATURES, &a, &b, &c, &d);
+    if (!(a & (1u << KVM_FEATURE_CLOCKSOURCE2)))
+        return 0;
+    wrmsr(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)&pvc | 1);
+    return pvc.version != 0;
+}
+
+uint64_t kvmclock_ns(void)
+{
+    uint8_t flags;
+    return pvclock_ns(&flags);
+}
+
 void kvmclock_test(void)
 {
     uint32_t a, b, c, d;

@@ -8,6 +8,11 @@
  *   xtest.bench        print "ready" right after the guest's own setup,
  *                      before any check, then finish (bench/kvm.sh)
  *   xtest.echo         hvc0 echo check: the host echoes a line back
+ *   xtest.count=MS     after the checks, count forever: every MS ms print
+ *                      "xtest: count N ticks T tsc_ms A kvmclock_ms B
+ *                      ap_ipis I" (guest time from the TSC and from
+ *                      kvmclock; an IPI to the first AP, answered, each
+ *                      time), for save/restore and migration tests
  *   xtest.end=poweroff|reset|kbdreset|triple|halt   how to finish */
 #include "xtest.h"
 
@@ -20,6 +25,7 @@ static uint64_t idt[512];
 static volatile unsigned ap_up, ap_got_ipi, bsp_ipis, ap_ids[64];
 static unsigned ncpus, apic_ids[64];
 static uint64_t ram_bytes;
+static uint64_t tsc_per_100ms;     /* measured against the LAPIC timer */
 
 extern const uint64_t isr_table[256];
 extern char tramp_start[], tramp_end[], tramp_cr3[], tramp_next[];
@@ -340,6 +346,46 @@ static void smp_test(void)
         FAIL("smp: not every cpu came up and exchanged ipis\n");
 }
 
+/* ---- counting (xtest.count=MS) ---- */
+
+/* An IPI to the first AP, and its answer (its ISR counts it): the AP's
+ * LAPIC, IDT and halted state are alive. */
+static unsigned ping_ap(void)
+{
+    unsigned before = ap_got_ipi;
+    uint64_t end = ticks + 50;
+
+    if (!ap_up)
+        return 0;
+    send_ipi(ap_ids[0], VEC_IPI_AP);
+    while (ap_got_ipi == before && ticks < end)
+        __asm__ volatile("sti; hlt; cli");
+    if (ap_got_ipi == before)
+        FAIL("count: the AP did not take its IPI\n");
+    return ap_got_ipi;
+}
+
+static void count_forever(unsigned ms)
+{
+    uint64_t next = ticks, tsc0 = rdtsc();
+    int kvmclock = kvmclock_start();
+
+    if (!kvmclock)
+        printf("xtest: count: no kvmclock\n");
+    for (uint64_t n = 1;; n++) {
+        uint64_t tsc_ms, kvm_ms;
+        unsigned ipis;
+        next += ms / 10 ? ms / 10 : 1;
+        while (ticks < next)
+            __asm__ volatile("sti; hlt; cli");
+        ipis = ping_ap();
+        tsc_ms = tsc_per_100ms ? (rdtsc() - tsc0) * 100 / tsc_per_100ms : 0;
+        kvm_ms = kvmclock ? kvmclock_ns() / 1000000 : 0;
+        printf("xtest: count %lu ticks %lu tsc_ms %lu kvmclock_ms %lu ap_ipis %u\n",
+               n, ticks, tsc_ms, kvm_ms, ipis);
+    }
+}
+
 /* ---- the end ---- */
 
 static void finish(void)
@@ -405,11 +451,16 @@ void xmain(int kind, const uint8_t *info)
         while (ticks < start + 10)
             __asm__ volatile("sti; hlt; cli");
     }
-    printf("xtest: lapic timer 10 ticks, %lu tsc cycles\n", rdtsc() - t0);
+    tsc_per_100ms = rdtsc() - t0;
+    printf("xtest: lapic timer 10 ticks, %lu tsc cycles\n", tsc_per_100ms);
     kvmclock_test();
 
     smp_test();
     virtio_tests();
+    if (cmdline_arg("xtest.count=", buf, sizeof(buf))) {
+        const char *p = buf;
+        count_forever((unsigned)parse_num(&p));
+    }
 
     if (cmdline_arg("xtest.ticks=", buf, sizeof(buf))) {
         const char *p = buf;

@@ -32,5 +32,9 @@ int cmdline_has(const char *word);
 
 void virtio_tests(void);
 void kvmclock_test(void);
+/* Register the pvclock page and leave it on: 1, or 0 without kvmclock. */
+int kvmclock_start(void);
+/* Guest time in ns from the pvclock page (after kvmclock_start). */
+uint64_t kvmclock_ns(void);
 
 #endif

@@ -31,7 +31,7 @@ static int load_err(char *err, size_t errlen, const char *what)
     X(mhartid) X(instret) X(mcycle_off) X(minstret_off) X(mtimecmp) X(stimecmp) \
     X(start_addr) X(start_arg)
 
-static int hart_save(void *opaque, StateBuf *b)
+static int hart_save(void *opaque, StateBuf *b, char *err, size_t errlen)
 {
     Hart *h = opaque;
 
@@ -138,7 +138,7 @@ static int hart_load(void *opaque, StateBuf *b, uint32_t version, char *err, siz
 
 /* ---- EMUC: the engine ---------------------------------------------------- */
 
-static int emuc_save(void *opaque, StateBuf *b)
+static int emuc_save(void *opaque, StateBuf *b, char *err, size_t errlen)
 {
     Emu *e = opaque;
     /* Paused: emu_mtime is the frozen guest time only once the pause moved

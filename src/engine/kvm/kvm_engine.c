@@ -1,4 +1,5 @@
-/* The "kvm" engine: EngineOps over vm.c (the VM), cpuid.c and vcpu.c. */
+/* The "kvm" engine: EngineOps over vm.c (the VM), cpuid.c, vcpu.c,
+ * state_*.c (save/restore) and dirty.c (dirty-page logging). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ static int kvm_setup(Kvm *k, unsigned n, char *err, size_t errlen)
     if (kvm_vm_create(k, err, errlen) || kvm_cpuid_init(k, err, errlen))
         return -1;
     kvm_eventfd_probe(k);
+    kvm_state_probe(k);
     max = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
     if (max > 0 && n > (unsigned)max) {
         snprintf(err, errlen, "vcpus: this host's KVM runs at most %d per VM", max);
@@ -61,6 +63,11 @@ static Engine *kvm_create(const EngineHost *host, char *err, size_t errlen)
         kvm_destroy(k);
         return NULL;
     }
+    if (host->state && kvm_state_register(k)) {
+        snprintf(err, errlen, "cannot register the vCPUs' state");
+        kvm_destroy(k);
+        return NULL;
+    }
     return k;
 }
 
@@ -85,9 +92,14 @@ IrqLine kvm_irq_line(Engine *k, unsigned gsi)
     return (IrqLine){ .set_level = kvm_set_irq, .ctrl = k, .irq = gsi };
 }
 
+/* A booted VM enters at the board's boot state; a restored one continues
+ * where it was saved (its state was loaded into KVM already). */
 static int kvm_start(Engine *k)
 {
-    if (kvm_vcpu_set_boot_state(&k->vcpu[0], &k->boot) < 0) {
+    k->started = true;
+    if (k->restored) {
+        kvm_state_start(k);
+    } else if (kvm_vcpu_set_boot_state(&k->vcpu[0], &k->boot) < 0) {
         log_err("kvm: cannot set the boot vCPU state: %s", strerror(errno));
         return -1;
     }
@@ -132,6 +144,7 @@ static void kvm_destroy(Engine *k)
     kvm_vcpus_stop(k);
     kvm_eventfd_destroy(k);
     kvm_vm_destroy(k);
+    kvm_dirty_log_free(k);
     free(k->cpuid);
     free(k);
 }
@@ -150,4 +163,8 @@ const EngineOps kvm_engine_ops = {
     .stop = kvm_stop,
     .destroy = kvm_destroy,
     .cpu_time_ns = kvm_cpu_time_ns,
+    .dirty_log_start = kvm_dirty_log_start,
+    .dirty_log_stop = kvm_dirty_log_stop,
+    .dirty_log_collect = kvm_dirty_log_collect,
+    .dirty_log_rearm = kvm_dirty_log_rearm,
 };

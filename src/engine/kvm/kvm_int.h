@@ -9,6 +9,7 @@
 
 #include "common/limits.h"
 #include "kvm.h"
+#include "state.h"
 
 #define KVM_MAX_VCPUS XENO_MAX_VCPUS   /* the vCPU array bound */
 #define KVM_IRQFD_GSIS 24          /* the IOAPIC's inputs */
@@ -41,6 +42,8 @@ typedef struct Vcpu {
     pthread_t thread;
     bool thread_started;
     bool io_pending;            /* last exit was I/O: complete before a save */
+    uint64_t wall_clock_msr;    /* restored KVM_WALL_CLOCK_NEW, written at start */
+    bool wall_clock_pending;
     uint64_t last_cpu_ns;       /* thread CPU time when it ended */
     unsigned long nexits, nio, nmmio;
 } Vcpu;
@@ -73,6 +76,20 @@ struct Engine {
     unsigned ndoorbell;
     unsigned long nirqfd, ndoorbells;   /* signals sent / doorbells served */
     bool stats_logged;
+
+    /* Save/restore (state_vm.c, state_vcpu.c), probed at create. */
+    uint32_t state_msrs[KVM_STATE_MAX_MSRS];    /* KVM_STATE_MSRS this host's KVM has */
+    unsigned nstate_msrs;
+    uint32_t xsave_size;        /* bytes KVM_GET_XSAVE2 / KVM_SET_XSAVE move */
+    bool has_xsave2, has_sregs2, has_xcrs, has_tsc_khz, has_tsc_control;
+    const char *no_state;       /* the capability save/restore needs and lacks, or NULL */
+    bool started;               /* start ran: too late to load sections */
+    bool restored;              /* sections were loaded: start continues them */
+    bool tsc_warned;            /* said that KVM ignored the saved TSC */
+
+    /* Dirty logging (dirty.c): one KVM_GET_DIRTY_LOG buffer per slot. */
+    bool dirty_logging;
+    uint64_t *dirty_buf[GMEM_MAX_REGIONS];
 };
 
 /* Ask the VMM to stop the VM (EngineHost.request_exit). */
@@ -84,8 +101,32 @@ static inline void kvm_request_exit(Kvm *k, enum vm_exit why)
 /* vm.c */
 int kvm_vm_create(Kvm *k, char *err, size_t errlen);
 void kvm_vm_destroy(Kvm *k);
+/* (Re)declare memory slot i to KVM with these flags (KVM_MEM_*). */
+int kvm_set_slot(Kvm *k, unsigned i, uint32_t flags);
 void kvm_clock_pause(Kvm *k);
 void kvm_clock_resume(Kvm *k);
+
+/* state_vm.c: the KVVM section and the sections' registration; probe the
+ * capabilities and MSRs save/restore use (after the VM exists). Restored
+ * start: the guest's clock continues from the saved kvmclock. */
+void kvm_state_probe(Kvm *k);
+int kvm_state_register(Kvm *k);
+void kvm_state_start(Kvm *k);
+/* After KVM_SET_CLOCK (vm.c): write what had to wait for the guest's
+ * clock (the restored kvmclock wall-clock MSR). */
+void kvm_state_clock_set(Kvm *k);
+
+/* state_vcpu.c: one vCPU's state from KVM and back, in the order KVM
+ * needs (see there). 0, or -1 with one line in err. */
+int kvm_vcpu_state_get(Vcpu *v, KvmVcpuState *s, char *err, size_t errlen);
+int kvm_vcpu_state_put(Vcpu *v, const KvmVcpuState *s, char *err, size_t errlen);
+
+/* dirty.c: EngineOps dirty logging. */
+int kvm_dirty_log_start(Kvm *k);
+void kvm_dirty_log_stop(Kvm *k);
+int kvm_dirty_log_collect(Kvm *k);
+void kvm_dirty_log_rearm(Kvm *k);
+void kvm_dirty_log_free(Kvm *k);
 
 /* eventfd.c */
 void kvm_eventfd_init(Kvm *k);

@@ -19,21 +19,29 @@ static int need_cap(Kvm *k, int cap, const char *name, char *err, size_t errlen)
     return -1;
 }
 
+int kvm_set_slot(Kvm *k, unsigned i, uint32_t flags)
+{
+    const GuestRegion *g = &k->host.mem->r[i];
+    struct kvm_userspace_memory_region r = {
+        .slot = i,
+        .flags = flags,
+        .guest_phys_addr = g->gpa,
+        .memory_size = g->size,
+        .userspace_addr = (uint64_t)(uintptr_t)g->host,
+    };
+
+    return ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
+}
+
 static int add_slots(Kvm *k, char *err, size_t errlen)
 {
     GuestMem *mem = k->host.mem;
 
     for (unsigned i = 0; i < mem->nr; i++) {
-        struct kvm_userspace_memory_region r = {
-            .slot = i,
-            .guest_phys_addr = mem->r[i].gpa,
-            .memory_size = mem->r[i].size,
-            .userspace_addr = (uint64_t)(uintptr_t)mem->r[i].host,
-        };
-        if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+        if (kvm_set_slot(k, i, 0) < 0) {
             snprintf(err, errlen, "KVM: cannot map guest memory at 0x%llx (%llu MiB): %s",
-                     (unsigned long long)r.guest_phys_addr,
-                     (unsigned long long)(r.memory_size >> 20), strerror(errno));
+                     (unsigned long long)mem->r[i].gpa,
+                     (unsigned long long)(mem->r[i].size >> 20), strerror(errno));
             return -1;
         }
     }
@@ -102,10 +110,15 @@ void kvm_vm_destroy(Kvm *k)
 }
 
 /* kvmclock: freeze guest time across a pause, so the guest sees no jump
- * (and its watchdogs do not fire) when it resumes. */
+ * (and its watchdogs do not fire) when it resumes. The guest's TSC keeps
+ * counting meanwhile, as under QEMU; kvmclock, which Linux keeps time
+ * with, does not. */
 void kvm_clock_pause(Kvm *k)
 {
-    k->clock_saved = ioctl(k->vm_fd, KVM_GET_CLOCK, &k->paused_clock) == 0;
+    /* Already frozen: a VM paused before its restored start keeps the saved
+     * time, which no resume has set yet. */
+    if (!k->clock_saved)
+        k->clock_saved = ioctl(k->vm_fd, KVM_GET_CLOCK, &k->paused_clock) == 0;
     for (unsigned i = 0; i < k->nvcpus; i++)
         ioctl(k->vcpu[i].fd, KVM_KVMCLOCK_CTRL, 0);  /* EINVAL if the guest has no kvmclock */
 }
@@ -117,5 +130,6 @@ void kvm_clock_resume(Kvm *k)
         if (ioctl(k->vm_fd, KVM_SET_CLOCK, &c) < 0)
             log_debug("kvm: KVM_SET_CLOCK: %s", strerror(errno));
         k->clock_saved = false;
+        kvm_state_clock_set(k);
     }
 }

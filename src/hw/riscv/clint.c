@@ -1,7 +1,9 @@
 /* CLINT: per-hart msip and mtimecmp registers and the shared mtime. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/util.h"
+#include "hw/devstate.h"
 #include "hw/devtree.h"
 #include "riscv.h"
 
@@ -107,4 +109,53 @@ void clint_free(Clint *c)
         free(c->msip);
         free(c);
     }
+}
+
+/* ---- saved state (docs/state-format.md, CLNT) ---- */
+
+static int clint_save(void *opaque, StateBuf *b, char *err, size_t errlen)
+{
+    Clint *c = opaque;
+
+    sb_put_u32(b, c->cpu.nharts);
+    for (unsigned h = 0; h < c->cpu.nharts; h++)
+        sb_put_bool(b, c->msip[h] != 0);
+    return 0;
+}
+
+static int clint_load(void *opaque, StateBuf *b, uint32_t version, char *err, size_t errlen)
+{
+    Clint *c = opaque;
+    uint32_t n = sb_get_u32(b);
+    bool *msip;
+
+    if (devstate_version(version, CLINT_STATE_VERSION, err, errlen))
+        return -1;
+    if (!b->error && n != c->cpu.nharts) {
+        snprintf(err, errlen, "saved with %u harts, this machine has %u", n, c->cpu.nharts);
+        return -1;
+    }
+    msip = calloc(c->cpu.nharts + 1, sizeof(*msip));
+    if (!msip) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (unsigned h = 0; h < c->cpu.nharts; h++)
+        msip[h] = sb_get_bool(b);
+    if (devstate_end(b, err, errlen)) {
+        free(msip);
+        return -1;
+    }
+    /* msip is mirrored in the hart's mip.MSIP: set both. */
+    for (unsigned h = 0; h < c->cpu.nharts; h++) {
+        c->msip[h] = msip[h];
+        c->cpu.set_mip(c->cpu.opaque, h, MIP_MSIP, msip[h]);
+    }
+    free(msip);
+    return 0;
+}
+
+int clint_state_register(Clint *c, VmState *vs)
+{
+    return vmstate_register(vs, "CLNT", 0, CLINT_STATE_VERSION, clint_save, clint_load, c);
 }

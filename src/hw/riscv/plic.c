@@ -1,9 +1,12 @@
 /* PLIC (SiFive/RISC-V platform-level interrupt controller), level-triggered.
  * Contexts follow QEMU's virt board: context 2*h is hart h's M-mode, 2*h+1
  * its S-mode. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/util.h"
+#include "hw/devstate.h"
 #include "hw/devtree.h"
 #include "riscv.h"
 
@@ -216,4 +219,165 @@ void plic_free(Plic *p)
         free(p->irq_out);
         free(p);
     }
+}
+
+/* ---- saved state (docs/state-format.md, PLIC) ---- */
+
+/* The bits of word w that name a source (1..NSRC-1). */
+static uint32_t source_bits(unsigned w)
+{
+    uint32_t m = ~0u;
+
+    if (w == 0)
+        m &= ~1u;
+    if ((w + 1) * 32 > NSRC)
+        m &= (1u << (NSRC % 32)) - 1;
+    return m;
+}
+
+static void put_words(StateBuf *b, const uint32_t *v)
+{
+    for (unsigned w = 0; w < NWORDS; w++)
+        sb_put_u32(b, v[w]);
+}
+
+/* False if a bit names no source. */
+static bool get_words(StateBuf *b, uint32_t *v)
+{
+    bool ok = true;
+
+    for (unsigned w = 0; w < NWORDS; w++) {
+        v[w] = sb_get_u32(b);
+        ok &= !(v[w] & ~source_bits(w));
+    }
+    return ok;
+}
+
+static int plic_save(void *opaque, StateBuf *b, char *err, size_t errlen)
+{
+    Plic *p = opaque;
+
+    sb_put_u32(b, NSRC);
+    sb_put_u32(b, p->nctx);
+    for (unsigned i = 0; i < NSRC; i++)
+        sb_put_u32(b, p->prio[i]);
+    put_words(b, p->level);
+    put_words(b, p->pending);
+    put_words(b, p->claimed);
+    for (unsigned c = 0; c < p->nctx; c++) {
+        put_words(b, p->enable[c]);
+        sb_put_u32(b, p->threshold[c]);
+    }
+    return 0;
+}
+
+/* The state a load builds before it replaces the PLIC's. */
+typedef struct PlicImage {
+    uint32_t prio[NSRC], level[NWORDS], pending[NWORDS], claimed[NWORDS];
+    uint32_t (*enable)[NWORDS];
+    uint32_t *threshold;
+} PlicImage;
+
+/* Read and validate a section into *im: 0, or -1 with one line in err. */
+static int read_image(Plic *p, StateBuf *b, PlicImage *im, char *err, size_t errlen)
+{
+    bool bits_ok = true, values_ok = true;
+    const char *why = NULL;
+
+    for (unsigned i = 0; i < NSRC; i++) {
+        im->prio[i] = sb_get_u32(b);
+        values_ok &= im->prio[i] <= 7 && (i || !im->prio[i]);
+    }
+    bits_ok &= get_words(b, im->level);
+    bits_ok &= get_words(b, im->pending);
+    bits_ok &= get_words(b, im->claimed);
+    for (unsigned c = 0; c < p->nctx; c++) {
+        bits_ok &= get_words(b, im->enable[c]);
+        im->threshold[c] = sb_get_u32(b);
+        values_ok &= im->threshold[c] <= 7;
+    }
+    if (devstate_end(b, err, errlen))
+        return -1;
+    if (!bits_ok)
+        why = "a bit set for a source that does not exist";
+    else if (!values_ok)
+        why = "a priority or threshold above 7";
+    /* What the model keeps true: a source pends only while its line is
+     * high, and never while it is claimed. */
+    for (unsigned w = 0; w < NWORDS && !why; w++)
+        if ((im->pending[w] & ~im->level[w]) || (im->pending[w] & im->claimed[w]))
+            why = "a source pending with its line low or while claimed";
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static void apply_image(Plic *p, const PlicImage *im)
+{
+    memcpy(p->prio, im->prio, sizeof(p->prio));
+    memcpy(p->level, im->level, sizeof(p->level));
+    memcpy(p->pending, im->pending, sizeof(p->pending));
+    memcpy(p->claimed, im->claimed, sizeof(p->claimed));
+    memcpy(p->enable, im->enable, p->nctx * sizeof(*p->enable));
+    memcpy(p->threshold, im->threshold, p->nctx * sizeof(*p->threshold));
+}
+
+/* Tell every hart's M and S external interrupt the level the restored
+ * registers mean, whatever was driven before. */
+static void drive_all(Plic *p)
+{
+    for (unsigned ctx = 0; ctx < p->nctx; ctx++) {
+        p->irq_out[ctx] = best(p, ctx) != 0;
+        p->cpu.set_mip(p->cpu.opaque, ctx / 2, (ctx & 1) ? MIP_SEIP : MIP_MEIP,
+                       p->irq_out[ctx]);
+    }
+}
+
+static void image_free(PlicImage *im)
+{
+    if (im) {
+        free(im->enable);
+        free(im->threshold);
+        free(im);
+    }
+}
+
+static int plic_load(void *opaque, StateBuf *b, uint32_t version, char *err, size_t errlen)
+{
+    Plic *p = opaque;
+    uint32_t nsrc = sb_get_u32(b), nctx = sb_get_u32(b);
+    PlicImage *im;
+    int r;
+
+    if (devstate_version(version, PLIC_STATE_VERSION, err, errlen))
+        return -1;
+    if (!b->error && (nsrc != NSRC || nctx != p->nctx)) {
+        snprintf(err, errlen, "saved with %u sources and %u contexts, this PLIC has %u and %u",
+                 nsrc, nctx, NSRC, p->nctx);
+        return -1;
+    }
+    im = calloc(1, sizeof(*im));
+    if (im) {
+        im->enable = calloc(p->nctx, sizeof(*im->enable));
+        im->threshold = calloc(p->nctx, sizeof(*im->threshold));
+    }
+    if (!im || !im->enable || !im->threshold) {
+        image_free(im);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    r = read_image(p, b, im, err, errlen);
+    if (r == 0) {
+        apply_image(p, im);
+        drive_all(p);
+    }
+    image_free(im);
+    return r;
+}
+
+int plic_state_register(Plic *p, VmState *vs)
+{
+    return vmstate_register(vs, "PLIC", 0, PLIC_STATE_VERSION, plic_save, plic_load, p);
 }

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "common/vmstate.h"
 #include "hw/bus.h"
 #include "hw/irq.h"
 #include "hw/mem.h"
@@ -59,6 +60,16 @@ void clint_free(Clint *c);
 
 Plic *plic_create(Bus *bus, uint64_t base, const RiscvCpuIf *cpu);
 void plic_free(Plic *p);
+
+/* Saved state (docs/state-format.md): section CLNT 0, each hart's msip
+ * (mtimecmp and mtime belong to the engine's sections), and PLIC 0,
+ * priorities, input levels, pending, claimed, per-context enables and
+ * thresholds. A load drives the harts' interrupt lines to match. -1 if
+ * the section is taken. The test device has no state and no section. */
+#define CLINT_STATE_VERSION 1
+#define PLIC_STATE_VERSION 1
+int clint_state_register(Clint *c, VmState *vs);
+int plic_state_register(Plic *p, VmState *vs);
 /* The device-facing side: IrqLine for source `irq` (1..VIRT_PLIC_NDEV). */
 IrqLine plic_irq_line(Plic *p, unsigned irq);
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "hw/devstate.h"
 
 #define BALLOON_INFLATE 0
 #define BALLOON_DEFLATE 1
@@ -165,6 +166,59 @@ static void balloon_destroy(VirtioDevice *vd)
     free(vd->priv);
 }
 
+/* ---- saved state: target, actual, the last stats ---- */
+
+#define STATS_FIELDS(X) \
+    X(swap_in) X(swap_out) X(major_faults) X(minor_faults) X(free_memory) \
+    X(total_memory) X(available_memory) X(disk_caches)
+
+static int balloon_save(VirtioDevice *vd, StateBuf *b)
+{
+    VirtioBalloon *bl = vd->priv;
+
+    sb_put_u32(b, bl->num_pages);
+    sb_put_u32(b, bl->actual);
+#define PUT(f) sb_put_u64(b, bl->stats.f);
+    STATS_FIELDS(PUT)
+#undef PUT
+    sb_put_bool(b, bl->stats.valid);
+    return 0;
+}
+
+static int balloon_load(VirtioDevice *vd, StateBuf *b, uint32_t version, char *err,
+                        size_t errlen)
+{
+    VirtioBalloon *bl = vd->priv;
+    uint32_t num_pages = sb_get_u32(b), actual = sb_get_u32(b);
+    BalloonStats st = { 0 };
+
+#define GET(f) st.f = sb_get_u64(b);
+    STATS_FIELDS(GET)
+#undef GET
+    st.valid = sb_get_bool(b);
+    if (devstate_end(b, err, errlen))
+        return -1;
+    /* virtio_balloon_set_target never asks for more than all of RAM. */
+    if (num_pages > gmem_ram_size(vd->mem) >> BALLOON_PFN_SHIFT) {
+        snprintf(err, errlen, "balloon target of %u pages is more than guest RAM", num_pages);
+        return -1;
+    }
+    bl->num_pages = num_pages;
+    bl->actual = actual;
+    bl->stats = st;
+    /* A stats buffer held here is back in the saved ring. */
+    bl->have_stats_elem = false;
+    return 0;
+}
+
+/* The stats buffer in hand is the last one popped from its queue. */
+static unsigned balloon_held(VirtioDevice *vd, unsigned q)
+{
+    VirtioBalloon *bl = vd->priv;
+
+    return q == BALLOON_STATS && bl->have_stats_elem;
+}
+
 static const VirtioDeviceOps balloon_ops = {
     .name = "virtio-balloon",
     .device_id = VIRTIO_ID_BALLOON,
@@ -175,6 +229,9 @@ static const VirtioDeviceOps balloon_ops = {
     .queue_notify = balloon_queue_notify,
     .reset = balloon_reset,
     .destroy = balloon_destroy,
+    .save = balloon_save,
+    .load = balloon_load,
+    .held = balloon_held,
 };
 
 VirtioDevice *virtio_balloon_create(GuestMem *mem, char *err, size_t errlen)
@@ -202,6 +259,14 @@ void virtio_balloon_set_target(VirtioDevice *vd, uint64_t bytes)
         return;
     b->num_pages = (uint32_t)pages;
     virtio_config_changed(vd);
+}
+
+uint64_t virtio_balloon_get_target(VirtioDevice *vd)
+{
+    VirtioBalloon *b = vd->priv;
+    uint64_t ram = gmem_ram_size(vd->mem), out = (uint64_t)b->num_pages << BALLOON_PFN_SHIFT;
+
+    return out < ram ? ram - out : 0;
 }
 
 uint64_t virtio_balloon_get_actual(VirtioDevice *vd)

@@ -16,6 +16,7 @@
 #include "backend/block.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "hw/devstate.h"
 
 #define VIRTIO_BLK_F_SEG_MAX  2
 #define VIRTIO_BLK_F_RO       5
@@ -233,6 +234,38 @@ static void blk_destroy(VirtioDevice *vd)
     free(b);
 }
 
+/* Saved state: nothing beyond the configuration, but the disk must be
+ * the one the guest knew: same size, same writability. */
+static int blk_save(VirtioDevice *vd, StateBuf *b)
+{
+    VirtioBlk *blk = vd->priv;
+
+    sb_put_u64(b, blk->capacity);
+    sb_put_bool(b, blk->readonly);
+    return 0;
+}
+
+static int blk_load(VirtioDevice *vd, StateBuf *b, uint32_t version, char *err, size_t errlen)
+{
+    VirtioBlk *blk = vd->priv;
+    uint64_t capacity = sb_get_u64(b);
+    bool readonly = sb_get_bool(b);
+
+    if (devstate_end(b, err, errlen))
+        return -1;
+    if (capacity != blk->capacity) {
+        snprintf(err, errlen, "%s has %llu sectors, the guest knew %llu", blk->path,
+                 (unsigned long long)blk->capacity, (unsigned long long)capacity);
+        return -1;
+    }
+    if (readonly != blk->readonly) {
+        snprintf(err, errlen, "%s is %s now, the guest knew it %s", blk->path,
+                 blk->readonly ? "read-only" : "writable", readonly ? "read-only" : "writable");
+        return -1;
+    }
+    return 0;
+}
+
 static const VirtioDeviceOps blk_ops = {
     .name = "virtio-blk",
     .device_id = VIRTIO_ID_BLOCK,
@@ -241,6 +274,8 @@ static const VirtioDeviceOps blk_ops = {
     .config_size = CFG_SIZE,
     .queue_notify = blk_queue_notify,
     .destroy = blk_destroy,
+    .save = blk_save,
+    .load = blk_load,
 };
 
 BlockBackend *virtio_blk_backend(VirtioDevice *vd)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "hw/devstate.h"
 
 #define CONSOLE_RX 0
 #define CONSOLE_TX 1
@@ -164,6 +165,29 @@ static void console_destroy(VirtioDevice *vd)
     free(c);
 }
 
+/* A receive buffer in hand was popped last (one at a time): a save gives
+ * it back to the ring. */
+static unsigned console_held(VirtioDevice *vd, unsigned q)
+{
+    VirtioConsole *c = vd->priv;
+
+    return q == CONSOLE_RX && c->have_rx;
+}
+
+/* No state of its own beyond the transport's (input end-of-file is the
+ * host's, not the guest's); a buffer held here is back in the saved
+ * ring, so drop it. Input is watched again at the restart's rx kick. */
+static int console_load(VirtioDevice *vd, StateBuf *b, uint32_t version, char *err,
+                        size_t errlen)
+{
+    VirtioConsole *c = vd->priv;
+
+    if (devstate_end(b, err, errlen))
+        return -1;
+    c->have_rx = false;
+    return 0;
+}
+
 static const VirtioDeviceOps console_ops = {
     .name = "virtio-console",
     .device_id = VIRTIO_ID_CONSOLE,
@@ -172,6 +196,8 @@ static const VirtioDeviceOps console_ops = {
     .queue_notify = console_queue_notify,
     .reset = console_reset,
     .destroy = console_destroy,
+    .load = console_load,
+    .held = console_held,
 };
 
 VirtioDevice *virtio_console_create(GuestMem *mem, Loop *loop, int in_fd, int out_fd,

@@ -41,6 +41,8 @@ typedef struct BalloonStats {
 VirtioDevice *virtio_balloon_create(GuestMem *mem, char *err, size_t errlen);
 /* Guest RAM size wanted, in bytes (clamped to [0, RAM size]). */
 void virtio_balloon_set_target(VirtioDevice *vd, uint64_t bytes);
+/* The guest RAM size asked for, in bytes (after a restore: the saved one). */
+uint64_t virtio_balloon_get_target(VirtioDevice *vd);
 /* Bytes currently ballooned out, as reported by the driver. */
 uint64_t virtio_balloon_get_actual(VirtioDevice *vd);
 /* Copy the last stats the guest reported into *st and ask the guest for

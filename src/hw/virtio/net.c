@@ -17,6 +17,7 @@
 #include "backend/net.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "hw/devstate.h"
 #include "hw/virtio/devices.h"
 #include "hw/virtio/virtio.h"
 
@@ -254,6 +255,60 @@ static void net_destroy(VirtioDevice *vd)
     free(n);
 }
 
+/* ---- saved state: MAC and link status (the receive path keeps nothing
+ * between frames: each one is popped and pushed in one call) */
+
+static bool mac_is_multicast(const uint8_t mac[6])
+{
+    return mac[0] & 1;
+}
+
+static int net_save(VirtioDevice *vd, StateBuf *b)
+{
+    VirtioNet *n = to_net(vd);
+
+    sb_put_bytes(b, n->mac, 6);
+    sb_put_u16(b, ld16(n->config + 6));
+    return 0;
+}
+
+static int net_load(VirtioDevice *vd, StateBuf *b, uint32_t version, char *err, size_t errlen)
+{
+    VirtioNet *n = to_net(vd);
+    uint8_t mac[6];
+    uint16_t status;
+
+    sb_get_bytes(b, mac, 6);
+    status = sb_get_u16(b);
+    if (devstate_end(b, err, errlen))
+        return -1;
+    if (mac_is_multicast(mac)) {
+        snprintf(err, errlen, "multicast MAC %02x:%02x:%02x:%02x:%02x:%02x",
+                 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+        return -1;
+    }
+    if (status & ~VIRTIO_NET_S_LINK_UP) {
+        snprintf(err, errlen, "link status 0x%x has bits the device does not offer", status);
+        return -1;
+    }
+    /* The guest knows its MAC (a random one if the configuration names
+     * none): it stays. */
+    memcpy(n->mac, mac, 6);
+    memcpy(n->config, mac, 6);
+    st16(n->config + 6, status);
+    return 0;
+}
+
+/* On its new host, the network must learn where the guest's MAC is. */
+static void net_restarted(VirtioDevice *vd)
+{
+    VirtioNet *n = to_net(vd);
+
+    if (net_announce(n->be, n->mac) < 0)
+        log_warn("virtio-net: the announce of %02x:%02x:%02x:%02x:%02x:%02x was dropped",
+                 n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+}
+
 static const VirtioDeviceOps virtio_net_ops = {
     .name = "virtio-net",
     .device_id = VIRTIO_ID_NET,
@@ -264,6 +319,9 @@ static const VirtioDeviceOps virtio_net_ops = {
     .queue_notify = net_queue_notify,
     .activate = net_activate,
     .destroy = net_destroy,
+    .save = net_save,
+    .load = net_load,
+    .restarted = net_restarted,
 };
 
 /* ---- construction */
@@ -286,11 +344,6 @@ static void random_mac(uint8_t mac[6])
     mac[3] = r[0] & 0x7f;
     mac[4] = r[1];
     mac[5] = r[2];
-}
-
-static bool mac_is_multicast(const uint8_t mac[6])
-{
-    return mac[0] & 1;
 }
 
 VirtioDevice *virtio_net_create(GuestMem *mem, NetBackend *be, const uint8_t *mac,

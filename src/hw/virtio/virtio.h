@@ -16,6 +16,7 @@
 
 #include "../irq.h"
 #include "../mem.h"
+#include "common/statebuf.h"
 
 /* Device status bits. */
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
@@ -85,6 +86,25 @@ typedef struct VirtioDeviceOps {
     void (*reset)(VirtioDevice *vd);
     /* Free the device model and its backend. Optional. */
     void (*destroy)(VirtioDevice *vd);
+
+    /* Saved state (docs/state-format.md, VMIO): the device's own part of
+     * its slot's section, after the transport's; the section's version
+     * covers both. load() reads to the end of the section, validates like
+     * any untrusted input (devstate_end included, hw/devstate.h) and
+     * applies nothing unless all is well: 0, or -1 with one line in err.
+     * Each is optional: no save, nothing written; no load, nothing read. */
+    int (*save)(VirtioDevice *vd, StateBuf *b);
+    int (*load)(VirtioDevice *vd, StateBuf *b, uint32_t version, char *err, size_t errlen);
+    /* Chains popped from queue q that the device holds unanswered (a
+     * console's receive buffer, the balloon's stats buffer); they must be
+     * the last ones it popped there. A save rewinds the queue's next
+     * avail index by that many, so the restored device, which holds
+     * nothing, pops them again. Optional: none held. */
+    unsigned (*held)(VirtioDevice *vd, unsigned q);
+    /* The domain this device was restored into has started (restore or
+     * incoming migration): what a device must do once it changed hosts
+     * (net: announce its MAC). Optional. */
+    void (*restarted)(VirtioDevice *vd);
 } VirtioDeviceOps;
 
 struct VirtioDevice {

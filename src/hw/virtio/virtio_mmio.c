@@ -1,10 +1,12 @@
 /* virtio-mmio transport, version 2: the register window of one device. */
 #include "virtio_mmio.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "hw/devstate.h"
 #include "hw/devtree.h"
 #include "hw/x86/acpi.h"
 
@@ -84,13 +86,28 @@ uint64_t virtio_mmio_read(VirtioMmio *m, uint64_t off, unsigned size)
     }
 }
 
+/* The status bits virtio 1.x defines; the others are reserved and the
+ * device never holds them. */
+#define STATUS_DEFINED (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | \
+                        VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK | \
+                        VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)
+
 /* FEATURES_OK is only accepted for a modern driver that asked for nothing
  * the device did not offer. */
-static bool features_acceptable(VirtioDevice *vd)
+static bool features_acceptable(VirtioDevice *vd, uint64_t f)
 {
-    uint64_t f = vd->driver_features;
-
     return (f & (1ull << VIRTIO_F_VERSION_1)) && !(f & ~virtio_device_features(vd));
+}
+
+/* The device may run: let it use its backends, and catch up on buffers
+ * the driver queued (and maybe kicked) while it could not. */
+static void device_start(VirtioDevice *vd)
+{
+    if (vd->ops->activate)
+        vd->ops->activate(vd);
+    for (unsigned q = 0; q < vd->nqueues && virtio_is_ready(vd); q++)
+        if (vd->vq[q].ready && vd->ops->queue_notify)
+            vd->ops->queue_notify(vd, q);
 }
 
 static void write_status(VirtioMmio *m, uint32_t val)
@@ -98,13 +115,13 @@ static void write_status(VirtioMmio *m, uint32_t val)
     VirtioDevice *vd = m->vd;
     uint32_t old = vd->status;
 
-    val &= 0xff;
+    val &= STATUS_DEFINED;
     if (!val) {
         virtio_reset(vd);
         return;
     }
     if ((val & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
-        !features_acceptable(vd))
+        !features_acceptable(vd, vd->driver_features))
         val &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
     /* DRIVER_OK without FEATURES_OK is a driver bug; don't start. */
     if ((val & VIRTIO_STATUS_DRIVER_OK) && !(val & VIRTIO_STATUS_FEATURES_OK))
@@ -113,21 +130,31 @@ static void write_status(VirtioMmio *m, uint32_t val)
     vd->status = (val & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET) |
                  (old & VIRTIO_STATUS_NEEDS_RESET);
 
-    if ((vd->status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
-        if (vd->ops->activate)
-            vd->ops->activate(vd);
-        /* Catch up on buffers the driver queued (and maybe kicked) before
-         * DRIVER_OK: queues are not processed until then. */
-        for (unsigned q = 0; q < vd->nqueues && virtio_is_ready(vd); q++)
-            if (vd->vq[q].ready && vd->ops->queue_notify)
-                vd->ops->queue_notify(vd, q);
-    }
+    /* Queues are not processed before DRIVER_OK. */
+    if ((vd->status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK))
+        device_start(vd);
+}
+
+/* Why a queue's layout cannot be used, or NULL: the size a power of two
+ * within QueueNumMax, each ring naturally aligned and wholly in guest RAM. */
+static const char *queue_layout_error(VirtioDevice *vd, const VirtQueue *vq)
+{
+    uint64_t n = vq->num;
+
+    if (!n || n > vq->num_max || (n & (n - 1)))
+        return "queue size is not a power of two within QueueNumMax";
+    if ((vq->desc_gpa & 15) || (vq->avail_gpa & 1) || (vq->used_gpa & 3) ||
+        !gmem_ptr(vd->mem, vq->desc_gpa, 16 * n) ||
+        !gmem_ptr(vd->mem, vq->avail_gpa, 6 + 2 * n) ||
+        !gmem_ptr(vd->mem, vq->used_gpa, 6 + 8 * n))
+        return "queue rings outside guest RAM or misaligned";
+    return NULL;
 }
 
 static void set_queue_ready(VirtioMmio *m, VirtQueue *vq, bool on)
 {
     VirtioDevice *vd = m->vd;
-    uint64_t n = vq->num;
+    const char *why;
 
     if (!on) {
         vq->ready = false;
@@ -135,15 +162,8 @@ static void set_queue_ready(VirtioMmio *m, VirtQueue *vq, bool on)
     }
     if (vq->ready)
         return;
-    if (!n || n > vq->num_max || (n & (n - 1))) {
-        virtio_set_broken(vd, "queue size is not a power of two within QueueNumMax");
-        return;
-    }
-    if ((vq->desc_gpa & 15) || (vq->avail_gpa & 1) || (vq->used_gpa & 3) ||
-        !gmem_ptr(vd->mem, vq->desc_gpa, 16 * n) ||
-        !gmem_ptr(vd->mem, vq->avail_gpa, 6 + 2 * n) ||
-        !gmem_ptr(vd->mem, vq->used_gpa, 6 + 8 * n)) {
-        virtio_set_broken(vd, "queue rings outside guest RAM or misaligned");
+    if ((why = queue_layout_error(vd, vq))) {
+        virtio_set_broken(vd, why);
         return;
     }
     vq->last_avail = 0;
@@ -297,4 +317,197 @@ void virtio_mmio_destroy(VirtioMmio *m)
         m->vd->transport = NULL;
     }
     free(m);
+}
+
+/* ---- saved state (docs/state-format.md, VMIO) ---- */
+
+/* The transport's and the device's common state as a section holds it. */
+typedef struct MmioImage {
+    uint32_t device_id, status, isr, config_generation, nqueues;
+    uint32_t dev_features_sel, drv_features_sel, queue_sel;
+    uint64_t driver_features;
+    VirtQueue vq[VIRTIO_MAX_QUEUES];
+} MmioImage;
+
+static void save_queue(StateBuf *b, const VirtQueue *vq, unsigned held)
+{
+    sb_put_u16(b, vq->num);
+    sb_put_bool(b, vq->ready);
+    sb_put_u64(b, vq->desc_gpa);
+    sb_put_u64(b, vq->avail_gpa);
+    sb_put_u64(b, vq->used_gpa);
+    sb_put_u16(b, (uint16_t)(vq->last_avail - held));
+    sb_put_u16(b, vq->used_idx);
+    sb_put_u16(b, vq->signalled_used);
+    sb_put_bool(b, vq->signalled_valid);
+}
+
+int virtio_mmio_save(void *opaque, StateBuf *b, char *err, size_t errlen)
+{
+    VirtioMmio *m = opaque;
+    VirtioDevice *vd = m->vd;
+
+    sb_put_u32(b, vd->ops->device_id);
+    sb_put_u32(b, vd->status);
+    sb_put_u64(b, vd->driver_features);
+    sb_put_u32(b, m->dev_features_sel);
+    sb_put_u32(b, m->drv_features_sel);
+    sb_put_u32(b, m->queue_sel);
+    sb_put_u32(b, vd->isr);
+    sb_put_u32(b, vd->config_generation);
+    sb_put_u32(b, vd->nqueues);
+    for (unsigned q = 0; q < vd->nqueues; q++) {
+        const VirtQueue *vq = &vd->vq[q];
+        /* Chains the device holds go back to the ring in the saved state:
+         * the restored device pops them again. */
+        unsigned held = vq->ready && vd->ops->held ? vd->ops->held(vd, q) : 0;
+        save_queue(b, vq, held);
+    }
+    return vd->ops->save ? vd->ops->save(vd, b) : 0;
+}
+
+static void load_queue(StateBuf *b, VirtQueue *vq)
+{
+    vq->num = sb_get_u16(b);
+    vq->ready = sb_get_bool(b);
+    vq->desc_gpa = sb_get_u64(b);
+    vq->avail_gpa = sb_get_u64(b);
+    vq->used_gpa = sb_get_u64(b);
+    vq->last_avail = sb_get_u16(b);
+    vq->used_idx = sb_get_u16(b);
+    vq->signalled_used = sb_get_u16(b);
+    vq->signalled_valid = sb_get_bool(b);
+}
+
+/* A queue the driver made ready must be one set_queue_ready() accepted,
+ * with no more chains between the device's avail and used indices than
+ * the ring holds. A stopped queue's registers are checked when the
+ * driver starts it. */
+static int check_queue(VirtioDevice *vd, const VirtQueue *vq, unsigned q, char *err,
+                       size_t errlen)
+{
+    const char *why;
+
+    if (!vq->ready)
+        return 0;
+    why = queue_layout_error(vd, vq);
+    if (!why && (uint16_t)(vq->last_avail - vq->used_idx) > vq->num)
+        why = "more chains in flight than the queue holds";
+    if (why) {
+        snprintf(err, errlen, "queue %u: %s", q, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* The section is for this device: its type and its number of queues. */
+static int check_identity(VirtioMmio *m, MmioImage *im, char *err, size_t errlen)
+{
+    VirtioDevice *vd = m->vd;
+
+    if (im->device_id != vd->ops->device_id) {
+        snprintf(err, errlen, "saved from virtio device type %u, this slot holds a %s (%u)",
+                 im->device_id, vd->ops->name, vd->ops->device_id);
+        return -1;
+    }
+    if (im->nqueues != vd->nqueues) {
+        snprintf(err, errlen, "saved with %u queues, this %s has %u", im->nqueues,
+                 vd->ops->name, vd->nqueues);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_image(VirtioMmio *m, MmioImage *im, char *err, size_t errlen)
+{
+    VirtioDevice *vd = m->vd;
+
+    if (im->status & ~(uint32_t)STATUS_DEFINED) {
+        snprintf(err, errlen, "reserved device status bits 0x%x", im->status);
+        return -1;
+    }
+    if ((im->status & VIRTIO_STATUS_DRIVER_OK) && !(im->status & VIRTIO_STATUS_FEATURES_OK)) {
+        snprintf(err, errlen, "DRIVER_OK without FEATURES_OK");
+        return -1;
+    }
+    if ((im->status & VIRTIO_STATUS_FEATURES_OK) &&
+        !features_acceptable(vd, im->driver_features)) {
+        snprintf(err, errlen, "negotiated features 0x%llx that the device does not offer",
+                 (unsigned long long)im->driver_features);
+        return -1;
+    }
+    if (im->isr & ~3u) {
+        snprintf(err, errlen, "reserved interrupt status bits 0x%x", im->isr);
+        return -1;
+    }
+    for (unsigned q = 0; q < im->nqueues; q++)
+        if (check_queue(vd, &im->vq[q], q, err, errlen))
+            return -1;
+    return 0;
+}
+
+static void apply_image(VirtioMmio *m, const MmioImage *im)
+{
+    VirtioDevice *vd = m->vd;
+
+    vd->status = im->status;
+    vd->driver_features = im->driver_features;
+    vd->isr = im->isr;
+    vd->config_generation = im->config_generation;
+    m->dev_features_sel = im->dev_features_sel;
+    m->drv_features_sel = im->drv_features_sel;
+    m->queue_sel = im->queue_sel;
+    for (unsigned q = 0; q < vd->nqueues; q++) {
+        uint16_t max = vd->vq[q].num_max;
+        vd->vq[q] = im->vq[q];
+        vd->vq[q].num_max = max;
+    }
+}
+
+int virtio_mmio_load(void *opaque, StateBuf *b, uint32_t version, char *err, size_t errlen)
+{
+    VirtioMmio *m = opaque;
+    VirtioDevice *vd = m->vd;
+    MmioImage im = { 0 };
+
+    if (devstate_version(version, VIRTIO_MMIO_STATE_VERSION, err, errlen))
+        return -1;
+    im.device_id = sb_get_u32(b);
+    im.status = sb_get_u32(b);
+    im.driver_features = sb_get_u64(b);
+    im.dev_features_sel = sb_get_u32(b);
+    im.drv_features_sel = sb_get_u32(b);
+    im.queue_sel = sb_get_u32(b);
+    im.isr = sb_get_u32(b);
+    im.config_generation = sb_get_u32(b);
+    im.nqueues = sb_get_u32(b);
+    if (!b->error && check_identity(m, &im, err, errlen))
+        return -1;
+    for (unsigned q = 0; q < vd->nqueues; q++) {
+        im.vq[q].num_max = vd->vq[q].num_max;
+        load_queue(b, &im.vq[q]);
+    }
+    if (b->error) {
+        snprintf(err, errlen, "too short or malformed");
+        return -1;
+    }
+    if (check_image(m, &im, err, errlen))
+        return -1;
+    /* The device's part ends the section: its loader checks the end and
+     * applies itself only when valid; the transport applies after it. */
+    if (vd->ops->load ? vd->ops->load(vd, b, version, err, errlen) : devstate_end(b, err, errlen))
+        return -1;
+    apply_image(m, &im);
+    mmio_update_irq(vd);
+    return 0;
+}
+
+void virtio_mmio_restart(VirtioMmio *m)
+{
+    VirtioDevice *vd = m->vd;
+
+    if (virtio_is_ready(vd))
+        device_start(vd);
+    if (vd->ops->restarted)
+        vd->ops->restarted(vd);
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "../bus.h"
+#include "common/statebuf.h"
 #include "../irq.h"
 #include "virtio.h"
 
@@ -63,5 +64,24 @@ void virtio_mmio_destroy(VirtioMmio *m);
  * callers that route accesses themselves). */
 uint64_t virtio_mmio_read(VirtioMmio *m, uint64_t off, unsigned size);
 void virtio_mmio_write(VirtioMmio *m, uint64_t off, uint64_t val, unsigned size);
+
+/* The slot's saved state, for vmstate_register with the VirtioMmio as
+ * opaque (section VMIO, instance: the slot; docs/state-format.md): the
+ * device id, the transport's registers, the device's common state and
+ * every queue, then the device's own part (VirtioDeviceOps save/load).
+ * A load refuses a section saved from another device type, and anything
+ * the transport itself would never have accepted from a driver (rings
+ * outside guest RAM, sizes that are not powers of two...); it applies
+ * nothing unless all is valid, then drives the interrupt line to the
+ * restored interrupt status. Both run with the device lock held. */
+#define VIRTIO_MMIO_STATE_VERSION 1
+int virtio_mmio_save(void *opaque, StateBuf *b, char *err, size_t errlen);
+int virtio_mmio_load(void *opaque, StateBuf *b, uint32_t version, char *err, size_t errlen);
+/* The domain a loaded slot belongs to runs again (after a restore or an
+ * incoming migration). Doorbells in flight at the save are lost (e.g. an
+ * ioeventfd KVM signalled but the source never read), so a started device
+ * serves every ready queue as if kicked, as at DRIVER_OK (a spurious kick
+ * is harmless); then ops->restarted. Call with the device lock held. */
+void virtio_mmio_restart(VirtioMmio *m);
 
 #endif

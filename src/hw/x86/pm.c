@@ -2,9 +2,11 @@
  * controller stub that knows one command: reset. Enough for Linux's
  * poweroff (ACPI S5), reboot (ACPI reset register, or reboot=k) and for
  * the test guests. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "acpi.h"
+#include "hw/devstate.h"
 #include "x86.h"
 
 typedef struct X86Pm {
@@ -100,7 +102,38 @@ static int pm_acpi(void *opaque, X86AcpiInfo *ai)
 
 static const DescOps pm_desc = { .acpi = pm_acpi };
 
-int x86_pm_create(Bus *pio, x86_pm_event_fn fn, void *opaque)
+/* ---- saved state (docs/state-format.md, X86P) ---- */
+
+static int pm_save(void *opaque, StateBuf *b, char *err, size_t errlen)
+{
+    X86Pm *p = opaque;
+
+    sb_put_u16(b, p->pm1_sts);
+    sb_put_u16(b, p->pm1_en);
+    sb_put_u16(b, p->pm1_cnt);
+    return 0;
+}
+
+static int pm_load(void *opaque, StateBuf *b, uint32_t version, char *err, size_t errlen)
+{
+    X86Pm *p = opaque;
+    uint16_t sts = sb_get_u16(b), en = sb_get_u16(b), cnt = sb_get_u16(b);
+
+    if (devstate_version(version, X86_PM_STATE_VERSION, err, errlen) ||
+        devstate_end(b, err, errlen))
+        return -1;
+    /* The model is always in ACPI mode and acts on SLP_EN at once. */
+    if (!(cnt & X86_PM1_SCI_EN) || (cnt & X86_PM1_SLP_EN)) {
+        snprintf(err, errlen, "PM1 control 0x%04x: SCI_EN clear or SLP_EN set", cnt);
+        return -1;
+    }
+    p->pm1_sts = sts;
+    p->pm1_en = en;
+    p->pm1_cnt = cnt;
+    return 0;
+}
+
+int x86_pm_create(Bus *pio, x86_pm_event_fn fn, void *opaque, VmState *vs)
 {
     X86Pm *p = calloc(1, sizeof(*p));
 
@@ -113,6 +146,8 @@ int x86_pm_create(Bus *pio, x86_pm_event_fn fn, void *opaque)
     if (bus_map_desc(pio, X86_PM_BASE, X86_PM_SIZE, &pm_ops, &pm_desc, p, "acpi-pm") < 0 ||
         bus_map(pio, X86_RESET_PORT, 1, &reset_ops, p, "reset") < 0 ||
         bus_map(pio, X86_I8042_DATA, X86_I8042_CMD - X86_I8042_DATA + 1, &kbd_ops, p, "i8042") < 0)
+        return -1;
+    if (vs && vmstate_register(vs, "X86P", 0, X86_PM_STATE_VERSION, pm_save, pm_load, p) < 0)
         return -1;
     return 0;
 }

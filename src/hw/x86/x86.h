@@ -4,6 +4,7 @@
 #ifndef XENO_HW_X86_H
 #define XENO_HW_X86_H
 
+#include "common/vmstate.h"
 #include "hw/bus.h"
 
 /* ACPI fixed-hardware power management block (described in the FADT):
@@ -34,7 +35,10 @@ enum x86_pm_event { X86_PM_POWEROFF, X86_PM_RESET };
 typedef void (*x86_pm_event_fn)(void *opaque, enum x86_pm_event ev);
 
 /* Map the PM block, the reset register and the i8042 stub on the port I/O
- * bus. Returns 0 or -1 (ports taken). */
-int x86_pm_create(Bus *pio, x86_pm_event_fn fn, void *opaque);
+ * bus, and register the PM block's saved state in `vs` (section X86P 0:
+ * status, enable, control) unless vs is NULL. Returns 0 or -1 (ports or
+ * section taken). */
+#define X86_PM_STATE_VERSION 1
+int x86_pm_create(Bus *pio, x86_pm_event_fn fn, void *opaque, VmState *vs);
 
 #endif

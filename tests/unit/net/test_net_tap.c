@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -269,12 +270,127 @@ static void test_bridge_attach(void **state)
     }
 }
 
+/* One fdb entry of /sys/class/net/BR/brforward (linux/if_bridge.h's
+ * struct __fdb_entry). */
+struct fdb_entry {
+    uint8_t mac[6];
+    uint8_t port_no, is_local;
+    uint32_t ageing;
+    uint8_t port_hi, pad0;
+    uint16_t unused;
+};
+
+/* Has bridge br learnt mac on one of its ports (not as its own)? */
+static bool bridge_knows(const char *br, const uint8_t mac[6])
+{
+    char path[128];
+    struct fdb_entry ent[256];
+    bool found = false;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/sys/class/net/%s/brforward", br);
+    fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return false;
+    n = read(fd, ent, sizeof(ent));
+    close(fd);
+    for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(ent[0]); i++)
+        found |= !memcmp(ent[i].mac, mac, 6) && !ent[i].is_local;
+    return found;
+}
+
+static int set_link(int sock, const char *name, bool up)
+{
+    struct ifreq ifr = { 0 };
+
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
+        return -1;
+    ifr.ifr_flags = up ? ifr.ifr_flags | IFF_UP : ifr.ifr_flags & ~IFF_UP;
+    return ioctl(sock, SIOCSIFFLAGS, &ifr);
+}
+
+/* A bridge must be down to be deleted. */
+static void del_bridge(int sock, const char *br)
+{
+    set_link(sock, br, false);
+    ioctl(sock, SIOCBRDELBR, br);
+}
+
+/* After a restore the VMM announces the guest's MAC on its tap: the RARP
+ * leaves through the tap's host side, and a bridge the tap is on learns
+ * the MAC at that port at once (what moves traffic to a migrated guest). */
+static void test_announce_on_bridge(void **state)
+{
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    CfgNic nic = { .type = CFG_NET_BRIDGE };
+    const uint8_t mac[6] = { 0x00, 0x16, 0x3e, 0x5a, 0xa5, 0x01 };
+    char err[256] = "", br[IFNAMSIZ];
+    uint8_t got[128];
+    ssize_t n = -1;
+    bool learnt = false;
+    int sock, ps;
+
+    if (!tap_possible()) {
+        printf("announce needs root and /dev/net/tun\n");
+        skip();
+    }
+    snprintf(br, sizeof(br), "xenoabr%u", (unsigned)getpid() % 100000);
+    sock = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(sock >= 0);
+    if (ioctl(sock, SIOCBRADDBR, br) < 0) {
+        printf("cannot create a test bridge: %s\n", strerror(errno));
+        close(sock);
+        skip();
+    }
+    Loop *l = loop_new(&lock);
+    strcpy(nic.bridge, br);
+    NetBackend *nb = net_tap_create(l, &nic, err, sizeof(err));
+    if (!nb || set_link(sock, br, true) < 0) {
+        del_bridge(sock, br);
+        fail_msg("%s", nb ? strerror(errno) : err);
+    }
+    /* ETH_P_ALL: on a bridge port, the bridge takes frames before any
+     * handler of one protocol would see them. */
+    ps = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+    assert_true(ps >= 0);
+    struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+                              .sll_ifindex = (int)if_nametoindex(net_tap_ifname(nb)) };
+    assert_int_equal(bind(ps, (struct sockaddr *)&ll, sizeof(ll)), 0);
+    struct timeval tv = { 3, 0 };
+    setsockopt(ps, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+    assert_false(bridge_knows(br, mac));
+    assert_int_equal(net_announce(nb, mac), 1);
+    do {        /* skip what the host kernel sends itself (IPv6 solicitations) */
+        n = recv(ps, got, sizeof(got), 0);
+    } while (n >= 14 && !(got[12] == 0x80 && got[13] == 0x35));
+    for (int ms = 0; ms < 2000 && !learnt; ms += 10) {
+        learnt = bridge_knows(br, mac);
+        if (!learnt)
+            usleep(10000);
+    }
+    close(ps);
+    net_close(nb);
+    del_bridge(sock, br);
+    close(sock);
+    loop_free(l);
+    assert_int_equal(n, NET_RARP_FRAME_LEN);
+    assert_memory_equal(got + 6, mac, 6);
+    assert_int_equal(got[12], 0x80);
+    assert_int_equal(got[13], 0x35);
+    assert_int_equal(got[21], 3);                /* reverse request */
+    assert_true(learnt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_tap_exchange),
         cmocka_unit_test(test_bridge_attach),
+        cmocka_unit_test(test_announce_on_bridge),
     };
 
     log_init("test_net_tap", LOG_ERR);
