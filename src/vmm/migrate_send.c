@@ -328,12 +328,14 @@ static int send_final(Migration *mg, bool all_pages, char *err, size_t errlen)
         if (state_write_all_pages(m, mg->w, err, errlen))
             return -1;
     } else {
+        /* The last pre-copy round left its dirty pages in todo unsent:
+         * add the pages dirtied since, do not replace them. */
         machine_dirty_log_collect(m);
         for (unsigned r = 0; r < m->mem.nr; r++) {
             GuestRegion *g = &m->mem.r[r];
             uint64_t words = (g->size >> GMEM_PAGE_SHIFT) / 64 + 1;
             for (uint64_t i = 0; i < words; i++)
-                mg->todo[r][i] = __atomic_exchange_n(&g->dirty[i], 0, __ATOMIC_ACQ_REL);
+                mg->todo[r][i] |= __atomic_exchange_n(&g->dirty[i], 0, __ATOMIC_ACQ_REL);
         }
         if (send_todo(mg)) {
             snprintf(err, errlen, "%s", stream_writer_error(mg->w));
