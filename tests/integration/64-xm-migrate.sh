@@ -126,7 +126,7 @@ UP0=$(con a mg run 'cut -d" " -f1 /proc/uptime' | tr -d '\r\n')
 # The client: reads numbers, checks each is the last + 1, until SIGTERM;
 # then writes what it saw. $WORK/seq.count is its running count.
 cat >seqclient.py <<'PY'
-import json, signal, socket, sys, time
+import json, os, signal, socket, sys, time
 host, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 res = {"count": 0, "first": None, "last": None, "missing": 0, "repeated": 0, "garbage": 0,
        "reset": None, "max_gap_ms": 0}
@@ -179,12 +179,14 @@ while not stop:
         if t_last is not None:
             res["max_gap_ms"] = max(res["max_gap_ms"], int((now - t_last) * 1000))
         t_last = now
-    open(out + ".count", "w").write(str(res["count"]))
+    with open(out + ".count.tmp", "w") as f:
+        f.write(str(res["count"]))
+    os.replace(out + ".count.tmp", out + ".count")   # never read half-written
 json.dump(res, open(out, "w"))
 PY
 ip netns exec "${NS_OF[client1]}" "$PY" seqclient.py 10.77.0.50 5000 "$WORK/seq" &
 CLIENT=$!
-count() { cat "$WORK/seq.count" 2>/dev/null || echo 0; }
+count() { local c; c=$(cat "$WORK/seq.count" 2>/dev/null); echo "${c:-0}"; }
 # flowing: the client's count grows within 10 s. Once it stopped, it is
 # not waited for again (the first failure says when).
 STALLED=
