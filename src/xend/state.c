@@ -174,7 +174,8 @@ int state_write_run(const Domain *d)
 
 void state_remove_run(int id)
 {
-    static const char *const ext[] = { "json", "cfg", "sock", "sock.console", "sock.exit" };
+    static const char *const ext[] = { "json", "cfg", "sock", "sock.console", "sock.exit",
+                                       "migrate" };
     char p[PATH_MAX];
 
     for (size_t i = 0; i < ARRAY_SIZE(ext); i++)
