@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,26 @@ static int set_up(int sock, const char *ifname, char *err, size_t errlen)
     return 0;
 }
 
+/* The host side of a guest's TAP never speaks for itself on the bridge, so
+ * it takes the highest MAC there is (as Xen's vif-bridge does): a Linux
+ * bridge uses the lowest MAC of its ports as its own, and a TAP that comes
+ * and goes with a guest (boot, migration) must not change the bridge's
+ * address under its peers' ARP caches. */
+static int set_host_mac(int sock, const char *ifname, char *err, size_t errlen)
+{
+    struct ifreq ifr = { 0 };
+
+    copy_ifname(ifr.ifr_name, ifname);
+    ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    memset(ifr.ifr_hwaddr.sa_data, 0xff, 6);
+    ifr.ifr_hwaddr.sa_data[0] = (char)0xfe;
+    if (ioctl(sock, SIOCSIFHWADDR, &ifr) < 0) {
+        snprintf(err, errlen, "tap %s: cannot set its address: %s", ifname, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int add_to_bridge(int sock, const char *bridge, const char *ifname,
                          char *err, size_t errlen)
 {
@@ -262,7 +283,8 @@ NetBackend *net_tap_create(Loop *loop, const CfgNic *nic, char *err, size_t errl
         snprintf(err, errlen, "tap %s: socket: %s", t->ifname, strerror(errno));
         goto fail;
     }
-    if ((bridge && add_to_bridge(sock, nic->bridge, t->ifname, err, errlen) < 0) ||
+    if (set_host_mac(sock, t->ifname, err, errlen) < 0 ||
+        (bridge && add_to_bridge(sock, nic->bridge, t->ifname, err, errlen) < 0) ||
         set_up(sock, t->ifname, err, errlen) < 0) {
         close(sock);
         goto fail;

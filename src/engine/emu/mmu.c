@@ -121,6 +121,9 @@ static int translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa)
                     uint64_t npte = pte | need;
                     if (__atomic_compare_exchange_n(ptep, &pte, npte, false,
                                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                        /* A write to guest memory like any other: a
+                         * migration must carry the new A/D bits. */
+                        gmem_mark_dirty(h->emu->mem, a + vpn * 8, 8);
                         pte = npte;
                         break;
                     }
