@@ -31,6 +31,7 @@ struct BlockBackend {
     const BlockDriver *drv;
     char *path;      /* as opened, for messages */
     bool readonly;
+    bool released;   /* lock let go (block_release): no I/O */
     int fd;          /* raw driver */
     void *opaque;    /* other drivers' state */
 };
@@ -45,9 +46,10 @@ BlockBackend *block_open(const char *path, const char *format, bool readonly,
 void block_close(BlockBackend *bb);
 
 /* Let the image go for a while (migration hands it to the destination):
- * flush, then close it, dropping its lock; I/O fails with -EBADF until
- * block_reacquire() opens and locks it again (0, or -1 with one line in
- * err, e.g. when someone else took the lock meanwhile). */
+ * flush, then drop its lock, keeping the file open (a sandboxed VMM could
+ * not open it again); I/O fails with -EBADF until block_reacquire() takes
+ * the lock again (0, or -1 with one line in err, e.g. when someone else
+ * took it meanwhile). */
 int block_release(BlockBackend *bb);
 int block_reacquire(BlockBackend *bb, char *err, size_t errlen);
 bool block_released(const BlockBackend *bb);

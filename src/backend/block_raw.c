@@ -12,6 +12,31 @@
 
 #include "common/util.h"
 
+/* Like QEMU's image locking: a writer excludes every other user of the
+ * image, readers share it. Open file description locks go with this fd
+ * (not the process), so one VMM with two disks on one file conflicts too,
+ * and they vanish when the VMM dies. */
+static int image_lock(int fd, const char *path, bool readonly, char *err, size_t errlen)
+{
+    struct flock fl = { .l_type = readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
+
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+        return 0;
+    if (errno == EAGAIN || errno == EACCES)
+        snprintf(err, errlen, "%s: the image is in use by another VM (%s lock held)",
+                 path, readonly ? "a write" : "a");
+    else
+        snprintf(err, errlen, "%s: cannot lock the image: %s", path, strerror(errno));
+    return -1;
+}
+
+static int image_unlock(BlockBackend *bb)
+{
+    struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+    return fcntl(bb->fd, F_OFD_SETLK, &fl);
+}
+
 static int raw_open(BlockBackend *bb, const char *path, bool readonly, char *err, size_t errlen)
 {
     struct stat st;
@@ -26,21 +51,9 @@ static int raw_open(BlockBackend *bb, const char *path, bool readonly, char *err
         close(fd);
         return -1;
     }
-    /* Like QEMU's image locking: a writer excludes every other user of the
-     * image, readers share it. Open file description locks go with this fd
-     * (not the process), so one VMM with two disks on one file conflicts
-     * too, and they vanish when the VMM dies. */
-    {
-        struct flock fl = { .l_type = readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
-        if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
-            if (errno == EAGAIN || errno == EACCES)
-                snprintf(err, errlen, "%s: the image is in use by another VM (%s lock held)",
-                         path, readonly ? "a write" : "a");
-            else
-                snprintf(err, errlen, "%s: cannot lock the image: %s", path, strerror(errno));
-            close(fd);
-            return -1;
-        }
+    if (image_lock(fd, path, readonly, err, errlen) < 0) {
+        close(fd);
+        return -1;
     }
     bb->fd = fd;
     bb->readonly = readonly;
@@ -67,6 +80,8 @@ static int raw_rw(BlockBackend *bb, const struct iovec *iov0, int n, uint64_t of
     struct iovec *copy, *iov;
     int ret = 0;
 
+    if (bb->released)
+        return -EBADF;
     if (n <= 0)
         return 0;
     if (n > IOV_MAX || off > (uint64_t)INT64_MAX)
@@ -113,6 +128,8 @@ static int raw_flush(BlockBackend *bb)
 {
     if (bb->readonly)
         return 0;
+    if (bb->released)
+        return -EBADF;
     return fdatasync(bb->fd) < 0 ? -errno : 0;
 }
 
@@ -120,6 +137,8 @@ static int raw_discard(BlockBackend *bb, uint64_t off, uint64_t len)
 {
     if (bb->readonly)
         return -EROFS;
+    if (bb->released)
+        return -EBADF;
     if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
         return -EINVAL;
     if (fallocate(bb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -199,23 +218,30 @@ int block_release(BlockBackend *bb)
 {
     int r;
 
-    if (bb->fd < 0)
+    if (bb->released)
         return 0;
     r = bb->drv->flush(bb);
-    bb->drv->close(bb);
-    return r;
+    if (r < 0)
+        return r;
+    if (image_unlock(bb) < 0)
+        return -errno;
+    bb->released = true;
+    return 0;
 }
 
 int block_reacquire(BlockBackend *bb, char *err, size_t errlen)
 {
-    if (bb->fd >= 0)
+    if (!bb->released)
         return 0;
-    return bb->drv->open(bb, bb->path, bb->readonly, err, errlen);
+    if (image_lock(bb->fd, bb->path, bb->readonly, err, errlen) < 0)
+        return -1;
+    bb->released = false;
+    return 0;
 }
 
 bool block_released(const BlockBackend *bb)
 {
-    return bb->fd < 0;
+    return bb->released;
 }
 
 void block_close(BlockBackend *bb)
