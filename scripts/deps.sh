@@ -10,7 +10,7 @@ PKGS=(
   gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross
   linux-source-6.1 bc flex bison libssl-dev libelf-dev cpio xz-utils
   dpkg-dev fakeroot
-  qemu-system-misc opensbi python3 curl iproute2 socat
+  qemu-system-misc opensbi python3 curl iproute2 socat e2fsprogs
   libcurl4-openssl-dev
   qemu-system-x86
 )

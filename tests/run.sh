@@ -18,6 +18,10 @@ pass=0 fail=0 skip=0
 failed=()
 
 # run_one NAME CMD... : exit 0 pass, 77 skip, else fail. Output to a log.
+# run_strict NAME CMD... : the same, but 77 is a failure too (programs
+# whose exit status is their own result, e.g. a failing ISA test number).
+STRICT=0
+run_strict() { STRICT=1; run_one "$@"; STRICT=0; }
 run_one() {
     local name=$1; shift
     local log="$LOGDIR/$(echo "$name" | tr '/ ' '__').log"
@@ -27,7 +31,7 @@ run_one() {
     local dt=$(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")
     if [ $rc -eq 0 ]; then
         pass=$((pass+1)); printf 'PASS  %-50s %5ss\n' "$name" "$dt"
-    elif [ $rc -eq 77 ]; then
+    elif [ $rc -eq 77 ] && [ $STRICT = 0 ]; then
         skip=$((skip+1)); printf 'SKIP  %-50s (%s)\n' "$name" "$(tail -n1 "$log")"
     else
         fail=$((fail+1)); failed+=("$name")
@@ -39,30 +43,47 @@ run_one() {
 echo "== lint"
 run_one "lint/layers" python3 tests/lint/layers.py
 
+# missing CATEGORY WHAT: a category the project builds produced nothing:
+# one failure, so a run that silently tested nothing cannot pass.
+missing() {
+    fail=$((fail+1)); failed+=("$1")
+    printf 'FAIL  %-50s (%s)\n' "$1" "$2"
+}
+
 echo "== unit tests"
-for t in $(find "$BUILD"/tests/unit -name "test_*" -type f -executable 2>/dev/null | sort); do
-    [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
+units=$(find "$BUILD"/tests/unit -name "test_*" -type f -executable 2>/dev/null | sort)
+[ -n "$units" ] || missing "unit" "no unit tests in $BUILD/tests/unit (is cmocka installed?)"
+for t in $units; do
+    run_one "unit/$(basename "$t")" "$t"
 done
 echo "== unit tests under AddressSanitizer + UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-for t in $(find "$ASAN_BUILD"/tests/unit -name "test_*" -type f -executable 2>/dev/null | sort); do
-    [ -x "$t" ] && run_one "asan/$(basename "$t")" "$t"
+units=$(find "$ASAN_BUILD"/tests/unit -name "test_*" -type f -executable 2>/dev/null | sort)
+[ -n "$units" ] || missing "asan" "no unit tests in $ASAN_BUILD (make asan)"
+for t in $units; do
+    run_one "asan/$(basename "$t")" "$t"
 done
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
+# An ISA test's exit status is the number of its failing check: any
+# non-zero status, 77 included, is a failure.
+isas=$(ls "$BUILD"/isa/*.elf 2>/dev/null)
 echo "== ISA tests (bare-metal, HTIF)"
-for t in "$BUILD"/isa/*.elf; do
-    [ -f "$t" ] && run_one "isa/$(basename "$t" .elf)" timeout 60 "$XENO_VMM" --bios "$t"
+[ -n "$isas" ] || missing "isa" "no ISA test binaries in $BUILD/isa (make isa)"
+for t in $isas; do
+    run_strict "isa/$(basename "$t" .elf)" timeout 60 "$XENO_VMM" --bios "$t"
 done
 
 echo "== ISA tests on the interpreter (JIT off)"
-for t in "$BUILD"/isa/*.elf; do
-    [ -f "$t" ] && run_one "isa-interp/$(basename "$t" .elf)" env XENO_EMU_JIT=0 timeout 60 "$XENO_VMM" --bios "$t"
+for t in $isas; do
+    run_strict "isa-interp/$(basename "$t" .elf)" env XENO_EMU_JIT=0 timeout 60 "$XENO_VMM" --bios "$t"
 done
 
 echo "== fuzz targets (${FUZZ_SECONDS}s each)"
-for f in $(find "$FUZZ_BUILD"/tests/fuzz -name "fuzz_*" -type f -executable 2>/dev/null | sort); do
+fuzzers=$(find "$FUZZ_BUILD"/tests/fuzz -name "fuzz_*" -type f -executable 2>/dev/null | sort)
+[ -n "$fuzzers" ] || missing "fuzz" "no fuzz targets in $FUZZ_BUILD (make fuzz)"
+for f in $fuzzers; do
     [ -x "$f" ] || continue
     name=$(basename "$f")
     corpus="$ROOT/tests/fuzz/corpus/${name#fuzz_}"
@@ -73,6 +94,7 @@ for f in $(find "$FUZZ_BUILD"/tests/fuzz -name "fuzz_*" -type f -executable 2>/d
 done
 
 echo "== integration tests"
+ls tests/integration/*.sh >/dev/null 2>&1 || missing "integration" "no integration tests"
 for t in tests/integration/*.sh; do
     [ -f "$t" ] && run_one "integration/$(basename "$t" .sh)" timeout 300 bash "$t"
 done

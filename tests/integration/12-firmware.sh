@@ -6,7 +6,7 @@
 require_vm
 [ "${XENO_PEER:-}" = qemu ] && skip "QEMU always runs OpenSBI (-bios default)"
 FW=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
-[ -f "$FW" ] || skip "no OpenSBI firmware at $FW (package opensbi)"
+[ -f "$FW" ] || fail "no OpenSBI firmware at $FW (package opensbi; scripts/deps.sh installs it)"
 cd "$WORK"
 FW=$FW "$PY" - <<'PY'
 import os

@@ -32,6 +32,7 @@ kill "$VM1"; wait "$VM1" 2>/dev/null || true
 VM2=$!
 CHILD_PIDS+=("$VM2")
 for _ in $(seq 100); do grep -q "Welcome to Xeno guest" vm2.log && break; sleep 0.2; done
+grep -q "Welcome to Xeno guest" vm2.log || { cat vm2.log; fail "the first read-only user did not boot"; }
 "$XENO_VMM" --disk "file:$WORK/disk.img,xvda,r" <in >vm3.log 2>&1 &
 VM3=$!
 CHILD_PIDS+=("$VM3")

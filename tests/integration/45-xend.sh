@@ -7,8 +7,8 @@
 # clients, the event stream, xend start/stop/status.
 . "$(dirname "$0")/lib/common.sh"
 : "${XENO_XEND:=$ROOT/build/src/xend/xend}"
-[ -x "$XENO_XEND" ] || skip "xend not built: $XENO_XEND"
-command -v curl >/dev/null || skip "curl not installed"
+[ -x "$XENO_XEND" ] || fail "xend not built: $XENO_XEND"
+command -v curl >/dev/null || fail "curl not installed (scripts/deps.sh installs it)"
 cd "$WORK"
 
 ST=$WORK/state

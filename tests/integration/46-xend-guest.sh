@@ -5,10 +5,9 @@
 # on_crash=restart. Skips until xeno-vmm has --control and the guest is built.
 . "$(dirname "$0")/lib/common.sh"
 : "${XENO_XEND:=$ROOT/build/src/xend/xend}"
-[ -x "$XENO_XEND" ] || skip "xend not built: $XENO_XEND"
-command -v curl >/dev/null || skip "curl not installed"
+[ -x "$XENO_XEND" ] || fail "xend not built: $XENO_XEND"
+command -v curl >/dev/null || fail "curl not installed (scripts/deps.sh installs it)"
 require_vm
-"$XENO_VMM" --help 2>&1 | grep -q -- '--control' || skip "xeno-vmm has no --control option yet"
 cd "$WORK"
 ST=$WORK/state
 SOCK=$WORK/xend.sock

@@ -4,7 +4,7 @@
 # exist" wording, and what each command sends to xend.
 . "$(dirname "$0")/lib/common.sh"
 XM=${XM:-${XENO_BUILD:-$ROOT/build}/src/xm/xm}
-[ -x "$XM" ] || skip "xm not built: $XM"
+[ -x "$XM" ] || fail "xm not built: $XM"
 FAKE=$ROOT/tests/unit/xm/fake_xend.py
 SOCK=$WORK/xend.sock
 "$PY" "$FAKE" --socket "$SOCK" --log "$WORK/requests" &

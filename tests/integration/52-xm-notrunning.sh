@@ -4,7 +4,7 @@
 # "Connection refused" when the socket file exists but nobody listens.
 . "$(dirname "$0")/lib/common.sh"
 XM=${XM:-${XENO_BUILD:-$ROOT/build}/src/xm/xm}
-[ -x "$XM" ] || skip "xm not built: $XM"
+[ -x "$XM" ] || fail "xm not built: $XM"
 errors=0
 expect() {  # expect REASON URI CMD...
     local reason=$1 uri=$2; shift 2

@@ -24,7 +24,7 @@
 require_vm
 [ "${XENO_PEER:-}" = qemu ] && skip "save/restore is xeno-vmm's own (QEMU's is migrate to file)"
 cd "$WORK"
-command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 not installed (needed for the guest disk)"
+command -v mkfs.ext4 >/dev/null || fail "mkfs.ext4 not installed (e2fsprogs; scripts/deps.sh installs it)"
 IMG=$WORK/disk.img
 truncate -s 64M "$IMG"
 mkfs.ext4 -q -F -L xenosave "$IMG" || fail "mkfs.ext4 failed on the host"
@@ -370,10 +370,10 @@ def test():
                               "--control", ctl0], log="console-orig.log")
         vm.boot()
         if not guestnet.has_applet(vm, "wget"):
-            raise Skip("guest busybox has no wget applet")
+            raise Failure("guest busybox has no wget applet (the default guest is the project's own)")
         vm.run("mkdir -p /mnt && mount -t ext4 /dev/vda /mnt")
         if vm.run("grep -c ' /mnt ' /proc/mounts", check=False).strip() != "1":
-            raise Skip("the guest cannot mount ext4")
+            raise Failure("the guest cannot mount ext4 (the default guest is the project's own)")
         m1 = write_file(vm, "/mnt/one", 512)
         vm.run("echo %s > /tmp/mem-token" % tok)
         guestnet.wait_for_dhcp(vm)

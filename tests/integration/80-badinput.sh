@@ -3,7 +3,7 @@
 # nothing on the console, exit status 1, quickly, and no VM started.
 . "$(dirname "$0")/lib/common.sh"
 if [ "${XENO_PEER:-}" != qemu ]; then
-    [ -x "$XENO_VMM" ] || skip "xeno-vmm not built: $XENO_VMM"
+    [ -x "$XENO_VMM" ] || fail "xeno-vmm not built: $XENO_VMM"
 fi
 cd "$WORK"
 

@@ -43,15 +43,17 @@ else
 fi
 vmm() { "${VMM_CMD[@]}" "$@"; }
 
-# require_vm: skip unless the VMM (or QEMU) and the default guest are there.
+# require_vm: the VMM (or QEMU) and the default guest must be there. The
+# project builds and installs both (make check): their absence is a failure,
+# never a reason to skip.
 require_vm() {
     if [ "${XENO_PEER:-}" = qemu ]; then
-        command -v qemu-system-riscv64 >/dev/null || skip "qemu-system-riscv64 not installed"
+        command -v qemu-system-riscv64 >/dev/null || fail "qemu-system-riscv64 not installed (scripts/deps.sh installs it)"
     else
-        [ -x "$XENO_VMM" ] || skip "xeno-vmm not built: $XENO_VMM"
+        [ -x "$XENO_VMM" ] || fail "xeno-vmm not built: $XENO_VMM"
     fi
     [ -f "$XENO_GUEST_DIR/Image" ] && [ -f "$XENO_GUEST_DIR/initramfs.cpio.gz" ] ||
-        skip "default guest not built in $XENO_GUEST_DIR (make guest)"
+        fail "default guest not built in $XENO_GUEST_DIR (make guest)"
 }
 
 rand_token() { echo "tok-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"; }

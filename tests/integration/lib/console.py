@@ -67,10 +67,10 @@ def require_vm():
     """Skip unless the VMM and the default guest exist."""
     argv = vmm_argv()
     if os.environ.get("XENO_PEER") != "qemu" and not os.access(argv[0], os.X_OK):
-        raise Skip("xeno-vmm not built: %s" % argv[0])
+        raise Failure("xeno-vmm not built: %s" % argv[0])
     for f in ("Image", "initramfs.cpio.gz"):
         if not os.path.isfile(os.path.join(guest_dir(), f)):
-            raise Skip("default guest not built: %s/%s missing" % (guest_dir(), f))
+            raise Failure("default guest not built: %s/%s missing" % (guest_dir(), f))
 
 
 def token(prefix="tok"):

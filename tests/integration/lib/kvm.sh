@@ -2,7 +2,7 @@
 # Skips unless /dev/kvm can create a VM, xeno-vmm has the kvm engine and
 # the x86-64 test guests build (tests/guests/build.sh, into $WORK/guests).
 [ "${XENO_PEER:-}" = qemu ] && skip "kvm tests run xeno-vmm's kvm engine (no QEMU peer)"
-[ -x "$XENO_VMM" ] || skip "xeno-vmm not built: $XENO_VMM"
+[ -x "$XENO_VMM" ] || fail "xeno-vmm not built: $XENO_VMM"
 [ "$(uname -m)" = x86_64 ] || skip "the kvm engine needs an x86-64 host"
 [ -e /dev/kvm ] || skip "no /dev/kvm on this host"
 "$PY" - <<'PY' || skip "/dev/kvm is not usable here (cannot open it or create a VM)"

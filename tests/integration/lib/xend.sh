@@ -5,8 +5,8 @@
 B=${XENO_BUILD:-$ROOT/build}
 XM=${XM:-$B/src/xm/xm}
 XEND=${XEND:-$B/src/xend/xend}
-[ -x "$XM" ] || skip "xm not built: $XM"
-[ -x "$XEND" ] || skip "xend not built: $XEND"
+[ -x "$XM" ] || fail "xm not built: $XM"
+[ -x "$XEND" ] || fail "xend not built: $XEND"
 ST=$WORK/state
 SOCK=$WORK/xend.sock
 export XENO_URI=unix://$SOCK
