@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libxml/parser.h>
+
 #include "common/io.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -390,6 +392,8 @@ static int call_refused(LvConn *c, const LvHeader *h, const LvProc *p, LvError *
     ro = c->readonly;
     pthread_mutex_unlock(&c->lock);
     if (!p) {
+        log_debug("libvirt client %u: procedure %d (%s): not supported", c->id, h->proc,
+                  lv_proc_api_name(h->proc, name, sizeof(name)) ? name : "unknown");
         if (!lv_proc_api_name(h->proc, name, sizeof(name)))
             return lv_error(e, LV_ERR_NO_SUPPORT, "unknown procedure: %d", h->proc);
         return lv_error(e, LV_ERR_NO_SUPPORT, "%s", name);
@@ -876,6 +880,7 @@ int lv_server_start(char *err, size_t errlen)
         log_info("libvirt server disabled (--libvirt-socket none)");
         return 0;
     }
+    xmlInitParser();            /* once, before any thread parses */
     if (lv_storage_init(err, errlen) < 0)
         return -1;
     if ((listen_fd[0] = bind_one(conf.sock, 0660, err, errlen)) < 0)
@@ -894,6 +899,7 @@ int lv_server_start(char *err, size_t errlen)
         return -1;
     }
     accepting = true;
+    lv_events_reset();          /* learns the domains xend loaded */
     lv_hooks_install(&hook_ops);
     log_info("libvirt: xen:///system?socket=%s (read-only: %s); %s", conf.sock, conf.sock_ro,
              compat_status);
