@@ -301,6 +301,9 @@ typedef struct LvConf {
  * message. */
 int lv_configure(const char *sock, const char *compat, const char *xend_sock,
                  char *err, size_t errlen);
+/* Everything but the sockets: the storage pools, the events' knowledge of
+ * the registry, the hooks (lv_server_start does it; the tests alone). */
+int lv_server_attach(char *err, size_t errlen);
 /* Bind the sockets and start serving; 0, or -1 with a message. */
 int lv_server_start(char *err, size_t errlen);
 void lv_server_stop(void);

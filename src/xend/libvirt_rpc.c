@@ -874,14 +874,23 @@ static void close_listeners(void)
     }
 }
 
+int lv_server_attach(char *err, size_t errlen)
+{
+    xmlInitParser();            /* once, before any thread parses */
+    if (lv_storage_init(err, errlen) < 0)
+        return -1;
+    lv_events_reset();          /* learns the domains xend loaded */
+    lv_hooks_install(&hook_ops);
+    return 0;
+}
+
 int lv_server_start(char *err, size_t errlen)
 {
     if (!conf.sock[0]) {
         log_info("libvirt server disabled (--libvirt-socket none)");
         return 0;
     }
-    xmlInitParser();            /* once, before any thread parses */
-    if (lv_storage_init(err, errlen) < 0)
+    if (lv_server_attach(err, errlen) < 0)
         return -1;
     if ((listen_fd[0] = bind_one(conf.sock, 0660, err, errlen)) < 0)
         return -1;
@@ -895,12 +904,11 @@ int lv_server_start(char *err, size_t errlen)
     if (pipe2(wake_pipe, O_CLOEXEC) < 0 ||
         pthread_create(&accept_thread, NULL, accept_main, NULL) != 0) {
         snprintf(err, errlen, "libvirt: cannot start the accept thread");
+        lv_hooks_install(NULL);
         close_listeners();
         return -1;
     }
     accepting = true;
-    lv_events_reset();          /* learns the domains xend loaded */
-    lv_hooks_install(&hook_ops);
     log_info("libvirt: xen:///system?socket=%s (read-only: %s); %s", conf.sock, conf.sock_ro,
              compat_status);
     return 0;
@@ -911,9 +919,9 @@ void lv_server_stop(void)
     LvConn **all;
     size_t n;
 
+    lv_hooks_install(NULL);
     if (!accepting)
         return;
-    lv_hooks_install(NULL);
     if (write(wake_pipe[1], "q", 1) == 1)
         pthread_join(accept_thread, NULL);
     accepting = false;
