@@ -326,6 +326,9 @@ void lv_conn_get(LvConn *c);
 void lv_conn_put(LvConn *c);
 /* Has the client gone (reader saw EOF or a protocol error)? */
 bool lv_conn_closed(LvConn *c);
+/* Clients whose state still exists (their last call or stream may still
+ * run after they went): 0 once every thread of every client is done. */
+unsigned lv_conns_live(void);
 /* Every connected client, referenced (caller puts each, frees the array). */
 size_t lv_conns_snapshot(LvConn ***out);
 /* Per-client state of the other modules, kept with the connection. */

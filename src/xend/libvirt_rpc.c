@@ -22,6 +22,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,7 @@ static bool accepting;
 static char compat_status[3 * PATH_MAX];
 static const LvProc *procs[LVP_PROC_MAX + 1];
 static pthread_once_t procs_once = PTHREAD_ONCE_INIT;
+static atomic_uint conns_live;  /* client states not freed yet */
 
 /* ---- the procedure table ---- */
 
@@ -150,6 +152,12 @@ static void conn_free(LvConn *c)
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
     free(c);
+    atomic_fetch_sub(&conns_live, 1);
+}
+
+unsigned lv_conns_live(void)
+{
+    return atomic_load(&conns_live);
 }
 
 void lv_conn_put(LvConn *c)
@@ -625,6 +633,7 @@ static int start_client(int fd, bool readonly)
     }
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
+    atomic_fetch_add(&conns_live, 1);
     c->fd = fd;
     c->refs = 1;               /* the reader's */
     c->readonly = readonly;

@@ -310,14 +310,8 @@ static int dom_int(int fd, int proc, const char *name, const uint8_t uuid[16])
 /* Wait until the server has no clients left (their threads are gone). */
 static void no_clients(void)
 {
-    for (int i = 0; i < 200; i++) {
-        LvConn **all;
-        size_t n = lv_conns_snapshot(&all);
-
-        for (size_t k = 0; k < n; k++)
-            lv_conn_put(all[k]);
-        free(all);
-        if (!n)
+    for (int i = 0; i < 500; i++) {
+        if (!lv_conns_live())
             return;
         usleep(10000);
     }
