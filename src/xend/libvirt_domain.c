@@ -105,7 +105,7 @@ typedef struct DomView {
     char name[64], uuid[37];
     int id;                    /* -1: inactive */
     enum dom_state state;
-    bool managed, autostart, blocked, busy;
+    bool managed, autostart, busy;
     uint64_t mem_mib, maxmem_mib, cpu_ns;
     unsigned vcpus, maxvcpus;
     enum stop_reason last_exit;
@@ -127,7 +127,6 @@ static void view_locked(const Domain *d, DomView *v)
     v->state = d->state;
     v->managed = d->managed;
     v->autostart = d->autostart;
-    v->blocked = d->blocked;
     v->busy = d->job != JOB_NONE || d->incoming;
     v->mem_mib = d->mem_mib;
     v->maxmem_mib = d->maxmem_mib;
@@ -187,8 +186,10 @@ static int view_state(const DomView *v, int *reason)
         *reason = RUNNING_BOOTED;
         return ST_RUNNING;
     case DS_RUNNING:
+        /* Not BLOCKED when idle (xm's 'b'): libvirt's clients read that as
+         * "idle", and libvirt's own Xen driver says running. */
         *reason = RUNNING_BOOTED;
-        return v->blocked ? ST_BLOCKED : ST_RUNNING;
+        return ST_RUNNING;
     case DS_PAUSED:
         *reason = v->busy ? PAUSED_SAVE : PAUSED_USER;
         return ST_PAUSED;
