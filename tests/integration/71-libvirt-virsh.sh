@@ -163,7 +163,7 @@ v destroy Domain-0
 # --- undefine ------------------------------------------------------------------
 vok undefine lv1
 vok list --all --name
-echo "$OUT" | grep -qx lv1 && bad "lv1 still listed after undefine: $OUT"
+echo "$OUT" | grep -Eq '^lv1 *$' && bad "lv1 still listed after undefine: $OUT"
 "$XM" list lv1 >/dev/null 2>&1 && bad "xm still sees lv1 after undefine"
 [ -f "$ST/domains/lv1.cfg" ] && bad "lv1's config is still in the state dir"
 grep -E 'ERROR|AddressSanitizer|runtime error' "$WORK/xend.log" && bad "xend logged errors"
