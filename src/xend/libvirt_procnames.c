@@ -5,6 +5,7 @@
  * name ("DOMAIN_SNAPSHOT_NUM" -> "virDomainSnapshotNum"). */
 #include <ctype.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "libvirt.h"
 
@@ -454,23 +455,39 @@ static const char *const proc_names[] = {
     [443] = "DOMAIN_FD_ASSOCIATE",
 };
 
+/* Words libvirt's API names keep in capitals (virDomainDefineXML,
+ * virDomainLookupByUUID, virNodeGetCPUStats...), and IOThread. */
+static const char *api_word(const char *w, size_t n)
+{
+    static const char *const caps[] = { "XML", "UUID", "ID", "CPU", "FD", "URI", "SEV", "NMI",
+                                        "MAC", "SCSI", "WWN" };
+
+    if (n == 8 && !strncmp(w, "IOTHREAD", 8))
+        return "IOThread";
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+        if (strlen(caps[i]) == n && !strncmp(w, caps[i], n))
+            return caps[i];
+    return NULL;
+}
+
 const char *lv_proc_api_name(int proc, char *buf, size_t size)
 {
     const char *n;
-    size_t k = 0;
-    bool upper = true;
+    size_t k;
 
     if (proc <= 0 || (size_t)proc >= sizeof(proc_names) / sizeof(proc_names[0]) ||
         !(n = proc_names[proc]) || size < 4)
         return NULL;
     k = (size_t)snprintf(buf, size, "vir");
-    for (; *n && k + 1 < size; n++) {
-        if (*n == '_') {
-            upper = true;
-            continue;
-        }
-        buf[k++] = upper ? *n : (char)tolower((unsigned char)*n);
-        upper = false;
+    while (*n && k + 1 < size) {
+        size_t len = strcspn(n, "_");
+        const char *word = api_word(n, len);
+
+        for (size_t i = 0; i < len && k + 1 < size; i++)
+            buf[k++] = word ? word[i] : i ? (char)tolower((unsigned char)n[i]) : n[i];
+        n += len;
+        if (*n == '_')
+            n++;
     }
     buf[k] = '\0';
     return buf;

@@ -312,8 +312,11 @@ static void test_proc_names(void **state)
     (void)state;
     assert_string_equal(lv_proc_api_name(187, buf, sizeof(buf)), "virDomainSnapshotNum");
     assert_string_equal(lv_proc_api_name(273, buf, sizeof(buf)), "virConnectListAllDomains");
+    assert_string_equal(lv_proc_api_name(11, buf, sizeof(buf)), "virDomainDefineXML");
+    assert_string_equal(lv_proc_api_name(24, buf, sizeof(buf)), "virDomainLookupByUUID");
+    assert_string_equal(lv_proc_api_name(351, buf, sizeof(buf)), "virDomainGetIOThreadInfo");
     assert_null(lv_proc_api_name(0, buf, sizeof(buf)));
-    assert_string_equal(lv_proc_api_name(443, buf, sizeof(buf)), "virDomainFdAssociate");
+    assert_string_equal(lv_proc_api_name(443, buf, sizeof(buf)), "virDomainFDAssociate");
     assert_null(lv_proc_api_name(444, buf, sizeof(buf)));
     assert_null(lv_proc_api_name(100000, buf, sizeof(buf)));
 }
