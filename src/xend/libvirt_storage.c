@@ -570,9 +570,9 @@ static int proc_pool_undefine(LvCall *c)
     if (!p)
         return -1;
     if (!p->persistent) {
+        lv_error(&c->err, LV_ERR_OPERATION_INVALID, "pool '%s' is transient", p->def.name);
         pthread_mutex_unlock(&st_lock);
-        return lv_error(&c->err, LV_ERR_OPERATION_INVALID, "pool '%s' is transient",
-                        p->def.name);
+        return -1;
     }
     delete_pool_files(p->def.name);
     p->persistent = false;

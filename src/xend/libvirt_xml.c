@@ -200,7 +200,6 @@ typedef struct DomParse {
     uint64_t max_bytes, cur_bytes;
     bool have_max, have_cur, have_name, have_os;
     unsigned vcpu_max, vcpu_cur;
-    bool balloon_seen;
 } DomParse;
 
 static int os_arch(Rd *r, const xmlNode *t, VmConfig *cfg)
@@ -701,7 +700,7 @@ static int parse_devices(Rd *r, const xmlNode *devs, DomParse *dp)
         else if (named(n, "serial") || named(n, "console"))
             rc = parse_chardev(r, n, cfg);
         else if (named(n, "memballoon"))
-            rc = (dp->balloon_seen = true, parse_balloon(r, n, cfg));
+            rc = parse_balloon(r, n, cfg);
         else if (named(n, "rng"))
             rc = parse_rng(r, n, cfg);
         else if (named(n, "controller"))

@@ -166,7 +166,7 @@ vok list --all --name
 echo "$OUT" | grep -Eq '^lv1 *$' && bad "lv1 still listed after undefine: $OUT"
 "$XM" list lv1 >/dev/null 2>&1 && bad "xm still sees lv1 after undefine"
 [ -f "$ST/domains/lv1.cfg" ] && bad "lv1's config is still in the state dir"
-grep -E 'ERROR|AddressSanitizer|runtime error' "$WORK/xend.log" && bad "xend logged errors"
+grep -E 'xend: error|AddressSanitizer|runtime error' "$WORK/xend.log" && bad "xend logged errors"
 
 echo "done in $((SECONDS - T0)) s"
 [ "$errors" = 0 ] || fail "$errors checks failed"

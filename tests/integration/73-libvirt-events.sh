@@ -103,5 +103,5 @@ conn.close()
 print("events ok")
 PY
 "$SYSPY" "$WORK/events.py" "$URI" "$XM" "$WORK" || { tail -n 20 "$WORK/xend.log"; fail "events"; }
-grep -E 'ERROR|AddressSanitizer|runtime error' "$WORK/xend.log" && fail "xend logged errors"
+grep -E 'xend: error|AddressSanitizer|runtime error' "$WORK/xend.log" && fail "xend logged errors"
 echo PASS

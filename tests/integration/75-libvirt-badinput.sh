@@ -139,7 +139,7 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
         bad "xend did not log nobody's read-only connection"
 fi
 
-grep -E 'ERROR|AddressSanitizer|runtime error' "$WORK/xend.log" && bad "xend logged errors"
+grep -E 'xend: error|AddressSanitizer|runtime error' "$WORK/xend.log" && bad "xend logged errors"
 kill -0 "$XEND_PID" || bad "xend died"
 [ "$errors" = 0 ] || fail "$errors checks failed"
 echo PASS
