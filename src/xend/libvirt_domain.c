@@ -1531,6 +1531,115 @@ static int proc_managed_save_remove(LvCall *c)
     return rc;
 }
 
+/* ---- save and restore to a file ---- */
+
+#define SAVE_BYPASS_CACHE 1u
+#define SAVE_RUNNING      2u
+#define SAVE_PAUSED       4u
+
+/* Save (flags, dxml) to an absolute file: xend's save (xm save); the
+ * domain stops. libvirt's client makes the path absolute. */
+static int save_to(LvCall *c, const LvDomRef *r, const char *to, const char *dxml,
+                   uint32_t flags)
+{
+    DomView v;
+    Domain *d;
+    char path[128];
+    json_t *body;
+    int rc = -1;
+
+    if (dxml)
+        return lv_error(&c->err, LV_ERR_ARGUMENT_UNSUPPORTED, "a changed XML for the saved "
+                        "domain: xend saves the domain as it is");
+    if (flags & ~(SAVE_BYPASS_CACHE | SAVE_RUNNING))
+        return lv_error(&c->err, LV_ERR_ARGUMENT_UNSUPPORTED, "save flags 0x%x: a Xeno save "
+                        "file restores running (restore --paused pauses it)", flags);
+    if (to[0] != '/')
+        return lv_error(&c->err, LV_ERR_INVALID_ARG, "the save file '%s' is not an absolute "
+                        "path", to);
+    if (resolve(c, r, false, &v, &d) < 0)
+        return -1;
+    if (refuse_dom0(c, &v) == 0) {
+        dom_path(path, sizeof(path), &v, "save");
+        body = json_pack("{s:s}", "path", to);
+        rc = lv_rest("POST", path, body, NULL, &c->err);
+        json_decref(body);
+    }
+    release(d, &v);
+    return rc;
+}
+
+/* DOMAIN_SAVE {dom; string to}. */
+static int proc_save(LvCall *c)
+{
+    LvDomRef r;
+    const char *to;
+
+    lv_get_domain(&c->in, &r);
+    to = xdr_get_string(&c->in, LV_STRING_MAX);
+    if (xdr_dec_finish(&c->in, &c->err) < 0)
+        return -1;
+    return save_to(c, &r, to, NULL, 0);
+}
+
+/* DOMAIN_SAVE_FLAGS {dom; string to; remote_string dxml; unsigned flags}. */
+static int proc_save_flags(LvCall *c)
+{
+    LvDomRef r;
+    const char *to, *dxml;
+    uint32_t flags;
+
+    lv_get_domain(&c->in, &r);
+    to = xdr_get_string(&c->in, LV_STRING_MAX);
+    dxml = xdr_get_opt_string(&c->in, LV_STRING_MAX);
+    flags = xdr_get_u32(&c->in);
+    if (xdr_dec_finish(&c->in, &c->err) < 0)
+        return -1;
+    return save_to(c, &r, to, dxml, flags);
+}
+
+/* Restore from a save file: xend's restore (xm restore). */
+static int restore_from(LvCall *c, const char *from, const char *dxml, uint32_t flags)
+{
+    json_t *body;
+    int rc;
+
+    if (dxml)
+        return lv_error(&c->err, LV_ERR_ARGUMENT_UNSUPPORTED, "a changed XML for the restored "
+                        "domain: it comes back as it was saved");
+    if (flags & ~(SAVE_BYPASS_CACHE | SAVE_RUNNING | SAVE_PAUSED))
+        return lv_error(&c->err, LV_ERR_ARGUMENT_UNSUPPORTED, "restore flags 0x%x", flags);
+    if (from[0] != '/')
+        return lv_error(&c->err, LV_ERR_INVALID_ARG, "the save file '%s' is not an absolute "
+                        "path", from);
+    body = json_pack("{s:s,s:b}", "path", from, "paused", (flags & SAVE_PAUSED) != 0);
+    rc = lv_rest("POST", "/v1/restore", body, NULL, &c->err);
+    json_decref(body);
+    return rc;
+}
+
+/* DOMAIN_RESTORE {string from}. */
+static int proc_restore(LvCall *c)
+{
+    const char *from = xdr_get_string(&c->in, LV_STRING_MAX);
+
+    if (xdr_dec_finish(&c->in, &c->err) < 0)
+        return -1;
+    return restore_from(c, from, NULL, 0);
+}
+
+/* DOMAIN_RESTORE_FLAGS {string from; remote_string dxml; unsigned flags}. */
+static int proc_restore_flags(LvCall *c)
+{
+    const char *from = xdr_get_string(&c->in, LV_STRING_MAX);
+    const char *dxml = xdr_get_opt_string(&c->in, LV_STRING_MAX);
+    uint32_t flags = xdr_get_u32(&c->in);
+
+    if (xdr_dec_finish(&c->in, &c->err) < 0)
+        return -1;
+    return restore_from(c, from, dxml, flags);
+}
+
 /* ---- statistics ---- */
 
 enum { STATS_STATE = 1, STATS_CPU_TOTAL = 2, STATS_BALLOON = 4, STATS_VCPU = 8,
@@ -1746,6 +1855,10 @@ const LvProc lv_domain_procs[] = {
     { LVP_DOMAIN_SET_VCPUS_FLAGS,        proc_set_vcpus_flags,     0 },
     { LVP_DOMAIN_MANAGED_SAVE,           proc_managed_save,        0 },
     { LVP_DOMAIN_MANAGED_SAVE_REMOVE,    proc_managed_save_remove, 0 },
+    { LVP_DOMAIN_SAVE,                   proc_save,                0 },
+    { LVP_DOMAIN_SAVE_FLAGS,             proc_save_flags,          0 },
+    { LVP_DOMAIN_RESTORE,                proc_restore,             0 },
+    { LVP_DOMAIN_RESTORE_FLAGS,          proc_restore_flags,       0 },
 };
 #undef RO
 const size_t lv_domain_nprocs = sizeof(lv_domain_procs) / sizeof(lv_domain_procs[0]);

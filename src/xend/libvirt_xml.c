@@ -6,10 +6,11 @@
  * message naming the element (VIR_ERR_CONFIG_UNSUPPORTED): a graphics
  * device, an arch this host cannot run, a qcow2 disk are refused, never
  * dropped. A few elements that describe nothing a Xeno machine has are
- * accepted and not kept: <metadata>, <title>, <description>, <features>,
- * <clock>, <cpu>, <pm>, <resource>, <seclabel>, <emulator>, <alias> and
- * <address> of devices, <controller>s of the buses Xeno has. Formatting
- * gives what parsing reads back to the same configuration.
+ * accepted and not kept: <metadata>, <features>, <clock>, <cpu>, <pm>,
+ * <resource>, <seclabel>, <genid>, <emulator>, <alias> and <address> of
+ * devices, <controller>s (device addresses are not kept either). A
+ * <title> or <description> would be lost: refused. Formatting gives what
+ * parsing reads back to the same configuration.
  *
  * Pure: no I/O, no xend state; the host's facts come in LvXmlCtx. */
 #include <ctype.h>
@@ -764,8 +765,8 @@ static int parse_action(Rd *r, const xmlNode *n, enum cfg_action *out)
 /* Elements that describe nothing a Xeno machine has: accepted. */
 static bool ignorable(const xmlNode *n)
 {
-    static const char *const names[] = { "metadata", "title", "description", "features",
-                                         "clock", "cpu", "pm", "resource", "seclabel", "genid" };
+    static const char *const names[] = { "metadata", "features", "clock", "cpu", "pm",
+                                         "resource", "seclabel", "genid" };
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (named(n, names[i]))
@@ -808,6 +809,9 @@ static int domain_child(Rd *r, const xmlNode *n, DomParse *dp)
         return parse_action(r, n, &cfg->on_crash);
     if (named(n, "devices"))
         return parse_devices(r, n, dp);
+    if (named(n, "title") || named(n, "description"))
+        return refuse(r, "<domain><%s>: xend keeps no %s for a domain", (const char *)n->name,
+                      (const char *)n->name);
     if (ignorable(n))
         return 0;
     return refuse(r, "<domain><%s> is not supported by Xeno", (const char *)n->name);

@@ -5,7 +5,7 @@
 # autostarted, kept across an xend restart); managed save through virsh
 # (the domain is saved, xm shows it saved, start restores it with its
 # uptime and a tmpfs file intact, managedsave-remove makes the next start
-# boot); persistent config changes (setmaxmem/setvcpus --config, dumpxml
+# boot), virsh save and restore of a file; persistent config changes (setmaxmem/setvcpus --config, dumpxml
 # --inactive, autostart) land in xend's stored config.
 . "$(dirname "$0")/lib/common.sh"
 . "$LIB/xend.sh"
@@ -142,6 +142,19 @@ echo "$OUT" | grep -Eq '^Managed save: +no$' || bad "dominfo after managedsave-r
 vok start ms1
 out=$(con ms1 run 'cat /tmp/mark 2>/dev/null || echo none') || bad "ms1 after a fresh boot"
 [ "$out" = none ] || bad "a removed managed save still restored: '$out'"
+# save to a file and restore from it (xm save / xm restore)
+tok=$(rand_token)
+con ms1 run "echo $tok > /tmp/mark" >/dev/null || bad "ms1: write the mark"
+vok save ms1 "$WORK/ms1.sav"
+[ -s "$WORK/ms1.sav" ] || bad "virsh save wrote no $WORK/ms1.sav"
+[ "$(virsh -c "$URI" domstate ms1)" = "shut off" ] || bad "ms1 after save: $(virsh -c "$URI" domstate ms1)"
+vok restore "$WORK/ms1.sav" --paused
+[ "$(virsh -c "$URI" domstate ms1)" = paused ] || bad "ms1 after restore --paused"
+vok resume ms1
+out=$(con ms1 run 'cat /tmp/mark') || bad "ms1 after virsh restore"
+[ "$out" = "$tok" ] || bad "the tmpfs mark after virsh restore: '$out'"
+v restore "$WORK/ms1.xml"
+[ "$RC" = 1 ] && echo "$ERR" | grep -q 'is not a Xeno save file' || bad "restore of a non-save file: $ERR"
 vok destroy ms1
 echo "managed save ok ($((SECONDS - T0)) s)"
 

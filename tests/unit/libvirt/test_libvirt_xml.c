@@ -267,6 +267,8 @@ static void test_refusals(void **state)
     refused(&ctx_riscv, "<domain type='xen'><name>r</name><memory>1024</memory><os>"
             "<type>xen</type><boot dev='network'/></os></domain>",
             LV_ERR_CONFIG_UNSUPPORTED, "<boot dev='network'>");
+    refused(&ctx_riscv, "<domain type='xen'><name>r</name><title>t</title><memory>1024</memory>"
+            "<os><type>xen</type></os></domain>", LV_ERR_CONFIG_UNSUPPORTED, "<domain><title>");
     refused(&ctx_riscv, "<domain type='xen'><name>r</name><memory>1024</memory><vcpu "
             "cpuset='0-1'>2</vcpu><os><type>xen</type></os></domain>",
             LV_ERR_CONFIG_UNSUPPORTED, "cpuset");
