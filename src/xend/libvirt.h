@@ -384,6 +384,7 @@ typedef struct LvArchs {
     char host_arch[65];        /* uname -m */
     char emulator[PATH_MAX];   /* xeno-vmm */
 } LvArchs;
+/* (Probed at most every 30 s.) */
 void lv_host_archs(LvArchs *a);
 
 /* ---- domain XML <-> VmConfig (libvirt_xml.c) ---- */

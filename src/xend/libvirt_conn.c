@@ -30,7 +30,11 @@ enum { FEAT_TYPED_PARAM_STRING = 9, FEAT_PROGRAM_KEEPALIVE = 10,
        FEAT_REMOTE_EVENT_CALLBACK = 14, FEAT_REMOTE_CLOSE_CALLBACK = 15 };
 #define CONNECT_RO 1u                  /* VIR_CONNECT_RO */
 
-void lv_host_archs(LvArchs *a)
+/* The probe opens /dev/kvm and creates a VM: done at most every
+ * ARCHS_TTL_NS, not for every dumpxml. */
+#define ARCHS_TTL_NS (30 * NS_PER_SEC)
+
+static void probe_archs(LvArchs *a)
 {
     HostCaps hc;
     struct utsname u;
@@ -46,6 +50,22 @@ void lv_host_archs(LvArchs *a)
     if (uname(&u) == 0)
         snprintf(a->host_arch, sizeof(a->host_arch), "%s", u.machine);
     snprintf(a->emulator, sizeof(a->emulator), "%s", xconf.vmm);
+}
+
+void lv_host_archs(LvArchs *a)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static LvArchs cached;
+    static uint64_t when;
+    uint64_t now = clock_ns();
+
+    pthread_mutex_lock(&lock);
+    if (!when || now - when > ARCHS_TTL_NS) {
+        probe_archs(&cached);
+        when = now;
+    }
+    *a = cached;
+    pthread_mutex_unlock(&lock);
 }
 
 /* ---- before and around open ---- */
