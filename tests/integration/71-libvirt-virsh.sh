@@ -135,7 +135,32 @@ wait_state lv1 "shut off" 60 || bad "lv1 did not power off after virsh shutdown 
 vok domstate lv1 --reason
 echo "$OUT" | grep -q '^shut off (shutdown)' || bad "domstate after shutdown: $OUT"
 vok start lv1
-"$XM" destroy lv1 || bad "xm destroy of a domain started by virsh"
+con lv1 wait || bad "lv1: no prompt after the second start"
+# xm destroys the domain under an attached `virsh console`: the console
+# stream ends (an empty CONTINUE) and virsh console exits 0.
+"$PY" - "$WORK/virsh-uri" "$XM" <<'PY' || bad "virsh console at the end of the domain"
+import os, pty, select, subprocess, sys, time
+virsh, xm = sys.argv[1:3]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(virsh, [virsh, "console", "lv1"])
+buf, end = b"", time.monotonic() + 20
+while b"Escape character" not in buf and time.monotonic() < end:
+    if select.select([fd], [], [], 0.5)[0]:
+        buf += os.read(fd, 4096)
+subprocess.run([xm, "destroy", "lv1"], check=True)
+end = time.monotonic() + 10
+while time.monotonic() < end:
+    p, st = os.waitpid(pid, os.WNOHANG)
+    if p:
+        sys.exit(0 if os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0 else "virsh console: %r" % st)
+    try:
+        select.select([fd], [], [], 0.2)[0] and os.read(fd, 4096)
+    except OSError:
+        pass
+os.kill(pid, 9)
+sys.exit("virsh console did not end with the domain")
+PY
 wait_state lv1 "shut off" 10 || bad "virsh does not see xm's destroy ($(state lv1))"
 vok start lv1
 vok destroy lv1
