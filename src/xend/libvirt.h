@@ -327,6 +327,8 @@ void lv_conn_get(LvConn *c);
 void lv_conn_put(LvConn *c);
 /* Has the client gone (reader saw EOF or a protocol error)? */
 bool lv_conn_closed(LvConn *c);
+/* Bytes big frames hold now (a budget of 256 MiB for all clients). */
+size_t lv_frames_held(void);
 /* Clients whose state still exists (their last call or stream may still
  * run after they went): 0 once every thread of every client is done. */
 unsigned lv_conns_live(void);

@@ -42,6 +42,8 @@
 #define LV_MAX_CLIENTS     256
 #define LV_MAX_INFLIGHT    16            /* calls of one client served at once */
 #define LV_READ_CHUNK      (64u << 10)   /* a frame's buffer grows as bytes arrive */
+#define LV_SMALL_FRAME     (64u << 10)   /* frames up to this size need no budget */
+#define LV_FRAME_BUDGET    (256u << 20)  /* bytes all bigger frames may hold at once */
 #define LV_EVENT_QUEUE_MAX (16u << 20)   /* a client that lets this much pile up goes */
 #define LV_STREAM_QUEUE    (1u << 20)    /* stream data waits above this */
 #define LV_STREAM_WAIT_MS  30000
@@ -88,6 +90,46 @@ static char compat_status[3 * PATH_MAX];
 static const LvProc *procs[LVP_PROC_MAX + 1];
 static pthread_once_t procs_once = PTHREAD_ONCE_INIT;
 static atomic_uint conns_live;  /* client states not freed yet */
+static atomic_size_t frames_held;  /* bytes of big frames being read or served */
+
+/* ---- the frame budget ----
+ * A frame may be 32 MiB: clients that each send one (or sixteen calls of
+ * one) could make xend hold gigabytes. What a frame's buffer holds beyond
+ * LV_SMALL_FRAME comes from a budget shared by all clients, taken as the
+ * bytes arrive and given back when its call is done; a client whose frame
+ * does not fit is disconnected. Small frames, which are nearly all, never
+ * wait for big ones. */
+
+static size_t excess(size_t n) { return n > LV_SMALL_FRAME ? n - LV_SMALL_FRAME : 0; }
+
+static bool budget_take(size_t n)
+{
+    size_t cur = atomic_load(&frames_held);
+
+    do {
+        if (n > LV_FRAME_BUDGET - MIN(cur, LV_FRAME_BUDGET))
+            return false;
+    } while (!atomic_compare_exchange_weak(&frames_held, &cur, cur + n));
+    return true;
+}
+
+static void budget_give(size_t n)
+{
+    if (n)
+        atomic_fetch_sub(&frames_held, n);
+}
+
+size_t lv_frames_held(void)
+{
+    return atomic_load(&frames_held);
+}
+
+/* A frame's payload (plen bytes) and its share of the budget. */
+static void payload_free(uint8_t *payload, size_t plen)
+{
+    free(payload);
+    budget_give(excess(plen + LV_HEADER_LEN));
+}
 
 /* ---- the procedure table ---- */
 
@@ -362,7 +404,7 @@ static void call_free(LvCall *call)
 {
     xdr_dec_free(&call->in);
     xdr_buf_free(&call->out);
-    free((void *)call->in.p);
+    payload_free((uint8_t *)call->in.p, call->in.len);
     free(call);
 }
 
@@ -426,12 +468,12 @@ static void dispatch_call(LvConn *c, const LvHeader *h, uint8_t *payload, size_t
     pthread_attr_t a;
 
     if (call_refused(c, h, p, &e) < 0) {
-        free(payload);
+        payload_free(payload, len);
         send_error(c, h, &e);
         return;
     }
     if (!(call = calloc(1, sizeof(*call)))) {
-        free(payload);
+        payload_free(payload, len);
         lv_error(&e, LV_ERR_NO_MEMORY, "a call of %zu bytes", len);
         send_error(c, h, &e);
         return;
@@ -479,12 +521,12 @@ static int handle_message(LvConn *c, const LvHeader *h, uint8_t *payload, size_t
     LvError e = { 0 };
 
     if (h->prog == LV_KEEPALIVE_PROGRAM) {
-        free(payload);
+        payload_free(payload, len);
         keepalive(c, h);
         return 0;
     }
     if (h->prog != LV_PROGRAM || h->vers != LV_PROTOCOL_VERSION) {
-        free(payload);
+        payload_free(payload, len);
         if (h->type != LV_CALL)
             return -1;
         lv_error(&e, LV_ERR_RPC, "cannot find program %#x version %u", h->prog, h->vers);
@@ -494,7 +536,7 @@ static int handle_message(LvConn *c, const LvHeader *h, uint8_t *payload, size_t
     switch (h->type) {
     case LV_CALL:
         if (h->status != LV_OK) {
-            free(payload);
+            payload_free(payload, len);
             lv_error(&e, LV_ERR_RPC, "a call with status %u", h->status);
             send_error(c, h, &e);
             return 0;
@@ -503,22 +545,23 @@ static int handle_message(LvConn *c, const LvHeader *h, uint8_t *payload, size_t
         return 0;
     case LV_STREAM:
         lv_stream_incoming(c, h, payload, len);
-        free(payload);
+        payload_free(payload, len);
         return 0;
     case LV_CALL_WITH_FDS:
-        free(payload);
+        payload_free(payload, len);
         lv_error(&e, LV_ERR_NO_SUPPORT, "passing file descriptors");
         send_error(c, h, &e);
         return 0;
     default:
-        free(payload);
+        payload_free(payload, len);
         log_debug("libvirt client %u: message type %u: disconnecting", c->id, h->type);
         return -1;
     }
 }
 
-/* Read exactly n bytes; the buffer grows as they arrive. 0, or -1 at EOF
- * or on an error. */
+/* Read exactly n bytes; the buffer grows as they arrive, taking what
+ * exceeds LV_SMALL_FRAME from the budget. 0, or -1 at EOF, on an error,
+ * or (-2) when the budget has no room. */
 static int read_full(int fd, uint8_t **buf, size_t n)
 {
     size_t got = 0, cap = MIN(n, LV_READ_CHUNK);
@@ -530,20 +573,28 @@ static int read_full(int fd, uint8_t **buf, size_t n)
         ssize_t r;
 
         if (got == cap) {
+            size_t ncap = MIN(n, 2 * cap);
             uint8_t *np;
 
-            cap = MIN(n, 2 * cap);
-            if (!(np = realloc(p, cap))) {
+            if (!budget_take(excess(ncap) - excess(cap))) {
                 free(p);
+                budget_give(excess(cap));
+                return -2;
+            }
+            if (!(np = realloc(p, ncap))) {
+                free(p);
+                budget_give(excess(ncap));
                 return -1;
             }
             p = np;
+            cap = ncap;
         }
         r = read(fd, p + got, cap - got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
             free(p);
+            budget_give(excess(cap));
             return -1;
         }
         got += (size_t)r;
@@ -560,6 +611,7 @@ static int read_frame(LvConn *c, LvHeader *h, uint8_t **payload, size_t *plen)
     uint32_t len;
     LvError e;
     XdrDec d;
+    int r;
 
     if (read_full(c->fd, &word, 4) < 0)
         return -1;
@@ -569,11 +621,16 @@ static int read_frame(LvConn *c, LvHeader *h, uint8_t **payload, size_t *plen)
         return -1;
     }
     free(word);
-    if (read_full(c->fd, &body, len - 4) < 0)
+    if ((r = read_full(c->fd, &body, len - 4)) < 0) {
+        if (r == -2)
+            log_warn("libvirt client %u (pid %d): no room for a frame of %u bytes (%zu MiB held "
+                     "by frames): disconnecting", c->id, (int)c->pid, len,
+                     lv_frames_held() >> 20);
         return -1;
+    }
     xdr_dec_init(&d, body, LV_HEADER_LEN);
     if (lv_header_get(&d, h) < 0) {
-        free(body);
+        payload_free(body, len - 4 - LV_HEADER_LEN);
         return -1;
     }
     *plen = len - 4 - LV_HEADER_LEN;

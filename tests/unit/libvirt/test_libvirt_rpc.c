@@ -722,6 +722,20 @@ static void test_bad_input(void **state)
         h = (LvHeader){ LV_PROGRAM, 1, LVP_DOMAIN_OPEN_CONSOLE, LV_STREAM, 99, LV_CONTINUE };
         send_frame(fd, &h, "data", 4);
     }
+    /* a 2 MiB frame: refused, and what it held is given back */
+    {
+        char *big = malloc(2 << 20);
+
+        memset(big, 'x', (2 << 20) - 1);
+        big[(2 << 20) - 1] = '\0';
+        a.len = 0;
+        xdr_put_string(&a, big);
+        free(big);
+        fails(fd, LVP_DOMAIN_DEFINE_XML, &a, LV_ERR_XML_ERROR, "larger than");
+        for (int i = 0; i < 100 && lv_frames_held(); i++)
+            usleep(10000);
+        assert_int_equal(lv_frames_held(), 0);
+    }
     /* still served */
     ok(fd, LVP_CONNECT_GET_TYPE, NULL, &r);
     assert_string_equal(xdr_get_string(&r.d, 100), "Xen");
