@@ -291,17 +291,34 @@ static int refuse_dom0(LvCall *c, const DomView *v)
     return 0;
 }
 
-/* The config of a view, parsed; -1 with e set. */
-static int view_config(LvCall *c, const DomView *v, VmConfig *cfg)
+/* Config text parsed; -1 with e set. */
+static int parse_config(LvCall *c, const char *name, const char *text, VmConfig *cfg)
 {
     char err[512];
 
     config_init(cfg);
-    if (config_parse(cfg, v->name, v->config, strlen(v->config), NULL, NULL, err,
-                     sizeof(err)) < 0)
-        return lv_error(&c->err, LV_ERR_INTERNAL_ERROR, "the stored config of '%s': %s",
-                        v->name, err);
+    if (config_parse(cfg, name, text, strlen(text), NULL, NULL, err, sizeof(err)) < 0)
+        return lv_error(&c->err, LV_ERR_INTERNAL_ERROR, "the config of '%s': %s", name, err);
     return 0;
+}
+
+/* The stored config of a view (what the next start uses), parsed. */
+static int view_config(LvCall *c, const DomView *v, VmConfig *cfg)
+{
+    return parse_config(c, v->name, v->config, cfg);
+}
+
+/* The config the running instance of v was started with (run/ID.cfg,
+ * malloc'd), or NULL when it does not run or the file is gone. A new
+ * definition of a running domain changes the stored config only. */
+static char *running_config(const DomView *v)
+{
+    char path[PATH_MAX];
+    size_t len;
+
+    if (v->dom0 || v->id < 0 || state_path(path, sizeof(path), "run/%d.cfg", v->id) < 0)
+        return NULL;
+    return read_file(path, &len);
 }
 
 /* ---- lookups ---- */
@@ -616,8 +633,8 @@ static int proc_get_control_info(LvCall *c)
 #define XML_INACTIVE 2u
 
 /* DOMAIN_GET_XML_DESC: {dom; unsigned flags} -> {string xml}. The live
- * description has the id, the memory and vCPUs in effect; INACTIVE gives
- * what the next start uses. */
+ * description is the config the instance runs, with its id, memory and
+ * vCPUs in effect; INACTIVE gives what the next start uses. */
 static int proc_get_xml(LvCall *c)
 {
     LvDomRef r;
@@ -627,7 +644,8 @@ static int proc_get_xml(LvCall *c)
     VmConfig *cfg;
     LvDomXmlInfo info = { .id = -1 };
     LvArchs a;
-    char *xml;
+    char *xml, *run;
+    bool live;
 
     lv_get_domain(&c->in, &r);
     flags = xdr_get_u32(&c->in);
@@ -638,14 +656,18 @@ static int proc_get_xml(LvCall *c)
         xml = lvxml_format_dom0(v.mem_mib * 1024, v.vcpus, a.host_arch);
         goto done;
     }
-    if (!(cfg = malloc(sizeof(*cfg))) || view_config(c, &v, cfg) < 0) {
+    live = view_active(&v) && !(flags & XML_INACTIVE);
+    run = live ? running_config(&v) : NULL;
+    if (!(cfg = malloc(sizeof(*cfg))) || parse_config(c, v.name, run ? run : v.config, cfg) < 0) {
         free(cfg);
+        free(run);
         release(d, &v);
         return c->err.code ? -1 : lv_error(&c->err, LV_ERR_NO_MEMORY, "domain XML");
     }
+    free(run);
     info.uuid = v.uuid;
     info.emulator = a.emulator;
-    if (view_active(&v) && !(flags & XML_INACTIVE)) {
+    if (live) {
         info.id = v.id;
         info.mem_kib = v.mem_mib * 1024;
         info.maxmem_kib = v.maxmem_mib * 1024;
@@ -696,16 +718,19 @@ static int proc_is_active(LvCall *c) { return reply_flag(c, 1); }
 static int proc_is_persistent(LvCall *c) { return reply_flag(c, 2); }
 static int proc_get_max_vcpus(LvCall *c) { return reply_flag(c, 3); }
 
-/* DOMAIN_IS_UPDATED: whether the running domain differs from its stored
- * config. xend keeps one config for both: never. */
+/* DOMAIN_IS_UPDATED: whether the stored config has changed since the
+ * running instance started. */
 static int proc_is_updated(LvCall *c)
 {
     DomView v;
     Domain *d;
+    char *run;
 
     if (only_domain(c, false, &v, &d) < 0)
         return -1;
-    xdr_put_i32(&c->out, 0);
+    run = running_config(&v);
+    xdr_put_i32(&c->out, run && strcmp(run, v.config) != 0);
+    free(run);
     release(d, &v);
     return 0;
 }

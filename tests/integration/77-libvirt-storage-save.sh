@@ -176,6 +176,15 @@ vok autostart ms1 --disable
 vok start ms1
 "$XM" list ms1 | awk 'NR == 2 && $3 == 256 && $4 == 2 { ok = 1 } END { exit !ok }' ||
     bad "ms1 did not start with its new config: $("$XM" list ms1)"
+# A config change of a running domain is for its next start: the live XML
+# is what runs, the inactive XML what is stored, and the domain "updated".
+vok setmem ms1 160M --config
+vok dumpxml ms1
+echo "$OUT" | grep -q '<currentMemory unit="KiB">262144</currentMemory>' || bad "live XML: $OUT"
+vok dumpxml ms1 --inactive
+echo "$OUT" | grep -q '<currentMemory unit="KiB">163840</currentMemory>' || bad "inactive XML: $OUT"
+"$SYSPY" -c 'import libvirt, sys; sys.exit(libvirt.open(sys.argv[1]).lookupByName("ms1").isUpdated() != 1)' \
+    "$URI" || bad "ms1 is not marked updated"
 vok destroy ms1
 vok undefine ms1
 
