@@ -14,7 +14,7 @@ PKGS=(
   libcurl4-openssl-dev
   qemu-system-x86
   libxml2-dev
-  libvirt-clients virtinst python3-libvirt virt-manager xvfb xauth
+  libvirt-clients virtinst python3-libvirt virt-manager xvfb xauth xdotool
 )
 
 missing=()

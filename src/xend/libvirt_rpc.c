@@ -472,6 +472,12 @@ static void dispatch_call(LvConn *c, const LvHeader *h, uint8_t *payload, size_t
         send_error(c, h, &e);
         return;
     }
+    if (log_get_level() >= LOG_DEBUG) {
+        char name[96];
+
+        log_debug("libvirt client %u: %s (serial %u)", c->id,
+                  lv_proc_api_name(h->proc, name, sizeof(name)) ? name : "?", h->serial);
+    }
     if (!(call = calloc(1, sizeof(*call)))) {
         payload_free(payload, len);
         lv_error(&e, LV_ERR_NO_MEMORY, "a call of %zu bytes", len);
