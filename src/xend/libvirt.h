@@ -310,6 +310,8 @@ int lv_server_start(char *err, size_t errlen);
 void lv_server_stop(void);
 /* Serve one already-connected client (tests): its threads start at once. */
 int lv_serve_fd(int fd, bool readonly);
+/* How long a frame begun may pause (30 s; tests shorten it). */
+void lv_set_frame_idle_ms(int ms);
 
 /* A client: whether it is read-only (its socket, or CONNECT_OPEN's flag). */
 bool lv_conn_readonly(const LvConn *c);

@@ -39,7 +39,8 @@
 #include "common/util.h"
 #include "libvirt.h"
 
-#define LV_MAX_CLIENTS     256
+#define LV_MAX_CLIENTS     128           /* per socket kind: read-only clients (anyone
+                                         * may connect) cannot lock read-write ones out */
 #define LV_MAX_INFLIGHT    16            /* calls of one client served at once */
 #define LV_READ_CHUNK      (64u << 10)   /* a frame's buffer grows as bytes arrive */
 #define LV_SMALL_FRAME     (64u << 10)   /* frames up to this size need no budget */
@@ -47,6 +48,8 @@
 #define LV_EVENT_QUEUE_MAX (16u << 20)   /* a client that lets this much pile up goes */
 #define LV_STREAM_QUEUE    (1u << 20)    /* stream data waits above this */
 #define LV_STREAM_WAIT_MS  30000
+#define LV_FRAME_IDLE_MS   30000         /* a frame begun must go on arriving */
+static int frame_idle_ms = LV_FRAME_IDLE_MS;
 #define LV_PROBE_MS        1000
 #define LV_DEFAULT_XEND_SOCK "/run/xeno/xend.sock"
 #define LV_COMPAT_SOCK     "/run/libvirt/virtxend-sock"
@@ -66,6 +69,7 @@ struct LvConn {
     int fd;
     unsigned id;
     bool readonly, opened, closed;
+    bool socket_ro;            /* came through a read-only socket */
     pid_t pid;
     uid_t uid;
     gid_t gid;
@@ -80,7 +84,7 @@ struct LvConn {
 static LvConf conf;
 static pthread_mutex_t srv_lock = PTHREAD_MUTEX_INITIALIZER;
 static LvConn *clients;
-static unsigned nclients, next_client_id = 1;
+static unsigned nclients, nclients_ro, next_client_id = 1;
 static int listen_fd[4] = { -1, -1, -1, -1 };
 static bool listen_ro[4];
 static int wake_pipe[2] = { -1, -1 };
@@ -565,10 +569,25 @@ static int handle_message(LvConn *c, const LvHeader *h, uint8_t *payload, size_t
     }
 }
 
+/* Wait until fd is readable: for ever, or LV_FRAME_IDLE_MS (false when
+ * nothing came). */
+static bool readable(int fd, bool forever)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int r;
+
+    while ((r = poll(&p, 1, forever ? -1 : frame_idle_ms)) < 0 && errno == EINTR)
+        ;
+    return r != 0;
+}
+
 /* Read exactly n bytes; the buffer grows as they arrive, taking what
- * exceeds LV_SMALL_FRAME from the budget. 0, or -1 at EOF, on an error,
- * or (-2) when the budget has no room. */
-static int read_full(int fd, uint8_t **buf, size_t n)
+ * exceeds LV_SMALL_FRAME from the budget. The first byte may take for
+ * ever when idle_start (a client between frames); any other may not be
+ * LV_FRAME_IDLE_MS late (a frame left half-sent would hold a thread and
+ * its buffer). 0, or -1 at EOF or on an error, -2 when the budget has no
+ * room, -3 when the client stalled. */
+static int read_full(int fd, uint8_t **buf, size_t n, bool idle_start)
 {
     size_t got = 0, cap = MIN(n, LV_READ_CHUNK);
     uint8_t *p = malloc(cap ? cap : 1);
@@ -595,6 +614,11 @@ static int read_full(int fd, uint8_t **buf, size_t n)
             p = np;
             cap = ncap;
         }
+        if (!readable(fd, idle_start && got == 0)) {
+            free(p);
+            budget_give(excess(cap));
+            return -3;
+        }
         r = read(fd, p + got, cap - got);
         if (r < 0 && errno == EINTR)
             continue;
@@ -619,19 +643,26 @@ static int read_frame(LvConn *c, LvHeader *h, uint8_t **payload, size_t *plen)
     XdrDec d;
     int r;
 
-    if (read_full(c->fd, &word, 4) < 0)
+    if ((r = read_full(c->fd, &word, 4, true)) < 0) {
+        if (r == -3)
+            log_info("libvirt client %u: a frame stalled for %d ms: disconnecting", c->id,
+                     frame_idle_ms);
         return -1;
+    }
     if (lv_frame_length(word, &len, &e) < 0) {
         free(word);
         log_info("libvirt client %u: %s: disconnecting", c->id, e.msg);
         return -1;
     }
     free(word);
-    if ((r = read_full(c->fd, &body, len - 4)) < 0) {
+    if ((r = read_full(c->fd, &body, len - 4, false)) < 0) {
         if (r == -2)
             log_warn("libvirt client %u (pid %d): no room for a frame of %u bytes (%zu MiB held "
                      "by frames): disconnecting", c->id, (int)c->pid, len,
                      lv_frames_held() >> 20);
+        if (r == -3)
+            log_info("libvirt client %u: a frame stalled for %d ms: disconnecting", c->id,
+                     frame_idle_ms);
         return -1;
     }
     xdr_dec_init(&d, body, LV_HEADER_LEN);
@@ -652,6 +683,7 @@ static void unlink_client(LvConn *c)
         if (*pp == c) {
             *pp = c->next;
             nclients--;
+            nclients_ro -= c->socket_ro;
             break;
         }
     }
@@ -699,7 +731,7 @@ static int start_client(int fd, bool readonly)
     atomic_fetch_add(&conns_live, 1);
     c->fd = fd;
     c->refs = 1;               /* the reader's */
-    c->readonly = readonly;
+    c->readonly = c->socket_ro = readonly;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
         c->pid = cred.pid;
         c->uid = cred.uid;
@@ -714,6 +746,7 @@ static int start_client(int fd, bool readonly)
     c->next = clients;
     clients = c;
     nclients++;
+    nclients_ro += readonly;
     pthread_mutex_unlock(&srv_lock);
     log_info("libvirt client %u connected: pid %d uid %d gid %d (%s)", c->id, (int)c->pid,
              (int)c->uid, (int)c->gid, readonly ? "read-only" : "read-write");
@@ -737,6 +770,11 @@ int lv_serve_fd(int fd, bool readonly)
     return start_client(fd, readonly);
 }
 
+void lv_set_frame_idle_ms(int ms)
+{
+    frame_idle_ms = ms;
+}
+
 /* ---- listening ---- */
 
 static void accept_one(int lfd, bool readonly)
@@ -747,10 +785,11 @@ static void accept_one(int lfd, bool readonly)
     if (fd < 0)
         return;
     pthread_mutex_lock(&srv_lock);
-    n = nclients;
+    n = readonly ? nclients_ro : nclients - nclients_ro;
     pthread_mutex_unlock(&srv_lock);
     if (n >= LV_MAX_CLIENTS) {
-        log_warn("libvirt: %u clients already; refusing another", n);
+        log_warn("libvirt: %u %s clients already; refusing another", n,
+                 readonly ? "read-only" : "read-write");
         close(fd);
         return;
     }

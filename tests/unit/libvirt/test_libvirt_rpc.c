@@ -762,6 +762,19 @@ static void test_bad_input(void **state)
     fd = open_client(false);
     assert_int_equal(io_write_all(fd, "\x00\x00\x01\x00\x20\x00", 6), 0);
     close(fd);
+    /* half a frame, then nothing: dropped once the frame stalls */
+    lv_set_frame_idle_ms(200);
+    fd = open_client(false);
+    assert_int_equal(io_write_all(fd, "\x00\x00\x01", 3), 0);
+    assert_int_equal(read_n(fd, buf, 1), -1);
+    close(fd);
+    /* an idle client between frames stays */
+    fd = open_client(false);
+    usleep(400000);
+    ok(fd, LVP_CONNECT_GET_HOSTNAME, NULL, &r);
+    reply_free(&r);
+    close(fd);
+    lv_set_frame_idle_ms(30000);
 
     /* the other client never noticed */
     ok(other, LVP_CONNECT_GET_HOSTNAME, NULL, &r);
