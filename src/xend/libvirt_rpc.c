@@ -446,11 +446,12 @@ static int call_refused(LvConn *c, const LvHeader *h, const LvProc *p, LvError *
     ro = c->readonly;
     pthread_mutex_unlock(&c->lock);
     if (!p) {
+        bool known = lv_proc_api_name(h->proc, name, sizeof(name)) != NULL;
+
         log_debug("libvirt client %u: procedure %d (%s): not supported", c->id, h->proc,
-                  lv_proc_api_name(h->proc, name, sizeof(name)) ? name : "unknown");
-        if (!lv_proc_api_name(h->proc, name, sizeof(name)))
-            return lv_error(e, LV_ERR_NO_SUPPORT, "unknown procedure: %d", h->proc);
-        return lv_error(e, LV_ERR_NO_SUPPORT, "%s", name);
+                  known ? name : "unknown");
+        return known ? lv_error(e, LV_ERR_NO_SUPPORT, "%s", name) :
+                       lv_error(e, LV_ERR_NO_SUPPORT, "unknown procedure: %d", h->proc);
     }
     if (!opened && !(p->flags & LVF_PREOPEN))
         return lv_error(e, LV_ERR_INTERNAL_ERROR, "connection not open");
