@@ -13,6 +13,8 @@ PKGS=(
   qemu-system-misc opensbi python3 curl iproute2 socat e2fsprogs
   libcurl4-openssl-dev
   qemu-system-x86
+  libxml2-dev
+  libvirt-clients virtinst python3-libvirt virt-manager xvfb xauth xdotool
 )
 
 missing=()

@@ -17,6 +17,7 @@
 #include "common/hostcaps.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "libvirt.h"
 #include "xend.h"
 
 #define VMM_TIMEOUT_MS   5000
@@ -296,6 +297,7 @@ static json_t *host_info_json(void)
     json_object_set_new(j, "engines", engines);
     json_object_set_new(j, "engines_detail",
                         json_string(hostcaps_engines(&c, detail, sizeof(detail))));
+    lv_hook_host_json(j);                           /* "libvirt": where its server listens */
     return j;
 }
 
@@ -488,6 +490,8 @@ static void create_domain(ApiCall *c)
         unregister_domain(d, false);
         return;
     }
+    if (a.managed)
+        lv_hook_defined(d->name, d->uuid, true);    /* libvirt: DEFINED event */
     if (a.start && start_domain(d, a.paused, err, sizeof(err)) < 0) {
         unregister_domain(d, true);
         api_error(c->rp, 500, "%s", err);
@@ -528,6 +532,7 @@ static void undefine_domain(ApiCall *c)
     reg_remove_locked(d);
     pthread_mutex_unlock(&reg_lock);
     state_delete_domain(d->name);
+    lv_hook_defined(d->name, d->uuid, false);       /* libvirt: UNDEFINED event */
     j = json_pack("{s:s,s:b}", "name", d->name, "deleted", 1);
     reply_json(c->rp, 200, j);
 }
