@@ -371,6 +371,11 @@ static void *migrate_thread(void *arg)
     char err[512] = "";
     uint64_t t_stop;
 
+    /* Under the sandbox this thread narrows itself to the migration filter. */
+    if (m->confine_thread && m->confine_thread() < 0) {
+        fail(mg, "cannot confine the migration thread (see the VMM's log)", false);
+        return NULL;
+    }
     if (state_write_start(m, mg->w, STREAM_F_MIGRATION | (mg->p.compress ? STREAM_F_COMPRESSED : 0),
                           err, sizeof(err)) || stream_flush(mg->w)) {
         fail(mg, err[0] ? err : stream_writer_error(mg->w), false);
