@@ -302,7 +302,7 @@ static char *cmd_destroy(Control *c, Request *r)
 static const struct {
     const char *name;
     cmd_fn fn;
-    const char *args[7];     /* the arguments it takes besides id and cmd */
+    const char *args[8];     /* the arguments it takes besides id and cmd (NULL-ended) */
 } commands[] = {
     { "query", cmd_query, { NULL } },
     { "pause", cmd_pause, { NULL } },
@@ -313,9 +313,9 @@ static const struct {
     { "reboot", cmd_reboot, { NULL } },
     { "vcpu-set", cmd_vcpu_set, { "count", NULL } },
     { "destroy", cmd_destroy, { NULL } },
-    { "save", cmd_save, { "path", "compress", "checkpoint" } },
-    { "migrate", cmd_migrate, { "uri", "live", "compress", "downtime_ms", "bandwidth_mbps",
-                                "max_rounds" } },
+    { "save", cmd_save, { "path", "fd", "compress", "checkpoint" } },
+    { "migrate", cmd_migrate, { "uri", "fd", "live", "compress", "downtime_ms",
+                                "bandwidth_mbps", "max_rounds" } },
     { "migrate-cancel", cmd_migrate_cancel, { NULL } },
 };
 
