@@ -55,25 +55,24 @@ static int keep_only(int pidfd)
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
     if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-        dup2(pidfd, 3) < 0)
+        (pidfd != 3 && dup2(pidfd, 3) < 0))
         return -1;
     close_range(4, ~0u, 0);
     return 3;
 }
 
-static _Noreturn void cleaner_main(pid_t vmm, const char *ctl)
+static _Noreturn void cleaner_main(int pidfd, const char *ctl)
 {
     char console[PATH_MAX + 16], err[256];
     SandboxFilter f;
     struct pollfd p;
-    int pidfd = (int)syscall(SYS_pidfd_open, vmm, 0);
 
     snprintf(console, sizeof(console), "%s.console", ctl);
     /* Its own session: a terminal's ^C or a test's killpg() of the VMM's
      * group leaves it to do its job. */
     setsid();
     prctl(PR_SET_NAME, "xeno-vmm-clean");
-    if (pidfd < 0 || getppid() != vmm || (pidfd = keep_only(pidfd)) < 0)
+    if ((pidfd = keep_only(pidfd)) < 0)
         _exit(1);
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     if (sandbox_filter_build_cleaner(&f, err, sizeof(err)) < 0 || sandbox_filter_load(&f) < 0)
@@ -89,15 +88,23 @@ static _Noreturn void cleaner_main(pid_t vmm, const char *ctl)
 
 int sandbox_cleaner_start(const char *control_path, char *err, size_t errlen)
 {
-    pid_t vmm = getpid(), pid;
+    /* The VMM's pidfd, taken here so that it is this process for sure. */
+    int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    pid_t pid;
 
+    if (pidfd < 0) {
+        snprintf(err, errlen, "sandbox: pidfd_open: %s", strerror(errno));
+        return -1;
+    }
     fflush(NULL);              /* nothing buffered is written twice */
     pid = fork();
     if (pid < 0) {
         snprintf(err, errlen, "sandbox: cannot start the socket cleaner: %s", strerror(errno));
+        close(pidfd);
         return -1;
     }
     if (pid == 0)
-        cleaner_main(vmm, control_path);
+        cleaner_main(pidfd, control_path);
+    close(pidfd);
     return 0;
 }

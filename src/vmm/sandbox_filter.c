@@ -95,6 +95,7 @@ static void allow_sync_and_time(Rules *r, pid_t pid)
 {
     ALLOW(r, futex);
     ALLOW(r, sched_yield);
+    ALLOW(r, sched_getaffinity);   /* how many CPUs (glibc, the sanitizers' threads) */
     ALLOW(r, clock_gettime);       /* the thread CPU clocks are not in the vDSO */
     ALLOW(r, clock_getres);
     ALLOW(r, gettimeofday);
