@@ -8,6 +8,8 @@
  *           socket-unix  socket(AF_UNIX): only AF_INET/AF_INET6 are allowed
  *           ioctl-tiocsti  a terminal ioctl no filter allows
  *           fork         clone without CLONE_THREAD
+ *           kvm-create-vm  a KVM ioctl made before the lockdown only
+ *           kvm-run      KVM_RUN (only the vCPU threads may)
  *   THREAD  vcpu, main or migration
  *   MS      delay after the thread kind was confined (vcpu, main)
  * The vcpu and main calls come from a thread started under that kind's
@@ -17,6 +19,7 @@
 #include "sandbox_priv.h"
 
 #include <errno.h>
+#include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,6 +74,11 @@ static long forbidden_call(const char *call)
         return syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
     if (!strcmp(call, "ioctl-tiocsti"))
         return syscall(SYS_ioctl, 0, TIOCSTI, "x");
+    /* The filter looks at the request, not at the descriptor (-1 here). */
+    if (!strcmp(call, "kvm-create-vm"))
+        return syscall(SYS_ioctl, -1, KVM_CREATE_VM, 0);
+    if (!strcmp(call, "kvm-run"))
+        return syscall(SYS_ioctl, -1, KVM_RUN, 0);
     if (!strcmp(call, "fork")) {
         long r = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
         if (r == 0)

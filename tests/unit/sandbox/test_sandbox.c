@@ -207,6 +207,8 @@ static void call_setuid(void) { syscall(SYS_setuid, 0); }
 static void call_unshare(void) { syscall(SYS_unshare, CLONE_NEWUSER); }
 static void call_memfd(void) { syscall(SYS_memfd_create, "x", 0); }
 static void call_bpf(void) { syscall(SYS_bpf, 0, NULL, 0); }
+/* getpid through the x32 ABI's numbers. */
+static void call_x32(void) { syscall(0x40000000L | SYS_getpid); }
 static void call_int80(void)
 {
     /* getpid through the i386 ABI: a call from another ABI is killed too. */
@@ -248,7 +250,7 @@ static void test_forbidden_everywhere(void **state)
         { call_fork, "fork" }, { call_kill_other, "tgkill of another process" },
         { call_kill, "kill" }, { call_prctl_dumpable, "prctl(PR_SET_DUMPABLE)" },
         { call_setuid, "setuid" }, { call_unshare, "unshare" }, { call_memfd, "memfd_create" },
-        { call_bpf, "bpf" },
+        { call_bpf, "bpf" }, { call_x32, "x32 getpid" },
     };
 
     for (int k = 0; k < SANDBOX_NTHREADS; k++)
