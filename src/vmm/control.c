@@ -183,7 +183,7 @@ static char *cmd_query(Control *c, Request *r)
     json_object_set_new(res, "cpu_time_ns", json_integer(
         (json_int_t)machine_cpu_time_ns(m)));
     json_object_set_new(res, "uptime_ns", json_integer((json_int_t)(clock_ns() - c->start_ns)));
-    json_object_set_new(res, "pid", json_integer(getpid()));
+    json_object_set_new(res, "pid", json_integer(c->m->host_pid ? c->m->host_pid : getpid()));
     json_object_set_new(res, "engine", json_string(machine_engine_name(m)));
     json_object_set_new(res, "console", c->console_path ? jstr(c->console_path) : json_null());
     return ctl_ok(r->has_id, r->id, res);

@@ -59,6 +59,9 @@ typedef struct Machine {
      * filter. 0, or -1 after a log line (the thread must not go on). NULL
      * without a sandbox. */
     int (*confine_thread)(void);
+    /* This VMM's pid as the host sees it, when it differs from getpid()
+     * (PID 1 of its own PID namespace); 0 otherwise. */
+    int host_pid;
 
     /* Exit. */
     pthread_mutex_t exit_lock;

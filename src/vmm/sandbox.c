@@ -240,6 +240,19 @@ static int confine_migration(void)
     return 0;
 }
 
+/* As PID 1 of its own PID namespace, the pid the host knows (query's
+ * "pid"): /proc, mounted in the host's namespace, still says it. */
+static void note_host_pid(Machine *m)
+{
+    char link[32];
+    ssize_t n;
+
+    if (getpid() != 1 || (n = readlink("/proc/self", link, sizeof(link) - 1)) <= 0)
+        return;
+    link[n] = '\0';
+    m->host_pid = atoi(link);
+}
+
 int sandbox_lockdown(Machine *m)
 {
     char err[256];
@@ -248,6 +261,7 @@ int sandbox_lockdown(Machine *m)
         return 0;
     if (check_single_threaded() < 0 || limit_dumps(m) < 0)
         return -1;
+    note_host_pid(m);
     if (sb.namespaces && sandbox_enter_empty_root(err, sizeof(err)) < 0) {
         log_err("%s", err);
         return -1;

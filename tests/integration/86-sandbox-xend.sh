@@ -5,8 +5,9 @@
 #      allows them: a child tries them first).
 #   2. A domain's VMM: every thread under seccomp, NoNewPrivs 1, no
 #      capabilities, a non-root uid (xeno's, as root); as root PID 1 of its
-#      own PID namespace (NSpid: two numbers) with its own mount and IPC
-#      namespaces and an empty root; no writable and executable mapping.
+#      own PID namespace (NSpid: two numbers; query still says the pid the
+#      host knows) with its own mount and IPC namespaces and an empty root;
+#      no writable and executable mapping.
 #   3. `xm save -c` still writes the file (xend passes it to the VMM) and
 #      the domain runs on; `xm destroy` removes everything.
 #   4. The test build's hidden trigger (XENO_SANDBOX_TEST, through xend's
@@ -58,8 +59,8 @@ mkcfg g
 ID=$("$XM" domid g)
 PID=$(jpid "$ID")
 "$PY" "$LIB/xmcon.py" --socket "$ST/run/$ID.sock.console" wait || fail "g: no prompt"
-ROOT_RUN=$ROOT_RUN NS=${NS:-0} "$PY" - "$PID" <<'PY' || fail "the domain's VMM is not confined"
-import os, sys
+ROOT_RUN=$ROOT_RUN NS=${NS:-0} "$PY" - "$PID" "$ST/run/$ID.sock" <<'PY' || fail "the domain's VMM is not confined"
+import json, os, socket, sys
 pid = int(sys.argv[1])
 root = os.environ["ROOT_RUN"] == "1"
 ns = os.environ["NS"] == "1"
@@ -87,6 +88,16 @@ if ns:
             bad.append("shares the %s namespace" % n)
     if os.listdir("/proc/%d/root" % pid) != ["etc"]:
         bad.append("root not empty: %s" % os.listdir("/proc/%d/root" % pid))
+# query's pid is the one the host knows, not 1.
+c = socket.socket(socket.AF_UNIX)
+c.connect(sys.argv[2])
+c.sendall(b'{"id":1,"cmd":"query"}\n')
+buf = b""
+while b'"id":1' not in buf:
+    buf += c.recv(65536)
+q = [json.loads(l) for l in buf.splitlines() if b'"id":1' in l][0]
+if q["result"]["pid"] != pid:
+    bad.append("query says pid %s, the host knows %d" % (q["result"]["pid"], pid))
 for l in open("/proc/%d/maps" % pid):
     if "w" in l.split()[1] and "x" in l.split()[1]:
         bad.append("w+x mapping: %s" % l.strip())
