@@ -71,11 +71,19 @@ static void rule(Rules *r, uint32_t action, int nr, const char *what, unsigned n
          sizeof((struct scmp_arg_cmp[]){ __VA_ARGS__ }) / sizeof(struct scmp_arg_cmp), \
          (struct scmp_arg_cmp[]){ __VA_ARGS__ })
 
+/* Argument checks, spelled out in full (libseccomp's SCMP_A0() leaves a
+ * field to the compiler's zeroing, which clang warns about). */
+#define ARG_EQ(n, v) \
+    ((struct scmp_arg_cmp){ .arg = (n), .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)(v) })
+#define ARG_MASKED(n, mask, v) \
+    ((struct scmp_arg_cmp){ .arg = (n), .op = SCMP_CMP_MASKED_EQ, \
+                            .datum_a = (scmp_datum_t)(mask), .datum_b = (scmp_datum_t)(v) })
+
 /* ioctl's request is an unsigned int to the kernel: compare 32 bits. */
 static void allow_ioctls(Rules *r, const unsigned long *req, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        ALLOW_IF(r, ioctl, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, req[i]));
+        ALLOW_IF(r, ioctl, ARG_MASKED(1, 0xffffffffu, req[i]));
 }
 
 /* ---- what every thread does ------------------------------------------ */
@@ -83,8 +91,8 @@ static void allow_ioctls(Rules *r, const unsigned long *req, size_t n)
 static void allow_memory(Rules *r)
 {
     /* Never new executable memory: the JIT mapped its code pages early. */
-    ALLOW_IF(r, mmap, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-    ALLOW_IF(r, mprotect, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    ALLOW_IF(r, mmap, ARG_MASKED(2, PROT_EXEC, 0));
+    ALLOW_IF(r, mprotect, ARG_MASKED(2, PROT_EXEC, 0));
     ALLOW(r, munmap);
     ALLOW(r, mremap);
     ALLOW(r, madvise);             /* the balloon gives pages back; malloc trims */
@@ -110,7 +118,7 @@ static void allow_sync_and_time(Rules *r, pid_t pid)
     ALLOW(r, sigaltstack);
     ALLOW(r, restart_syscall);
     /* Signals to this process's own threads only (vCPU kicks, raise). */
-    ALLOW_IF(r, tgkill, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pid));
+    ALLOW_IF(r, tgkill, ARG_EQ(0, (scmp_datum_t)pid));
     ALLOW(r, set_robust_list);     /* a new thread's first calls */
     ALLOW(r, rseq);
     ALLOW(r, exit);
@@ -146,7 +154,7 @@ static void allow_fd_io(Rules *r)
     ALLOW(r, poll);
     ALLOW(r, ppoll);
     for (size_t i = 0; i < ARRAY_SIZE(fcntl_cmds); i++)
-        ALLOW_IF(r, fcntl, SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i]));
+        ALLOW_IF(r, fcntl, ARG_EQ(1, (scmp_datum_t)fcntl_cmds[i]));
 }
 
 /* Paths: reading is harmless (the root is empty but for resolv.conf, which
@@ -158,12 +166,12 @@ static void paths_read_only(Rules *r)
 {
     const scmp_datum_t writes = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | (O_TMPFILE & ~O_DIRECTORY);
 
-    ALLOW_IF(r, openat, SCMP_A2(SCMP_CMP_MASKED_EQ, writes, 0));
-    REFUSE_IF(r, openat, EACCES, SCMP_A2(SCMP_CMP_MASKED_EQ, O_WRONLY, O_WRONLY));
-    REFUSE_IF(r, openat, EACCES, SCMP_A2(SCMP_CMP_MASKED_EQ, O_RDWR, O_RDWR));
-    REFUSE_IF(r, openat, EACCES, SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT));
-    REFUSE_IF(r, openat, EACCES, SCMP_A2(SCMP_CMP_MASKED_EQ, O_TRUNC, O_TRUNC));
-    REFUSE_IF(r, openat, EACCES, SCMP_A2(SCMP_CMP_MASKED_EQ, O_TMPFILE & ~O_DIRECTORY,
+    ALLOW_IF(r, openat, ARG_MASKED(2, writes, 0));
+    REFUSE_IF(r, openat, EACCES, ARG_MASKED(2, O_WRONLY, O_WRONLY));
+    REFUSE_IF(r, openat, EACCES, ARG_MASKED(2, O_RDWR, O_RDWR));
+    REFUSE_IF(r, openat, EACCES, ARG_MASKED(2, O_CREAT, O_CREAT));
+    REFUSE_IF(r, openat, EACCES, ARG_MASKED(2, O_TRUNC, O_TRUNC));
+    REFUSE_IF(r, openat, EACCES, ARG_MASKED(2, O_TMPFILE & ~O_DIRECTORY,
                                          O_TMPFILE & ~O_DIRECTORY));
     REFUSE(r, open, EACCES);
     REFUSE(r, creat, EACCES);
@@ -193,8 +201,8 @@ static void allow_slirp(Rules *r)
 {
     static const unsigned long req[] = { FIONREAD, FIONBIO };
 
-    ALLOW_IF(r, socket, SCMP_A0(SCMP_CMP_EQ, AF_INET));
-    ALLOW_IF(r, socket, SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+    ALLOW_IF(r, socket, ARG_EQ(0, AF_INET));
+    ALLOW_IF(r, socket, ARG_EQ(0, AF_INET6));
     ALLOW(r, connect);
     ALLOW(r, bind);
     ALLOW(r, listen);
@@ -218,7 +226,7 @@ static void allow_threads(Rules *r)
 {
     const scmp_datum_t thread = CLONE_VM | CLONE_THREAD;
 
-    ALLOW_IF(r, clone, SCMP_A0(SCMP_CMP_MASKED_EQ, thread, thread));
+    ALLOW_IF(r, clone, ARG_MASKED(0, thread, thread));
     REFUSE(r, clone3, ENOSYS);
 }
 
@@ -259,9 +267,9 @@ static void allow_terminal(Rules *r)
  * (only a filter: flags 0, no TSYNC, no listener). */
 static void allow_confining(Rules *r)
 {
-    ALLOW_IF(r, seccomp, SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER),
-             SCMP_A1(SCMP_CMP_EQ, 0));
-    ALLOW_IF(r, prctl, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+    ALLOW_IF(r, seccomp, ARG_EQ(0, SECCOMP_SET_MODE_FILTER),
+             ARG_EQ(1, 0));
+    ALLOW_IF(r, prctl, ARG_EQ(0, PR_SET_NAME));
 }
 
 static void add_kind(Rules *r, enum sandbox_thread kind, const SandboxFilterOpts *o)
@@ -388,7 +396,7 @@ int sandbox_filter_build_cleaner(SandboxFilter *f, char *err, size_t errlen)
     ALLOW(&r, poll);
     ALLOW(&r, ppoll);
     ALLOW(&r, newfstatat);
-    ALLOW_IF(&r, socket, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+    ALLOW_IF(&r, socket, ARG_EQ(0, AF_UNIX));
     ALLOW(&r, connect);
     ALLOW(&r, close);
     ALLOW(&r, unlink);
