@@ -42,6 +42,9 @@
 #include "common/hostcaps.h"
 #include "vmm/sandbox_priv.h"
 
+/* A skip says why: only for a reason outside the project. */
+#define skip_because(why) do { print_message("skipped: %s\n", why); skip(); } while (0)
+
 /* ---- running code under a filter ---------------------------------------- */
 
 typedef void (*child_fn)(void);
@@ -234,7 +237,7 @@ static bool has_int80(void)
 static void test_other_abi(void **state)
 {
     if (!has_int80())
-        skip();                /* this kernel has no i386 ABI to refuse */
+        skip_because("this kernel has no i386 ABI to refuse");
     for (int k = 0; k < SANDBOX_NTHREADS; k++)
         expect_killed(k, false, call_int80, "getpid through int 0x80");
 }
@@ -325,7 +328,7 @@ static void test_empty_root(void **state)
     int st;
 
     if (geteuid() != 0)
-        skip();                /* mount namespaces need root here */
+        skip_because("mount namespaces need root");
     pid = fork();
     if (pid == 0) {
         char err[256];
@@ -346,7 +349,7 @@ static void test_empty_root(void **state)
     }
     assert_int_equal(waitpid(pid, &st, 0), pid);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
-        skip();
+        skip_because("the host forbids mount namespaces");
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         fail_msg("empty root: check %d failed", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
@@ -423,7 +426,7 @@ static void test_lockdown(void **state)
     int st;
 
     if (geteuid() != 0 || !getpwnam(HOSTCAPS_SANDBOX_USER))
-        skip();                /* needs root and the xeno user (scripts/deps.sh) */
+        skip_because("needs root and the xeno user (scripts/deps.sh creates it)");
     pid = fork();
     if (pid == 0) {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
