@@ -54,6 +54,7 @@ int xeno_host_get_info(xeno_conn *c, xeno_host_info *h)
     str(h->cpu_vendor, sizeof(h->cpu_vendor), o, "cpu_vendor");
     str(h->hw_virt, sizeof(h->hw_virt), o, "hw_virt");
     str(h->engines_detail, sizeof(h->engines_detail), o, "engines_detail");
+    str(h->sandbox, sizeof(h->sandbox), o, "sandbox");
     /* kvm: a state phrase; an older xend sent a boolean */
     json_t *k = json_object_get(o, "kvm");
     if (json_is_boolean(k))

@@ -371,6 +371,11 @@ static void *migrate_thread(void *arg)
     char err[512] = "";
     uint64_t t_stop;
 
+    /* Under the sandbox this thread narrows itself to the migration filter. */
+    if (m->confine_thread && m->confine_thread() < 0) {
+        fail(mg, "cannot confine the migration thread (see the VMM's log)", false);
+        return NULL;
+    }
     if (state_write_start(m, mg->w, STREAM_F_MIGRATION | (mg->p.compress ? STREAM_F_COMPRESSED : 0),
                           err, sizeof(err)) || stream_flush(mg->w)) {
         fail(mg, err[0] ? err : stream_writer_error(mg->w), false);
@@ -462,18 +467,16 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
     Migration *mg = calloc(1, sizeof(*mg));
     uint64_t total = gmem_ram_size(&m->mem);
 
-    if (m->no_save) {
-        snprintf(err, errlen, "%s", m->no_save);
+    if (m->no_save || !mg) {
+        snprintf(err, errlen, "%s", m->no_save ? m->no_save : "out of memory");
         free(mg);
-        return NULL;
-    }
-    if (!mg) {
-        snprintf(err, errlen, "out of memory");
+        if (p->fd >= 0 && p->close_fd)
+            close(p->fd);
         return NULL;
     }
     mg->m = m;
     mg->p = *p;
-    mg->fd = -1;
+    mg->fd = p->fd;
     mg->notify = notify;
     mg->opaque = opaque;
     pthread_mutex_init(&mg->lock, NULL);
@@ -492,7 +495,8 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
             goto fail;
         }
     }
-    mg->fd = p->fd >= 0 ? p->fd : connect_unix(p->path, err, errlen);
+    if (mg->fd < 0)
+        mg->fd = connect_unix(p->path, err, errlen);
     if (mg->fd < 0)
         goto fail;
     {
@@ -531,7 +535,7 @@ void migrate_free(Migration *mg)
         return;
     migrate_join(mg);
     stream_writer_free(mg->w);
-    if (mg->fd >= 0 && mg->p.fd < 0)
+    if (mg->fd >= 0 && (mg->p.fd < 0 || mg->p.close_fd))
         close(mg->fd);
     for (unsigned r = 0; r < GMEM_MAX_REGIONS; r++)
         free(mg->todo[r]);

@@ -123,6 +123,21 @@ static int fsync_dir_of(const char *path)
     return r;
 }
 
+int state_save_fd(Machine *m, int fd, bool compress, char *err, size_t errlen)
+{
+    if (m->no_save) {
+        snprintf(err, errlen, "%s", m->no_save);
+        return -1;
+    }
+    if (write_file(m, fd, compress, err, errlen))
+        return -1;
+    if (fsync(fd) < 0) {
+        snprintf(err, errlen, "fsync: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int state_save_file(Machine *m, const char *path, bool compress, char *err, size_t errlen)
 {
     char tmp[4200];

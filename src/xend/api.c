@@ -273,14 +273,17 @@ static int start_domain(Domain *d, bool paused, char *err, size_t errlen)
 
 /* GET /v1/host: the registry's host object (identity, memory, domain
  * counts) with the capabilities probed now (common/hostcaps.h; the
- * /dev/kvm probe costs under a millisecond). */
+ * /dev/kvm probe costs under a millisecond, the sandbox's namespace probe
+ * a fork). */
 static json_t *host_info_json(void)
 {
     json_t *j = host_to_json(), *engines = json_array();
     HostCaps c;
-    char kvm[192], detail[320];
+    HostSandbox sb;
+    char kvm[192], detail[320], layers[256];
 
     hostcaps_probe(&c);
+    hostcaps_probe_sandbox(&sb);
     json_array_append_new(engines, json_string("emu"));
     if (c.kvm == HOSTCAPS_KVM_USABLE)
         json_array_append_new(engines, json_string("kvm"));
@@ -297,6 +300,8 @@ static json_t *host_info_json(void)
     json_object_set_new(j, "engines", engines);
     json_object_set_new(j, "engines_detail",
                         json_string(hostcaps_engines(&c, detail, sizeof(detail))));
+    json_object_set_new(j, "sandbox",
+                        json_string(hostcaps_sandbox_layers(&sb, layers, sizeof(layers))));
     lv_hook_host_json(j);                           /* "libvirt": where its server listens */
     return j;
 }

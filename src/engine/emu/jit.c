@@ -6,8 +6,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "codemem.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "decode.h"
 #include "hart.h"
@@ -30,10 +31,12 @@ typedef struct JitBlock {
 } JitBlock;
 
 struct Jit {
-    uint8_t *code;
+    CodeMem cm;                     /* the code cache's two views (W^X) */
+    uint8_t *code;                  /* = cm.w: everything below writes here */
     size_t used;
     /* The chain site of the last block exit, set by generated code when a
-     * chainable exit returned to the dispatcher unlinked (see exit_chain). */
+     * chainable exit returned to the dispatcher unlinked (see exit_chain);
+     * an execute-view address. */
     uint8_t *last_exit;
     JitBlock table[1 << TABLE_BITS];
 };
@@ -239,7 +242,7 @@ static void exit_chain(Emit *e, Jit *j, uint64_t block_pc, uint64_t target, unsi
     j_kick = jcc32(e, CC_NE);
     site = jmp32(e);                       /* the chain site */
     patch(site, e->p);
-    mov_ri(e, RAX, (uint64_t)(uintptr_t)site);
+    mov_ri(e, RAX, (uint64_t)(uintptr_t)codemem_exec_addr(&j->cm, site));
     mov_ri(e, RCX, (uint64_t)(uintptr_t)&j->last_exit);
     e8(e, 0x48); e8(e, 0x89); e8(e, 0x01);                  /* mov [rcx], rax */
     patch(j_budget, e->p);
@@ -574,7 +577,7 @@ static BlockFn translate(Jit *j, uint64_t pc, uintptr_t host)
     exit_chain(&e, j, pc, cur, count);
 done:
     j->used = ALIGN_UP((size_t)(e.p - j->code), 16);
-    return (BlockFn)(void *)start;
+    return (BlockFn)codemem_exec_addr(&j->cm, start);
 }
 
 uint64_t jit_run_chunk(Hart *h, uint64_t budget)
@@ -620,7 +623,8 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
         if (j->last_exit) {
             /* The previous block ended at a same-page exit to this pc: link
              * it straight to this block's body (after its prologue). */
-            patch(j->last_exit, (const uint8_t *)(void *)b->fn + PROLOGUE_LEN);
+            patch(codemem_write_addr(&j->cm, j->last_exit),
+                  codemem_write_addr(&j->cm, (void *)b->fn) + PROLOGUE_LEN);
             j->last_exit = NULL;
         }
         b->fn(h);
@@ -631,25 +635,27 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
 Jit *jit_create(void)
 {
     Jit *j = calloc(1, sizeof(*j));
+    int r;
 
     if (!j)
         return NULL;
-    j->code = mmap(NULL, CODE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (j->code == MAP_FAILED) {
+    r = codemem_init(&j->cm, CODE_SIZE);
+    if (r < 0) {
+        /* Never a writable and executable page instead: interpret. */
+        static bool warned;
+        if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+            log_warn("emu: the JIT is off (its code cache cannot be mapped: %s)", strerror(-r));
         free(j);
         return NULL;
     }
-    /* Code is written a little at a time: 4 KiB pages keep resident memory
-     * to what was translated (a huge page would cost 2 MiB at first touch). */
-    madvise(j->code, CODE_SIZE, MADV_NOHUGEPAGE);
+    j->code = j->cm.w;
     return j;
 }
 
 void jit_destroy(Jit *j)
 {
     if (j) {
-        munmap(j->code, CODE_SIZE);
+        codemem_fini(&j->cm);
         free(j);
     }
 }

@@ -7,7 +7,8 @@
  * for that one instruction. Blocks are keyed by (virtual pc, host address of
  * the code), so remapping never runs stale code; the code cache is dropped
  * on fence.i (local or remote), which is exactly when RISC-V requires
- * instruction fetch to see earlier stores. */
+ * instruction fetch to see earlier stores. The code cache is W^X: written
+ * and executed through two views of one memfd (codemem.h). */
 #ifndef XENO_EMU_JIT_H
 #define XENO_EMU_JIT_H
 
