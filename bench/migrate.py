@@ -922,19 +922,27 @@ def migrate_run(side, run_no, xend_pairs):
     """Boot, idle migration, writer migration, destroy. A dict of samples."""
     res = {"side": side, "run": run_no}
     guest = client = None
+
+    def boot():
+        g = QemuGuest(run_no) if side == "qemu" else XenoGuest(xend_pairs[side], run_no)
+        g.console().run(GUEST_NET)
+        c = Client()
+        if not c.wait_numbers(20, 30):
+            c.stop()
+            g.stop()
+            raise Failure("the client gets no numbers from the guest (%s)" % c.error)
+        return g, c
+
     try:
-        if side == "qemu":
-            guest = QemuGuest(run_no)
-        else:
-            guest = XenoGuest(xend_pairs[side], run_no)
-        guest.console().run(GUEST_NET)
-        client = Client()
-        if not client.wait_numbers(20, 30):
-            raise Failure("the client gets no numbers from the guest (%s)" % client.error)
+        guest, client = boot()
         time.sleep(SETTLE)
         res["idle"] = measure_migration(guest, client, "idle")
         if res["idle"].get("stalled"):
-            return res
+            # The guest is lost for measuring: a new one for the writer.
+            client.stop()
+            guest.stop()
+            guest = client = None
+            guest, client = boot()
         res["writer_rate"] = start_writer(guest.console())
         time.sleep(2)
         res["writer"] = measure_migration(guest, client, "writer")
