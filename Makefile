@@ -1,7 +1,7 @@
 # Xeno top-level Makefile: thin wrappers around meson/ninja and the scripts.
 #   make run     install deps, build Xeno and the default guest, boot it
 #   make check   install deps, build everything, run every test
-#   make bench   benchmarks against QEMU (bench/)
+#   make bench   benchmarks against QEMU (bench/; migration and save/restore as root)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -48,6 +48,8 @@ check: build asan fuzz guest isa
 
 bench: build guest
 	bash bench/run.sh
+	@if [ "$$(id -u)" = 0 ]; then bash bench/migrate.sh; \
+	else echo "bench: skipping bench/migrate.sh (migration, save/restore): it needs root"; fi
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
