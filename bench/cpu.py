@@ -31,7 +31,8 @@ digest) does: exit status 1.
 Environment: BENCH_RUNS (5), BENCH_MEMORY (256), XENO_VMM, XENO_GUEST_DIR,
 BENCH_CPU_OUT (the programs and the initrd, from bench/cpu/build.sh),
 BENCH_ONLY (comma list of workloads: boot,int,fp,awk,sha256,gzip,
-exec_true,exec_nop,smp), BENCH_NATIVE=0 (no native runs), XENO_PEER=qemu
+exec_true,exec_nop,smp), BENCH_NATIVE=0 (no native runs), BENCH_QEMU=0 (no
+QEMU runs: for profiling xeno alone), XENO_PEER=qemu
 (QEMU on both sides: checks the harness), BENCH_LOG_DIR, BENCH_JSON,
 BENCH_PERF=DIR (record `perf record -p` of xeno-vmm during the workloads
 named in BENCH_PERF_WORKLOADS, default int,exec_true,exec_nop; extra
@@ -75,6 +76,7 @@ NATIVE = os.path.join(OUT, "native")
 XENO_VMM = os.environ.get("XENO_VMM", os.path.join(ROOT, "build", "src", "vmm", "xeno-vmm"))
 PEER = os.environ.get("XENO_PEER", "")
 DO_NATIVE = os.environ.get("BENCH_NATIVE", "1") != "0"
+DO_QEMU = os.environ.get("BENCH_QEMU", "1") != "0"
 PERF_DIR = os.environ.get("BENCH_PERF", "")
 PERF_WORKLOADS = os.environ.get("BENCH_PERF_WORKLOADS", "int,exec_true,exec_nop").split(",")
 PERF_ARGS = shlex.split(os.environ.get("BENCH_PERF_ARGS", ""))
@@ -523,7 +525,7 @@ def main():
     os.makedirs(logdir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="xeno-bench-native-")
     tools = NativeTools(tmp)
-    sides = [("xeno", xeno_argv), ("qemu", qemu_argv)]
+    sides = [("xeno", xeno_argv)] + ([("qemu", qemu_argv)] if DO_QEMU else [])
     print("xeno: %s" % " ".join(xeno_argv(1)))
     print("qemu: %s" % " ".join(qemu_argv(1)))
     print("work: int %d it, fp %d it, awk %d, data %d MiB, exec %d, smp 2 x %d it; host %d CPUs, "

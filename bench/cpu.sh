@@ -2,7 +2,7 @@
 # CPU suite: xeno-vmm against qemu-system-riscv64 -M virt (TCG) and native,
 # alternating, on the default guest plus /bench.  See bench/README.md
 # ("CPU suite") for the method.
-#   BENCH_RUNS=5  BENCH_MEMORY=256  BENCH_ONLY=int,exec_true,...  BENCH_NATIVE=0
+#   BENCH_RUNS=5  BENCH_MEMORY=256  BENCH_ONLY=int,exec_true,...  BENCH_NATIVE=0  BENCH_QEMU=0
 #   XENO_VMM=build/src/vmm/xeno-vmm  XENO_GUEST_DIR=build/guest
 #   BENCH_CPU_OUT=build/bench-cpu   (programs, native busybox, initrd)
 #   XENO_PEER=qemu   QEMU on both sides (checks the harness itself)
