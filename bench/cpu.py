@@ -42,6 +42,7 @@ options in BENCH_PERF_ARGS).
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -237,6 +238,31 @@ def run_args(w, guest=True):
 
 
 # -- guest side -----------------------------------------------------------
+def guest_run(vm, cmd, timeout=900):
+    """console's run(), but the start marker (echoed at once) has its own
+    short timeout and a command whose line arrived garbled is sent again:
+    QEMU's UART with busybox line editing sometimes mangles typed-ahead
+    input early after boot.  The suite's commands can be repeated."""
+    for attempt in range(3):
+        tag = secrets.token_hex(4)
+        vm.sendline("echo '=S''%s='; %s; echo \"=E\"\"%s=$?=\"" % (tag, cmd, tag))
+        try:
+            start = vm.expect("=S%s=\r?\n" % tag, 30, "start of output of %r" % cmd)
+        except Failure:
+            if attempt == 2:
+                raise
+            vm.expect(console.PROMPT_RE, 60, "the prompt after a garbled %r" % cmd)
+            continue
+        end = vm.expect(r"=E%s=(\d+)=" % tag, timeout, "end of %r" % cmd)
+        out = vm.text(start.m.end())
+        out = out[:out.find("=E%s=" % tag)].replace("\r", "")
+        vm.expect(console.PROMPT_RE, 10, "prompt after %r" % cmd)
+        if end.group(1) != "0":
+            raise Failure("guest command %r failed with status %s: %s"
+                          % (cmd, end.group(1), out.strip()[-500:]))
+        return out
+
+
 class Perf:
     """perf record attached to the VMM for one workload (BENCH_PERF)."""
 
@@ -268,7 +294,7 @@ def guest_workload(vm, side, run_no, r, w):
     perf = Perf(vm.pid, pname)
     h0 = time.monotonic()
     try:
-        out = vm.run("/bench/run %s" % run_args(w), timeout=900)
+        out = guest_run(vm, "/bench/run %s" % run_args(w))
     finally:
         perf.stop()
     wall = time.monotonic() - h0
@@ -288,8 +314,9 @@ def session(side, argv, log, run_no, r, workloads, vcpus):
             r["boot"] = vm.banner_time
         if b["cpus"] != str(vcpus):
             raise Failure("banner says %s CPUs, want %d" % (b["cpus"], vcpus))
-        vm.run("true")                  # a short first command: the console settles
-        vm.run("test -x /bench/run || { echo no /bench in the guest; false; }")
+        guest_run(vm, "true", 30)       # a short first command: the console settles
+        if "yes" not in guest_run(vm, "test -x /bench/run && echo yes || echo no", 30):
+            raise Failure("no /bench/run in the guest: is %s the suite's initrd?" % INITRD)
         for w in workloads:
             guest_workload(vm, side, run_no, r, w)
         load.finish(cpu_seconds(vm.pid))
