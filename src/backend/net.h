@@ -11,6 +11,7 @@
 #ifndef XENO_BACKEND_NET_H
 #define XENO_BACKEND_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -66,6 +67,11 @@ NetBackend *net_open(Loop *loop, const struct CfgNic *nic, char *err, size_t err
 /* The two kinds, as net_open() picks them. */
 NetBackend *net_slirp_create(Loop *loop, const struct CfgNic *nic, char *err, size_t errlen);
 NetBackend *net_tap_create(Loop *loop, const struct CfgNic *nic, char *err, size_t errlen);
+
+/* True if a frame from the guest is addressed to the host's loopback or
+ * "this host" (127.0.0.0/8, 0.0.0.0/8, ::1, ::): what the user network
+ * drops unless the vif has host-loopback=1. */
+bool net_slirp_frame_to_host_loopback(const uint8_t *frame, size_t len);
 
 /* The host interface name of a tap backend, NULL for other backends. */
 const char *net_tap_ifname(NetBackend *nb);

@@ -1,7 +1,14 @@
 /* User-mode networking with libslirp: the guest gets a private 10.0.2.0/24
- * network with DHCP (first lease 10.0.2.15), a DNS forwarder at 10.0.2.3
- * and the host's loopback reachable as 10.0.2.2; host ports can be forwarded
- * to the guest (hostfwd). No root needed.
+ * network with DHCP (first lease 10.0.2.15) and a DNS forwarder at 10.0.2.3;
+ * host ports can be forwarded to the guest (hostfwd). No root needed.
+ *
+ * The host's loopback (services that listen on 127.0.0.1 because they
+ * trust whoever can reach it) is out of the guest's reach unless the vif
+ * says host-loopback=1: libslirp then maps 10.0.2.2 (fec0::2) to it. Without
+ * it, libslirp refuses the alias (disable_host_loopback) and we drop the
+ * guest's frames addressed to loopback or "this host" addresses
+ * themselves (127.0.0.0/8, 0.0.0.0/8, ::1, ::, IPv4-mapped forms), which
+ * libslirp would otherwise connect to as given.
  *
  * libslirp owns its sockets; we plug it into the Loop with a poll hook
  * (slirp_pollfds_fill / slirp_pollfds_poll) and run its timers from the
@@ -47,6 +54,7 @@ typedef struct NetSlirp {
     size_t q_bytes;
     bool flushing;
     bool prepared;                     /* hook_prepare ran this Loop turn */
+    bool host_loopback;                /* the vif allows the host's loopback */
     uint8_t txbuf[NET_MAX_FRAME];
 } NetSlirp;
 
@@ -289,6 +297,52 @@ static void hook_dispatch(void *opaque, Loop *l)
     flush_queue(s);
 }
 
+/* ---- the host's loopback */
+
+#define ETH_HLEN_ 14
+#define ETH_P_IP_ 0x0800
+#define ETH_P_IPV6_ 0x86dd
+#define ETH_P_8021Q_ 0x8100
+
+static bool ipv4_is_host_local(const uint8_t a[4])
+{
+    return a[0] == 127 || a[0] == 0;   /* loopback, "this host" */
+}
+
+static bool ipv6_is_host_local(const uint8_t a[16])
+{
+    static const uint8_t zero[15] = { 0 };
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+    if (!memcmp(a, zero, 15) && (a[15] == 0 || a[15] == 1))   /* ::, ::1 */
+        return true;
+    if (!memcmp(a, mapped, 12) || !memcmp(a, zero, 12))       /* ::ffff:a.b.c.d, ::a.b.c.d */
+        return ipv4_is_host_local(a + 12);
+    return false;
+}
+
+/* True if a frame from the guest is addressed to the host itself rather
+ * than through it. */
+bool net_slirp_frame_to_host_loopback(const uint8_t *f, size_t len)
+{
+    size_t off = 12;
+    unsigned type;
+
+    if (len < ETH_HLEN_)
+        return false;
+    type = (unsigned)f[off] << 8 | f[off + 1];
+    while (type == ETH_P_8021Q_ && len >= off + 6) {   /* VLAN tags */
+        off += 4;
+        type = (unsigned)f[off] << 8 | f[off + 1];
+    }
+    off += 2;
+    if (type == ETH_P_IP_ && len >= off + 20)
+        return ipv4_is_host_local(f + off + 16);
+    if (type == ETH_P_IPV6_ && len >= off + 40)
+        return ipv6_is_host_local(f + off + 24);
+    return false;
+}
+
 /* ---- backend ops */
 
 static int slirp_send(NetBackend *nb, const struct iovec *iov, unsigned n, size_t len)
@@ -303,6 +357,8 @@ static int slirp_send(NetBackend *nb, const struct iovec *iov, unsigned n, size_
         memcpy(s->txbuf + got, iov[i].iov_base, c);
         got += c;
     }
+    if (!s->host_loopback && net_slirp_frame_to_host_loopback(s->txbuf, got))
+        return -1;
     slirp_input(s->slirp, s->txbuf, (int)got);
     return 0;
 }
@@ -404,7 +460,9 @@ NetBackend *net_slirp_create(Loop *loop, const CfgNic *nic, char *err, size_t er
     inet_pton(AF_INET6, "fec0::2", &cfg.vhost6);
     inet_pton(AF_INET6, "fec0::3", &cfg.vnameserver6);
     cfg.vhostname = "xeno";
-    cfg.disable_host_loopback = false;   /* 10.0.2.2 reaches host services */
+    /* 10.0.2.2 reaches the host's loopback only if the vif says so */
+    cfg.disable_host_loopback = !nic->host_loopback;
+    s->host_loopback = nic->host_loopback;
     cfg.enable_emu = false;
 
     s->slirp = slirp_new(&cfg, &slirp_callbacks, s);

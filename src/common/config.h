@@ -31,6 +31,10 @@ typedef struct CfgDisk {
     bool cdrom;
     char format[16];      /* "raw" */
     char serial[21];      /* virtio-blk serial id (max 20 chars) */
+    /* I/O limits (token buckets), 0 = unlimited: bytes/s and requests/s,
+     * and how much may go at once (0 = a tenth of a second's worth). */
+    uint64_t bps, bps_burst;
+    uint64_t iops, iops_burst;
 } CfgDisk;
 
 typedef struct CfgFwd {       /* hostfwd: tcp|udp, host addr:port -> guest port */
@@ -49,6 +53,9 @@ typedef struct CfgNic {
     char model[32];           /* "virtio" (others rejected) */
     CfgFwd fwd[CFG_MAX_FWDS];
     unsigned nfwd;
+    bool host_loopback;       /* user: the guest may reach the host's 127.0.0.0/8 */
+    uint64_t rate_bps;        /* Xen rate=: the guest's transmit, bytes/s (0 = no limit) */
+    uint64_t rate_interval_us;/* rate=...@INTERVAL: credit per interval (the burst) */
 } CfgNic;
 
 typedef struct VmConfig {
@@ -97,8 +104,10 @@ int config_load(VmConfig *c, const char *path, config_warn_fn warn,
 int config_set(VmConfig *c, const char *assignment, char *err, size_t errlen);
 
 /* Parse one disk spec (old "file:/path,xvda,w" or the xl "key=value"/
- * positional form) and one vif spec ("mac=..,bridge=..,model=..,type=..",
- * Xeno extension: "type=user,hostfwd=tcp:127.0.0.1:8080-:80"). */
+ * positional form; Xeno extension: "bps=", "iops=", "bps-burst=",
+ * "iops-burst=") and one vif spec ("mac=..,bridge=..,model=..,type=..,
+ * rate=10Mb/s@50ms", Xeno extensions: "type=user,hostfwd=tcp:127.0.0.1:8080-:80,
+ * host-loopback=1"). */
 int config_parse_disk(CfgDisk *d, const char *spec, char *err, size_t errlen);
 int config_parse_vif(CfgNic *n, const char *spec, char *err, size_t errlen);
 

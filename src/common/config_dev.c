@@ -84,6 +84,43 @@ static bool split_kv(char *item, char **key, char **val)
     return true;
 }
 
+/* A count with an optional multiplier: K, M, G, T (powers of 1000) or Ki,
+ * Mi, Gi, Ti (powers of 1024). Positive, at most 2^50; -1 otherwise. */
+#define QUANTITY_MAX (1ull << 50)
+static int parse_quantity(const char *s, const char **rest, uint64_t *out)
+{
+    static const struct { const char *sfx; uint64_t mul; } mults[] = {
+        { "Ki", 1ull << 10 }, { "Mi", 1ull << 20 }, { "Gi", 1ull << 30 }, { "Ti", 1ull << 40 },
+        { "K", 1000 }, { "k", 1000 }, { "M", 1000000 }, { "G", 1000000000 },
+        { "T", 1000000000000ull },
+    };
+    uint64_t v = 0, mul = 1;
+    const char *p = s;
+
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    for (; isdigit((unsigned char)*p); p++) {
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > QUANTITY_MAX)
+            return -1;
+    }
+    for (size_t i = 0; i < sizeof(mults) / sizeof(mults[0]); i++) {
+        if (starts_with(p, mults[i].sfx)) {
+            mul = mults[i].mul;
+            p += strlen(mults[i].sfx);
+            break;
+        }
+    }
+    if (v == 0 || v > QUANTITY_MAX / mul)
+        return -1;
+    *out = v * mul;
+    if (rest)
+        *rest = p;
+    else if (*p)
+        return -1;
+    return 0;
+}
+
 /* ---- disks ---- */
 
 static bool is_format_word(const char *s)
@@ -214,7 +251,7 @@ static char *target_end(char *v)
     static const char *const params[] = {
         "vdev=", "format=", "access=", "devtype=", "serial=", "backendtype=",
         "backend=", "script=", "target=", "cdrom", "discard", "no-discard",
-        "direct-io-safe",
+        "direct-io-safe", "bps=", "iops=", "bps-burst=", "iops-burst=",
     };
     char *c;
 
@@ -266,6 +303,15 @@ static int disk_param(DiskSpec *S, const char *key, char *val, char *err, size_t
                         "(use disk or cdrom)", val);
     } else if (!strcmp(key, "serial")) {
         return set_serial(&S->d, val, err, errlen);
+    } else if (!strcmp(key, "bps") || !strcmp(key, "bps-burst") ||
+               !strcmp(key, "iops") || !strcmp(key, "iops-burst")) {
+        uint64_t *dst = !strcmp(key, "bps") ? &S->d.bps :
+                        !strcmp(key, "bps-burst") ? &S->d.bps_burst :
+                        !strcmp(key, "iops") ? &S->d.iops : &S->d.iops_burst;
+
+        if (parse_quantity(val, NULL, dst) < 0)
+            return fail(err, errlen, "disk %s '%.32s' is not valid (expected a positive "
+                        "number, optionally with K, M, G, Ki, Mi or Gi)", key, val);
     } else if (!strcmp(key, "backendtype") || !strcmp(key, "backend") ||
                !strcmp(key, "script") || !strcmp(key, "colo-host") ||
                !strcmp(key, "colo-port") || !strcmp(key, "colo-export") ||
@@ -378,6 +424,10 @@ static int disk_fill(DiskSpec *S, char *err, size_t errlen)
         return -1;
     if (d->cdrom)
         d->readonly = true;  /* a CD-ROM is read-only whatever the spec says */
+    if (d->bps_burst && !d->bps)
+        return fail(err, errlen, "disk '%.64s': bps-burst needs bps", d->path);
+    if (d->iops_burst && !d->iops)
+        return fail(err, errlen, "disk '%.64s': iops-burst needs iops", d->path);
     return 0;
 }
 
@@ -443,6 +493,49 @@ static int parse_port(const char *s, size_t n, uint16_t *out)
         return -1;
     *out = (uint16_t)v;
     return 0;
+}
+
+/* Xen's vif rate: RATE/s[@INTERVAL], RATE a number with an optional
+ * G/M/K multiplier (powers of 1000) and B (bytes) or b (bits), INTERVAL
+ * a number with s, ms or us (default 50ms): the guest may send RATE per
+ * second, in credits of RATE * INTERVAL. */
+#define VIF_RATE_INTERVAL_DEFAULT_US 50000
+static int parse_rate(CfgNic *n, const char *s, char *err, size_t errlen)
+{
+    const char *p;
+    uint64_t v, us = VIF_RATE_INTERVAL_DEFAULT_US;
+
+    if (parse_quantity(s, &p, &v) < 0)
+        goto bad;
+    if (*p == 'b')
+        v /= 8;
+    else if (*p != 'B')
+        goto bad;
+    if (strncmp(p + 1, "/s", 2) != 0 || v == 0)
+        goto bad;
+    p += 3;
+    if (*p == '@') {
+        const char *unit;
+
+        if (parse_quantity(p + 1, &unit, &us) < 0)
+            goto bad;
+        if (!strcmp(unit, "s"))
+            us *= 1000000;
+        else if (!strcmp(unit, "ms"))
+            us *= 1000;
+        else if (strcmp(unit, "us") != 0)
+            goto bad;
+        if (us > 10000000)
+            return fail(err, errlen, "vif rate '%.40s': the interval is at most 10s", s);
+    } else if (*p) {
+        goto bad;
+    }
+    n->rate_bps = v;
+    n->rate_interval_us = us;
+    return 0;
+bad:
+    return fail(err, errlen, "vif rate '%.40s' is not valid (expected RATE/s[@INTERVAL], "
+                "e.g. 10Mb/s or 1MB/s@20ms)", s);
 }
 
 /* [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport */
@@ -557,8 +650,15 @@ int config_parse_vif(CfgNic *out, const char *spec, char *err, size_t errlen)
             if (parse_hostfwd(&n.fwd[n.nfwd], val, err, errlen) < 0)
                 return -1;
             n.nfwd++;
+        } else if (!strcmp(key, "host-loopback")) {
+            if (strcmp(val, "0") && strcmp(val, "1"))
+                return fail(err, errlen, "vif host-loopback '%.32s' is not valid (use 0 or 1)", val);
+            n.host_loopback = val[0] == '1';
+        } else if (!strcmp(key, "rate")) {
+            if (parse_rate(&n, val, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(key, "ip") || !strcmp(key, "script") || !strcmp(key, "backend") ||
-                   !strcmp(key, "rate") || !strcmp(key, "netmask") || !strcmp(key, "gatewaydev") ||
+                   !strcmp(key, "netmask") || !strcmp(key, "gatewaydev") ||
                    !strcmp(key, "gateway") || !strcmp(key, "accel") || !strcmp(key, "devid") ||
                    !strcmp(key, "uuid") || !strcmp(key, "mtu")) {
             /* Xen host-side plumbing: accepted and ignored */
@@ -583,6 +683,8 @@ int config_parse_vif(CfgNic *out, const char *spec, char *err, size_t errlen)
         return fail(err, errlen, "vif type '%s' cannot use bridge= (use type=bridge)", type);
     if (n.type != CFG_NET_USER && n.nfwd)
         return fail(err, errlen, "vif hostfwd= needs user networking (type=user)");
+    if (n.type != CFG_NET_USER && n.host_loopback)
+        return fail(err, errlen, "vif host-loopback= needs user networking (type=user)");
     *out = n;
     return 0;
 }

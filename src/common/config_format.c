@@ -61,6 +61,14 @@ static void disk_spec(const CfgDisk *d, char *s, size_t n)
         k += (size_t)snprintf(s + k, n - k, ",devtype=cdrom");
     if (d->serial[0] && k < n)
         k += (size_t)snprintf(s + k, n - k, ",serial=%s", d->serial);
+    if (d->bps && k < n)
+        k += (size_t)snprintf(s + k, n - k, ",bps=%llu", (unsigned long long)d->bps);
+    if (d->bps_burst && k < n)
+        k += (size_t)snprintf(s + k, n - k, ",bps-burst=%llu", (unsigned long long)d->bps_burst);
+    if (d->iops && k < n)
+        k += (size_t)snprintf(s + k, n - k, ",iops=%llu", (unsigned long long)d->iops);
+    if (d->iops_burst && k < n)
+        k += (size_t)snprintf(s + k, n - k, ",iops-burst=%llu", (unsigned long long)d->iops_burst);
     /* target last: it may contain commas */
     if (k < n)
         snprintf(s + k, n - k, ",target=%s", d->path);
@@ -78,6 +86,12 @@ static void vif_spec(const CfgNic *c, char *s, size_t n)
         k += (size_t)snprintf(s + k, n - k, ",bridge=%s", c->bridge);
     if (c->ifname[0] && k < n)
         k += (size_t)snprintf(s + k, n - k, ",vifname=%s", c->ifname);
+    if (c->host_loopback && k < n)
+        k += (size_t)snprintf(s + k, n - k, ",host-loopback=1");
+    if (c->rate_bps && k < n)
+        k += (size_t)snprintf(s + k, n - k, ",rate=%lluB/s@%lluus",
+                              (unsigned long long)c->rate_bps,
+                              (unsigned long long)c->rate_interval_us);
     for (unsigned i = 0; i < c->nfwd && k < n; i++) {
         const CfgFwd *f = &c->fwd[i];
         k += (size_t)snprintf(s + k, n - k, ",hostfwd=%s:%s:%u-:%u", f->udp ? "udp" : "tcp",

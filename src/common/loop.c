@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #define LOOP_MAX_FDS   64
-#define LOOP_MAX_HOOKS 8
+#define LOOP_MAX_HOOKS 24     /* slirp NICs and I/O-limited devices */
 #define LOOP_MAX_POLL  256
 
 struct Loop {

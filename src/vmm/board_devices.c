@@ -119,17 +119,31 @@ static int add_virtio(Machine *m, DevState *ds, const BoardSlots *s, VirtioDevic
 static VirtioDevice *disk_create(Machine *m, const CfgDisk *d, char *err, size_t errlen)
 {
     BlockBackend *bb = block_open(d->path, d->format, d->readonly || d->cdrom, err, errlen);
+    VirtioDevice *vd = bb ? virtio_blk_create(&m->mem, bb, d->serial, err, errlen) : NULL;
 
-    return bb ? virtio_blk_create(&m->mem, bb, d->serial, err, errlen) : NULL;
+    if (vd && virtio_blk_set_limits(vd, m->loop, d->bps, d->bps_burst, d->iops,
+                                    d->iops_burst, err, errlen) < 0) {
+        virtio_device_destroy(vd);
+        return NULL;
+    }
+    return vd;
 }
 
 /* A NIC: its network backend opened, then handed to the device model. */
 static VirtioDevice *nic_create(Machine *m, const CfgNic *nic, char *err, size_t errlen)
 {
     NetBackend *be = net_open(m->loop, nic, err, errlen);
+    VirtioDevice *vd = be ? virtio_net_create(&m->mem, be, nic->mac_set ? nic->mac : NULL,
+                                              err, errlen) : NULL;
+    /* Xen's rate=: a credit of rate * interval */
+    uint64_t burst = (uint64_t)((__uint128_t)nic->rate_bps * nic->rate_interval_us / 1000000);
 
-    return be ? virtio_net_create(&m->mem, be, nic->mac_set ? nic->mac : NULL, err, errlen)
-              : NULL;
+    if (vd && virtio_net_set_tx_rate(vd, m->loop, nic->rate_bps, burst ? burst : 1,
+                                     err, errlen) < 0) {
+        virtio_device_destroy(vd);
+        return NULL;
+    }
+    return vd;
 }
 
 int board_add_devices(Machine *m, const BoardSlots *s, char *err, size_t errlen)

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "hw/devstate.h"
+#include "hw/virtio/throttle.h"
 
 #define VIRTIO_BLK_F_SEG_MAX  2
 #define VIRTIO_BLK_F_RO       5
@@ -63,6 +64,7 @@ typedef struct VirtioBlk {
     uint8_t config[CFG_SIZE];
     VirtqElem elem;                    /* large: kept off the stack */
     struct iovec data[VIRTQ_MAX_CHAIN];
+    VirtioThrottle limit;              /* bps/iops from the config */
 } VirtioBlk;
 
 static uint64_t blk_features(VirtioDevice *vd)
@@ -139,7 +141,7 @@ static uint8_t do_discard(VirtioBlk *b, const VirtqElem *e)
         /* Discard is a hint: a host file system that cannot punch holes
          * simply keeps the data. */
         if (r < 0 && r != -EOPNOTSUPP && r != -ENOSYS) {
-            log_warn("%s: discard failed: %s", b->path, strerror(-r));
+            log_warn_rl("%s: discard failed: %s", b->path, strerror(-r));
             return VIRTIO_BLK_S_IOERR;
         }
     }
@@ -169,7 +171,7 @@ static uint32_t handle_request(VirtioBlk *b, VirtqElem *e)
         n = iov_slice(b->data, e->in, e->n_in, 0, data_len);
         r = block_preadv(b->bb, b->data, (int)n, sector << SECTOR_SHIFT);
         if (r < 0) {
-            log_warn("%s: read failed: %s", b->path, strerror(-r));
+            log_warn_rl("%s: read failed: %s", b->path, strerror(-r));
             status = VIRTIO_BLK_S_IOERR;
         } else {
             written = data_len;
@@ -183,14 +185,14 @@ static uint32_t handle_request(VirtioBlk *b, VirtqElem *e)
         n = iov_slice(b->data, e->out, e->n_out, 16, e->out_len - 16);
         r = block_pwritev(b->bb, b->data, (int)n, sector << SECTOR_SHIFT);
         if (r < 0) {
-            log_warn("%s: write failed: %s", b->path, strerror(-r));
+            log_warn_rl("%s: write failed: %s", b->path, strerror(-r));
             status = VIRTIO_BLK_S_IOERR;
         }
         break;
     case VIRTIO_BLK_T_FLUSH:
         r = block_flush(b->bb);
         if (r < 0) {
-            log_warn("%s: flush failed: %s", b->path, strerror(-r));
+            log_warn_rl("%s: flush failed: %s", b->path, strerror(-r));
             status = VIRTIO_BLK_S_IOERR;
         }
         break;
@@ -215,11 +217,14 @@ static void blk_queue_notify(VirtioDevice *vd, unsigned q)
     VirtqElem *e = &b->elem;
     bool done = false;
 
-    while (virtq_pop(vd, q, e) == 1) {
+    while (!vthrottle_blocked(&b->limit) && virtq_pop(vd, q, e) == 1) {
         if (e->out_len < 16 || e->in_len < 1) {
             virtio_set_broken(vd, "request without header or status byte");
             return;
         }
+        /* what the request moves: the data after the header, or into the
+         * buffers before the status byte */
+        vthrottle_charge(&b->limit, MAX((uint64_t)e->out_len - 16, (uint64_t)e->in_len - 1));
         virtq_push(vd, q, e, handle_request(b, e));
         done = true;
     }
@@ -230,6 +235,7 @@ static void blk_queue_notify(VirtioDevice *vd, unsigned q)
 static void blk_destroy(VirtioDevice *vd)
 {
     VirtioBlk *b = vd->priv;
+    vthrottle_fini(&b->limit);
     block_close(b->bb);
     free(b);
 }
@@ -277,6 +283,15 @@ static const VirtioDeviceOps blk_ops = {
     .save = blk_save,
     .load = blk_load,
 };
+
+int virtio_blk_set_limits(VirtioDevice *vd, Loop *loop, uint64_t bps, uint64_t bps_burst,
+                          uint64_t iops, uint64_t iops_burst, char *err, size_t errlen)
+{
+    VirtioBlk *b = vd->priv;
+
+    return vthrottle_init(&b->limit, loop, vd, 0, blk_queue_notify, bps, bps_burst,
+                          iops, iops_burst, err, errlen);
+}
 
 BlockBackend *virtio_blk_backend(VirtioDevice *vd)
 {

@@ -44,7 +44,7 @@ static void set_polling(VirtioConsole *c, bool on)
         return;
     if (on) {
         if (loop_add_fd(c->loop, c->in_fd, POLLIN, console_rx_ready, c) < 0) {
-            log_warn("virtio-console: cannot watch input");
+            log_warn_rl("virtio-console: cannot watch input");
             return;
         }
     } else {
@@ -85,7 +85,7 @@ static void console_rx_ready(void *opaque, int fd, short revents)
     if (n < 0) {
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
             return;
-        log_warn("virtio-console: input read failed: %s", strerror(errno));
+        log_warn_rl("virtio-console: input read failed: %s", strerror(errno));
     }
     if (n <= 0) {
         c->in_eof = true;       /* keep the buffer for a later reset */

@@ -22,6 +22,11 @@
 BlockBackend *virtio_blk_backend(VirtioDevice *vd);
 VirtioDevice *virtio_blk_create(GuestMem *mem, BlockBackend *bb, const char *serial,
                                 char *err, size_t errlen);
+/* I/O limits (hw/virtio/throttle.h): bytes and requests per second, with
+ * bursts (0: a tenth of a second's worth); a rate 0 is no limit. The
+ * throttled queue is resumed from `loop`. 0, or -1 with one line in err. */
+int virtio_blk_set_limits(VirtioDevice *vd, Loop *loop, uint64_t bps, uint64_t bps_burst,
+                          uint64_t iops, uint64_t iops_burst, char *err, size_t errlen);
 
 /* Single-port console. Input is read from in_fd through `loop`, output is
  * written to out_fd; either may be -1 (no backend). The fds stay owned by
@@ -54,6 +59,11 @@ int virtio_balloon_get_stats(VirtioDevice *vd, BalloonStats *st);
  * a multicast MAC is refused. */
 VirtioDevice *virtio_net_create(GuestMem *mem, NetBackend *be, const uint8_t *mac,
                                 char *err, size_t errlen);
+
+/* Limit what the guest sends to bps bytes per second, at most `burst`
+ * at once (Xen's vif rate=); 0: no limit. 0, or -1 with one line in err. */
+int virtio_net_set_tx_rate(VirtioDevice *vd, Loop *loop, uint64_t bps, uint64_t burst,
+                           char *err, size_t errlen);
 
 typedef struct VirtioNetStats {
     uint64_t tx_packets, tx_bytes, tx_dropped;   /* guest -> network */

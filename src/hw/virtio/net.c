@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "hw/devstate.h"
+#include "hw/virtio/throttle.h"
 #include "hw/virtio/devices.h"
 #include "hw/virtio/virtio.h"
 
@@ -52,6 +53,7 @@ typedef struct VirtioNet {
     VirtqElem *elem[VNET_MAX_MERGE];
     VirtqElem *tx_elem;
     struct iovec tx_iov[VIRTQ_MAX_CHAIN];
+    VirtioThrottle tx_limit;         /* the vif's rate= */
 } VirtioNet;
 
 static VirtioNet *to_net(VirtioDevice *vd)
@@ -95,7 +97,7 @@ static void net_tx(VirtioNet *n)
     VirtqElem *e = n->tx_elem;
     bool pushed = false;
 
-    while (virtio_is_ready(vd)) {
+    while (virtio_is_ready(vd) && !vthrottle_blocked(&n->tx_limit)) {
         int r = virtq_pop(vd, VNET_TXQ, e);
         if (r <= 0)
             break;          /* empty, or malformed: the device is broken */
@@ -104,6 +106,7 @@ static void net_tx(VirtioNet *n)
         } else {
             size_t len = e->out_len - VNET_HDR_LEN;
             unsigned cnt = strip_header(n, e);
+            vthrottle_charge(&n->tx_limit, len);
             if (n->be && net_send(n->be, n->tx_iov, cnt, len) == 0) {
                 n->st.tx_packets++;
                 n->st.tx_bytes += len;
@@ -248,6 +251,7 @@ static void net_destroy(VirtioDevice *vd)
 {
     VirtioNet *n = to_net(vd);
 
+    vthrottle_fini(&n->tx_limit);
     net_close(n->be);
     for (unsigned i = 0; i < VNET_MAX_MERGE; i++)
         free(n->elem[i]);
@@ -305,7 +309,7 @@ static void net_restarted(VirtioDevice *vd)
     VirtioNet *n = to_net(vd);
 
     if (net_announce(n->be, n->mac) < 0)
-        log_warn("virtio-net: the announce of %02x:%02x:%02x:%02x:%02x:%02x was dropped",
+        log_warn_rl("virtio-net: the announce of %02x:%02x:%02x:%02x:%02x:%02x was dropped",
                  n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
 }
 
@@ -392,6 +396,13 @@ VirtioDevice *virtio_net_create(GuestMem *mem, NetBackend *be, const uint8_t *ma
     n->be = be;
     net_attach(be, &client);
     return &n->vd;
+}
+
+int virtio_net_set_tx_rate(VirtioDevice *vd, Loop *loop, uint64_t bps, uint64_t burst,
+                           char *err, size_t errlen)
+{
+    return vthrottle_init(&to_net(vd)->tx_limit, loop, vd, VNET_TXQ, net_queue_notify,
+                          bps, burst, 0, 0, err, errlen);
 }
 
 void virtio_net_get_stats(VirtioDevice *vd, VirtioNetStats *st)

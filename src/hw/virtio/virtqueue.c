@@ -80,7 +80,7 @@ void virtio_set_broken(VirtioDevice *vd, const char *why)
     if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
         return;
     vd->status |= VIRTIO_STATUS_NEEDS_RESET;
-    log_warn("%s: %s; device needs reset",
+    log_warn_rl("%s: %s; device needs reset",
              vd->ops && vd->ops->name ? vd->ops->name : "virtio", why);
     raise_irq(vd, 2);
 }
