@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/safeopen.h"
 #include "common/util.h"
 
 /* Like QEMU's image locking: a writer excludes every other user of the
@@ -39,18 +40,12 @@ static int image_unlock(BlockBackend *bb)
 
 static int raw_open(BlockBackend *bb, const char *path, bool readonly, char *err, size_t errlen)
 {
-    struct stat st;
-    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    /* checked to be an image or a disk before it is opened for real */
+    int fd = safe_open(path, readonly ? O_RDONLY : O_RDWR, SAFEOPEN_REG | SAFEOPEN_BLK,
+                       err, errlen);
 
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (fd < 0)
         return -1;
-    }
-    if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-        snprintf(err, errlen, "%s: not a regular file or block device", path);
-        close(fd);
-        return -1;
-    }
     if (image_lock(fd, path, readonly, err, errlen) < 0) {
         close(fd);
         return -1;

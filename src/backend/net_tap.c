@@ -25,6 +25,7 @@
 #include "backend/net.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/safeopen.h"
 #include "common/util.h"
 
 /* Frames read in one go before giving the rest of the Loop a turn. */
@@ -243,9 +244,12 @@ NetBackend *net_tap_create(Loop *loop, const CfgNic *nic, char *err, size_t errl
     }
     t->nb.ops = &tap_ops;
     t->loop = loop;
-    t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    /* checked to be a character device before it is opened for real */
+    t->fd = safe_open("/dev/net/tun", O_RDWR | O_NONBLOCK, SAFEOPEN_CHR, err, errlen);
     if (t->fd < 0) {
         int e = errno;
+        if (e == EINVAL)
+            goto fail;          /* not a character device: err says so */
         if (e == EACCES || e == EPERM)
             snprintf(err, errlen, "cannot open /dev/net/tun: %s (tap and bridge "
                      "networking need root; use type=user instead)", strerror(e));

@@ -13,6 +13,7 @@
 
 #include "board.h"
 #include "common/log.h"
+#include "common/safeopen.h"
 #include "common/util.h"
 #include "engine/emu/emu.h"
 #include "hw/riscv/riscv.h"
@@ -155,12 +156,10 @@ static int load_initrd(Machine *m, RiscvImages *im, char *err, size_t errlen)
     uint64_t ram_base = m->mem.r[0].gpa, ram_size = m->mem.r[0].size;
     uint64_t start;
     size_t len;
-    void *buf = read_file(c->ramdisk, &len);
+    void *buf = safe_read_file(c->ramdisk, &len, err, errlen);
 
-    if (!buf) {
-        snprintf(err, errlen, "%s: %m", c->ramdisk);
+    if (!buf)
         return -1;
-    }
     start = ram_size > (256ull << 20) ? im->kern.entry + (128ull << 20) : ram_base + ram_size / 2;
     if (start < ALIGN_UP(im->kern.hi, SLOT_2M))
         start = ALIGN_UP(im->kern.hi, SLOT_2M);

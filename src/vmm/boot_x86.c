@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "boot_x86.h"
+#include "common/safeopen.h"
 #include "common/util.h"
 #include "hw/x86/acpi.h"
 #include "loader.h"
@@ -192,13 +193,11 @@ static int load_kernel(Machine *m, const X86BootInfo *bi, Kernel *k, char *err, 
 {
     const char *path = m->cfg.kernel;
     size_t len;
-    uint8_t *buf = read_file(path, &len);
+    uint8_t *buf = safe_read_file(path, &len, err, errlen);
     int r = -1;
 
-    if (!buf) {
-        snprintf(err, errlen, "%s: %m", path);
+    if (!buf)
         return -1;
-    }
     if (len >= SELFMAG && !memcmp(buf, ELFMAG, SELFMAG)) {
         LoadedImage img;
         uint64_t pvh = find_pvh_entry(buf, len);
@@ -240,11 +239,9 @@ static int load_initrd(Machine *m, X86BootInfo *bi, const Kernel *k, char *err, 
 
     if (!path[0])
         return 0;
-    buf = read_file(path, &len);
-    if (!buf) {
-        snprintf(err, errlen, "%s: %m", path);
+    buf = safe_read_file(path, &len, err, errlen);
+    if (!buf)
         return -1;
-    }
     addr = len < top ? (top - len) & ~(PAGE_SIZE - 1) : 0;
     if (addr < ALIGN_UP(k->hi, PAGE_SIZE) || gmem_write(&m->mem, addr, buf, len)) {
         snprintf(err, errlen, "%s: initrd (%zu bytes) does not fit in guest memory below %llu MiB "

@@ -2,29 +2,31 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/safeopen.h"
 #include "common/util.h"
 
+/* Images are regular files, opened without following links
+ * (common/safeopen.h). */
 static void *slurp(const char *path, size_t *len, char *err, size_t errlen)
 {
-    void *buf = read_file(path, len);
-    if (!buf)
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    return buf;
+    return safe_read_file(path, len, err, errlen);
 }
 
 int file_is_elf(const char *path)
 {
     unsigned char m[4];
-    FILE *f = fopen(path, "rb");
-    int r = 0;
+    char err[64];
+    int fd = safe_open(path, O_RDONLY, SAFEOPEN_REG, err, sizeof(err)), r = 0;
 
-    if (f) {
-        r = fread(m, 1, 4, f) == 4 && memcmp(m, ELFMAG, SELFMAG) == 0;
-        fclose(f);
+    if (fd >= 0) {
+        r = read(fd, m, 4) == 4 && memcmp(m, ELFMAG, SELFMAG) == 0;
+        close(fd);
     }
     return r;
 }
