@@ -367,6 +367,7 @@ typedef struct CreateArgs {
     const char *ovr[MAX_OVERRIDES];
     size_t nov;
     bool start, managed, paused, autostart;
+    bool full_access;          /* the client may name any host path */
 } CreateArgs;
 
 /* The overrides: a list of one-line "key=value" strings. */
@@ -444,6 +445,11 @@ static Domain *register_domain(const CreateArgs *a, ApiReply *rp)
         api_error(rp, 400, "%s", err);
         return NULL;
     }
+    if (pathpolicy_check(d, a->file, a->full_access, err, sizeof(err)) < 0) {
+        api_error(rp, 403, "%s", err);
+        dom_put(d);
+        return NULL;
+    }
     d->managed = a->managed;
     d->autostart = a->autostart;
     pthread_mutex_lock(&reg_lock);
@@ -489,7 +495,10 @@ static void create_domain(ApiCall *c)
     char err[1024];
     Domain *d;
 
-    if (create_args(c->body, &a, c->rp) < 0 || !(d = register_domain(&a, c->rp)))
+    if (create_args(c->body, &a, c->rp) < 0)
+        return;
+    a.full_access = c->rq->local_root;
+    if (!(d = register_domain(&a, c->rp)))
         return;
     if (a.managed && persist_domain(d, a.autostart, c->rp) < 0) {
         unregister_domain(d, false);
@@ -881,7 +890,7 @@ static void act_managedsave(ApiCall *c) { do_save(c, true); }
 /* POST /v1/restore: {"path", "paused"}: the domain (201). */
 static void act_restore(ApiCall *c)
 {
-    JobArgs a = { 0 };
+    JobArgs a = { .full_access = c->rq->local_root };
     char err[1024];
     Domain *d;
     int st;

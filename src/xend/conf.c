@@ -13,6 +13,9 @@
  *   (xend-relocation-key /etc/xeno/reloc-key.pem)
  *   (xend-relocation-ca /etc/xeno/reloc-ca.pem)
  *   (xend-relocation-timeout 30)
+ *   (xend-image-dirs '/var/lib/xeno/images:/var/lib/xeno/boot')
+ *   (xend-vmm-log-max-size 1048576)           # bytes; 0 = no limit
+ *   (xend-vmm-log-rotate 1)                   # old logs kept: NAME.log.1 ...
  */
 #include <ctype.h>
 #include <errno.h>
@@ -37,6 +40,9 @@ void conf_defaults(XendConf *c)
     r->tls = RELOC_TLS_PSK;
     snprintf(r->psk_file, sizeof(r->psk_file), "/etc/xeno/xend-relocation.psk");
     r->timeout_s = RELOC_DEFAULT_TIMEOUT;
+    c->image_dirs[0] = '\0';
+    c->vmm_log_max = XEND_VMM_LOG_MAX_DEFAULT;
+    c->vmm_log_keep = XEND_VMM_LOG_KEEP_DEFAULT;
 }
 
 /* A cursor over the text, counting lines for messages. */
@@ -240,6 +246,22 @@ static int apply(Lex *x, XendConf *c, const char *key, const char *v)
         return set_path(x, key, v, r->ca_file, sizeof(r->ca_file));
     if (!strcmp(key, "xend-relocation-timeout"))
         return parse_int(x, key, v, 1, 3600, &r->timeout_s);
+    if (!strcmp(key, "xend-image-dirs")) {
+        for (const char *s = v; *s; s = strchr(s, ':') ? strchr(s, ':') + 1 : s + strlen(s))
+            if (*s != '/' && *s != ':')
+                return lex_error(x, "%s: '%.200s' is not a list of absolute paths "
+                                 "separated by ':'", key, v);
+        return set_str(x, key, v, c->image_dirs, sizeof(c->image_dirs));
+    }
+    if (!strcmp(key, "xend-vmm-log-max-size")) {
+        int n;
+        if (parse_int(x, key, v, 0, 1 << 30, &n) < 0)
+            return -1;
+        c->vmm_log_max = n;
+        return 0;
+    }
+    if (!strcmp(key, "xend-vmm-log-rotate"))
+        return parse_int(x, key, v, 0, 9, &c->vmm_log_keep);
     return 1;
 }
 

@@ -113,6 +113,19 @@ static bool token_ok(struct MHD_Connection *c)
     return !diff && hl == tl;
 }
 
+/* The peer of a UNIX-socket connection is root (SO_PEERCRED): a client
+ * with full access to host paths (pathpolicy.c). */
+static bool peer_is_root(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    return ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+           cred.uid == 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -167,7 +180,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_error(c, 413, "request body larger than 1 MiB");
 
     ApiRequest req = { .method = method, .path = url, .body = rq->body ? rq->body : "",
-                       .len = rq->len, .local = local };
+                       .len = rq->len, .local = local,
+                       .local_root = local && peer_is_root(c) };
     ApiReply rp = { 0 };
 
     api_handle(&req, &rp);

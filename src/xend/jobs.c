@@ -180,6 +180,11 @@ static Domain *restore_target(const JobArgs *a, const SaveInfo *si, int *status,
         *status = 400;
         return NULL;
     }
+    if (pathpolicy_check(d, a->path, a->full_access, err, errlen) < 0) {
+        *status = 403;
+        dom_put(d);
+        return NULL;
+    }
     pthread_mutex_lock(&reg_lock);
     old = reg_find_name_locked(d->name);
     if (old) {

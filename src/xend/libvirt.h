@@ -377,6 +377,9 @@ void lv_stream_incoming(LvConn *c, const LvHeader *h, const uint8_t *p, size_t l
  * Failures become e: 404 NO_DOMAIN, 409 OPERATION_INVALID, 400
  * INVALID_ARG... Returns 0 or -1. */
 int lv_rest(const char *method, const char *path, json_t *body, json_t **result, LvError *e);
+/* The client whose request this thread serves is root on the read-write
+ * socket: full access to host paths (lv_rest passes it on). */
+extern __thread bool lv_peer_root;
 
 /* ---- host facts for XML (libvirt_conn.c) ---- */
 

@@ -72,7 +72,8 @@ int lv_rest(const char *method, const char *path, json_t *body, json_t **result,
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     ApiRequest rq = { .method = method, .path = path, .body = text ? text : "",
-                      .len = text ? strlen(text) : 0, .local = true };
+                      .len = text ? strlen(text) : 0, .local = true,
+                      .local_root = lv_peer_root };
     ApiReply rp = { 0 };
     json_t *j;
 

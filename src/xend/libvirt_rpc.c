@@ -82,6 +82,7 @@ struct LvConn {
 };
 
 static LvConf conf;
+__thread bool lv_peer_root;
 static pthread_mutex_t srv_lock = PTHREAD_MUTEX_INITIALIZER;
 static LvConn *clients;
 static unsigned nclients, nclients_ro, next_client_id = 1;
@@ -698,6 +699,7 @@ static void *reader_main(void *arg)
     uint8_t *payload;
     size_t len;
 
+    lv_peer_root = !c->socket_ro && c->uid == 0;   /* for lv_rest: pathpolicy.c */
     while (!lv_conn_closed(c) && read_frame(c, &h, &payload, &len) == 0)
         if (handle_message(c, &h, payload, len) < 0)
             break;

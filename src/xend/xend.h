@@ -54,7 +54,16 @@ typedef struct XendConf {
     char token[65];            /* bearer token for TCP, "" = none */
     char config_file[PATH_MAX];
     RelocConf reloc;
+    /* xend-image-dirs: where a client without full access may name images
+     * and kernels (':'-separated; "" = the defaults, pathpolicy.c) */
+    char image_dirs[4096];
+    /* xend-vmm-log-max-size / xend-vmm-log-rotate: a domain's VMM log is
+     * rotated past this size, this many old logs kept (logsink.c) */
+    long vmm_log_max;
+    int vmm_log_keep;
 } XendConf;
+#define XEND_VMM_LOG_MAX_DEFAULT  (1L << 20)
+#define XEND_VMM_LOG_KEEP_DEFAULT 1
 extern XendConf xconf;
 
 enum dom_state {
@@ -236,6 +245,7 @@ typedef struct JobArgs {
     const char *job;           /* the client's job tag for its events, or NULL */
     const char *path;          /* save: absolute file; restore: the file */
     bool checkpoint, compress, paused, managed_save;
+    bool full_access;          /* restore: the client may name any host path */
     /* migrate */
     const char *host;
     int port;
@@ -299,6 +309,8 @@ typedef struct ApiRequest {
     const char *body;
     size_t len;
     bool local;                /* UNIX socket (console paths allowed) */
+    bool local_root;           /* ... and the peer is root: full access to host
+                                * paths (pathpolicy.c) */
 } ApiRequest;
 
 typedef struct ApiReply {
@@ -310,6 +322,27 @@ typedef struct ApiReply {
 void api_handle(const ApiRequest *rq, ApiReply *rp);
 void api_error(ApiReply *rp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- pathpolicy.c: what a config may name ---- */
+/* The directories a client without full access may take images, kernels,
+ * initrds and firmware from when xend-image-dirs is not set. */
+#define PATHPOLICY_DEFAULT_DIRS "/var/lib/xeno/images:/var/lib/xeno/boot"
+/* Check every host path cfg names (disks, kernel, ramdisk, firmware):
+ * each is made canonical (realpath: no "..", no symbolic link left), and
+ * for a client without full access must be a regular file inside one of
+ * `dirs` (':'-separated). `file` names the config in messages. Rewrites
+ * cfg's paths to their canonical form; returns 1 if one changed, 0 if
+ * none did, or -1 with one line in err (a refused path, with the allowed
+ * directories). */
+int pathpolicy_check_config(VmConfig *cfg, const char *file, const char *dirs,
+                            bool full_access, char *err, size_t errlen);
+/* The same for a new domain with xend's directories (xconf.image_dirs, or
+ * the defaults plus the default guest's directory and STATE/images); on a
+ * change, d->config becomes the config with the canonical paths, which the
+ * VMM then opens without following links. 0, or -1 with err. */
+int pathpolicy_check(Domain *d, const char *file, bool full_access, char *err, size_t errlen);
+/* The directories in force (for messages and xm info): into buf. */
+void pathpolicy_dirs(char *buf, size_t size);
 
 /* ---- http.c ---- */
 int http_start(int unix_fd, const char *tcp);

@@ -380,7 +380,7 @@ def test():
     ctl0 = os.path.join(WORK, "orig.ctl")
     try:
         # The original: disk mounted, a file on it, a tmpfs token, DHCP done.
-        vm = console.open_vm(["--disk", "file:%s,xvda,w" % IMG, "--net", "type=user",
+        vm = console.open_vm(["--disk", "file:%s,xvda,w" % IMG, "--net", "type=user,host-loopback=1",
                               "--control", ctl0], log="console-orig.log")
         vm.boot()
         if not guestnet.has_applet(vm, "wget"):

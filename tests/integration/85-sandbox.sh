@@ -223,7 +223,7 @@ def test():
     dns = host_dns_works()
     ctl_path = os.path.join(WORK, "a.sock")
     args = ["--memory", "256", "--vcpus", "2", "--disk", "file:%s/disk.img,vda,w" % WORK,
-            "--net", "type=user", "--control", ctl_path]
+            "--net", "type=user,host-loopback=1", "--control", ctl_path]
     vm = console.open_vm(args, log="a.log")
     try:
         vm.boot()

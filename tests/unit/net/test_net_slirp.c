@@ -235,12 +235,13 @@ static void test_dhcp_offer(void **state)
     env_stop(e);
 }
 
-/* Guest -> 10.0.2.2:port reaches a UDP service on the host's loopback, and
- * its answer comes back to the guest through the Loop's poll hook. */
+/* Guest -> 10.0.2.2:port reaches a UDP service on the host's loopback when
+ * the vif allows it (host-loopback=1), and its answer comes back to the
+ * guest through the Loop's poll hook. */
 static void test_udp_to_host_service(void **state)
 {
     Env *e = env_start();
-    CfgNic nic = { .type = CFG_NET_USER };
+    CfgNic nic = { .type = CFG_NET_USER, .host_loopback = true };
     char err[256] = "", buf[64];
     uint8_t f[200];
     static const uint8_t slirp_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
@@ -281,6 +282,83 @@ static void test_udp_to_host_service(void **state)
     }
     close(s);
     env_stop(e);
+}
+
+/* Without host-loopback=1 neither 10.0.2.2 nor the loopback address
+ * itself reaches a service on the host's 127.0.0.1. */
+static void test_host_loopback_refused(void **state)
+{
+    Env *e = env_start();
+    CfgNic nic = { .type = CFG_NET_USER };
+    char err[256] = "", buf[64];
+    uint8_t f[200];
+    static const uint8_t slirp_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct timeval tv = { 1, 0 };
+    socklen_t al = sizeof(a);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    uint16_t port = ntohs(a.sin_port);
+
+    e->nb = env_open(e, &nic, err, sizeof(err));
+    assert_non_null(e->nb);
+    do_dhcp(e);
+    env_send(e, f, build_udp(f, slirp_mac, "10.0.2.15", 5000, "10.0.2.2", port, "ping", 4));
+    /* addressed to the host itself: dropped on the way in */
+    for (int i = 0; i < 2; i++) {
+        struct iovec iov = { f, build_udp(f, slirp_mac, "10.0.2.15", 5001,
+                                          i ? "0.0.0.0" : "127.0.0.1", port, "ping", 4) };
+
+        pthread_mutex_lock(&e->lock);
+        assert_int_equal(net_send(e->nb, &iov, 1, iov.iov_len), -1);
+        pthread_mutex_unlock(&e->lock);
+    }
+    assert_int_equal(recv(s, buf, sizeof(buf), 0), -1);
+    close(s);
+    env_stop(e);
+}
+
+/* The frames the user network drops without host-loopback=1. */
+static void test_host_loopback_frames(void **state)
+{
+    static const uint8_t mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+    uint8_t f[200];
+    size_t n;
+
+    n = build_udp(f, mac, "10.0.2.15", 1, "127.0.0.1", 2, "x", 1);
+    assert_true(net_slirp_frame_to_host_loopback(f, n));
+    n = build_udp(f, mac, "10.0.2.15", 1, "127.1.2.3", 2, "x", 1);
+    assert_true(net_slirp_frame_to_host_loopback(f, n));
+    n = build_udp(f, mac, "10.0.2.15", 1, "0.0.0.0", 2, "x", 1);
+    assert_true(net_slirp_frame_to_host_loopback(f, n));
+    n = build_udp(f, mac, "10.0.2.15", 1, "10.0.2.2", 2, "x", 1);
+    assert_false(net_slirp_frame_to_host_loopback(f, n));   /* libslirp refuses it */
+    n = build_udp(f, mac, "10.0.2.15", 1, "93.184.216.34", 2, "x", 1);
+    assert_false(net_slirp_frame_to_host_loopback(f, n));
+    assert_false(net_slirp_frame_to_host_loopback(f, 10));
+
+    /* IPv6: ::1, ::, ::ffff:127.0.0.1 */
+    memset(f, 0, sizeof(f));
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    f[14] = 0x60;
+    f[14 + 24 + 15] = 1;
+    assert_true(net_slirp_frame_to_host_loopback(f, 14 + 40));
+    f[14 + 24 + 15] = 0;
+    assert_true(net_slirp_frame_to_host_loopback(f, 14 + 40));
+    f[14 + 24 + 10] = f[14 + 24 + 11] = 0xff;
+    f[14 + 24 + 12] = 127;
+    f[14 + 24 + 15] = 1;
+    assert_true(net_slirp_frame_to_host_loopback(f, 14 + 40));
+    f[14 + 24 + 12] = 8;
+    assert_false(net_slirp_frame_to_host_loopback(f, 14 + 40));
+    f[14 + 24] = 0xfe;                                      /* fe.. : not loopback */
+    f[14 + 24 + 12] = 127;
+    assert_false(net_slirp_frame_to_host_loopback(f, 14 + 40));
 }
 
 /* hostfwd: a connection to the forwarded host port becomes a SYN to the
@@ -564,6 +642,8 @@ int main(void)
         cmocka_unit_test(test_arp_reply),
         cmocka_unit_test(test_dhcp_offer),
         cmocka_unit_test(test_udp_to_host_service),
+        cmocka_unit_test(test_host_loopback_refused),
+        cmocka_unit_test(test_host_loopback_frames),
         cmocka_unit_test(test_hostfwd_tcp),
         cmocka_unit_test(test_hostfwd_port_busy),
         cmocka_unit_test(test_queue_while_busy),

@@ -225,7 +225,7 @@ static void test_open_errors(void **state)
     assert_null(block_open("/nonexistent/disk.img", "", false, err, sizeof(err)));
     assert_string_equal(err, "/nonexistent/disk.img: No such file or directory");
     assert_null(block_open("/tmp", "raw", true, err, sizeof(err)));
-    assert_string_equal(err, "/tmp: not a regular file or block device");
+    assert_string_equal(err, "/tmp: a directory, not a regular file or block device");
     assert_null(block_open(f->path, "qcow2", false, err, sizeof(err)));
     assert_non_null(strstr(err, "unsupported disk format"));
     assert_null(virtio_blk_create(&f->mem, NULL, "x", err, sizeof(err)));
