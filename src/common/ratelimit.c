@@ -10,7 +10,7 @@ static void refill(TokenBucket *b, uint64_t now_ns)
         return;
     /* rate < 2^63 and dt < 2^64: the product fits */
     add = (__uint128_t)b->rate * (now_ns - b->last_ns) / NS_PER_S;
-    if (add >= (__uint128_t)((__int128)b->burst - b->tokens)) {
+    if (add > (__uint128_t)((__int128)b->burst - b->tokens)) {   /* full: the rest is lost */
         b->tokens = (int64_t)b->burst;
         b->last_ns = now_ns;
     } else {

@@ -317,6 +317,9 @@ static int run(bool foreground, int ready_fd)
     if (sup_init() < 0 || (sock_fd = bind_socket(xconf.sock_path)) < 0)
         goto fail;
     state_load_all();
+    if (state_path(p, sizeof(p), "log") == 0 &&
+        logsink_rotate_start(p, xconf.vmm_log_max, xconf.vmm_log_keep) < 0)
+        log_warn("cannot start the VMM log rotation: %s", strerror(errno));
     if (http_start(sock_fd, xconf.listen_tcp) < 0) {
         unlink(xconf.sock_path);
         goto fail;

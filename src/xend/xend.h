@@ -398,5 +398,11 @@ void reloc_server_stop(void);
 
 /* ---- logsink.c ---- */
 int logsink_syslog_start(void);
+/* Rotate path if past max bytes, keeping `keep` old copies (path.1 ...):
+ * 1 rotated, 0 not needed, -1 error. */
+int logsink_rotate_file(const char *path, long max, int keep);
+/* A thread that does that every second for every *.log in dir (the VMMs'
+ * logs). max 0: nothing to do. */
+int logsink_rotate_start(const char *dir, long max, int keep);
 
 #endif

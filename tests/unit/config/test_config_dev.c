@@ -142,6 +142,38 @@ static void test_disk_long(void **state)
     assert_int_equal(config_parse_disk(&(CfgDisk){ 0 }, NULL, err, sizeof(err)), -1);
 }
 
+/* bps=, iops= and their bursts (Xeno's disk I/O limits) */
+static void test_disk_limits(void **state)
+{
+    CfgDisk d = disk_ok("file:/srv/a.img,xvda,w,bps=10M,iops=200");
+
+    assert_int_equal(d.bps, 10000000);
+    assert_int_equal(d.iops, 200);
+    assert_int_equal(d.bps_burst, 0);
+    d = disk_ok("format=raw,vdev=xvdb,bps=4Mi,bps-burst=1Mi,iops=1k,iops-burst=50,"
+                "target=/srv/b,c.img");
+    assert_string_equal(d.path, "/srv/b,c.img");
+    assert_int_equal(d.bps, 4 << 20);
+    assert_int_equal(d.bps_burst, 1 << 20);
+    assert_int_equal(d.iops, 1000);
+    assert_int_equal(d.iops_burst, 50);
+    /* target= ends at a limit parameter */
+    d = disk_ok("vdev=xvdc,target=/srv/d.img,bps=1G");
+    assert_string_equal(d.path, "/srv/d.img");
+    assert_int_equal(d.bps, 1000000000);
+
+    disk_err("/srv/a.img,xvda,w,bps=0", "disk bps '0' is not valid (expected a positive "
+             "number, optionally with K, M, G, Ki, Mi or Gi)");
+    disk_err("/srv/a.img,xvda,w,iops=-5", "disk iops '-5' is not valid (expected a positive "
+             "number, optionally with K, M, G, Ki, Mi or Gi)");
+    disk_err("/srv/a.img,xvda,w,bps=10MB", "disk bps '10MB' is not valid (expected a positive "
+             "number, optionally with K, M, G, Ki, Mi or Gi)");
+    disk_err("/srv/a.img,xvda,w,bps=99999999999999999999", "disk bps '99999999999999999999' "
+             "is not valid (expected a positive number, optionally with K, M, G, Ki, Mi or Gi)");
+    disk_err("/srv/a.img,xvda,w,bps-burst=1M", "disk '/srv/a.img': bps-burst needs bps");
+    disk_err("/srv/a.img,xvda,w,iops-burst=1", "disk '/srv/a.img': iops-burst needs iops");
+}
+
 /* ---- vif ---- */
 
 static CfgNic vif_ok(const char *spec)
@@ -235,6 +267,41 @@ static void test_vif_hostfwd(void **state)
     assert_int_equal(n.nfwd, 1);
 }
 
+/* rate= (Xen's syntax) and host-loopback= */
+static void test_vif_rate_loopback(void **state)
+{
+    CfgNic n = vif_ok("rate=10Mb/s");
+
+    assert_int_equal(n.rate_bps, 1250000);
+    assert_int_equal(n.rate_interval_us, 50000);
+    assert_false(n.host_loopback);
+    n = vif_ok("type=user,rate=1MB/s@20ms,host-loopback=1");
+    assert_int_equal(n.rate_bps, 1000000);
+    assert_int_equal(n.rate_interval_us, 20000);
+    assert_true(n.host_loopback);
+    n = vif_ok("rate=512KB/s@1s,host-loopback=0");
+    assert_int_equal(n.rate_bps, 512000);
+    assert_int_equal(n.rate_interval_us, 1000000);
+    assert_false(n.host_loopback);
+    n = vif_ok("bridge=br0,rate=100000B/s@500us");
+    assert_int_equal(n.rate_bps, 100000);
+    assert_int_equal(n.rate_interval_us, 500);
+
+    vif_err("rate=10M", "vif rate '10M' is not valid (expected RATE/s[@INTERVAL], "
+            "e.g. 10Mb/s or 1MB/s@20ms)");
+    vif_err("rate=10Mb/h", "vif rate '10Mb/h' is not valid (expected RATE/s[@INTERVAL], "
+            "e.g. 10Mb/s or 1MB/s@20ms)");
+    vif_err("rate=0MB/s", "vif rate '0MB/s' is not valid (expected RATE/s[@INTERVAL], "
+            "e.g. 10Mb/s or 1MB/s@20ms)");
+    vif_err("rate=4b/s", "vif rate '4b/s' is not valid (expected RATE/s[@INTERVAL], "
+            "e.g. 10Mb/s or 1MB/s@20ms)");
+    vif_err("rate=1MB/s@20min", "vif rate '1MB/s@20min' is not valid (expected "
+            "RATE/s[@INTERVAL], e.g. 10Mb/s or 1MB/s@20ms)");
+    vif_err("rate=1MB/s@11s", "vif rate '1MB/s@11s': the interval is at most 10s");
+    vif_err("host-loopback=yes", "vif host-loopback 'yes' is not valid (use 0 or 1)");
+    vif_err("type=tap,host-loopback=1", "vif host-loopback= needs user networking (type=user)");
+}
+
 static void test_vif_errors(void **state)
 {
     char spec[1024];
@@ -299,9 +366,11 @@ int main(void)
         cmocka_unit_test(test_disk_xl_forms),
         cmocka_unit_test(test_disk_errors),
         cmocka_unit_test(test_disk_long),
+        cmocka_unit_test(test_disk_limits),
         cmocka_unit_test(test_vif_defaults),
         cmocka_unit_test(test_vif_forms),
         cmocka_unit_test(test_vif_hostfwd),
+        cmocka_unit_test(test_vif_rate_loopback),
         cmocka_unit_test(test_vif_errors),
         cmocka_unit_test(test_vif_long),
     };
