@@ -65,9 +65,14 @@ int safe_open(const char *path, int flags, unsigned kinds, char *err, size_t err
         errno = e;
         return -1;
     }
+    if (S_ISLNK(st.st_mode)) {
+        snprintf(err, errlen, "%s: a symbolic link is on the path (name the file itself)", path);
+        close(pfd);
+        errno = ELOOP;
+        return -1;
+    }
     if (!kind_ok(st.st_mode, kinds)) {
         snprintf(err, errlen, "%s: %s, not %s", path,
-                 S_ISLNK(st.st_mode) ? "a symbolic link (name the file itself)" :
                  S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
                  S_ISSOCK(st.st_mode) ? "a socket" : S_ISCHR(st.st_mode) ? "a character device" :
                  S_ISBLK(st.st_mode) ? "a block device" : "a special file",
