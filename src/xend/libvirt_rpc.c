@@ -419,7 +419,10 @@ static void *worker_main(void *arg)
     LvCall *call = arg;
     LvConn *c = call->conn;
     const LvProc *p = find_proc(call->hdr.proc);
-    int r = p->fn(call);
+    int r;
+
+    lv_peer_root = !c->socket_ro && c->uid == 0;   /* for lv_rest: pathpolicy.c */
+    r = p->fn(call);
 
     if (!call->replied) {
         if (r < 0)
@@ -699,7 +702,6 @@ static void *reader_main(void *arg)
     uint8_t *payload;
     size_t len;
 
-    lv_peer_root = !c->socket_ro && c->uid == 0;   /* for lv_rest: pathpolicy.c */
     while (!lv_conn_closed(c) && read_frame(c, &h, &payload, &len) == 0)
         if (handle_message(c, &h, payload, len) < 0)
             break;

@@ -269,6 +269,7 @@ static int blk_load(VirtioDevice *vd, StateBuf *b, uint32_t version, char *err, 
                  blk->readonly ? "read-only" : "writable", readonly ? "read-only" : "writable");
         return -1;
     }
+    vthrottle_rearm(&blk->limit);
     return 0;
 }
 

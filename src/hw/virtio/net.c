@@ -300,6 +300,7 @@ static int net_load(VirtioDevice *vd, StateBuf *b, uint32_t version, char *err, 
     memcpy(n->mac, mac, 6);
     memcpy(n->config, mac, 6);
     st16(n->config + 6, status);
+    vthrottle_rearm(&n->tx_limit);
     return 0;
 }
 

@@ -72,6 +72,14 @@ void vthrottle_charge(VirtioThrottle *t, uint64_t bytes)
         throttle_charge(&t->io, bytes, clock_ns());
 }
 
+void vthrottle_rearm(VirtioThrottle *t)
+{
+    if (t->loop) {
+        t->waiting = true;
+        loop_wakeup(t->loop);
+    }
+}
+
 void vthrottle_fini(VirtioThrottle *t)
 {
     if (t->loop)

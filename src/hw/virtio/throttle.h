@@ -36,5 +36,9 @@ bool vthrottle_blocked(VirtioThrottle *t);
 /* Count one request of `bytes` that was taken. */
 void vthrottle_charge(VirtioThrottle *t, uint64_t bytes);
 void vthrottle_fini(VirtioThrottle *t);
+/* After a restore or an incoming migration: requests the guest queued
+ * while the queue was held are served from the loop (the guest will not
+ * ring the doorbell for them again). */
+void vthrottle_rearm(VirtioThrottle *t);
 
 #endif
