@@ -2,7 +2,8 @@
 # What a config may name (docs/config.md): a client that is not root on
 # xend's UNIX socket may use only regular files in xend-image-dirs; a
 # refused path is a clear error naming the file and the directories, and
-# nothing is created (no domain, no saved config). Root may name anything;
+# nothing is created (no domain, no saved config); a save file's config is
+# checked on restore too. Root may name anything;
 # symbolic links are resolved by xend and the VMM gets the file itself. The
 # VMM checks the type before opening (a FIFO does not block it, a link is
 # refused). xend rotates the domains' VMM logs (xend-vmm-log-max-size).
@@ -71,6 +72,15 @@ case $out in *"outside the image directories"*) ;; *) fail "xm new: $out" ;; esa
 # root: anything; a link becomes the file itself in what the VMM runs
 cfg rootout "file:$WORK/outside/disk.img,xvda,w"
 "$XM" create rootout.cfg || fail "root could not name a file outside the image dirs"
+# a save file's config is checked on restore as well
+"$XM" save rootout "$WORK/rootout.save" || fail "xm save rootout"
+chmod 644 rootout.save
+out=$("${NOBODY[@]}" "$XM" restore "$WORK/rootout.save" 2>&1) && fail "nobody restored rootout: $out"
+case $out in *"disk '$WORK/outside/disk.img': outside the image directories"*) ;;
+    *) fail "xm restore as nobody: $out" ;; esac
+"$XM" list | grep -qw rootout && fail "rootout listed after a refused restore"
+echo "refused: $out"
+"$XM" restore "$WORK/rootout.save" || fail "root could not restore rootout"
 "$XM" destroy rootout
 cfg alias "file:$WORK/images/alias.img,xvda,w"
 "$XM" create alias.cfg || fail "root could not use a link"
