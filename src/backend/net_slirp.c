@@ -111,7 +111,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 
 static void cb_guest_error(const char *msg, void *opaque)
 {
-    log_debug("slirp: guest error: %s", msg);
+    log_debug_rl("slirp: guest error: %s", msg);
 }
 
 static int64_t cb_clock_get_ns(void *opaque)

@@ -44,10 +44,12 @@ bool log_ratelimit_pass(LogRateLimit *rl, uint64_t now_ns, unsigned *suppressed)
 void log_msg_ratelimited(LogRateLimit *rl, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define log_warn_rl(...) do {                                   \
+#define log_rl(level, ...) do {                                 \
         static LogRateLimit log_rl_site_;                        \
-        log_msg_ratelimited(&log_rl_site_, LOG_WARN, __VA_ARGS__); \
+        log_msg_ratelimited(&log_rl_site_, level, __VA_ARGS__);  \
     } while (0)
+#define log_warn_rl(...)  log_rl(LOG_WARN, __VA_ARGS__)
+#define log_debug_rl(...) log_rl(LOG_DEBUG, __VA_ARGS__)
 
 /* Print "progname: message" and exit(1). For start-up errors only. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -3,11 +3,16 @@
 #include "vqtest.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/loop.h"
+#include "common/util.h"
 #include "hw/virtio/devices.h"
 
 #define DISK_SIZE (1u << 20)          /* 2048 sectors */
@@ -215,6 +220,102 @@ static void test_malformed(void **state)
     assert_true(f->vd->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
+/* I/O limits: a request over the limit stays in the ring and is served
+ * from the event loop when the bucket allows, with the loop asleep in
+ * between (no busy waiting); a symlinked, FIFO or device path is refused
+ * before it is opened. */
+static void *loop_main(void *arg)
+{
+    loop_run(arg);
+    return NULL;
+}
+
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void test_iops_limit(void **state)
+{
+    Fixture *f = *state;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    Loop *loop = loop_new(&lock);
+    char err[256];
+    pthread_t t;
+    uint64_t t0, c0, waited;
+    uint16_t before;
+
+    assert_non_null(loop);
+    /* 2 requests a second, one at a time */
+    pthread_mutex_lock(&lock);
+    assert_int_equal(virtio_blk_set_limits(f->vd, loop, 0, 0, 2, 1, err, sizeof(err)), 0);
+    pthread_mutex_unlock(&lock);
+    assert_int_equal(pthread_create(&t, NULL, loop_main, loop), 0);
+
+    pthread_mutex_lock(&lock);
+    assert_int_equal(submit(f, T_FLUSH, 0, 0, false, NULL), 0);     /* the burst */
+    before = used_idx(&f->r);
+    assert_int_equal(submit(f, T_FLUSH, 0, 0, false, NULL), -1);    /* held */
+    pthread_mutex_unlock(&lock);
+    t0 = clock_ns();
+    c0 = cpu_ns();
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        uint16_t now = used_idx(&f->r);
+        pthread_mutex_unlock(&lock);
+        if (now != before)
+            break;
+        assert_true(clock_ns() - t0 < 5000000000ull);
+        usleep(20000);
+    }
+    waited = clock_ns() - t0;
+    /* half a second per request; the loop slept meanwhile */
+    assert_true(waited >= 300000000ull);
+    assert_true(cpu_ns() - c0 < waited / 4);
+    assert_int_equal(*gp(&f->mem, STAT_GPA, 1), 0);
+
+    loop_quit(loop);
+    pthread_join(t, NULL);
+    pthread_mutex_lock(&lock);
+    assert_int_equal(virtio_blk_set_limits(f->vd, NULL, 0, 0, 0, 0, err, sizeof(err)), 0);
+    pthread_mutex_unlock(&lock);
+    loop_free(loop);
+    /* no limit: straight through */
+    assert_int_equal(submit(f, T_FLUSH, 0, 0, false, NULL), 0);
+    assert_int_equal(submit(f, T_FLUSH, 0, 0, false, NULL), 0);
+}
+
+static void test_open_checks(void **state)
+{
+    char dir[] = "/tmp/xeno-blk-dir-XXXXXX", p[128], link[128], err[256];
+    BlockBackend *bb;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(p, sizeof(p), "%s/fifo", dir);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    assert_null(block_open(p, "raw", false, err, sizeof(err)));     /* does not block */
+    assert_non_null(strstr(err, "fifo: a FIFO, not a regular file or block device"));
+    unlink(p);
+    assert_null(block_open("/dev/null", "raw", false, err, sizeof(err)));
+    assert_string_equal(err, "/dev/null: a character device, not a regular file or block device");
+    snprintf(p, sizeof(p), "%s/img", dir);
+    close(open(p, O_WRONLY | O_CREAT, 0600));
+    assert_int_equal(truncate(p, 4096), 0);
+    snprintf(link, sizeof(link), "%s/link", dir);
+    assert_int_equal(symlink("img", link), 0);
+    assert_null(block_open(link, "raw", true, err, sizeof(err)));
+    assert_non_null(strstr(err, "link: a symbolic link is on the path"));
+    bb = block_open(p, "raw", true, err, sizeof(err));
+    assert_non_null(bb);
+    block_close(bb);
+    unlink(link);
+    unlink(p);
+    rmdir(dir);
+}
+
 /* What the board reports when a disk cannot be opened: one line from the
  * backend; and no device without a backend. */
 static void test_open_errors(void **state)
@@ -244,6 +345,8 @@ int main(void)
         T(test_read_only),
         T(test_malformed),
         T(test_open_errors),
+        T(test_iops_limit),
+        T(test_open_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
