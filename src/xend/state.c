@@ -255,6 +255,13 @@ static void load_managed(void)
             log_warn("skipping managed domain: %s", err);
             continue;
         }
+        /* a config defined before xend made paths canonical: the VMM
+         * follows no symbolic link (pathpolicy.c) */
+        if (pathpolicy_check(d, p, true, err, sizeof(err)) < 0) {
+            log_warn("skipping managed domain: %s", err);
+            dom_put(d);
+            continue;
+        }
         snprintf(fname, sizeof(fname), "%.*s", (int)(len - 4), e->d_name);
         if (strcmp(fname, d->name)) {
             log_warn("skipping %s: it defines domain '%s'", p, d->name);
