@@ -52,6 +52,34 @@ static void count_warning(const char *msg)
     warnings++;
 }
 
+/* The image directories and the VMM log limits (pathpolicy.c, logsink.c). */
+static void test_conf_guard(void **state)
+{
+    XendConf c;
+    char err[512];
+
+    (void)state;
+    conf_defaults(&c);
+    assert_string_equal(c.image_dirs, "");
+    assert_int_equal(c.vmm_log_max, 1 << 20);
+    assert_int_equal(c.vmm_log_keep, 1);
+    assert_int_equal(conf_text(&c, "(xend-image-dirs '/srv/vm:/var/lib/xeno/boot')\n"
+                               "(xend-vmm-log-max-size 65536)(xend-vmm-log-rotate 3)",
+                               err, sizeof(err)), 0);
+    assert_string_equal(c.image_dirs, "/srv/vm:/var/lib/xeno/boot");
+    assert_int_equal(c.vmm_log_max, 65536);
+    assert_int_equal(c.vmm_log_keep, 3);
+    assert_int_equal(conf_text(&c, "(xend-vmm-log-max-size 0)", err, sizeof(err)), 0);
+    assert_int_equal(c.vmm_log_max, 0);
+    assert_int_equal(conf_text(&c, "\n(xend-image-dirs '/srv/vm:images')", err, sizeof(err)), -1);
+    assert_string_equal(err, "xend-config.sxp:2: xend-image-dirs: '/srv/vm:images' is not a "
+                        "list of absolute paths separated by ':'");
+    assert_int_equal(conf_text(&c, "(xend-vmm-log-rotate 10)", err, sizeof(err)), -1);
+    assert_string_equal(err, "xend-config.sxp:1: xend-vmm-log-rotate: expected a number from "
+                        "0 to 9, not '10'");
+    assert_int_equal(conf_text(&c, "(xend-vmm-log-max-size 1M)", err, sizeof(err)), -1);
+}
+
 static void test_conf(void **state)
 {
     XendConf c;
@@ -648,6 +676,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conf),
+        cmocka_unit_test(test_conf_guard),
         cmocka_unit_test(test_banner),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_answer),
