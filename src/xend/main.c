@@ -319,7 +319,7 @@ static int run(bool foreground, int ready_fd)
     state_load_all();
     if (state_path(p, sizeof(p), "log") == 0 &&
         logsink_rotate_start(p, xconf.vmm_log_max, xconf.vmm_log_keep) < 0)
-        log_warn("cannot start the VMM log rotation: %s", strerror(errno));
+        log_warn("cannot start the thread that rotates the VMM logs");
     if (http_start(sock_fd, xconf.listen_tcp) < 0) {
         unlink(xconf.sock_path);
         goto fail;
