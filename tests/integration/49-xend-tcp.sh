@@ -26,7 +26,10 @@ echo "$out" | sed -n 2p | grep -q '^Domain-0 ' || fail "no Domain-0 over TCP: $o
 
 out=$(XENO_TOKEN=$TOKEN "$XM" --connect "$URI" list 2>&1) || fail "xm list with XENO_TOKEN: $out"
 
-printf 'name = "tcpdom"\nmemory = 64\nkernel = "/nonexistent"\n' > "$WORK/tcpdom.cfg"
+# A TCP client may name only files in the image directories (docs/config.md):
+# the default guest's is one.
+printf 'name = "tcpdom"\nmemory = 64\nkernel = "%s/Image"\n' "$XENO_GUEST_DIR" > "$WORK/tcpdom.cfg"
+printf 'name = "tcpout"\nmemory = 64\nkernel = "/etc/passwd"\n' > "$WORK/tcpout.cfg"
 out=$("$XM" --connect "$URI?token=wrong-token-0123456789" new "$WORK/tcpdom.cfg" 2>&1) &&
     fail "a wrong token was accepted: $out"
 echo "$out" | grep -q '^Error: ' || fail "wrong token: no Error line: $out"
@@ -35,6 +38,10 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/domains
 [ "$code" = 401 ] || fail "curl without a token: HTTP $code, want 401"
 # Nothing was defined by the refused requests.
 XENO_URI=unix://$SOCK "$XM" list tcpdom >/dev/null 2>&1 && fail "refused request defined a domain"
+out=$("$XM" --connect "$URI?token=$TOKEN" new "$WORK/tcpout.cfg" 2>&1) &&
+    fail "a TCP client named a kernel outside the image directories: $out"
+echo "$out" | grep -q "kernel '/etc/passwd': outside the image directories" ||
+    fail "kernel outside the image directories over TCP: $out"
 "$XM" --connect "$URI?token=$TOKEN" new "$WORK/tcpdom.cfg" >/dev/null 2>&1 || fail "new with the token failed"
 XENO_URI=unix://$SOCK "$XM" list tcpdom >/dev/null 2>&1 || fail "domain defined over TCP is not visible on the UNIX socket"
 echo PASS
