@@ -178,12 +178,15 @@ int pathpolicy_check(Domain *d, const char *file, bool full_access, char *err, s
         return r;
     /* The VMM opens what it is given without following links: give it the
      * canonical paths. */
-    text = malloc(CONFIG_FORMAT_MAX);
+    text = malloc(CONFIG_FORMAT_MAX + 64);
     if (!text || (n = config_format(d->cfg, text, CONFIG_FORMAT_MAX)) < 0) {
         free(text);
         snprintf(err, errlen, "%s: out of memory", file);
         return -1;
     }
+    /* the uuid xend gave a config without one is in the text, not in cfg */
+    if (!d->cfg->uuid_set)
+        n += snprintf(text + n, 64, "uuid = \"%s\"\n", d->uuid);
     free(d->config);
     d->config = realloc(text, (size_t)n + 1) ?: text;
     return 0;

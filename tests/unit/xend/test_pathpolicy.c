@@ -205,10 +205,17 @@ static void test_domain_config_rewritten(void **state)
     assert_int_equal(config_parse(d.cfg, "vm.cfg", text, strlen(text), NULL, NULL, err,
                                   sizeof(err)), 0);
     d.config = strdup(text);
+    snprintf(d.uuid, sizeof(d.uuid), "0b3d1c52-7d5e-4f0a-9a51-1c1d2e3f4a5b");
     assert_int_equal(pathpolicy_check(&d, "vm.cfg", false, err, sizeof(err)), 0);
     snprintf(want, sizeof(want), "target=%s/a.img\"", IMG);
     assert_non_null(strstr(d.config, want));
     assert_null(strstr(d.config, "alias.img"));
+    /* the uuid xend generated stays (the VMM and a restarted xend see it) */
+    assert_non_null(strstr(d.config, "uuid = \"0b3d1c52-7d5e-4f0a-9a51-1c1d2e3f4a5b\"\n"));
+    config_init(d.cfg);
+    assert_int_equal(config_parse(d.cfg, "again", d.config, strlen(d.config), NULL, NULL, err,
+                                  sizeof(err)), 0);
+    assert_true(d.cfg->uuid_set);
     free(d.config);
     free(d.cfg);
     xconf.image_dirs[0] = 0;
