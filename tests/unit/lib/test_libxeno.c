@@ -127,13 +127,21 @@ static void test_uri(void **s)
     assert_int_equal(u.transport, XENO_TRANSPORT_TCP);
     assert_string_equal(u.host, "127.0.0.1");
     assert_int_equal(u.port, 8000);
-    assert_string_equal(u.token, "");
-    assert_int_equal(xeno_uri_parse("tcp://[::1]:8000/?token=abc", &u, err, sizeof(err)), 0);
+    assert_true(u.tls);                 /* tcp:// is xend's TLS listener */
+    assert_int_equal(xeno_uri_parse("https://[::1]:8000/", &u, err, sizeof(err)), 0);
     assert_string_equal(u.host, "::1");
-    assert_string_equal(u.token, "abc");
-    const char *bad[] = { "", "unix://relative", "http://x:1", "tcp://host", "tcp://:80",
+    assert_true(u.tls);
+    assert_int_equal(xeno_uri_parse("http://h:1", &u, err, sizeof(err)), 0);
+    assert_false(u.tls);
+    /* No token in a URI: it says where the token goes instead. */
+    assert_int_equal(xeno_uri_parse("tcp://[::1]:8000/?token=abcdefghijklmnopq", &u, err,
+                                    sizeof(err)), -1);
+    assert_non_null(strstr(err, "XENO_TOKEN"));
+    assert_null(strstr(err, "abcdefghijklmnopq"));
+    const char *bad[] = { "", "unix://relative", "ftp://x:1", "tcp://host", "tcp://:80",
                           "tcp://h:0", "tcp://h:65536", "tcp://h:80x", "tcp://[::1:80",
-                          "tcp://h:80?token=", "tcp://h:80?token=a b", "tcp://h:80?tok=1" };
+                          "tcp://h:80?token=", "tcp://h:80?token=a b", "tcp://h:80?tok=1",
+                          "https://h:80?token=x" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(xeno_uri_parse(bad[i], &u, err, sizeof(err)), -1);
     char longp[300];
@@ -189,7 +197,7 @@ static void test_connect_bad_uri_and_env(void **s)
     xeno_conn *c;
     assert_int_equal(xeno_connect("nonsense", 0, &c), XENO_ERR_INVALID_ARG);
     xeno_close(c);
-    assert_int_equal(xeno_connect(uri, 7, &c), XENO_ERR_INVALID_ARG);
+    assert_int_equal(xeno_connect(uri, 1u << 7, &c), XENO_ERR_INVALID_ARG);
     xeno_close(c);
     setenv("XENO_URI", uri, 1);
     assert_int_equal(xeno_connect(NULL, 0, &c), XENO_ERR_NO_CONNECT);
