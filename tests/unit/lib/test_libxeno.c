@@ -151,6 +151,56 @@ static void test_uri(void **s)
     assert_int_equal(xeno_uri_parse(longp, &u, err, sizeof(err)), -1);
 }
 
+static void test_tls_pins(void **s)
+{
+    unsigned char h[32], g[32];
+    char fp[XENO_FP_LEN], path[64], ro[108];
+    for (int i = 0; i < 32; i++)
+        h[i] = (unsigned char)(0xf0 + i);
+    xeno_fp_format(h, fp);
+    assert_string_equal(fp, "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8");
+    assert_int_equal(xeno_fp_parse(fp, g), 0);
+    assert_memory_equal(g, h, 32);
+    assert_int_equal(xeno_fp_parse("sha256//8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8=", g), 0);
+    assert_memory_equal(g, h, 32);
+    const char *bad[] = { "", "8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8",
+                          "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg",
+                          "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8A",
+                          "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwND!8",
+                          "MD5:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(xeno_fp_parse(bad[i], g), -1);
+
+    /* known_hosts: "HOST:PORT FINGERPRINT" per line, comments, first wins. */
+    snprintf(path, sizeof(path), "/tmp/test_libxeno_kh.%d", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "# pins\nother:1 SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+               "[::1]:8443 %s\nhost:8443 %s\n", fp, fp);
+    fclose(f);
+    assert_int_equal(xeno_known_hosts_find(path, "[::1]:8443", g), 1);
+    assert_memory_equal(g, h, 32);
+    assert_int_equal(xeno_known_hosts_find(path, "other:1", g), 1);
+    assert_int_equal(g[0], 0);
+    assert_int_equal(xeno_known_hosts_find(path, "host:8444", g), 0);
+    unlink(path);
+    assert_int_equal(xeno_known_hosts_find(path, "host:8443", g), 0);   /* no file */
+
+    assert_int_equal(xeno_ro_socket_path("/run/xeno/xend.sock", ro, sizeof(ro)), 0);
+    assert_string_equal(ro, "/run/xeno/xend-ro.sock");
+    assert_int_equal(xeno_ro_socket_path("/tmp/api", ro, sizeof(ro)), 0);
+    assert_string_equal(ro, "/tmp/api-ro");
+
+    /* Plain http:// only when the caller allows it in so many words. */
+    xeno_conn *c;
+    assert_int_equal(xeno_connect("http://127.0.0.1:1", 0, &c), XENO_ERR_INVALID_ARG);
+    assert_non_null(strstr(xeno_last_error_message(c), "clear text"));
+    xeno_close(c);
+    assert_int_equal(xeno_connect("http://127.0.0.1:1", XENO_CONNECT_INSECURE, &c),
+                     XENO_ERR_NO_CONNECT);
+    xeno_close(c);
+}
+
 static void test_http_errors(void **s)
 {
     assert_int_equal(xeno_error_from_http(400), XENO_ERR_INVALID_ARG);
@@ -457,6 +507,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uri),
+        cmocka_unit_test(test_tls_pins),
         cmocka_unit_test(test_http_errors),
         cmocka_unit_test_setup_teardown(test_connect_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
