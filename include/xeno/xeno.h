@@ -96,9 +96,9 @@ const char *xeno_conn_get_uri(const xeno_conn *conn);
 /* Added in XENO_1.2: read-only connections, TLS pinning, token files. */
 
 /* Read-only: on a UNIX socket, xend's read-only socket beside the one
- * named (xend.sock → xend-ro.sock); listing, info, logs and events work,
- * anything else is refused with XENO_ERR_OPERATION_DENIED. (Over TCP a
- * read-only token gives the same.) */
+ * named (xend.sock → xend-ro.sock); over TCP xend is asked to treat the
+ * token as a read-only one. Listing, info, logs and events work,
+ * anything else is refused with XENO_ERR_OPERATION_DENIED. */
 #define XENO_CONNECT_READONLY (1u << 0)
 /* Allow http:// (plain TCP: the token and everything else in clear). */
 #define XENO_CONNECT_INSECURE (1u << 1)

@@ -349,6 +349,8 @@ struct curl_slist *xeno_curl_setup(xeno_conn *c, CURL *h, const char *path)
     }
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)XENO_CONNECT_TIMEOUT);
     struct curl_slist *hdr = curl_slist_append(NULL, "Accept: application/json");
+    if (c->readonly)        /* xend then treats even a full token as read-only */
+        hdr = curl_slist_append(hdr, "X-Xeno-Access: read-only");
     if (c->token) {
         char *auth;
         if (asprintf(&auth, "Authorization: Bearer %s", c->token) >= 0) {

@@ -23,6 +23,9 @@
 #define MAX_CONNECTIONS 512
 #define IDLE_TIMEOUT_S  120
 #define KEEPALIVE_MS    20000
+/* "read-only": the client gives up full access (libxeno's read-only
+ * connections over TCP). */
+#define ACCESS_HEADER   "X-Xeno-Access"
 /* TLS 1.2 or 1.3 only, GnuTLS's usual ciphers. */
 #define TLS_PRIORITIES  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
@@ -198,6 +201,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 /* The role of the request's client; -1 after replying 401/429/500. */
 static int client_role(struct MHD_Connection *c, const Listener *l, Client *cl)
 {
+    const char *h;
     int role;
 
     if (!cl)
@@ -211,17 +215,22 @@ static int client_role(struct MHD_Connection *c, const Listener *l, Client *cl)
         send_error_close(c, 429, msg);
         return -1;
     }
-    if (l->kind == L_UNIX)
-        return XEND_ROLE_FULL;
     if (l->kind == L_UNIX_RO)
         return XEND_ROLE_RO;
-    role = auth_bearer_role(tokens, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                                 MHD_HTTP_HEADER_AUTHORIZATION));
-    if (role < 0) {
-        log_info("http: refused a request of %s: missing or wrong bearer token", cl->peer);
-        send_error(c, 401, "missing or wrong bearer token");
+    if (l->kind == L_UNIX) {
+        role = XEND_ROLE_FULL;
+    } else {
+        role = auth_bearer_role(tokens, MHD_lookup_connection_value(
+                                    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+        if (role < 0) {
+            log_info("http: refused a request of %s: missing or wrong bearer token", cl->peer);
+            send_error(c, 401, "missing or wrong bearer token");
+            return -1;
+        }
     }
-    return role;
+    /* A client may ask for less than it could have (xm -r over TCP). */
+    h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, ACCESS_HEADER);
+    return h && !strcmp(h, "read-only") ? XEND_ROLE_RO : role;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,

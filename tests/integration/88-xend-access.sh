@@ -219,6 +219,9 @@ run env XENO_TOKEN="$RO_TOKEN" "$XM" --connect "$URI" new "$WORK/g2.cfg"; refuse
 run env XENO_TOKEN=wrong-token-0123456789 "$XM" --connect "$URI" new "$WORK/g2.cfg"
 refused "a wrong token"
 echo "$ERR" | grep -q 'bearer token' || bad "wrong token: $ERR"
+run "$XM" -r --connect "$URI" list      # -r gives up the full token's rights
+[ "$RC" = 0 ] || bad "xm -r over TCP: list: $ERR"
+run "$XM" -r --connect "$URI" destroy g1; refused "xm -r over TCP with a full token: destroy"
 run env -u XENO_TOKEN "$XM" --connect "$URI" list; refused "no token"
 run "$XM" --connect "$URI" console g1; refused "console over TCP"
 [ "$(snapshot)" = "$before" ] && [ ! -e "$ST/domains/g2.cfg" ] ||
