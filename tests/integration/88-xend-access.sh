@@ -7,8 +7,10 @@
 #    falls back to the read-only socket; refusals come before the body;
 #  - TCP is TLS: xm pins xend's key (--fingerprint, known_hosts written
 #    after a yes on a terminal only), a wrong pin fails clearly, plain
-#    http is refused on both sides, tokens carry roles (ro tokens cannot
-#    write, wrong ones are refused), no token in a URI or argv;
+#    http is refused on both sides unless allowed explicitly (and then
+#    warned about on a non-loopback address), tokens carry roles (ro
+#    tokens and xm -r cannot write, wrong ones are refused, before the
+#    body), no token in a URI or argv;
 #  - a per-peer connection limit (uid on the UNIX sockets, IP on TCP).
 . "$(dirname "$0")/lib/common.sh"
 require_vm
@@ -261,6 +263,25 @@ P2=$(free_port)
 run "$XEND" --foreground --state-dir "$WORK/st2" --socket "$WORK/s2.sock" --vmm "$XENO_VMM" \
     --config "$XEND_CONFIG" --listen "http://127.0.0.1:$P2"
 [ "$RC" != 0 ] && echo "$ERR" | grep -q 'insecure-http' || bad "xend --listen http:// without --insecure-http: rc=$RC $ERR"
+# With --insecure-http: a warning on an address other hosts reach; on
+# loopback none, and xm talks to it only with --insecure.
+run timeout 3 "$XEND" --foreground --state-dir "$WORK/st2" --socket "$WORK/s2.sock" \
+    --vmm "$XENO_VMM" --config "$XEND_CONFIG" --libvirt-socket none \
+    --listen "http://0.0.0.0:$P2" --insecure-http
+echo "$ERR" | grep -q "warning: http://0.0.0.0:$P2: plain HTTP on an address other hosts reach" ||
+    bad "no warning for plain HTTP on 0.0.0.0: $ERR"
+"$XEND" --foreground --state-dir "$WORK/st4" --socket "$WORK/s4.sock" --vmm "$XENO_VMM" \
+    --config "$XEND_CONFIG" --libvirt-socket none --listen "http://127.0.0.1:$P2" \
+    --insecure-http >"$WORK/xend4.log" 2>&1 &
+P4_PID=$!
+for _ in $(seq 50); do [ -s "$WORK/st4/token" ] && [ -S "$WORK/s4.sock" ] && break; sleep 0.1; done
+sleep 0.2
+run env XENO_TOKEN="$(cat "$WORK/st4/token")" "$XM" --insecure --connect "http://127.0.0.1:$P2" list
+[ "$RC" = 0 ] || bad "xm --insecure on plain HTTP: rc=$RC $ERR"
+run env XENO_TOKEN="$(cat "$WORK/st4/token")" "$XM" --connect "http://127.0.0.1:$P2" list
+refused "xm on plain HTTP without --insecure"
+kill "$P4_PID"; wait "$P4_PID" 2>/dev/null
+grep -q 'plain HTTP' "$WORK/xend4.log" && bad "a warning for plain HTTP on loopback: $(grep 'plain HTTP' "$WORK/xend4.log")"
 # A tokens file others may read stops xend.
 mkdir -p "$WORK/st3" && printf 'ro %s\n' "$RO_TOKEN" >"$WORK/st3/tokens" && chmod 644 "$WORK/st3/tokens"
 run timeout 20 "$XEND" --foreground --state-dir "$WORK/st3" --socket "$WORK/s3.sock" \
