@@ -130,13 +130,16 @@ path, xm, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 held = []
 for _ in range(n):
     s = socket.socket(socket.AF_UNIX); s.connect(path); held.append(s)
-time.sleep(0.3)
+time.sleep(0.5)
 r = subprocess.run([xm, "--connect", "unix://" + path, "list"], capture_output=True, text=True)
 print("held rc=%d %s" % (r.returncode, r.stderr.strip()))
 for s in held:
     s.close()
-time.sleep(0.5)
-r = subprocess.run([xm, "--connect", "unix://" + path, "list"], capture_output=True, text=True)
+for _ in range(20):        # xend sees the closes soon, on a busy host later
+    time.sleep(0.5)
+    r = subprocess.run([xm, "--connect", "unix://" + path, "list"], capture_output=True, text=True)
+    if r.returncode == 0:
+        break
 print("free rc=%d %s" % (r.returncode, r.stderr.strip()))
 PY
 )
@@ -295,14 +298,17 @@ import socket, ssl, subprocess, sys, time
 port, xm, uri, fp, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 held = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", port))) for _ in range(n)]
-time.sleep(0.3)
+time.sleep(0.5)
 cmd = [xm, "--connect", uri, "--fingerprint", fp, "list"]
 r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
 print("held rc=%d %s" % (r.returncode, r.stderr.strip()))
 for s in held:
     s.close()
-time.sleep(1)
-r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+for _ in range(20):
+    time.sleep(0.5)
+    r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if r.returncode == 0:
+        break
 print("free rc=%d %s" % (r.returncode, r.stderr.strip()))
 PY
 )
