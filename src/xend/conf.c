@@ -13,6 +13,10 @@
  *   (xend-relocation-key /etc/xeno/reloc-key.pem)
  *   (xend-relocation-ca /etc/xeno/reloc-ca.pem)
  *   (xend-relocation-timeout 30)
+ *   (xend-unix-group xeno)                    # the full-access socket's group
+ *   (xend-max-connections-per-peer 16)        # per uid (UNIX) or IP (TCP)
+ *   (xend-tls-cert /etc/xeno/xend-cert.pem)   # TCP's certificate and key
+ *   (xend-tls-key /etc/xeno/xend-key.pem)     # (default: made in the state dir)
  */
 #include <ctype.h>
 #include <errno.h>
@@ -37,6 +41,8 @@ void conf_defaults(XendConf *c)
     r->tls = RELOC_TLS_PSK;
     snprintf(r->psk_file, sizeof(r->psk_file), "/etc/xeno/xend-relocation.psk");
     r->timeout_s = RELOC_DEFAULT_TIMEOUT;
+    memset(&c->access, 0, sizeof(c->access));
+    c->access.max_conns_per_peer = 16;
 }
 
 /* A cursor over the text, counting lines for messages. */
@@ -240,6 +246,14 @@ static int apply(Lex *x, XendConf *c, const char *key, const char *v)
         return set_path(x, key, v, r->ca_file, sizeof(r->ca_file));
     if (!strcmp(key, "xend-relocation-timeout"))
         return parse_int(x, key, v, 1, 3600, &r->timeout_s);
+    if (!strcmp(key, "xend-unix-group"))
+        return set_str(x, key, v, c->access.unix_group, sizeof(c->access.unix_group));
+    if (!strcmp(key, "xend-max-connections-per-peer"))
+        return parse_int(x, key, v, 1, 1024, &c->access.max_conns_per_peer);
+    if (!strcmp(key, "xend-tls-cert"))
+        return set_path(x, key, v, c->access.tls_cert, sizeof(c->access.tls_cert));
+    if (!strcmp(key, "xend-tls-key"))
+        return set_path(x, key, v, c->access.tls_key, sizeof(c->access.tls_key));
     return 1;
 }
 
