@@ -61,6 +61,10 @@ typedef enum xeno_error {
     XENO_ERR_PROTOCOL,          /* xend's answer was not what the API says */
     XENO_ERR_IO,                /* local I/O failure (console, socket) */
     XENO_ERR_TIMEOUT,
+    /* Added in XENO_1.2 (TLS to xend). */
+    XENO_ERR_TLS,               /* TLS failed, or xend's key is not the pinned one */
+    XENO_ERR_TLS_UNKNOWN,       /* xend's key is not pinned (no fingerprint, not in
+                                 * known_hosts): see xeno_conn_trust_server */
 } xeno_error;
 
 /* A static English name for a code, e.g. "no such domain". */
@@ -71,10 +75,15 @@ const char *xeno_strerror(int code);
 typedef struct xeno_conn xeno_conn;
 
 /* Connect to xend.
- *   uri: "unix:///PATH" or "tcp://HOST:PORT[?token=TOKEN]"; NULL means the
- *        XENO_URI environment variable, else XENO_DEFAULT_URI.
- *        For tcp the token comes from the URI or the XENO_TOKEN variable.
- *   flags: reserved, pass 0.
+ *   uri: "unix:///PATH", "https://HOST:PORT" (tcp://HOST:PORT is the same)
+ *        or "http://HOST:PORT" (plain, only with XENO_CONNECT_INSECURE);
+ *        NULL means the XENO_URI environment variable, else
+ *        XENO_DEFAULT_URI. A URI never holds the token: over TCP it is
+ *        the XENO_TOKEN variable, else the first line of the file that
+ *        XENO_TOKEN_FILE names (xeno_connect_with takes a file too).
+ *        Over https, xend's key must be pinned: XENO_FINGERPRINT, else
+ *        the known-hosts file (see xeno_connect_with).
+ *   flags: XENO_CONNECT_* (0 before XENO_1.2).
  * The connection is checked (a socket connect) before returning.
  * Whatever the outcome, *conn is set (NULL only when memory ran out) so the
  * error can be read from it; release it with xeno_close(). On
@@ -83,6 +92,47 @@ typedef struct xeno_conn xeno_conn;
 int xeno_connect(const char *uri, unsigned int flags, xeno_conn **conn);
 void xeno_close(xeno_conn *conn);
 const char *xeno_conn_get_uri(const xeno_conn *conn);
+
+/* Added in XENO_1.2: read-only connections, TLS pinning, token files. */
+
+/* Read-only: on a UNIX socket, xend's read-only socket beside the one
+ * named (xend.sock → xend-ro.sock); over TCP xend is asked to treat the
+ * token as a read-only one. Listing, info, logs and events work,
+ * anything else is refused with XENO_ERR_OPERATION_DENIED. */
+#define XENO_CONNECT_READONLY (1u << 0)
+/* Allow http:// (plain TCP: the token and everything else in clear). */
+#define XENO_CONNECT_INSECURE (1u << 1)
+
+/* xeno_connect(uri, XENO_CONNECT_READONLY, conn), as libvirt's
+ * virConnectOpenReadOnly. */
+int xeno_connect_readonly(const char *uri, xeno_conn **conn);
+
+typedef struct xeno_connect_params {
+    size_t size;                /* sizeof(xeno_connect_params): fields may be added */
+    unsigned int flags;         /* XENO_CONNECT_* */
+    /* https: xend's key, "SHA256:BASE64" as `xend fingerprint` prints it
+     * (or curl's "sha256//BASE64"); NULL: XENO_FINGERPRINT, else the
+     * entry for HOST:PORT in the known-hosts file. */
+    const char *fingerprint;
+    /* The known-hosts file ("HOST:PORT SHA256:..." per line); NULL:
+     * $XDG_CONFIG_HOME/xeno/known_hosts, else ~/.config/xeno/known_hosts. */
+    const char *known_hosts;
+    /* A file whose first line is the token; NULL: XENO_TOKEN, else
+     * XENO_TOKEN_FILE. */
+    const char *token_file;
+} xeno_connect_params;
+
+/* xeno_connect with parameters (params may be NULL). Over https, when
+ * xend's key is not pinned the answer is XENO_ERR_TLS_UNKNOWN and, when it
+ * differs from the pin, XENO_ERR_TLS; either way the connection holds the
+ * fingerprint xend presented. */
+int xeno_connect_with(const char *uri, const xeno_connect_params *params, xeno_conn **conn);
+/* The fingerprint of the key xend presented over https ("" if none). */
+const char *xeno_conn_get_server_fingerprint(const xeno_conn *conn);
+/* Trust the key xend presented (after XENO_ERR_TLS_UNKNOWN: ask the user
+ * first): add "HOST:PORT FINGERPRINT" to the known-hosts file (NULL: the
+ * default one), made 0600 in a 0700 directory. Connect again afterwards. */
+int xeno_conn_trust_server(xeno_conn *conn, const char *known_hosts);
 
 /* The last error on this connection: code (XENO_OK if none), a one-line
  * message (never NULL; "" if none) and the errno for local failures. */

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/io.h"
@@ -63,9 +65,103 @@ static int no_connect(xeno_conn *c, int e)
     return xeno_set_error(c, XENO_ERR_NO_CONNECT, "Unable to connect to xend: %s", strerror(e));
 }
 
-int xeno_connect(const char *uri, unsigned int flags, xeno_conn **out)
+/* A token is printable and has no blanks. */
+static bool token_ok(const char *t)
+{
+    for (const char *q = t; *q; q++)
+        if ((unsigned char)*q <= ' ' || *q == 0x7f)
+            return false;
+    return *t != '\0';
+}
+
+/* The token: a file's first line, XENO_TOKEN, or XENO_TOKEN_FILE's. */
+static int load_token(xeno_conn *c, const char *file)
+{
+    const char *env = getenv("XENO_TOKEN");
+    char line[512] = "";
+
+    if (!file && env && *env) {
+        if (!token_ok(env))
+            return xeno_set_error(c, XENO_ERR_INVALID_ARG, "XENO_TOKEN holds a bad character");
+        c->token = strdup(env);
+        return c->token ? XENO_OK : xeno_set_error(c, XENO_ERR_NO_MEMORY, "out of memory");
+    }
+    if (!file)
+        file = getenv("XENO_TOKEN_FILE");
+    if (!file || !*file)
+        return XENO_OK;         /* none: xend answers 401 */
+    FILE *f = fopen(file, "re");
+    if (!f) {
+        c->sys_errno = errno;
+        return xeno_set_error(c, XENO_ERR_INVALID_ARG, "cannot read the token file %s: %s",
+                              file, strerror(errno));
+    }
+    if (!fgets(line, sizeof(line), f))
+        line[0] = '\0';
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!token_ok(line)) {
+        explicit_bzero(line, sizeof(line));
+        return xeno_set_error(c, XENO_ERR_INVALID_ARG,
+                              "%s: expected the token alone on its first line", file);
+    }
+    c->token = strdup(line);
+    explicit_bzero(line, sizeof(line));
+    return c->token ? XENO_OK : xeno_set_error(c, XENO_ERR_NO_MEMORY, "out of memory");
+}
+
+/* https: learn xend's key on fd and check it against the pin. */
+static int check_server_key(xeno_conn *c, int fd, const xeno_connect_params *p)
+{
+    unsigned char seen[32], want[32];
+    char err[256], hp[300], kh[1024] = "", wantfp[XENO_FP_LEN];
+    const char *fp = p && p->fingerprint ? p->fingerprint : getenv("XENO_FINGERPRINT");
+    int found = 0;
+
+    if (fp && *fp && xeno_fp_parse(fp, want) < 0)
+        return xeno_set_error(c, XENO_ERR_INVALID_ARG, "fingerprint '%.80s': expected "
+                              "SHA256: and 43 base64 characters, as xend prints it", fp);
+    if (xeno_tls_probe(fd, c->uri.host, seen, err, sizeof(err)) < 0)
+        return xeno_set_error(c, XENO_ERR_TLS, "%s", err);
+    xeno_fp_format(seen, c->server_fp);
+    xeno_uri_hostport(&c->uri, hp, sizeof(hp));
+    if (fp && *fp) {
+        found = 1;
+    } else {
+        if (p && p->known_hosts)
+            snprintf(kh, sizeof(kh), "%s", p->known_hosts);
+        else if (xeno_known_hosts_default(kh, sizeof(kh)) < 0)
+            kh[0] = '\0';
+        if (kh[0] && (found = xeno_known_hosts_find(kh, hp, want)) < 0) {
+            c->sys_errno = errno;
+            return xeno_set_error(c, XENO_ERR_TLS, "cannot read %s: %s", kh, strerror(errno));
+        }
+    }
+    if (!found)
+        return xeno_set_error(c, XENO_ERR_TLS_UNKNOWN,
+                              "the TLS key of xend at %s is not known (its fingerprint is %s): "
+                              "check it against `xend fingerprint` on that host, then pass it "
+                              "with --fingerprint or add it to %s", hp, c->server_fp,
+                              kh[0] ? kh : "the known-hosts file");
+    if (memcmp(seen, want, 32)) {
+        xeno_fp_format(want, wantfp);
+        return xeno_set_error(c, XENO_ERR_TLS,
+                              "the TLS key of xend at %s does not match: it presented %s, "
+                              "expected %s%s%s (another server, or xend's certificate "
+                              "was replaced)", hp, c->server_fp, wantfp,
+                              fp && *fp ? "" : " from ", fp && *fp ? "" : kh);
+    }
+    /* curl's form: standard base64, padded. */
+    snprintf(c->pin, sizeof(c->pin), "sha256//%s=", c->server_fp + 7);
+    return XENO_OK;
+}
+
+int xeno_connect_with(const char *uri, const xeno_connect_params *p, xeno_conn **out)
 {
     xeno_conn *c = calloc(1, sizeof(*c));
+    unsigned flags = p ? p->flags : 0;
+    int rc;
+
     *out = c;
     if (!c)
         return XENO_ERR_NO_MEMORY;
@@ -76,31 +172,107 @@ int xeno_connect(const char *uri, unsigned int flags, xeno_conn **out)
     c->uri_text = strdup(uri);
     if (!c->uri_text)
         return xeno_set_error(c, XENO_ERR_NO_MEMORY, "out of memory");
-    if (flags != 0)
+    if (p && p->size < offsetof(xeno_connect_params, token_file) + sizeof(p->token_file))
+        return xeno_set_error(c, XENO_ERR_INVALID_ARG, "xeno_connect_params: bad size");
+    if (flags & ~(XENO_CONNECT_READONLY | XENO_CONNECT_INSECURE))
         return xeno_set_error(c, XENO_ERR_INVALID_ARG, "unknown connect flags 0x%x", flags);
     char err[256];
     if (xeno_uri_parse(uri, &c->uri, err, sizeof(err)) < 0)
         return xeno_set_error(c, XENO_ERR_INVALID_ARG, "%s", err);
+    c->readonly = flags & XENO_CONNECT_READONLY;
+    if (c->uri.transport == XENO_TRANSPORT_UNIX && c->readonly) {
+        char ro[sizeof(c->uri.path)];
+        if (xeno_ro_socket_path(c->uri.path, ro, sizeof(ro)) < 0)
+            return xeno_set_error(c, XENO_ERR_INVALID_ARG, "socket path too long");
+        strcpy(c->uri.path, ro);
+    }
     if (c->uri.transport == XENO_TRANSPORT_TCP) {
-        const char *tok = c->uri.token[0] ? c->uri.token : getenv("XENO_TOKEN");
-        if (tok && *tok) {
-            for (const char *q = tok; *q; q++)
-                if ((unsigned char)*q <= ' ' || *q == 0x7f)
-                    return xeno_set_error(c, XENO_ERR_INVALID_ARG, "XENO_TOKEN holds a bad character");
-            c->token = strdup(tok);
-            if (!c->token)
-                return xeno_set_error(c, XENO_ERR_NO_MEMORY, "out of memory");
-        }
+        if (!c->uri.tls && !(flags & XENO_CONNECT_INSECURE))
+            return xeno_set_error(c, XENO_ERR_INVALID_ARG,
+                                  "%s is plain HTTP: the token and everything else would go in "
+                                  "clear text; use https:// (xend --listen tcp://), or allow it "
+                                  "explicitly (xm --insecure)", uri);
+        if ((rc = load_token(c, p ? p->token_file : NULL)))
+            return rc;
     }
     /* Check reachability with a plain connect: it gives the exact errno
-     * ("Connection refused", "No such file or directory") that xm shows. */
+     * ("Connection refused", "No such file or directory") that xm shows;
+     * over https the same connection learns xend's key. */
     int fd = xeno_uri_socket(&c->uri);
     if (fd < 0)
         return no_connect(c, errno);
+    rc = c->uri.tls ? check_server_key(c, fd, p) : XENO_OK;
     close(fd);
+    if (rc)
+        return rc;
     c->curl = curl_easy_init();
     if (!c->curl)
         return xeno_set_error(c, XENO_ERR_NO_MEMORY, "cannot initialise libcurl");
+    return XENO_OK;
+}
+
+int xeno_connect(const char *uri, unsigned int flags, xeno_conn **out)
+{
+    xeno_connect_params p = { .size = sizeof(p), .flags = flags };
+
+    return xeno_connect_with(uri, &p, out);
+}
+
+int xeno_connect_readonly(const char *uri, xeno_conn **out)
+{
+    return xeno_connect(uri, XENO_CONNECT_READONLY, out);
+}
+
+const char *xeno_conn_get_server_fingerprint(const xeno_conn *c)
+{
+    return c ? c->server_fp : "";
+}
+
+int xeno_conn_trust_server(xeno_conn *c, const char *known_hosts)
+{
+    char kh[1024], dir[1024], hp[300], line[400];
+    unsigned char have[32];
+    int found, fd;
+
+    if (!c)
+        return XENO_ERR_INVALID_ARG;
+    xeno_clear_error(c);
+    if (!c->server_fp[0])
+        return xeno_set_error(c, XENO_ERR_INVALID_ARG, "no TLS key of xend to trust");
+    if (known_hosts)
+        snprintf(kh, sizeof(kh), "%s", known_hosts);
+    else if (xeno_known_hosts_default(kh, sizeof(kh)) < 0)
+        return xeno_set_error(c, XENO_ERR_INVALID_ARG, "no known-hosts file: HOME is not set");
+    xeno_uri_hostport(&c->uri, hp, sizeof(hp));
+    found = xeno_known_hosts_find(kh, hp, have);
+    if (found > 0) {
+        char fp[XENO_FP_LEN];
+        xeno_fp_format(have, fp);
+        if (!strcmp(fp, c->server_fp))
+            return XENO_OK;
+        return xeno_set_error(c, XENO_ERR_INVALID_ARG, "%s already holds another key for %s "
+                              "(%s); remove that line first", kh, hp, fp);
+    }
+    /* mkdir -p the file's directory, private. */
+    snprintf(dir, sizeof(dir), "%s", kh);
+    for (char *q = dir + 1; (q = strchr(q, '/')); q++) {
+        *q = '\0';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            break;
+        *q = '/';
+    }
+    fd = open(kh, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        c->sys_errno = errno;
+        return xeno_set_error(c, XENO_ERR_IO, "cannot write %s: %s", kh, strerror(errno));
+    }
+    snprintf(line, sizeof(line), "%s %s\n", hp, c->server_fp);
+    int r = io_write_all(fd, line, strlen(line));
+    close(fd);
+    if (r < 0) {
+        c->sys_errno = -r;
+        return xeno_set_error(c, XENO_ERR_IO, "cannot write %s: %s", kh, strerror(-r));
+    }
     return XENO_OK;
 }
 
@@ -155,22 +327,30 @@ static size_t buf_write(char *ptr, size_t size, size_t nmemb, void *opaque)
 
 struct curl_slist *xeno_curl_setup(xeno_conn *c, CURL *h, const char *path)
 {
-    char url[600];
+    char url[600], hp[300];
+    const char *scheme = c->uri.tls ? "https" : "http";
     if (c->uri.transport == XENO_TRANSPORT_UNIX) {
         curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->uri.path);
         snprintf(url, sizeof(url), "http://localhost%s", path);
     } else {
         curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, NULL);
-        if (strchr(c->uri.host, ':'))
-            snprintf(url, sizeof(url), "http://[%s]:%d%s", c->uri.host, c->uri.port, path);
-        else
-            snprintf(url, sizeof(url), "http://%s:%d%s", c->uri.host, c->uri.port, path);
+        xeno_uri_hostport(&c->uri, hp, sizeof(hp));
+        snprintf(url, sizeof(url), "%s://%s%s", scheme, hp, path);
     }
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, scheme);
+    if (c->uri.tls) {
+        /* A self-signed certificate: no CA vouches for it, the pin does
+         * (checked on every connection, before anything is sent). */
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+        curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pin);
+    }
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)XENO_CONNECT_TIMEOUT);
     struct curl_slist *hdr = curl_slist_append(NULL, "Accept: application/json");
+    if (c->readonly)        /* xend then treats even a full token as read-only */
+        hdr = curl_slist_append(hdr, "X-Xeno-Access: read-only");
     if (c->token) {
         char *auth;
         if (asprintf(&auth, "Authorization: Bearer %s", c->token) >= 0) {
@@ -238,6 +418,9 @@ static int request_finish(xeno_conn *c, struct request *r, CURLcode rc, json_t *
             ret = no_connect(c, oserr ? (int)oserr : ECONNREFUSED);
         else if (rc == CURLE_OPERATION_TIMEDOUT)
             ret = xeno_set_error(c, XENO_ERR_TIMEOUT, "xend did not answer in time");
+        else if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+            ret = xeno_set_error(c, XENO_ERR_TLS, "the TLS key of xend changed since the "
+                                 "connection was opened (expected %s)", c->server_fp);
         else
             ret = xeno_set_error(c, XENO_ERR_NO_CONNECT, "Unable to talk to xend: %s",
                                  curl_easy_strerror(rc));

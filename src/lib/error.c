@@ -20,6 +20,8 @@ const char *xeno_strerror(int code)
     case XENO_ERR_PROTOCOL:          return "unexpected answer from xend";
     case XENO_ERR_IO:                return "I/O error";
     case XENO_ERR_TIMEOUT:           return "timed out";
+    case XENO_ERR_TLS:               return "TLS failure";
+    case XENO_ERR_TLS_UNKNOWN:       return "xend's TLS key is not known";
     default:                         return "unknown error";
     }
 }
@@ -52,7 +54,7 @@ int xeno_error_from_http(long status)
     switch (status) {
     case 400: case 413: case 422: return XENO_ERR_INVALID_ARG;
     case 401:                     return XENO_ERR_AUTH;
-    case 403:                     return XENO_ERR_OPERATION_DENIED;
+    case 403: case 429:           return XENO_ERR_OPERATION_DENIED;
     case 404:                     return XENO_ERR_NO_DOMAIN;
     case 409:                     return XENO_ERR_OPERATION_INVALID;
     case 504:                     return XENO_ERR_TIMEOUT;

@@ -20,13 +20,19 @@ struct xeno_uri {
     char path[108];          /* unix: socket path (sun_path size) */
     char host[256];          /* tcp */
     int port;                /* tcp */
-    char token[256];         /* tcp: from ?token= ("" if none) */
+    bool tls;                /* tcp: https:// or tcp:// (not http://) */
 };
+
+/* "SHA256:" + 43 base64 characters, as xend prints its key's pin. */
+#define XENO_FP_LEN 52
 
 struct xeno_conn {
     char *uri_text;
     struct xeno_uri uri;
-    char *token;             /* effective token (URI or XENO_TOKEN), or NULL */
+    char *token;             /* the token (XENO_TOKEN or a token file), or NULL */
+    bool readonly;
+    char server_fp[XENO_FP_LEN];  /* https: the key xend presented */
+    char pin[64];            /* https: curl's "sha256//BASE64=" for every connection */
     CURL *curl;              /* reused for every request (keep-alive) */
     int err;
     int sys_errno;
@@ -43,6 +49,23 @@ struct xeno_domain {
 
 /* uri.c */
 int xeno_uri_parse(const char *text, struct xeno_uri *out, char *err, size_t errlen);
+/* The read-only socket beside path: xend.sock → xend-ro.sock, else PATH-ro. */
+int xeno_ro_socket_path(const char *path, char *out, size_t size);
+/* "HOST:PORT" as known_hosts names it ([v6]:PORT). */
+void xeno_uri_hostport(const struct xeno_uri *u, char *out, size_t size);
+
+/* tls.c */
+/* A pin as given (SHA256:B64, sha256//B64, padded or not) → the 32 bytes. */
+int xeno_fp_parse(const char *text, unsigned char hash[32]);
+void xeno_fp_format(const unsigned char hash[32], char out[XENO_FP_LEN]);
+/* TLS handshake on fd (connected to host), the SHA-256 of the server's
+ * SubjectPublicKeyInfo into hash; 0, or -1 with one line in err. */
+int xeno_tls_probe(int fd, const char *host, unsigned char hash[32], char *err, size_t errlen);
+/* The pin recorded for hostport in file: 1 found (hash), 0 none, -1
+ * unreadable (errno). */
+int xeno_known_hosts_find(const char *file, const char *hostport, unsigned char hash[32]);
+/* The default known-hosts file; -1 without HOME. */
+int xeno_known_hosts_default(char *out, size_t size);
 
 /* error.c */
 int xeno_set_error(xeno_conn *c, int code, const char *fmt, ...)

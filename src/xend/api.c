@@ -45,6 +45,8 @@ enum {
     ROUTE_AGENT  = 1 << 3,     /* the VMM relays vmm_cmd to the guest agent:
                                 * it may take as long as the guest does */
     ROUTE_WAITS  = 1 << 4,     /* {"wait": true} waits for the VMM to end */
+    ROUTE_READ   = 1 << 5,     /* changes nothing: read-only clients may call it
+                                * (every other route needs full access) */
 };
 
 struct Route {
@@ -959,17 +961,18 @@ static void act_migrate(ApiCall *c)
 
 #define FIELDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define M ROUTE_MODIFY
+#define R ROUTE_READ
 
 static const Route routes[] = {
-    { "GET",    "host",                    get_host,        0, NULL, NULL },
-    { "GET",    "events",                  get_events,      0, NULL, NULL },
-    { "GET",    "domains",                 list_domains,    0, NULL, NULL },
+    { "GET",    "host",                    get_host,        R, NULL, NULL },
+    { "GET",    "events",                  get_events,      R, NULL, NULL },
+    { "GET",    "domains",                 list_domains,    R, NULL, NULL },
     { "POST",   "domains",                 create_domain,   0, NULL,
       FIELDS("config", "overrides", "start", "managed", "paused", "autostart", "file") },
-    { "GET",    "domains/{dom}",           get_domain,      ROUTE_DOM0, NULL, NULL },
+    { "GET",    "domains/{dom}",           get_domain,      R | ROUTE_DOM0, NULL, NULL },
     { "DELETE", "domains/{dom}",           undefine_domain, M, NULL, NULL },
     { "GET",    "domains/{dom}/console",   get_console,     ROUTE_LOCAL, NULL, NULL },
-    { "GET",    "domains/{dom}/log",       get_log,         0, NULL, NULL },
+    { "GET",    "domains/{dom}/log",       get_log,         R, NULL, NULL },
     { "POST",   "domains/{dom}/start",     act_start,       M, NULL, FIELDS("paused") },
     { "POST",   "domains/{dom}/destroy",   act_destroy,     M, NULL, NULL },
     { "POST",   "domains/{dom}/shutdown",  act_shutdown,    M | ROUTE_AGENT | ROUTE_WAITS,
@@ -993,6 +996,7 @@ static const Route routes[] = {
 };
 
 #undef M
+#undef R
 
 /* Split "/v1/a/b/c" into at most MAX_SEGMENTS segments (after "v1"). */
 static int split_path(const char *path, char seg[MAX_SEGMENTS][MAX_KEY + 1])
@@ -1116,6 +1120,40 @@ static int resolve_domain(ApiCall *c, const char *key)
     return 0;
 }
 
+/* 403 unless the client's role allows the route. */
+static int check_role(const ApiRequest *rq, const Route *rt, ApiReply *rp)
+{
+    const char *what = !strcmp(rt->method, "DELETE") ? "undefine" :
+                       !strcmp(rt->path, "domains") ? "create" : route_noun(rt);
+
+    if (rq->role == XEND_ROLE_FULL || (rt->flags & ROUTE_READ))
+        return 0;
+    api_error(rp, 403, "This connection to xend is read-only: %s needs full access", what);
+    return -1;
+}
+
+int api_authorize(const ApiRequest *rq, ApiReply *rp)
+{
+    char seg[MAX_SEGMENTS][MAX_KEY + 1];
+    const Route *rt;
+    int n, dom;
+
+    rp->status = 500;
+    rp->body = NULL;
+    rp->events = false;
+    if (!rq->method || !rq->path || !method_known(rq->method)) {
+        api_error(rp, 405, "method %.16s not allowed", rq->method ? rq->method : "");
+        return -1;
+    }
+    if ((n = split_path(rq->path, seg)) <= 0) {
+        api_error(rp, 404, "no such resource: %.200s", rq->path);
+        return -1;
+    }
+    if (!(rt = find_route(rq, seg, n, &dom, rp)))
+        return -1;
+    return check_role(rq, rt, rp);
+}
+
 void api_handle(const ApiRequest *rq, ApiReply *rp)
 {
     char seg[MAX_SEGMENTS][MAX_KEY + 1];
@@ -1139,6 +1177,8 @@ void api_handle(const ApiRequest *rq, ApiReply *rp)
         return;
     }
     if (!(c.route = find_route(rq, seg, n, &dom, rp)))
+        return;
+    if (check_role(rq, c.route, rp) < 0)
         return;
     if (dom >= 0 && resolve_domain(&c, seg[dom]) < 0)
         return;

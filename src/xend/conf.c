@@ -16,6 +16,10 @@
  *   (xend-image-dirs '/var/lib/xeno/images:/var/lib/xeno/boot')
  *   (xend-vmm-log-max-size 1048576)           # bytes; 0 = no limit
  *   (xend-vmm-log-rotate 1)                   # old logs kept: NAME.log.1 ...
+ *   (xend-unix-group xeno)                    # the full-access socket's group
+ *   (xend-max-connections-per-peer 16)        # per uid (UNIX) or IP (TCP)
+ *   (xend-tls-cert /etc/xeno/xend-cert.pem)   # TCP's certificate and key
+ *   (xend-tls-key /etc/xeno/xend-key.pem)     # (default: made in the state dir)
  */
 #include <ctype.h>
 #include <errno.h>
@@ -43,6 +47,8 @@ void conf_defaults(XendConf *c)
     c->image_dirs[0] = '\0';
     c->vmm_log_max = XEND_VMM_LOG_MAX_DEFAULT;
     c->vmm_log_keep = XEND_VMM_LOG_KEEP_DEFAULT;
+    memset(&c->access, 0, sizeof(c->access));
+    c->access.max_conns_per_peer = 16;
 }
 
 /* A cursor over the text, counting lines for messages. */
@@ -262,6 +268,14 @@ static int apply(Lex *x, XendConf *c, const char *key, const char *v)
     }
     if (!strcmp(key, "xend-vmm-log-rotate"))
         return parse_int(x, key, v, 0, 9, &c->vmm_log_keep);
+    if (!strcmp(key, "xend-unix-group"))
+        return set_str(x, key, v, c->access.unix_group, sizeof(c->access.unix_group));
+    if (!strcmp(key, "xend-max-connections-per-peer"))
+        return parse_int(x, key, v, 1, 1024, &c->access.max_conns_per_peer);
+    if (!strcmp(key, "xend-tls-cert"))
+        return set_path(x, key, v, c->access.tls_cert, sizeof(c->access.tls_cert));
+    if (!strcmp(key, "xend-tls-key"))
+        return set_path(x, key, v, c->access.tls_key, sizeof(c->access.tls_key));
     return 1;
 }
 

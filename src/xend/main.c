@@ -6,10 +6,14 @@
  * answers; the pidfile (STATE_DIR/xend.pid) is held with an flock while
  * xend runs, so `status` is right even after a kill -9. Stopping xend leaves
  * running domains running; the next xend re-attaches to them. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -36,14 +41,21 @@ enum { LSB_OK = 0, LSB_FAIL = 1, LSB_USAGE = 2, LSB_NOT_RUNNING = 3 };
 static void usage(FILE *f)
 {
     fprintf(f,
-        "Usage: xend [OPTIONS] start|stop|restart|status\n"
+        "Usage: xend [OPTIONS] start|stop|restart|status|fingerprint\n"
         "The Xeno management daemon: supervises one xeno-vmm per running domain\n"
         "and serves the REST API used by xm and libxeno.\n"
         "\n"
         "  -f, --foreground      do not daemonize; log to stderr\n"
         "  --state-dir DIR       state directory (default /var/lib/xeno)\n"
-        "  --socket PATH         API socket (default /run/xeno/xend.sock)\n"
-        "  --listen tcp://H:P    also serve TCP (bearer token in STATE_DIR/token)\n"
+        "  --socket PATH         API socket, full access (default /run/xeno/xend.sock,\n"
+        "                        mode 0660, group xeno or xend-unix-group)\n"
+        "  --socket-ro PATH      read-only API socket, mode 0666 (default: xend-ro.sock\n"
+        "                        next to the API socket; 'none')\n"
+        "  --listen tcp://H:P    also serve HTTPS on TCP (https://H:P is the same): a\n"
+        "                        self-signed certificate is made in STATE_DIR on first\n"
+        "                        start; bearer tokens in STATE_DIR/token and tokens\n"
+        "  --listen http://H:P   plain HTTP on TCP: refused unless --insecure-http\n"
+        "  --insecure-http       allow --listen http://, tokens and all in clear text\n"
         "  --vmm PATH            the xeno-vmm program\n"
         "  --config FILE         config file (default /etc/xeno/xend-config.sxp):\n"
         "                        the relocation server for xm migrate\n"
@@ -54,7 +66,19 @@ static void usage(FILE *f)
         "                        (default for the system xend: /run/libvirt/virtxend-sock)\n"
         "  -h, --help            this help\n"
         "\n"
-        "status exits 0 when xend runs, 3 when it is stopped.\n");
+        "status exits 0 when xend runs, 3 when it is stopped; fingerprint prints\n"
+        "the pin of the TLS certificate (what xm --fingerprint takes).\n");
+}
+
+/* The read-only socket beside the full one: xend.sock → xend-ro.sock,
+ * else PATH-ro (libvirt's libvirt-sock-ro). */
+static int ro_socket_path(char *dst, size_t size, const char *full)
+{
+    size_t n = strlen(full);
+
+    if (n > 5 && !strcmp(full + n - 5, ".sock"))
+        return snprintf(dst, size, "%.*s-ro.sock", (int)(n - 5), full) < (int)size ? 0 : -1;
+    return snprintf(dst, size, "%s-ro", full) < (int)size ? 0 : -1;
 }
 
 static int absolute(char *dst, size_t size, const char *path)
@@ -199,7 +223,19 @@ static int pidfile_lock(void)
     return fd;   /* held open (and locked) until exit */
 }
 
-static int bind_socket(const char *path)
+/* The group given the full-access socket: xend-unix-group, else "xeno"
+ * when it exists (as the libvirt sockets); -1 = leave it root's. */
+static gid_t socket_group(void)
+{
+    const char *name = xconf.access.unix_group[0] ? xconf.access.unix_group : "xeno";
+    struct group *g = getgrnam(name);
+
+    if (!g && xconf.access.unix_group[0])
+        log_warn("xend-unix-group: no group '%s'; %s stays root's", name, xconf.sock_path);
+    return g ? g->gr_gid : (gid_t)-1;
+}
+
+static int bind_socket(const char *path, mode_t mode, gid_t gid)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     char dir[PATH_MAX];
@@ -227,18 +263,23 @@ static int bind_socket(const char *path)
     unlink(path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        chmod(path, 0660) < 0 || listen(fd, 128) < 0) {
+        chmod(path, mode) < 0 || listen(fd, 128) < 0) {
         log_err("cannot listen on %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
+    if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0)
+        log_warn("cannot give %s to its group: %s", path, strerror(errno));
     return fd;
 }
 
+static AuthTokens tokens;
+
+/* STATE/token: the full token xm and scripts use (made on first start). */
 static int load_token(void)
 {
-    char p[PATH_MAX];
+    char p[PATH_MAX], tok[AUTH_TOKEN_MAX + 1], err[256];
     char *text;
     size_t len;
 
@@ -252,15 +293,23 @@ static int load_token(void)
     if (text) {
         while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
             len--;
-        if (len >= 16 && len < sizeof(xconf.token)) {
-            memcpy(xconf.token, text, len);
-            xconf.token[len] = '\0';
+        if (len > AUTH_TOKEN_MAX) {
+            explicit_bzero(text, len);
             free(text);
-            return 0;
+            log_err("%s: a token must be %d to %d characters", p, AUTH_TOKEN_MIN, AUTH_TOKEN_MAX);
+            return -1;
         }
+        memcpy(tok, text, len);
+        tok[len] = '\0';
+        explicit_bzero(text, len);
         free(text);
-        log_err("%s: the token must be 16 to 64 characters", p);
-        return -1;
+        if (auth_tokens_add(&tokens, XEND_ROLE_FULL, tok, err, sizeof(err)) < 0) {
+            log_err("%s: %s", p, err);
+            explicit_bzero(tok, sizeof(tok));
+            return -1;
+        }
+        explicit_bzero(tok, sizeof(tok));
+        return 0;
     }
     uint8_t rnd[32];
     if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
@@ -268,19 +317,177 @@ static int load_token(void)
         return -1;
     }
     for (int i = 0; i < 32; i++)
-        sprintf(xconf.token + 2 * i, "%02x", rnd[i]);
-    char line[sizeof(xconf.token) + 1];
+        sprintf(tok + 2 * i, "%02x", rnd[i]);
+    char line[sizeof(tok) + 1];
     int r;
 
-    snprintf(line, sizeof(line), "%s\n", xconf.token);
+    snprintf(line, sizeof(line), "%s\n", tok);
     r = io_write_file_atomic(p, line, strlen(line), 0600);
     explicit_bzero(line, sizeof(line));
+    if (r == 0)
+        r = auth_tokens_add(&tokens, XEND_ROLE_FULL, tok, err, sizeof(err)) < 0 ? -ENOMEM : 0;
+    explicit_bzero(tok, sizeof(tok));
     if (r < 0) {
         log_err("cannot write %s: %s", p, strerror(-r));
         return -1;
     }
     log_info("created the API token in %s", p);
     return 0;
+}
+
+/* STATE/tokens (optional): more tokens, "full TOKEN" or "ro TOKEN" per
+ * line. Like ssh with its keys, xend refuses a file others may read. */
+static int load_tokens_file(void)
+{
+    char p[PATH_MAX], err[PATH_MAX + 256];
+    struct stat st;
+    char *text;
+    size_t len;
+    int r;
+
+    if (state_path(p, sizeof(p), "tokens") < 0)
+        return -1;
+    if (stat(p, &st) < 0)
+        return errno == ENOENT ? 0 : (log_err("cannot read %s: %s", p, strerror(errno)), -1);
+    if (st.st_mode & 077) {
+        log_err("%s: mode %04o lets other users read the tokens (chmod 600 %s)", p,
+                (unsigned)(st.st_mode & 07777), p);
+        return -1;
+    }
+    if (!(text = read_file(p, &len))) {
+        log_err("cannot read %s: %s", p, strerror(errno));
+        return -1;
+    }
+    r = auth_tokens_parse(&tokens, p, text, len, err, sizeof(err));
+    explicit_bzero(text, len);
+    free(text);
+    if (r < 0)
+        log_err("%s", err);
+    return r;
+}
+
+/* The TCP listener's scheme: 1 TLS (tcp://, https://), 0 plain (http://),
+ * -1 neither. */
+static int listen_tls(const char *uri)
+{
+    if (!strncmp(uri, "tcp://", 6) || !strncmp(uri, "https://", 8))
+        return 1;
+    return !strncmp(uri, "http://", 7) ? 0 : -1;
+}
+
+/* Does uri's host resolve to loopback addresses only? */
+static bool loopback_only(const char *uri)
+{
+    char host[256], *colon;
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+    bool lo = true;
+
+    snprintf(host, sizeof(host), "%s", strstr(uri, "://") + 3);
+    if ((colon = strrchr(host, ':')))
+        *colon = '\0';
+    if (host[0] == '[') {
+        memmove(host, host + 1, strlen(host));
+        host[strcspn(host, "]")] = '\0';
+    }
+    if (getaddrinfo(host, NULL, &hints, &res))
+        return false;
+    for (ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            const struct sockaddr_in *a = (const void *)ai->ai_addr;
+            lo &= (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+        } else if (ai->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *a = (const void *)ai->ai_addr;
+            lo &= IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+        } else {
+            lo = false;
+        }
+    }
+    freeaddrinfo(res);
+    return lo;
+}
+
+static void tls_paths(char *cert, char *key)
+{
+    if (xconf.access.tls_cert[0])
+        snprintf(cert, PATH_MAX, "%s", xconf.access.tls_cert);
+    else if (state_path(cert, PATH_MAX, "xend-cert.pem") < 0)
+        cert[0] = '\0';
+    if (xconf.access.tls_key[0])
+        snprintf(key, PATH_MAX, "%s", xconf.access.tls_key);
+    else if (state_path(key, PATH_MAX, "xend-key.pem") < 0)
+        key[0] = '\0';
+}
+
+/* The certificate's pin, from its file; -1 with a message logged. */
+static int cert_fingerprint(char fp[AUTH_FP_LEN])
+{
+    char cert[PATH_MAX], key[PATH_MAX], err[256];
+    size_t len;
+    char *pem;
+    int r;
+
+    tls_paths(cert, key);
+    if (!(pem = read_file(cert, &len))) {
+        log_err("cannot read %s: %s", cert, strerror(errno));
+        return -1;
+    }
+    r = tlscert_fingerprint(pem, len, fp, err, sizeof(err));
+    free(pem);
+    if (r < 0)
+        log_err("%s: %s", cert, err);
+    return r;
+}
+
+static int cmd_fingerprint(void)
+{
+    char fp[AUTH_FP_LEN];
+
+    if (cert_fingerprint(fp) < 0)
+        return LSB_FAIL;
+    printf("%s\n", fp);
+    return LSB_OK;
+}
+
+/* TCP: tokens, and for TLS the certificate (made on first start). The
+ * PEM texts stay for the life of the listener. */
+static int tcp_setup(HttpSetup *hs, char **cert_pem, char **key_pem)
+{
+    int tls = listen_tls(xconf.listen_tcp);
+
+    *cert_pem = *key_pem = NULL;
+    if (load_token() < 0 || load_tokens_file() < 0)
+        return -1;
+    if (!tls) {
+        if (!loopback_only(xconf.listen_tcp))
+            log_warn("%s: plain HTTP on an address other hosts reach: tokens and everything "
+                     "else go in clear text (use tcp:// for TLS)", xconf.listen_tcp);
+        hs->tls = false;
+        return 0;
+    }
+    char cert[PATH_MAX], key[PATH_MAX], err[PATH_MAX + 256], fp[AUTH_FP_LEN];
+    bool created;
+
+    tls_paths(cert, key);
+    if (tlscert_load_or_create(cert, key, cert_pem, key_pem, &created, err, sizeof(err)) < 0 ||
+        tlscert_fingerprint(*cert_pem, strlen(*cert_pem), fp, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        return -1;
+    }
+    if (created)
+        log_info("created a self-signed TLS certificate %s (key %s)", cert, key);
+    log_info("TLS on %s: certificate %s, fingerprint %s (xm --connect https://HOST:PORT "
+             "--fingerprint %s)", xconf.listen_tcp, cert, fp, fp);
+    hs->tls = true;
+    hs->cert_pem = *cert_pem;
+    hs->key_pem = *key_pem;
+    return 0;
+}
+
+static void unlink_sockets(void)
+{
+    unlink(xconf.sock_path);
+    if (xconf.sock_ro_path[0])
+        unlink(xconf.sock_ro_path);
 }
 
 static void tell_parent(int ready_fd, char status)
@@ -296,8 +503,11 @@ static void tell_parent(int ready_fd, char status)
 static int run(bool foreground, int ready_fd)
 {
     sigset_t set;
-    int lock_fd, sock_fd;
+    int lock_fd, sock_fd, ro_fd = -1;
     char p[PATH_MAX];
+    char *cert_pem = NULL, *key_pem = NULL;
+    HttpSetup hs = { .unix_ro_fd = -1, .tcp = xconf.listen_tcp, .tokens = &tokens,
+                     .per_peer = (unsigned)xconf.access.max_conns_per_peer };
 
     /* Signals go to the supervision loop's signalfd: block them before any
      * thread exists so that every thread inherits the mask. */
@@ -310,18 +520,25 @@ static int run(bool foreground, int ready_fd)
 
     if (state_init() < 0 || (lock_fd = pidfile_lock()) < 0)
         goto fail;
-    if (xconf.listen_tcp[0] && load_token() < 0)
+    if (xconf.listen_tcp[0] && tcp_setup(&hs, &cert_pem, &key_pem) < 0)
         goto fail;
     if (!executable(xconf.vmm))
         log_warn("the VMM %s is not executable; domains will fail to start", xconf.vmm);
-    if (sup_init() < 0 || (sock_fd = bind_socket(xconf.sock_path)) < 0)
+    if (sup_init() < 0 || (sock_fd = bind_socket(xconf.sock_path, 0660, socket_group())) < 0)
         goto fail;
+    if (xconf.sock_ro_path[0] &&
+        (ro_fd = bind_socket(xconf.sock_ro_path, 0666, (gid_t)-1)) < 0) {
+        unlink(xconf.sock_path);
+        goto fail;
+    }
+    hs.unix_fd = sock_fd;
+    hs.unix_ro_fd = ro_fd;
     state_load_all();
     if (state_path(p, sizeof(p), "log") == 0 &&
         logsink_rotate_start(p, xconf.vmm_log_max, xconf.vmm_log_keep) < 0)
         log_warn("cannot start the thread that rotates the VMM logs");
-    if (http_start(sock_fd, xconf.listen_tcp) < 0) {
-        unlink(xconf.sock_path);
+    if (http_start(&hs) < 0) {
+        unlink_sockets();
         goto fail;
     }
     {
@@ -329,7 +546,7 @@ static int run(bool foreground, int ready_fd)
         if (reloc_server_start(err, sizeof(err)) < 0) {
             log_err("%s", err);
             http_stop();
-            unlink(xconf.sock_path);
+            unlink_sockets();
             goto fail;
         }
         /* libvirt's remote protocol (libvirt.h) */
@@ -337,7 +554,7 @@ static int run(bool foreground, int ready_fd)
             log_err("%s", err);
             reloc_server_stop();
             http_stop();
-            unlink(xconf.sock_path);
+            unlink_sockets();
             goto fail;
         }
     }
@@ -353,7 +570,8 @@ static int run(bool foreground, int ready_fd)
                 dup2(0, 2);
         }
     }
-    log_info("xend %s listening on %s (state %s, vmm %s)", XEND_VERSION, xconf.sock_path,
+    log_info("xend %s listening on %s (read-only: %s; state %s, vmm %s)", XEND_VERSION,
+             xconf.sock_path, xconf.sock_ro_path[0] ? xconf.sock_ro_path : "none",
              xconf.state_dir, xconf.vmm);
     tell_parent(ready_fd, 0);
     state_autostart();
@@ -364,7 +582,12 @@ static int run(bool foreground, int ready_fd)
     reloc_server_stop();
     events_shutdown();
     http_stop();
-    unlink(xconf.sock_path);
+    unlink_sockets();
+    free(cert_pem);
+    if (key_pem)
+        explicit_bzero(key_pem, strlen(key_pem));
+    free(key_pem);
+    auth_tokens_free(&tokens);
     pidfile_path(p, sizeof(p));
     unlink(p);
     close(lock_fd);
@@ -372,6 +595,9 @@ static int run(bool foreground, int ready_fd)
     return LSB_OK;
 
 fail:
+    free(cert_pem);
+    free(key_pem);
+    auth_tokens_free(&tokens);
     tell_parent(ready_fd, 1);
     return LSB_FAIL;
 }
@@ -400,6 +626,11 @@ static int cmd_start(bool foreground)
             st = 1;
         if (st == 0)
             printf("Starting xend: done\n");
+        if (st == 0 && xconf.listen_tcp[0] && listen_tls(xconf.listen_tcp) == 1) {
+            char fp[AUTH_FP_LEN];
+            if (cert_fingerprint(fp) == 0)
+                printf("TLS certificate fingerprint: %s\n", fp);
+        }
         return st == 0 ? LSB_OK : LSB_FAIL;
     }
     /* Child: new session, then a grandchild that can never reacquire a
@@ -433,11 +664,13 @@ static int parse_level(const char *s, enum log_level *out)
 int main(int argc, char **argv)
 {
     enum { OPT_STATE = 256, OPT_SOCKET, OPT_VMM, OPT_LISTEN, OPT_LOGLEVEL, OPT_CONFIG,
-           OPT_LV_SOCKET, OPT_LV_COMPAT };
+           OPT_LV_SOCKET, OPT_LV_COMPAT, OPT_SOCKET_RO, OPT_INSECURE };
     static const struct option opts[] = {
         { "foreground", no_argument, NULL, 'f' },
         { "state-dir", required_argument, NULL, OPT_STATE },
         { "socket", required_argument, NULL, OPT_SOCKET },
+        { "socket-ro", required_argument, NULL, OPT_SOCKET_RO },
+        { "insecure-http", no_argument, NULL, OPT_INSECURE },
         { "vmm", required_argument, NULL, OPT_VMM },
         { "listen", required_argument, NULL, OPT_LISTEN },
         { "log-level", required_argument, NULL, OPT_LOGLEVEL },
@@ -448,7 +681,7 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *state = "/var/lib/xeno", *sock = "/run/xeno/xend.sock", *vmm = NULL;
-    const char *config = NULL, *lv_sock = NULL, *lv_compat = NULL;
+    const char *config = NULL, *lv_sock = NULL, *lv_compat = NULL, *sock_ro = NULL;
     const char *cmd;
     enum log_level level = LOG_INFO;
     bool foreground = false;
@@ -460,13 +693,15 @@ int main(int argc, char **argv)
         case 'f': foreground = true; break;
         case OPT_STATE: state = optarg; break;
         case OPT_SOCKET: sock = optarg; break;
+        case OPT_SOCKET_RO: sock_ro = optarg; break;
+        case OPT_INSECURE: xconf.tcp_insecure = true; break;
         case OPT_VMM: vmm = optarg; break;
         case OPT_CONFIG: config = optarg; break;
         case OPT_LV_SOCKET: lv_sock = optarg; break;
         case OPT_LV_COMPAT: lv_compat = optarg; break;
         case OPT_LISTEN:
-            if (strlen(optarg) >= sizeof(xconf.listen_tcp) || strncmp(optarg, "tcp://", 6)) {
-                fprintf(stderr, "xend: --listen: expected tcp://HOST:PORT\n");
+            if (strlen(optarg) >= sizeof(xconf.listen_tcp) || listen_tls(optarg) < 0) {
+                fprintf(stderr, "xend: --listen: expected tcp://HOST:PORT (TLS)\n");
                 return LSB_USAGE;
             }
             strcpy(xconf.listen_tcp, optarg);
@@ -487,10 +722,29 @@ int main(int argc, char **argv)
     }
     cmd = optind < argc ? argv[optind] : "start";
     log_set_level(level);
+    if (xconf.listen_tcp[0] && listen_tls(xconf.listen_tcp) == 0 && !xconf.tcp_insecure) {
+        fprintf(stderr, "xend: --listen %s: plain HTTP sends the bearer token and everything "
+                "else in clear text; use tcp://HOST:PORT (TLS), or add --insecure-http\n",
+                xconf.listen_tcp);
+        return LSB_USAGE;
+    }
 
     if (!*state || !*sock || absolute(xconf.state_dir, sizeof(xconf.state_dir), state) < 0 ||
         absolute(xconf.sock_path, sizeof(xconf.sock_path), sock) < 0) {
         fprintf(stderr, "xend: bad --state-dir or --socket path\n");
+        return LSB_USAGE;
+    }
+    if (sock_ro && !strcmp(sock_ro, "none")) {
+        xconf.sock_ro_path[0] = '\0';
+    } else if (sock_ro ? (!*sock_ro ||
+                          absolute(xconf.sock_ro_path, sizeof(xconf.sock_ro_path), sock_ro) < 0) :
+               ro_socket_path(xconf.sock_ro_path, sizeof(xconf.sock_ro_path),
+                              xconf.sock_path) < 0) {
+        fprintf(stderr, "xend: bad --socket-ro path\n");
+        return LSB_USAGE;
+    }
+    if (!strcmp(xconf.sock_ro_path, xconf.sock_path)) {
+        fprintf(stderr, "xend: --socket-ro: the read-only socket must differ from --socket\n");
         return LSB_USAGE;
     }
     {
@@ -517,7 +771,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "xend: --config: path too long\n");
         return LSB_USAGE;
     }
-    if (!strcmp(cmd, "start") || !strcmp(cmd, "restart")) {
+    if (!strcmp(cmd, "start") || !strcmp(cmd, "restart") || !strcmp(cmd, "fingerprint")) {
         char err[1024];
         /* The default file may be absent; a file named with --config not. */
         if (conf_load(&xconf, xconf.config_file, config == NULL, err, sizeof(err)) < 0) {
@@ -532,6 +786,8 @@ int main(int argc, char **argv)
         return cmd_stop();
     if (!strcmp(cmd, "status"))
         return cmd_status();
+    if (!strcmp(cmd, "fingerprint"))
+        return cmd_fingerprint();
     if (!strcmp(cmd, "restart")) {
         int r = cmd_stop();
         return r != LSB_OK ? r : cmd_start(foreground);

@@ -45,15 +45,25 @@ typedef struct RelocConf {
     int timeout_s;             /* xend-relocation-timeout */
 } RelocConf;
 
+/* Access to the API (auth.h, docs/protocols.md §2 "Access"). */
+typedef struct AccessConf {
+    char unix_group[64];       /* xend-unix-group: the full socket's group ("" = root's) */
+    int max_conns_per_peer;    /* xend-max-connections-per-peer (uid or IP) */
+    char tls_cert[PATH_MAX];   /* xend-tls-cert ("" = STATE/xend-cert.pem, made on first start) */
+    char tls_key[PATH_MAX];    /* xend-tls-key ("" = STATE/xend-key.pem) */
+} AccessConf;
+
 /* Process-wide settings (main.c). */
 typedef struct XendConf {
     char state_dir[PATH_MAX];
     char sock_path[PATH_MAX];
+    char sock_ro_path[PATH_MAX];   /* read-only socket ("" = none) */
     char vmm[PATH_MAX];
-    char listen_tcp[256];      /* "" or "tcp://host:port" */
-    char token[65];            /* bearer token for TCP, "" = none */
+    char listen_tcp[256];      /* "" or "tcp://host:port" (TLS) / "http://host:port" */
+    bool tcp_insecure;         /* --insecure-http: plain HTTP allowed on TCP */
     char config_file[PATH_MAX];
     RelocConf reloc;
+    AccessConf access;
     /* xend-image-dirs: where a client without full access may name images
      * and kernels (':'-separated; "" = the defaults, pathpolicy.c) */
     char image_dirs[4096];
@@ -303,12 +313,17 @@ long events_read(EventSub *s, char *buf, size_t max, int timeout_ms);
 void events_shutdown(void);
 
 /* ---- api.c ---- */
+/* What a client may do (auth.h): the zero value is full access, which the
+ * HTTP server sets only for the full socket and full tokens. */
+enum xend_role { XEND_ROLE_FULL = 0, XEND_ROLE_RO = 1 };
+
 typedef struct ApiRequest {
     const char *method;
     const char *path;
     const char *body;
     size_t len;
     bool local;                /* UNIX socket (console paths allowed) */
+    enum xend_role role;
     bool local_root;           /* ... and the peer is root: full access to host
                                 * paths (pathpolicy.c) */
 } ApiRequest;
@@ -320,6 +335,11 @@ typedef struct ApiReply {
 } ApiReply;
 
 void api_handle(const ApiRequest *rq, ApiReply *rp);
+/* Whether the client's role allows the route of rq (method and path; the
+ * body is not looked at, so the HTTP server asks before reading it).
+ * 0, or -1 after replying: 403 for a read-only client on a route that
+ * changes something (or the console), 404/405 for no such route. */
+int api_authorize(const ApiRequest *rq, ApiReply *rp);
 void api_error(ApiReply *rp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -345,7 +365,18 @@ int pathpolicy_check(Domain *d, const char *file, bool full_access, char *err, s
 void pathpolicy_dirs(char *buf, size_t size);
 
 /* ---- http.c ---- */
-int http_start(int unix_fd, const char *tcp);
+/* The listeners: the UNIX sockets xend bound (full, read-only: -1 = none)
+ * and TCP (listen_tcp, TLS with cert/key PEM unless plain). */
+struct AuthTokens;
+typedef struct HttpSetup {
+    int unix_fd, unix_ro_fd;
+    const char *tcp;           /* "" = none */
+    bool tls;
+    const char *cert_pem, *key_pem;
+    const struct AuthTokens *tokens;
+    unsigned per_peer;         /* connection limit per uid / IP */
+} HttpSetup;
+int http_start(const HttpSetup *s);
 void http_stop(void);
 
 /* ---- conf.c: xend's config file (xend-config.sxp) ---- */

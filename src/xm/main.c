@@ -4,11 +4,13 @@
  *
  * Every subcommand is a row of xm_cmds (kvmtool style); the functions live
  * in cmd_*.c by group. */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xm.h"
 #include "cmds.h"
@@ -85,13 +87,21 @@ static void xm_print_usage(FILE *f, const struct xm_cmd *cmd)
 
 static void print_main_usage(FILE *f)
 {
-    fprintf(f, "Usage: xm [--connect URI] <subcommand> [args]\n\n"
+    fprintf(f, "Usage: xm [--connect URI] [-r] [--fingerprint FP] [--token-file FILE]\n"
+               "          <subcommand> [args]\n\n"
                "Control, list, and manipulate Xeno domains.\n\n"
                "Common 'xm' commands:\n\n");
     for (const struct xm_cmd *c = xm_cmds; c->name; c++)
         fprintf(f, " %-12s %s\n", c->name, c->summary);
     fprintf(f, "\n<Domain> can be a domain name, ID or UUID.\n"
-               "The connection is --connect URI, else $XENO_URI, else %s.\n"
+               "The connection is --connect URI, else $XENO_URI, else %s\n"
+               "(read-only through xend-ro.sock when that one may not be opened).\n"
+               "  -r, --readonly       use xend's read-only socket (list, info, logs)\n"
+               "  --connect https://HOST:PORT  xend over TLS; its key must be pinned:\n"
+               "  --fingerprint FP     xend's key (SHA256:..., `xend fingerprint`), else\n"
+               "                       ~/.config/xeno/known_hosts (asked on a terminal)\n"
+               "  --token-file FILE    the bearer token for TCP, else $XENO_TOKEN\n"
+               "  --insecure           allow --connect http:// (all in clear text)\n"
                "Use 'xm help <command>' for the usage of a command.\n", XENO_DEFAULT_URI);
 }
 
@@ -198,11 +208,67 @@ int xm_lib_error(struct xm_ctx *ctx)
     return xm_error("%s%s", msg, stop ? "" : ".");
 }
 
+/* xend's TLS key is not known: on a terminal, show its fingerprint and
+ * ask (as ssh does); true when the user trusts it and it was recorded. */
+static bool confirm_server_key(struct xm_ctx *ctx)
+{
+    char answer[16] = "";
+
+    if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+        return false;
+    fprintf(stderr, "The TLS key of xend at %s is not known.\n"
+                    "Its fingerprint is %s.\n"
+                    "Compare it with `xend fingerprint` on that host.\n"
+                    "Trust it and remember it in ~/.config/xeno/known_hosts (yes/no)? ",
+            xeno_conn_get_uri(ctx->conn), xeno_conn_get_server_fingerprint(ctx->conn));
+    if (!fgets(answer, sizeof(answer), stdin) || strcmp(answer, "yes\n")) {
+        fprintf(stderr, "Not trusted.\n");
+        return false;
+    }
+    if (xeno_conn_trust_server(ctx->conn, NULL) != XENO_OK) {
+        xm_lib_error(ctx);
+        return false;
+    }
+    return true;
+}
+
+/* The full-access socket is not ours to open (permissions): use the
+ * read-only one beside it, as `virsh -r` would. */
+static bool want_ro_fallback(const struct xm_ctx *ctx)
+{
+    const char *uri = xeno_conn_get_uri(ctx->conn);
+
+    return !ctx->readonly && xeno_last_error(ctx->conn) == XENO_ERR_NO_CONNECT &&
+           xeno_last_error_errno(ctx->conn) == EACCES && !strncmp(uri, "unix://", 7);
+}
+
+static int connect_once(struct xm_ctx *ctx, bool readonly)
+{
+    xeno_connect_params p = {
+        .size = sizeof(p),
+        .flags = (readonly ? XENO_CONNECT_READONLY : 0) |
+                 (ctx->insecure ? XENO_CONNECT_INSECURE : 0),
+        .fingerprint = ctx->fingerprint,
+        .token_file = ctx->token_file,
+    };
+
+    xeno_close(ctx->conn);
+    ctx->conn = NULL;
+    return xeno_connect_with(ctx->uri, &p, &ctx->conn);
+}
+
 xeno_conn *xm_conn(struct xm_ctx *ctx)
 {
+    int rc;
+
     if (ctx->conn)
         return ctx->conn;
-    if (xeno_connect(ctx->uri, 0, &ctx->conn) != XENO_OK) {
+    rc = connect_once(ctx, ctx->readonly);
+    if (rc != XENO_OK && ctx->conn && want_ro_fallback(ctx))
+        rc = connect_once(ctx, true);
+    if (rc == XENO_ERR_TLS_UNKNOWN && confirm_server_key(ctx))
+        rc = connect_once(ctx, ctx->readonly);
+    if (rc != XENO_OK) {
         xm_lib_error(ctx);
         xeno_close(ctx->conn);
         ctx->conn = NULL;
@@ -275,9 +341,14 @@ static int unknown_command(const char *name)
  * subcommand. */
 static int parse_global_options(int argc, char **argv, struct xm_ctx *ctx)
 {
-    enum { OPT_CONNECT = 256 };
+    enum { OPT_CONNECT = 256, OPT_FINGERPRINT, OPT_TOKEN_FILE, OPT_INSECURE, OPT_TOKEN };
     static const struct option opts[] = {
         { "connect", required_argument, NULL, OPT_CONNECT },
+        { "readonly", no_argument, NULL, 'r' },
+        { "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
+        { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+        { "insecure", no_argument, NULL, OPT_INSECURE },
+        { "token", required_argument, NULL, OPT_TOKEN },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -285,11 +356,28 @@ static int parse_global_options(int argc, char **argv, struct xm_ctx *ctx)
     int c;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:hr", opts, NULL)) != -1) {
         switch (c) {
         case OPT_CONNECT:
             ctx->uri = optarg;
             break;
+        case 'r':
+            ctx->readonly = true;
+            break;
+        case OPT_FINGERPRINT:
+            ctx->fingerprint = optarg;
+            break;
+        case OPT_TOKEN_FILE:
+            ctx->token_file = optarg;
+            break;
+        case OPT_INSECURE:
+            ctx->insecure = true;
+            break;
+        case OPT_TOKEN:
+            /* A token in argv shows in every process list. */
+            xm_error("--token is not accepted: a token on the command line is visible to "
+                     "every user (ps); set XENO_TOKEN or use --token-file FILE");
+            return -1;
         case 'h':
             print_main_usage(stdout);
             return 1;

@@ -13,6 +13,10 @@
 struct xm_ctx {
     const char *uri;         /* --connect URI, or NULL (XENO_URI / default) */
     xeno_conn *conn;         /* opened on first use */
+    bool readonly;           /* -r: the read-only socket */
+    bool insecure;           /* --insecure: http:// allowed */
+    const char *fingerprint; /* --fingerprint: xend's TLS key */
+    const char *token_file;  /* --token-file */
 };
 
 struct xm_cmd {

@@ -127,13 +127,21 @@ static void test_uri(void **s)
     assert_int_equal(u.transport, XENO_TRANSPORT_TCP);
     assert_string_equal(u.host, "127.0.0.1");
     assert_int_equal(u.port, 8000);
-    assert_string_equal(u.token, "");
-    assert_int_equal(xeno_uri_parse("tcp://[::1]:8000/?token=abc", &u, err, sizeof(err)), 0);
+    assert_true(u.tls);                 /* tcp:// is xend's TLS listener */
+    assert_int_equal(xeno_uri_parse("https://[::1]:8000/", &u, err, sizeof(err)), 0);
     assert_string_equal(u.host, "::1");
-    assert_string_equal(u.token, "abc");
-    const char *bad[] = { "", "unix://relative", "http://x:1", "tcp://host", "tcp://:80",
+    assert_true(u.tls);
+    assert_int_equal(xeno_uri_parse("http://h:1", &u, err, sizeof(err)), 0);
+    assert_false(u.tls);
+    /* No token in a URI: it says where the token goes instead. */
+    assert_int_equal(xeno_uri_parse("tcp://[::1]:8000/?token=abcdefghijklmnopq", &u, err,
+                                    sizeof(err)), -1);
+    assert_non_null(strstr(err, "XENO_TOKEN"));
+    assert_null(strstr(err, "abcdefghijklmnopq"));
+    const char *bad[] = { "", "unix://relative", "ftp://x:1", "tcp://host", "tcp://:80",
                           "tcp://h:0", "tcp://h:65536", "tcp://h:80x", "tcp://[::1:80",
-                          "tcp://h:80?token=", "tcp://h:80?token=a b", "tcp://h:80?tok=1" };
+                          "tcp://h:80?token=", "tcp://h:80?token=a b", "tcp://h:80?tok=1",
+                          "https://h:80?token=x" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(xeno_uri_parse(bad[i], &u, err, sizeof(err)), -1);
     char longp[300];
@@ -141,6 +149,56 @@ static void test_uri(void **s)
     memcpy(longp, "unix:///", 8);
     longp[sizeof(longp) - 1] = 0;
     assert_int_equal(xeno_uri_parse(longp, &u, err, sizeof(err)), -1);
+}
+
+static void test_tls_pins(void **s)
+{
+    unsigned char h[32], g[32];
+    char fp[XENO_FP_LEN], path[64], ro[108];
+    for (int i = 0; i < 32; i++)
+        h[i] = (unsigned char)(0xf0 + i);
+    xeno_fp_format(h, fp);
+    assert_string_equal(fp, "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8");
+    assert_int_equal(xeno_fp_parse(fp, g), 0);
+    assert_memory_equal(g, h, 32);
+    assert_int_equal(xeno_fp_parse("sha256//8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8=", g), 0);
+    assert_memory_equal(g, h, 32);
+    const char *bad[] = { "", "8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8",
+                          "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg",
+                          "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8A",
+                          "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwND!8",
+                          "MD5:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(xeno_fp_parse(bad[i], g), -1);
+
+    /* known_hosts: "HOST:PORT FINGERPRINT" per line, comments, first wins. */
+    snprintf(path, sizeof(path), "/tmp/test_libxeno_kh.%d", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "# pins\nother:1 SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+               "[::1]:8443 %s\nhost:8443 %s\n", fp, fp);
+    fclose(f);
+    assert_int_equal(xeno_known_hosts_find(path, "[::1]:8443", g), 1);
+    assert_memory_equal(g, h, 32);
+    assert_int_equal(xeno_known_hosts_find(path, "other:1", g), 1);
+    assert_int_equal(g[0], 0);
+    assert_int_equal(xeno_known_hosts_find(path, "host:8444", g), 0);
+    unlink(path);
+    assert_int_equal(xeno_known_hosts_find(path, "host:8443", g), 0);   /* no file */
+
+    assert_int_equal(xeno_ro_socket_path("/run/xeno/xend.sock", ro, sizeof(ro)), 0);
+    assert_string_equal(ro, "/run/xeno/xend-ro.sock");
+    assert_int_equal(xeno_ro_socket_path("/tmp/api", ro, sizeof(ro)), 0);
+    assert_string_equal(ro, "/tmp/api-ro");
+
+    /* Plain http:// only when the caller allows it in so many words. */
+    xeno_conn *c;
+    assert_int_equal(xeno_connect("http://127.0.0.1:1", 0, &c), XENO_ERR_INVALID_ARG);
+    assert_non_null(strstr(xeno_last_error_message(c), "clear text"));
+    xeno_close(c);
+    assert_int_equal(xeno_connect("http://127.0.0.1:1", XENO_CONNECT_INSECURE, &c),
+                     XENO_ERR_NO_CONNECT);
+    xeno_close(c);
 }
 
 static void test_http_errors(void **s)
@@ -189,7 +247,7 @@ static void test_connect_bad_uri_and_env(void **s)
     xeno_conn *c;
     assert_int_equal(xeno_connect("nonsense", 0, &c), XENO_ERR_INVALID_ARG);
     xeno_close(c);
-    assert_int_equal(xeno_connect(uri, 7, &c), XENO_ERR_INVALID_ARG);
+    assert_int_equal(xeno_connect(uri, 1u << 7, &c), XENO_ERR_INVALID_ARG);
     xeno_close(c);
     setenv("XENO_URI", uri, 1);
     assert_int_equal(xeno_connect(NULL, 0, &c), XENO_ERR_NO_CONNECT);
@@ -449,6 +507,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uri),
+        cmocka_unit_test(test_tls_pins),
         cmocka_unit_test(test_http_errors),
         cmocka_unit_test_setup_teardown(test_connect_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
