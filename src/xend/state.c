@@ -456,14 +456,19 @@ static bool is_temp_name(const char *n)
 }
 
 /* Remove the temporary files of writes that never completed (xend was
- * killed): their files are still the old version. */
+ * killed): their files are still the old version. rel NULL: the state
+ * dir itself. */
 static void remove_stale_temps(const char *rel)
 {
     char dir[PATH_MAX], p[PATH_MAX + 256];
     struct dirent *e;
     DIR *dp;
 
-    if (state_path(dir, sizeof(dir), "%s", rel) < 0 || !(dp = opendir(dir)))
+    if (!rel)
+        snprintf(dir, sizeof(dir), "%s", xconf.state_dir);
+    else if (state_path(dir, sizeof(dir), "%s", rel) < 0)
+        return;
+    if (!(dp = opendir(dir)))
         return;
     while ((e = readdir(dp)))
         if (is_temp_name(e->d_name)) {
@@ -481,7 +486,7 @@ void state_load_all(void)
     DIR *dp;
     int max_id;
 
-    remove_stale_temps(".");
+    remove_stale_temps(NULL);
     remove_stale_temps("domains");
     remove_stale_temps("run");
     max_id = state_load_next_id();
