@@ -186,13 +186,14 @@ static int open_log(const Launch *l, char *err, size_t errlen)
 {
     int fd = open(l->logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     time_t now = time(NULL);
+    struct tm tm;
     char when[64];
 
     if (fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", l->logpath, strerror(errno));
         return -1;
     }
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&now, &tm));
     dprintf(fd, "--- xend: %s domain %s (id %d) at %s\n",
             l->o.restore ? "restoring" : l->o.incoming_fd >= 0 ? "receiving" : "starting",
             l->pub->name, l->pub->id, when);
