@@ -6,8 +6,9 @@
 #     u----- (unresponsive), the others r-----; SIGCONT and it recovers;
 #  2. a clean poweroff of a re-attached VMM (xend restarted while it runs)
 #     is a poweroff (on_poweroff=preserve: ---s--), never a crash, whether
-#     xend reads its "stopped" event or only its exit record; the same with
-#     the default guest powering off inside;
+#     xend reads its "stopped" event or only its exit record, or the VMM
+#     ended while xend was away; the same with the default guest; a run
+#     record naming a recycled pid: that process is left alone;
 #  3. undefine racing re-create of one name: the registry and the state dir
 #     agree, before and after an xend restart;
 #  4. mem-max whose config cannot be saved: an error, and the stored config
@@ -207,6 +208,19 @@ sleep 0.5
 start_xend
 wait_field p3 5 ---s-- 30 || bad "p3, powered off while xend was away, is $(field p3 5)"
 "$XM" destroy p3 >/dev/null 2>&1
+# A run record whose pid is now another process (a recycled pid): xend must
+# neither adopt nor signal it, and takes the domain as ended while away.
+kill -9 "$XEND_PID"; wait "$XEND_PID" 2>/dev/null; XEND_PID=
+sleep 300 &
+ghost=$!
+fcfg ghost
+cp "$WORK/ghost.cfg" "$ST/run/999.cfg"
+printf '{"id": 999, "pid": %d, "sock": "%s", "name": "ghost", "uuid": "%s", "managed": false, "start_time": 0}\n' \
+    "$ghost" "$ST/run/999.sock" "12345678-1234-1234-1234-123456789999" >"$ST/run/999.json"
+start_xend
+alive "$ghost" || bad "xend signalled pid $ghost, which its run record named but is not a VMM"
+[ -e "$ST/run/999.json" ] && bad "the run record of the recycled pid is still there"
+kill "$ghost"; wait "$ghost" 2>/dev/null
 echo "re-attached poweroff ok ($((SECONDS - T0)) s)"
 
 # --- 3. undefine against re-create of the same name -----------------------------
