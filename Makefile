@@ -14,7 +14,8 @@ VMM        := $(BUILD)/src/vmm/xeno-vmm
 
 # ThreadSanitizer: only xend and its unit tests (tests/run.sh, "tsan").
 TSAN_TARGETS := src/xend/xend tests/unit/xend/test_xend_api \
-                tests/unit/xend/test_xend_reliability tests/unit/xend/test_xend_vmmctl
+                tests/unit/xend/test_xend_reliability tests/unit/xend/test_xend_vmmctl \
+                tests/unit/xend/test_xend_state
 
 .PHONY: all deps build guest run check unit asan tsan fuzz isa bench bench-cpu clean
 

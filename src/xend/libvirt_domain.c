@@ -1755,7 +1755,8 @@ static void stats_record(XdrBuf *out, const DomView *v, unsigned stats)
     xdr_buf_free(&p);
 }
 
-/* Refresh the statistics of every running domain (a VMM query each). */
+/* Refresh the statistics of every running domain (a VMM query each, in
+ * parallel: a hung VMM costs one timeout). */
 static void sample_all(void)
 {
     Domain **all;
@@ -1764,10 +1765,9 @@ static void sample_all(void)
     pthread_mutex_lock(&reg_lock);
     n = reg_snapshot_locked(&all);
     pthread_mutex_unlock(&reg_lock);
-    for (size_t i = 0; i < n; i++) {
-        sup_sample(all[i]);
+    dom_sample_all(all, n, SUP_SAMPLE_MS);
+    for (size_t i = 0; i < n; i++)
         dom_put(all[i]);
-    }
     free(all);
 }
 

@@ -638,7 +638,7 @@ void sup_sample_ms(Domain *d, int timeout_ms)
     char sock[PATH_MAX], err[256];
     json_t *res = NULL;
     uint64_t seq;
-    bool live, answered;
+    bool live, answered, became = false;
 
     pthread_mutex_lock(&reg_lock);
     live = d->pid > 0 && (d->state == DS_RUNNING || d->state == DS_PAUSED);
@@ -652,12 +652,13 @@ void sup_sample_ms(Domain *d, int timeout_ms)
     if (d->run_seq == seq && d->pid > 0) {
         if (answered)
             dom_apply_query_locked(d, res);
-        else if (!d->unresponsive)
-            log_warn("domain %s: the VMM does not answer: %s", d->name, err);
+        became = !answered && !d->unresponsive;
         d->unresponsive = !answered;
     }
     pthread_mutex_unlock(&reg_lock);
     json_decref(res);
+    if (became)
+        log_warn("domain %s: the VMM does not answer: %s", d->name, err);
 }
 
 void sup_sample(Domain *d)
