@@ -103,23 +103,23 @@ static int check_readable(const char *what, const char *path)
  * running when this VMM exited (its exit status is lost then): it applies
  * on_poweroff / on_reboot / on_crash when it comes back. The file is made
  * before the sandbox locks the VMM down (no files can be created after
- * that) saying "crash", what a VMM that is killed leaves behind, and made
- * durable (file and directory synced); the real reason is written over it
- * at the end. Every record has the same length (a word padded with
- * spaces), so the file's size never changes and the one small write at
- * offset 0 replaces it whole, even across a host crash.
+ * that) saying "crash", what a VMM that is killed leaves behind, and
+ * synced with its directory; the real reason is written over it at the
+ * end. Every reason is at least as long as "crash\n", so the one write at
+ * offset 0 replaces it whole; a host crash in the middle can leave the new
+ * reason cut to the old size, 6 bytes, which still names one reason alone
+ * (xend reads a record by its first letters).
  * Returns the file's descriptor, or -1 (then there is no record). */
-#define EXIT_RECORD_LEN 10         /* "destroyed\n" */
 static int exit_record_open(const char *control_path)
 {
-    static const char crash[] = "crash    \n";
+    static const char crash[] = "crash\n";
     char path[4096];
     int fd;
 
     if ((size_t)snprintf(path, sizeof(path), "%s.exit", control_path) >= sizeof(path))
         return -1;
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd >= 0 && (io_write_all(fd, crash, EXIT_RECORD_LEN) < 0 || fsync(fd) < 0)) {
+    if (fd >= 0 && (io_write_all(fd, crash, sizeof(crash) - 1) < 0 || fsync(fd) < 0)) {
         close(fd);
         unlink(path);
         return -1;
@@ -140,13 +140,13 @@ static int exit_record_open(const char *control_path)
 
 static void exit_record_write(int fd, int status)
 {
-    const char *why = status == EXIT_POWEROFF ? "poweroff \n" : status == EXIT_REBOOT ? "reboot   \n" :
-                      status == EXIT_DESTROYED ? "destroyed\n" : status == EXIT_SAVED ? "saved    \n" :
-                      status == EXIT_MIGRATED ? "migrated \n" : "crash    \n";
+    const char *why = status == EXIT_POWEROFF ? "poweroff\n" : status == EXIT_REBOOT ? "reboot\n" :
+                      status == EXIT_DESTROYED ? "destroyed\n" : status == EXIT_SAVED ? "saved\n" :
+                      status == EXIT_MIGRATED ? "migrated\n" : "crash\n";
 
     if (fd < 0)
         return;
-    if (pwrite(fd, why, EXIT_RECORD_LEN, 0) == EXIT_RECORD_LEN)
+    if (pwrite(fd, why, strlen(why), 0) == (ssize_t)strlen(why))
         fsync(fd);
     close(fd);
 }

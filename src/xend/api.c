@@ -465,9 +465,13 @@ static Domain *register_domain(const CreateArgs *a, ApiReply *rp)
             state_queue_autostart(d->name, true);
     }
     if (reg_update_end() < 0) {
+        /* Undone, unless a start got to it meanwhile: a running domain
+         * stays (its config is in memory; the log says the rest). */
         reg_update_begin();
-        reg_remove_locked(d);
-        state_queue_delete(d->name);
+        if (d->state == DS_STOPPED && d->pid <= 0 && !d->removed) {
+            reg_remove_locked(d);
+            state_queue_delete(d->name);
+        }
         dom_put_locked(d);
         reg_update_end();
         api_error(rp, 500, "cannot save the domain config in %s", xconf.state_dir);
@@ -527,7 +531,12 @@ static void undefine_domain(ApiCall *c)
     /* One update: a define of the same name comes before (and is undone)
      * or after (and its files stay). */
     reg_update_begin();
-    if (!d->managed || d->removed) {
+    if (d->removed) {
+        reg_update_end();
+        api_error(c->rp, 404, "Domain '%s' does not exist.", d->name);
+        return;
+    }
+    if (!d->managed) {
         reg_update_end();
         api_error(c->rp, 409, "Domain '%s' is not managed; destroy it instead.", d->name);
         return;

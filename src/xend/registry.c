@@ -457,6 +457,21 @@ void dom_left_locked(Domain *d, int id, enum stop_reason why)
     pthread_cond_broadcast(&reg_cond);
 }
 
+enum stop_reason exit_record_reason(const char *s)
+{
+    static const struct { const char *name; enum stop_reason r; } reasons[] = {
+        { "poweroff", SR_POWEROFF }, { "reboot", SR_REBOOT }, { "crash", SR_CRASH },
+        { "destroyed", SR_DESTROYED }, { "saved", SR_SAVED }, { "migrated", SR_MIGRATED },
+    };
+    size_t n = s ? strcspn(s, " \n") : 0;
+
+    /* Cut to 6 bytes by a host crash, a reason still has 5 letters at least. */
+    for (size_t i = 0; n >= 5 && i < ARRAY_SIZE(reasons); i++)
+        if (n <= strlen(reasons[i].name) && !strncmp(s, reasons[i].name, n))
+            return reasons[i].r;
+    return SR_NONE;
+}
+
 enum dom_state dom_rest_state(const Domain *d)
 {
     return d->save_path[0] ? DS_SAVED : DS_STOPPED;

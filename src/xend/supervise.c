@@ -310,6 +310,7 @@ static int record_run(Domain *d, const Launch *l)
         pthread_mutex_unlock(&state_lock);
         if (r == 0)
             return 0;
+        usleep(100000);        /* a passing failure (a full disk being cleaned) */
     }
     return -1;
 }
@@ -894,7 +895,7 @@ static enum stop_reason parse_reason(const char *s)
 
 void sup_exited_while_away(Domain *d, int id, const char *why)
 {
-    enum stop_reason r = parse_reason(why);
+    enum stop_reason r = exit_record_reason(why);
 
     reg_update_begin();
     d->id = id;
@@ -1028,8 +1029,7 @@ static void read_exit_records(PollSet *ps)
 
         if (!ps->pfd[i].revents || !ps->exitp[i] || !(why = read_file(ps->exitp[i], &len)))
             continue;
-        why[strcspn(why, " \n")] = '\0';
-        ps->recorded[i] = parse_reason(why);
+        ps->recorded[i] = exit_record_reason(why);
         free(why);
     }
 }

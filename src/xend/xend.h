@@ -201,6 +201,11 @@ void dom_apply_query_locked(Domain *d, json_t *result);
  * config too (the destination keeps it managed). Emits "saved" or
  * "migrated". */
 void dom_left_locked(Domain *d, int id, enum stop_reason why);
+/* Why a VMM ended, from its exit record (xeno-vmm's PATH.exit:
+ * "poweroff\n"...): the VMM writes the reason over "crash\n" in place, so
+ * a host crash in the middle can leave it cut to 6 bytes ("powero"),
+ * which still names one reason alone. SR_NONE if it names none. */
+enum stop_reason exit_record_reason(const char *text);
 /* The state of a domain that does not run: saved (it has a save file to
  * restore) or stopped. */
 enum dom_state dom_rest_state(const Domain *d);

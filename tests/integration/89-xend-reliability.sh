@@ -53,7 +53,7 @@ cat >"$FAKE" <<'PY'
 #!/usr/bin/env python3
 """A stand-in for `xeno-vmm --control PATH --no-console [--name N] CONFIG`
 (docs/protocols.md §1) that runs no guest. Like xeno-vmm it writes
-PATH.exit ("crash" at start, the reason at the end, fixed length). Config
+PATH.exit ("crash" at start, the reason written over it at the end). Config
 hints in `extra`: "noevent" sends no "stopped" event (a re-attached xend
 then has only the exit record)."""
 import json, os, re, selectors, socket, sys, time
@@ -82,9 +82,9 @@ def key(k, d):
 extra = key("extra", "")
 memory = int(key("memory", "64"))
 name = name or key("name", "?")
-def record(why):
+def record(why):    # as xeno-vmm: created saying "crash", rewritten in place
     with open(ctl + ".exit", "r+" if os.path.exists(ctl + ".exit") else "w") as f:
-        f.write(why.ljust(9) + "\n"); f.flush(); os.fsync(f.fileno())
+        f.write(why + "\n"); f.flush(); os.fsync(f.fileno())
 record("crash")
 state, balloon, t0 = "running", memory, time.monotonic()
 for p in (ctl, ctl + ".console"):

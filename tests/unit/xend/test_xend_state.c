@@ -257,7 +257,7 @@ static void test_exit_record_while_away(void **state)
 {
     (void)state;
     run_record(3, dead_pid());
-    put("run/3.sock.exit", "poweroff \n");
+    put("run/3.sock.exit", "powero");     /* cut short by a host crash */
     state_load_all();
     assert_int_equal(away_calls, 1);
     assert_string_equal(away_why, "poweroff");
@@ -290,6 +290,26 @@ static void test_recycled_pid_left_alone(void **state)
     waitpid(other, NULL, 0);
 }
 
+/* Exit records: whole, padded, cut short by a host crash, garbage. */
+static void test_exit_record_reason(void **state)
+{
+    (void)state;
+    assert_int_equal(exit_record_reason("poweroff\n"), SR_POWEROFF);
+    assert_int_equal(exit_record_reason("reboot\n"), SR_REBOOT);
+    assert_int_equal(exit_record_reason("crash\n"), SR_CRASH);
+    assert_int_equal(exit_record_reason("destroyed\n"), SR_DESTROYED);
+    assert_int_equal(exit_record_reason("saved\n"), SR_SAVED);
+    assert_int_equal(exit_record_reason("migrated"), SR_MIGRATED);
+    assert_int_equal(exit_record_reason("poweroff \n"), SR_POWEROFF);
+    assert_int_equal(exit_record_reason("powero"), SR_POWEROFF);     /* cut to "crash\n"'s size */
+    assert_int_equal(exit_record_reason("destro"), SR_DESTROYED);
+    assert_int_equal(exit_record_reason("migrat"), SR_MIGRATED);
+    assert_int_equal(exit_record_reason("pow"), SR_NONE);
+    assert_int_equal(exit_record_reason("powerful\n"), SR_NONE);
+    assert_int_equal(exit_record_reason(""), SR_NONE);
+    assert_int_equal(exit_record_reason(NULL), SR_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_temps_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exit_record_while_away, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recycled_pid_left_alone, setup, teardown),
+        cmocka_unit_test(test_exit_record_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
