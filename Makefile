@@ -12,10 +12,12 @@ FUZZ_BUILD ?= build-fuzz
 GUEST_OUT  ?= $(BUILD)/guest
 VMM        := $(BUILD)/src/vmm/xeno-vmm
 
-# ThreadSanitizer: only xend and its unit tests (tests/run.sh, "tsan").
+# ThreadSanitizer: only xend and its unit tests, its libvirt server's
+# included (tests/run.sh, "tsan").
 TSAN_TARGETS := src/xend/xend tests/unit/xend/test_xend_api \
                 tests/unit/xend/test_xend_reliability tests/unit/xend/test_xend_vmmctl \
-                tests/unit/xend/test_xend_state
+                tests/unit/xend/test_xend_state tests/unit/xend/test_xend_reloc \
+                tests/unit/libvirt/test_libvirt_rpc
 
 .PHONY: all deps build guest run check unit asan tsan fuzz isa bench bench-cpu clean
 

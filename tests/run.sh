@@ -71,7 +71,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 # with test VMMs), built with ThreadSanitizer: any report fails.
 echo "== xend under ThreadSanitizer"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-units=$(find "$TSAN_BUILD"/tests/unit/xend -name "test_*" -type f -executable 2>/dev/null | sort)
+units=$(find "$TSAN_BUILD"/tests/unit -name "test_*" -type f -executable 2>/dev/null | sort)
 [ -n "$units" ] || missing "tsan" "no xend unit tests in $TSAN_BUILD (make tsan)"
 for t in $units; do
     run_one "tsan/$(basename "$t")" "$t"
