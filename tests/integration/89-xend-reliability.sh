@@ -166,17 +166,25 @@ for g in s1 s2 s3; do
 done
 spid=$(jpid "$("$XM" domid s2)")
 kill -STOP "$spid"
-t=$(date +%s%N)
-run list
-ms=$(( ($(date +%s%N) - t) / 1000000 ))
-[ "$RC" = 0 ] || bad "xm list with a stopped VMM: rc=$RC $ERR"
-[ "$ms" -lt 1000 ] || bad "xm list took $ms ms with a stopped VMM"
-st=$(echo "$OUT" | awk '$1 == "s2" { print $5 }')
-[ "$st" = u----- ] || bad "stopped VMM listed as '$st', not u-----: $OUT"
-for g in s1 s3; do
-    st=$(echo "$OUT" | awk -v g=$g '$1 == g { print $5 }')
-    [ "$st" = r----- ] || bad "$g listed as '$st' beside a stopped VMM"
+# One list must show it all; a host so loaded that a healthy test VMM takes
+# over 500 ms to answer gets two more tries.
+for attempt in 1 2 3; do
+    why=
+    t=$(date +%s%N)
+    run list
+    ms=$(( ($(date +%s%N) - t) / 1000000 ))
+    [ "$RC" = 0 ] || why="rc=$RC $ERR"
+    [ "$ms" -lt 1000 ] || why="$why; took $ms ms"
+    st=$(echo "$OUT" | awk '$1 == "s2" { print $5 }')
+    [ "$st" = u----- ] || why="$why; the stopped VMM listed as '$st'"
+    for g in s1 s3; do
+        st=$(echo "$OUT" | awk -v g=$g '$1 == g { print $5 }')
+        [ "$st" = r----- ] || why="$why; $g listed as '$st'"
+    done
+    [ -z "$why" ] && break
+    echo "list with a stopped VMM, try $attempt: $why"
 done
+[ -z "$why" ] || bad "xm list with a stopped VMM: $why: $OUT"
 kill -CONT "$spid"
 wait_field s2 5 r----- 50 || bad "s2 not running again after SIGCONT: $("$XM" list s2 2>&1)"
 echo "stopped VMM: xm list in $ms ms ($((SECONDS - T0)) s)"
