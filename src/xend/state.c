@@ -339,7 +339,7 @@ static int reattach_one(const char *path, int *max_id)
 {
     json_error_t jerr;
     json_t *j = json_load_file(path, 0, &jerr);
-    json_int_t id = -1, pid = -1;
+    json_int_t id = -1, pid = -1, start_time = 0;
     const char *sock, *name, *uuid;
     char cfgp[PATH_MAX], err[1024], *text = NULL;
     size_t tlen;
@@ -408,7 +408,8 @@ static int reattach_one(const char *path, int *max_id)
             dom_put(d);     /* a fresh domain's reference went to the registry */
         goto out;
     }
-    if (d->pid > 0 || sup_attach(d, (int)id, (pid_t)pid, pidfd, sock) < 0) {
+    json_unpack(j, "{s?I}", "start_time", &start_time);
+    if (d->pid > 0 || sup_attach(d, (int)id, (pid_t)pid, pidfd, sock, (time_t)start_time) < 0) {
         log_warn("domain %s (id %d): cannot re-attach to VMM pid %d", name, (int)id, (int)pid);
         dom_put(d);
         goto out_keep;

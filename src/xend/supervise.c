@@ -534,7 +534,7 @@ int sup_start(Domain *d, char *err, size_t errlen)
     return sup_start_opts(d, NULL, err, errlen);
 }
 
-int sup_attach(Domain *d, int id, pid_t pid, int pidfd, const char *sock)
+int sup_attach(Domain *d, int id, pid_t pid, int pidfd, const char *sock, time_t start_time)
 {
     char err[256];
     json_t *res = NULL;
@@ -561,6 +561,7 @@ int sup_attach(Domain *d, int id, pid_t pid, int pidfd, const char *sock)
     snprintf(d->sock, sizeof(d->sock), "%s", sock);
     d->started_ns = clock_ns();
     d->unresponsive = silent;
+    d->start_time = start_time;
     dom_apply_query_locked(d, res);
     if (!silent) {
         json_t *up = json_object_get(res, "uptime_ns");

@@ -271,8 +271,9 @@ int sup_wait_stopped(Domain *d, uint64_t run_seq, int timeout_ms);
 void sup_sample(Domain *d);
 void sup_sample_ms(Domain *d, int timeout_ms);
 /* Re-attach to a VMM left by a previous xend (pidfd: its pidfd, which
- * the domain takes on success). */
-int sup_attach(Domain *d, int id, pid_t pid, int pidfd, const char *sock);
+ * the domain takes on success; start_time: the run record's, for a VMM
+ * that does not answer). */
+int sup_attach(Domain *d, int id, pid_t pid, int pidfd, const char *sock, time_t start_time);
 /* Processes are signalled through pidfds only, so that a recycled pid is
  * never hit: pidfd_open(2) and pidfd_send_signal(2) (sig 0: is it alive).
  * -1 with errno on failure. */
