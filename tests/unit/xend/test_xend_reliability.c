@@ -18,8 +18,8 @@
 #include "common/util.h"
 #include "xend.h"
 
-/* xend_stubs.c: the in-memory state dir. */
-extern bool stub_state_fail;
+/* xend_stubs.c: the in-memory state dir, hung fake VMMs. */
+extern bool stub_state_fail, stub_hangs;
 const char *stub_config_of(const char *name);
 
 static int req(const char *method, const char *path, const char *body, json_t **out)
@@ -135,6 +135,7 @@ static void test_list_hung_vmm(void **state)
     double t0;
 
     (void)state;
+    __atomic_store_n(&stub_hangs, true, __ATOMIC_RELAXED);
     for (i = 0; i < ARRAY_SIZE(names); i++) {
         char body[128];
         snprintf(body, sizeof(body), "{\"config\": \"name = \\\"%s\\\"\\n\"}", names[i]);
@@ -151,6 +152,7 @@ static void test_list_hung_vmm(void **state)
         assert_string_equal(str(v, "state"), strncmp(n, "hang", 4) ? "running" : "unresponsive");
     }
     json_decref(arr);
+    __atomic_store_n(&stub_hangs, false, __ATOMIC_RELAXED);
 }
 
 /* A reference taken with reg_lookup keeps the domain readable after it is

@@ -113,15 +113,18 @@ int sup_wait_stopped(Domain *d, uint64_t run_seq, int timeout_ms)
     return r;
 }
 
-/* Sampling: the fake VMM of a domain named "hang..." does not answer (it
+/* Sampling: with stub_hangs set (by the tests that want it, not the fuzz
+ * targets), the fake VMM of a domain named "hang..." does not answer (it
  * takes the whole timeout); the others answer at once. */
+bool stub_hangs;
+
 void sup_sample_ms(Domain *d, int timeout_ms)
 {
     bool hang, live;
     uint64_t seq;
 
     pthread_mutex_lock(&reg_lock);
-    hang = !strncmp(d->name, "hang", 4);
+    hang = __atomic_load_n(&stub_hangs, __ATOMIC_RELAXED) && !strncmp(d->name, "hang", 4);
     live = d->pid > 0 && (d->state == DS_RUNNING || d->state == DS_PAUSED);
     seq = d->run_seq;
     pthread_mutex_unlock(&reg_lock);
