@@ -7,11 +7,19 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 GUEST_OUT  ?= $(BUILD)/guest
 VMM        := $(BUILD)/src/vmm/xeno-vmm
 
-.PHONY: all deps build guest run check unit asan fuzz isa bench bench-cpu clean
+# ThreadSanitizer: only xend and its unit tests, its libvirt server's
+# included (tests/run.sh, "tsan").
+TSAN_TARGETS := src/xend/xend tests/unit/xend/test_xend_api \
+                tests/unit/xend/test_xend_reliability tests/unit/xend/test_xend_vmmctl \
+                tests/unit/xend/test_xend_state tests/unit/xend/test_xend_reloc \
+                tests/unit/libvirt/test_libvirt_rpc
+
+.PHONY: all deps build guest run check unit asan tsan fuzz isa bench bench-cpu clean
 
 all: build
 
@@ -33,6 +41,12 @@ asan: deps $(ASAN_BUILD)/build.ninja
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --wrap-mode=nodownload -Dfuzz=true -Db_lundef=false -Dguest_dir=$(abspath $(GUEST_OUT))
 
+$(TSAN_BUILD)/build.ninja:
+	meson setup $(TSAN_BUILD) --wrap-mode=nodownload -Db_sanitize=thread -Db_lundef=false -Dc_args=-Wno-tsan -Dguest_dir=$(abspath $(GUEST_OUT))
+
+tsan: deps $(TSAN_BUILD)/build.ninja
+	ninja -C $(TSAN_BUILD) $(TSAN_TARGETS)
+
 fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 
@@ -45,7 +59,7 @@ isa: build
 run: build guest
 	$(VMM)
 
-check: build asan fuzz guest isa
+check: build asan tsan fuzz guest isa
 	bash tests/run.sh
 
 bench: build guest
@@ -58,4 +72,4 @@ bench-cpu: build guest
 	bash bench/cpu.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

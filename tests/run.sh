@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${BUILD:-build}
 ASAN_BUILD=${ASAN_BUILD:-build-asan}
+TSAN_BUILD=${TSAN_BUILD:-build-tsan}
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 export XENO_VMM=$ROOT/$BUILD/src/vmm/xeno-vmm
@@ -65,6 +66,23 @@ for t in $units; do
     run_one "asan/$(basename "$t")" "$t"
 done
 unset ASAN_OPTIONS UBSAN_OPTIONS
+
+# xend's unit tests, and a real xend under load (89-xend-reliability.sh
+# with test VMMs), built with ThreadSanitizer: any report fails.
+echo "== xend under ThreadSanitizer"
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+units=$(find "$TSAN_BUILD"/tests/unit -name "test_*" -type f -executable 2>/dev/null | sort)
+[ -n "$units" ] || missing "tsan" "no xend unit tests in $TSAN_BUILD (make tsan)"
+for t in $units; do
+    run_one "tsan/$(basename "$t")" "$t"
+done
+if [ -x "$TSAN_BUILD/src/xend/xend" ]; then
+    run_one "tsan/xend-concurrency" env XEND_TSAN=1 XEND="$ROOT/$TSAN_BUILD/src/xend/xend" \
+        timeout 300 bash tests/integration/89-xend-reliability.sh
+else
+    missing "tsan/xend" "no xend in $TSAN_BUILD (make tsan)"
+fi
+unset TSAN_OPTIONS
 
 # An ISA test's exit status is the number of its failing check: any
 # non-zero status, 77 included, is a failure.

@@ -191,6 +191,8 @@ typedef enum xeno_domain_state {
     XENO_STATE_SAVED,           /* a managed domain saved (xeno_domain_managed_save
                                  * or xeno_domain_save): start restores it */
     XENO_STATE_INCOMING,        /* arriving by migration, not running here yet */
+    XENO_STATE_UNRESPONSIVE,    /* running, but its VMM did not answer xend's last
+                                 * query in time (stopped or hung) */
 } xeno_domain_state;
 
 typedef struct xeno_domain_info {

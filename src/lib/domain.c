@@ -11,6 +11,7 @@ static const char *const state_names[] = {
     [XENO_STATE_SHUTDOWN] = "shutdown", [XENO_STATE_CRASHED] = "crashed",
     [XENO_STATE_DYING] = "dying",       [XENO_STATE_STOPPED] = "stopped",
     [XENO_STATE_SAVED] = "saved",       [XENO_STATE_INCOMING] = "incoming",
+    [XENO_STATE_UNRESPONSIVE] = "unresponsive",
 };
 
 const char *xeno_domain_state_name(xeno_domain_state s)

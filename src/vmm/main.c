@@ -103,9 +103,12 @@ static int check_readable(const char *what, const char *path)
  * running when this VMM exited (its exit status is lost then): it applies
  * on_poweroff / on_reboot / on_crash when it comes back. The file is made
  * before the sandbox locks the VMM down (no files can be created after
- * that) saying "crash", what a VMM that is killed leaves behind, and the
- * real reason is written over it at the end. Every reason is at least as
- * long as "crash\n", so the one write at offset 0 replaces it whole.
+ * that) saying "crash", what a VMM that is killed leaves behind, and
+ * synced with its directory; the real reason is written over it at the
+ * end. Every reason is at least as long as "crash\n", so the one write at
+ * offset 0 replaces it whole; a host crash in the middle can leave the new
+ * reason cut to the old size, 6 bytes, which still names one reason alone
+ * (xend reads a record by its first letters).
  * Returns the file's descriptor, or -1 (then there is no record). */
 static int exit_record_open(const char *control_path)
 {
@@ -120,6 +123,17 @@ static int exit_record_open(const char *control_path)
         close(fd);
         unlink(path);
         return -1;
+    }
+    if (fd >= 0) {
+        char *slash = strrchr(path, '/');
+        int dfd;
+
+        if (slash)
+            *slash = '\0';
+        if ((dfd = open(slash ? path : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
     }
     return fd;
 }

@@ -23,6 +23,7 @@
 #define VMM_TIMEOUT_MS   5000
 #define AGENT_TIMEOUT_MS 30000   /* commands the VMM relays to the guest agent */
 #define SHUTDOWN_WAIT_S  60
+#define LIST_SAMPLE_MS   500     /* a VMM silent this long is listed unresponsive */
 #define MAX_OVERRIDES    64
 #define MAX_KEY          128
 #define MAX_SEGMENTS     4       /* after /v1/ */
@@ -344,8 +345,7 @@ static void list_domains(ApiCall *c)
     pthread_mutex_lock(&reg_lock);
     n = reg_snapshot_locked(&all);
     pthread_mutex_unlock(&reg_lock);
-    for (size_t i = 0; i < n; i++)
-        sup_sample(all[i]);
+    dom_sample_all(all, n, LIST_SAMPLE_MS);
 
     json_array_append_new(arr, dom0_to_json());
     pthread_mutex_lock(&reg_lock);
@@ -434,9 +434,12 @@ static int create_args(json_t *body, CreateArgs *a, ApiReply *rp)
     return 0;
 }
 
-/* The domain a describes, added to the registry. Returns it with a
+/* The domain a describes, added to the registry and, managed, its config
+ * (and autostart mark) written in the state dir in the same update, so
+ * that an undefine of the name cannot come between. Returns it with a
  * reference for the caller (besides the registry's), or NULL after
- * replying 400 (bad config) or 409 (name or uuid taken). */
+ * replying 400 (bad config), 409 (name or uuid taken) or 500 (the
+ * config cannot be saved: nothing is registered). */
 static Domain *register_domain(const CreateArgs *a, ApiReply *rp)
 {
     char err[1024];
@@ -454,17 +457,34 @@ static Domain *register_domain(const CreateArgs *a, ApiReply *rp)
     }
     d->managed = a->managed;
     d->autostart = a->autostart;
-    pthread_mutex_lock(&reg_lock);
+    reg_update_begin();
     clash = reg_find_name_locked(d->name);
     if (clash || reg_add_locked(d) < 0) {
-        pthread_mutex_unlock(&reg_lock);
+        reg_update_end();
         api_error(rp, 409, clash ? "Domain '%s' already exists." :
                   "a domain with uuid %s already exists", clash ? d->name : d->uuid);
         dom_put(d);
         return NULL;
     }
     dom_get(d);
-    pthread_mutex_unlock(&reg_lock);
+    if (a->managed) {
+        state_queue_config(d->name, d->config);
+        if (a->autostart)
+            state_queue_autostart(d->name, true);
+    }
+    if (reg_update_end() < 0) {
+        /* Undone, unless a start got to it meanwhile: a running domain
+         * stays (its config is in memory; the log says the rest). */
+        reg_update_begin();
+        if (d->state == DS_STOPPED && d->pid <= 0 && !d->removed) {
+            reg_remove_locked(d);
+            state_queue_delete(d->name);
+        }
+        dom_put_locked(d);
+        reg_update_end();
+        api_error(rp, 500, "cannot save the domain config in %s", xconf.state_dir);
+        return NULL;
+    }
     return d;
 }
 
@@ -479,18 +499,7 @@ static void unregister_domain(Domain *d, bool keep_managed)
     pthread_mutex_unlock(&reg_lock);
 }
 
-/* A managed domain's config (and autostart mark) in the state dir; -1
- * after replying 500. */
-static int persist_domain(Domain *d, bool autostart, ApiReply *rp)
-{
-    if (state_save_domain(d) < 0 || (autostart && state_set_autostart(d->name, true) < 0)) {
-        api_error(rp, 500, "cannot save the domain config in %s", xconf.state_dir);
-        return -1;
-    }
-    return 0;
-}
-
-/* POST /v1/domains: validate, register, persist (managed), start. */
+/* POST /v1/domains: validate, register and persist (managed), start. */
 static void create_domain(ApiCall *c)
 {
     CreateArgs a;
@@ -502,10 +511,6 @@ static void create_domain(ApiCall *c)
     a.full_access = c->rq->local_root;
     if (!(d = register_domain(&a, c->rp)))
         return;
-    if (a.managed && persist_domain(d, a.autostart, c->rp) < 0) {
-        unregister_domain(d, false);
-        return;
-    }
     if (a.managed)
         lv_hook_defined(d->name, d->uuid, true);    /* libvirt: DEFINED event */
     if (a.start && start_domain(d, a.paused, err, sizeof(err)) < 0) {
@@ -534,20 +539,28 @@ static void undefine_domain(ApiCall *c)
     Domain *d = c->d;
     json_t *j;
 
-    pthread_mutex_lock(&reg_lock);
+    /* One update: a define of the same name comes before (and is undone)
+     * or after (and its files stay). */
+    reg_update_begin();
+    if (d->removed) {
+        reg_update_end();
+        api_error(c->rp, 404, "Domain '%s' does not exist.", d->name);
+        return;
+    }
     if (!d->managed) {
-        pthread_mutex_unlock(&reg_lock);
+        reg_update_end();
         api_error(c->rp, 409, "Domain '%s' is not managed; destroy it instead.", d->name);
         return;
     }
     if ((d->state != DS_STOPPED && d->state != DS_SAVED) || d->pid > 0) {
-        pthread_mutex_unlock(&reg_lock);
+        reg_update_end();
         api_error(c->rp, 409, "Domain '%s' is running; shut it down first.", d->name);
         return;
     }
     reg_remove_locked(d);
-    pthread_mutex_unlock(&reg_lock);
-    state_delete_domain(d->name);
+    state_queue_delete(d->name);
+    if (reg_update_end() < 0)
+        log_warn("domain %s: its files in %s may not all be gone", d->name, xconf.state_dir);
     lv_hook_defined(d->name, d->uuid, false);       /* libvirt: UNDEFINED event */
     j = json_pack("{s:s,s:b}", "name", d->name, "deleted", 1);
     reply_json(c->rp, 200, j);
@@ -674,37 +687,47 @@ static char *config_with_maxmem(const char *config, long long max)
 }
 
 /* mem-max: the domain's limit; a managed domain keeps it in its stored
- * config (as xm mem-max did). -1 after replying. */
+ * config (as xm mem-max did). The new config is written first, under the
+ * state lock (no other config change between), and the domain changes
+ * only once it is on disk: a failed save changes nothing. -1 after
+ * replying. */
 static int set_max_mem(ApiCall *c, long long max)
 {
     Domain *d = c->d;
-    char *nc;
+    char *nc = NULL;
+    bool managed;
+    int st = 0;
 
+    pthread_mutex_lock(&state_lock);
     pthread_mutex_lock(&reg_lock);
+    managed = d->managed && !d->removed;
     if ((uint64_t)max < d->mem_mib) {
-        pthread_mutex_unlock(&reg_lock);
         api_error(c->rp, 400, "max_mib (%lld) is less than the current memory (%llu MiB)",
                   max, (unsigned long long)d->mem_mib);
-        return -1;
-    }
-    d->maxmem_mib = (uint64_t)max;
-    if (d->managed) {
-        if (!(nc = config_with_maxmem(d->config, max))) {
-            pthread_mutex_unlock(&reg_lock);
-            api_error(c->rp, 500, "out of memory");
-            return -1;
-        }
-        free(d->config);
-        d->config = nc;
-        if (state_save_domain(d) < 0) {
-            pthread_mutex_unlock(&reg_lock);
-            api_error(c->rp, 500, "cannot save the configuration of '%s' in %s", d->name,
-                      xconf.state_dir);
-            return -1;
-        }
+        st = 400;
+    } else if (managed && !(nc = config_with_maxmem(d->config, max))) {
+        api_error(c->rp, 500, "out of memory");
+        st = 500;
     }
     pthread_mutex_unlock(&reg_lock);
-    return 0;
+    if (!st && nc && state_save_config(d->name, nc) < 0) {
+        api_error(c->rp, 500, "cannot save the configuration of '%s' in %s", d->name,
+                  xconf.state_dir);
+        st = 500;
+    }
+    if (!st) {
+        pthread_mutex_lock(&reg_lock);
+        d->maxmem_mib = (uint64_t)max;
+        if (nc) {
+            free(d->config);
+            d->config = nc;
+            nc = NULL;
+        }
+        pthread_mutex_unlock(&reg_lock);
+    }
+    pthread_mutex_unlock(&state_lock);
+    free(nc);
+    return st ? -1 : 0;
 }
 
 /* mem-set: the balloon target, up to the domain's limit. -1 after replying. */
@@ -791,20 +814,26 @@ static void act_autostart(ApiCall *c)
     }
     if (get_bool(c->body, "autostart", false, &on, c->rp) < 0)
         return;
+    /* As mem-max: on disk first, under the state lock, then in memory. */
+    pthread_mutex_lock(&state_lock);
     pthread_mutex_lock(&reg_lock);
-    managed = c->d->managed;
+    managed = c->d->managed && !c->d->removed;
     pthread_mutex_unlock(&reg_lock);
+    if (managed && state_set_autostart(c->d->name, on) < 0) {
+        pthread_mutex_unlock(&state_lock);
+        api_error(c->rp, 500, "cannot update the autostart mark in %s", xconf.state_dir);
+        return;
+    }
+    if (managed) {
+        pthread_mutex_lock(&reg_lock);
+        c->d->autostart = on;
+        pthread_mutex_unlock(&reg_lock);
+    }
+    pthread_mutex_unlock(&state_lock);
     if (!managed) {
         api_error(c->rp, 409, "only managed domains can be autostarted");
         return;
     }
-    if (state_set_autostart(c->d->name, on) < 0) {
-        api_error(c->rp, 500, "cannot update the autostart mark in %s", xconf.state_dir);
-        return;
-    }
-    pthread_mutex_lock(&reg_lock);
-    c->d->autostart = on;
-    pthread_mutex_unlock(&reg_lock);
     reply_domain(c->rp, 200, c->d);
 }
 
@@ -1107,11 +1136,7 @@ static int resolve_domain(ApiCall *c, const char *key)
             api_error(c->rp, 403, "Domain-0 has no %s", route_noun(rt));
         return rt->flags & ROUTE_DOM0 ? 0 : -1;
     }
-    pthread_mutex_lock(&reg_lock);
-    d = reg_find_locked(key);
-    if (d)
-        dom_get(d);
-    pthread_mutex_unlock(&reg_lock);
+    d = reg_lookup(key);
     if (!d) {
         api_error(c->rp, 404, "Domain '%s' does not exist.", key);
         return -1;

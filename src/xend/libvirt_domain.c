@@ -881,9 +881,9 @@ static int redefine(LvCall *c, Domain *d, const VmConfig *cfg, const char *text)
 
     if (!copy)
         return lv_error(&c->err, LV_ERR_NO_MEMORY, "domain config");
-    pthread_mutex_lock(&reg_lock);
+    reg_update_begin();
     if (d->removed) {
-        pthread_mutex_unlock(&reg_lock);
+        reg_update_end();
         free(copy);
         return lv_error(&c->err, LV_ERR_NO_DOMAIN, "domain '%s' went away", d->name);
     }
@@ -898,8 +898,8 @@ static int redefine(LvCall *c, Domain *d, const VmConfig *cfg, const char *text)
         d->vcpus = cfg->vcpus;
         d->maxvcpus = cfg->maxvcpus ? cfg->maxvcpus : cfg->vcpus;
     }
-    ok = state_save_domain(d) == 0;
-    pthread_mutex_unlock(&reg_lock);
+    state_queue_config(d->name, d->config);
+    ok = reg_update_end() == 0;
     if (!ok)
         return lv_error(&c->err, LV_ERR_OPERATION_FAILED, "cannot save the configuration of "
                         "'%s' in %s", d->name, xconf.state_dir);
@@ -1018,17 +1018,17 @@ static int drop_managed_save(LvCall *c, Domain *d)
     char file[PATH_MAX] = "", own[PATH_MAX];
     bool ok;
 
-    pthread_mutex_lock(&reg_lock);
+    reg_update_begin();
     ok = !live_locked(d) && d->pid <= 0;
     if (ok && d->state == DS_SAVED) {
         if (state_managed_save_path(own, sizeof(own), d->name) == 0 && !strcmp(own, d->save_path))
             snprintf(file, sizeof(file), "%s", d->save_path);
         d->save_path[0] = '\0';
         d->state = DS_STOPPED;
-        state_set_saved(d->name, NULL);
+        state_queue_saved(d->name, NULL);
         pthread_cond_broadcast(&reg_cond);
     }
-    pthread_mutex_unlock(&reg_lock);
+    reg_update_end();
     if (!ok)
         return lv_error(&c->err, LV_ERR_OPERATION_INVALID, "domain '%s' is running", d->name);
     if (file[0] && unlink(file) < 0 && errno != ENOENT)
@@ -1107,14 +1107,14 @@ static int make_transient(LvCall *c, Domain *d)
 {
     bool ok;
 
-    pthread_mutex_lock(&reg_lock);
+    reg_update_begin();
     ok = d->managed && live_locked(d);
     if (ok) {
         d->managed = false;
         d->autostart = false;
-        state_delete_domain(d->name);
+        state_queue_delete(d->name);
     }
-    pthread_mutex_unlock(&reg_lock);
+    reg_update_end();
     if (!ok)
         return lv_error(&c->err, LV_ERR_OPERATION_INVALID, "domain '%s' changed state", d->name);
     lv_event_lifecycle(d->name, d->uuid, -1, LVE_UNDEFINED, 0);
@@ -1756,7 +1756,8 @@ static void stats_record(XdrBuf *out, const DomView *v, unsigned stats)
     xdr_buf_free(&p);
 }
 
-/* Refresh the statistics of every running domain (a VMM query each). */
+/* Refresh the statistics of every running domain (a VMM query each, in
+ * parallel: a hung VMM costs one timeout). */
 static void sample_all(void)
 {
     Domain **all;
@@ -1765,10 +1766,9 @@ static void sample_all(void)
     pthread_mutex_lock(&reg_lock);
     n = reg_snapshot_locked(&all);
     pthread_mutex_unlock(&reg_lock);
-    for (size_t i = 0; i < n; i++) {
-        sup_sample(all[i]);
+    dom_sample_all(all, n, SUP_SAMPLE_MS);
+    for (size_t i = 0; i < n; i++)
         dom_put(all[i]);
-    }
     free(all);
 }
 

@@ -574,14 +574,17 @@ static int handle_message(LvConn *c, const LvHeader *h, uint8_t *payload, size_t
     }
 }
 
+/* The tests shorten it while client threads run. */
+static int idle_ms(void) { return __atomic_load_n(&frame_idle_ms, __ATOMIC_RELAXED); }
+
 /* Wait until fd is readable: for ever, or LV_FRAME_IDLE_MS (false when
  * nothing came). */
 static bool readable(int fd, bool forever)
 {
     struct pollfd p = { .fd = fd, .events = POLLIN };
-    int r;
+    int idle = forever ? -1 : idle_ms(), r;
 
-    while ((r = poll(&p, 1, forever ? -1 : frame_idle_ms)) < 0 && errno == EINTR)
+    while ((r = poll(&p, 1, idle)) < 0 && errno == EINTR)
         ;
     return r != 0;
 }
@@ -651,7 +654,7 @@ static int read_frame(LvConn *c, LvHeader *h, uint8_t **payload, size_t *plen)
     if ((r = read_full(c->fd, &word, 4, true)) < 0) {
         if (r == -3)
             log_info("libvirt client %u: a frame stalled for %d ms: disconnecting", c->id,
-                     frame_idle_ms);
+                     idle_ms());
         return -1;
     }
     if (lv_frame_length(word, &len, &e) < 0) {
@@ -667,7 +670,7 @@ static int read_frame(LvConn *c, LvHeader *h, uint8_t **payload, size_t *plen)
                      lv_frames_held() >> 20);
         if (r == -3)
             log_info("libvirt client %u: a frame stalled for %d ms: disconnecting", c->id,
-                     frame_idle_ms);
+                     idle_ms());
         return -1;
     }
     xdr_dec_init(&d, body, LV_HEADER_LEN);
@@ -777,7 +780,7 @@ int lv_serve_fd(int fd, bool readonly)
 
 void lv_set_frame_idle_ms(int ms)
 {
-    frame_idle_ms = ms;
+    __atomic_store_n(&frame_idle_ms, ms, __ATOMIC_RELAXED);   /* tests: client threads read it */
 }
 
 /* ---- listening ---- */

@@ -147,11 +147,14 @@ fail:
     return NULL;
 }
 
-void dom_get(Domain *d) { d->refs++; }
+/* The count is atomic so that a holder of a reference may take another
+ * without reg_lock; the last put is under reg_lock, as every lookup is,
+ * so nothing finds a domain being freed. */
+void dom_get(Domain *d) { __atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED); }
 
 void dom_put_locked(Domain *d)
 {
-    if (!d || --d->refs > 0)
+    if (!d || __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     free(d->config);
     free(d->cfg);
@@ -208,6 +211,18 @@ Domain *reg_find_locked(const char *key)
         if (!strcmp(d->name, key) || !strcasecmp(d->uuid, key))
             return d;
     return NULL;
+}
+
+Domain *reg_lookup(const char *key)
+{
+    Domain *d;
+
+    pthread_mutex_lock(&reg_lock);
+    d = reg_find_locked(key);
+    if (d)
+        dom_get(d);
+    pthread_mutex_unlock(&reg_lock);
+    return d;
 }
 
 int reg_add_locked(Domain *d)
@@ -272,7 +287,7 @@ int reg_alloc_id_locked(void)
 
     if (next_id <= 0)          /* 2^31 domains later: wrap past Domain-0 */
         next_id = 1;
-    state_save_next_id(next_id);
+    state_queue_next_id(next_id);
     return id;
 }
 
@@ -290,8 +305,8 @@ static const char *dom_state_name(const Domain *d)
     case DS_STOPPED:  return "stopped";
     case DS_SAVED:    return "saved";
     case DS_STARTING: return d->incoming ? "incoming" : "running";
-    case DS_RUNNING:  return d->blocked ? "blocked" : "running";
-    case DS_PAUSED:   return "paused";
+    case DS_RUNNING:  return d->unresponsive ? "unresponsive" : d->blocked ? "blocked" : "running";
+    case DS_PAUSED:   return d->unresponsive ? "unresponsive" : "paused";
     case DS_SHUTDOWN: return "shutdown";
     case DS_CRASHED:  return "crashed";
     case DS_DYING:    return "dying";
@@ -428,19 +443,33 @@ void dom_left_locked(Domain *d, int id, enum stop_reason why)
     d->incoming = false;
     if (why == SR_SAVED && d->managed && d->save_target[0]) {
         snprintf(d->save_path, sizeof(d->save_path), "%s", d->save_target);
-        if (state_set_saved(name, d->save_path) < 0)
-            log_err("domain %s: cannot record its save file %s", name, d->save_path);
+        state_queue_saved(name, d->save_path);
     }
     d->save_target[0] = '\0';
     d->state = dom_rest_state(d);
     if (why == SR_MIGRATED && d->managed) {
-        state_delete_domain(name);
+        state_queue_delete(name);
         d->managed = false;
     }
     if (!d->managed && !d->removed)
         reg_remove_locked(d);
     events_emit(why == SR_SAVED ? "saved" : "migrated", name, id);
     pthread_cond_broadcast(&reg_cond);
+}
+
+enum stop_reason exit_record_reason(const char *s)
+{
+    static const struct { const char *name; enum stop_reason r; } reasons[] = {
+        { "poweroff", SR_POWEROFF }, { "reboot", SR_REBOOT }, { "crash", SR_CRASH },
+        { "destroyed", SR_DESTROYED }, { "saved", SR_SAVED }, { "migrated", SR_MIGRATED },
+    };
+    size_t n = s ? strcspn(s, " \n") : 0;
+
+    /* Cut to 6 bytes by a host crash, a reason still has 5 letters at least. */
+    for (size_t i = 0; n >= 5 && i < ARRAY_SIZE(reasons); i++)
+        if (n <= strlen(reasons[i].name) && !strncmp(s, reasons[i].name, n))
+            return reasons[i].r;
+    return SR_NONE;
 }
 
 enum dom_state dom_rest_state(const Domain *d)
@@ -520,4 +549,142 @@ void dom_apply_query_locked(Domain *d, json_t *r)
         else if (!strcmp(json_string_value(v), "running"))
             d->state = DS_RUNNING;
     }
+}
+
+/* ---- persisted changes ---- */
+
+pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One file change of the state dir, queued under reg_lock. */
+typedef struct StateOp {
+    struct StateOp *next;
+    enum { SOP_NEXT_ID, SOP_CONFIG, SOP_DELETE, SOP_AUTOSTART, SOP_SAVED, SOP_REMOVE_RUN } kind;
+    char name[64];
+    char *text;                /* SOP_CONFIG: config text; SOP_SAVED: the file, or NULL */
+    int num;                   /* next id, run id, autostart on/off */
+} StateOp;
+
+/* The queue of the thread in an update (between reg_update_begin and
+ * reg_update_end; only that thread holds state_lock). */
+static __thread StateOp *q_head, **q_tail;
+static __thread bool q_updating;
+
+static int state_op_run(const StateOp *op)
+{
+    switch (op->kind) {
+    case SOP_NEXT_ID:    return state_save_next_id(op->num);
+    case SOP_CONFIG:     return state_save_config(op->name, op->text);
+    case SOP_DELETE:     return state_delete_domain(op->name);
+    case SOP_AUTOSTART:  return state_set_autostart(op->name, op->num);
+    case SOP_SAVED:      return state_set_saved(op->name, op->text);
+    case SOP_REMOVE_RUN: state_remove_run(op->num); return 0;
+    }
+    return -1;
+}
+
+static void state_queue(int kind, const char *name, const char *text, int num)
+{
+    StateOp *op = calloc(1, sizeof(*op));
+
+    if (!op || (text && !(op->text = strdup(text)))) {
+        log_err("out of memory: a state file change is lost");
+        free(op);
+        return;
+    }
+    op->kind = kind;
+    op->num = num;
+    if (name)
+        snprintf(op->name, sizeof(op->name), "%s", name);
+    if (!q_updating) {
+        /* Startup and the unit tests' fake VMM layer: no update runs. */
+        state_op_run(op);
+        free(op->text);
+        free(op);
+        return;
+    }
+    *q_tail = op;
+    q_tail = &op->next;
+}
+
+void state_queue_next_id(int next) { state_queue(SOP_NEXT_ID, NULL, NULL, next); }
+void state_queue_config(const char *name, const char *text) { state_queue(SOP_CONFIG, name, text, 0); }
+void state_queue_delete(const char *name) { state_queue(SOP_DELETE, name, NULL, 0); }
+void state_queue_autostart(const char *name, bool on) { state_queue(SOP_AUTOSTART, name, NULL, on); }
+void state_queue_saved(const char *name, const char *path) { state_queue(SOP_SAVED, name, path, 0); }
+void state_queue_remove_run(int id) { state_queue(SOP_REMOVE_RUN, NULL, NULL, id); }
+
+void reg_update_begin(void)
+{
+    pthread_mutex_lock(&state_lock);
+    pthread_mutex_lock(&reg_lock);
+    q_head = NULL;
+    q_tail = &q_head;
+    q_updating = true;
+}
+
+int reg_update_end(void)
+{
+    int r = 0;
+
+    q_updating = false;
+    pthread_mutex_unlock(&reg_lock);
+    while (q_head) {
+        StateOp *op = q_head;
+
+        q_head = op->next;
+        if (state_op_run(op) < 0)
+            r = -1;
+        free(op->text);
+        free(op);
+    }
+    q_tail = &q_head;
+    pthread_mutex_unlock(&state_lock);
+    return r;
+}
+
+void run_record_of_locked(const Domain *d, RunRecord *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = d->id;
+    r->pid = d->pid;
+    snprintf(r->sock, sizeof(r->sock), "%s", d->sock);
+    snprintf(r->name, sizeof(r->name), "%s", d->name);
+    snprintf(r->uuid, sizeof(r->uuid), "%s", d->uuid);
+    r->managed = d->managed;
+    r->start_time = d->start_time;
+}
+
+/* ---- sampling ---- */
+
+#define SAMPLE_THREADS 16
+
+typedef struct SampleWork {
+    Domain **all;
+    size_t n, next;            /* next: atomic */
+    int timeout_ms;
+} SampleWork;
+
+static void *sample_worker(void *arg)
+{
+    SampleWork *w = arg;
+    size_t i;
+
+    while ((i = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED)) < w->n)
+        sup_sample_ms(w->all[i], w->timeout_ms);
+    return NULL;
+}
+
+void dom_sample_all(Domain **all, size_t n, int timeout_ms)
+{
+    SampleWork w = { .all = all, .n = n, .timeout_ms = timeout_ms };
+    pthread_t t[SAMPLE_THREADS];
+    size_t nt = 0, want = n < SAMPLE_THREADS ? n : SAMPLE_THREADS;
+
+    /* This thread samples too; the others share what is left. */
+    for (; nt + 1 < want; nt++)
+        if (pthread_create(&t[nt], NULL, sample_worker, &w) != 0)
+            break;
+    sample_worker(&w);
+    for (size_t i = 0; i < nt; i++)
+        pthread_join(t[i], NULL);
 }

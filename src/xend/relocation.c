@@ -138,14 +138,16 @@ static void answer(RelocConn *c, const char *error)
 /* A managed domain that arrived stays managed here. */
 static void adopt_managed(Domain *d, const RelocRequest *req)
 {
-    pthread_mutex_lock(&reg_lock);
+    reg_update_begin();
     if (req->managed && !d->removed) {
         d->managed = true;
         d->autostart = req->autostart;
-        if (state_save_domain(d) < 0 || (req->autostart && state_set_autostart(d->name, true) < 0))
-            log_err("domain %s: cannot save its configuration in %s", d->name, xconf.state_dir);
+        state_queue_config(d->name, d->config);
+        if (req->autostart)
+            state_queue_autostart(d->name, true);
     }
-    pthread_mutex_unlock(&reg_lock);
+    if (reg_update_end() < 0)
+        log_err("domain %s: cannot save its configuration in %s", d->name, xconf.state_dir);
 }
 
 /* Run the migration in: the VMM, the proxy, the wait for the hand-over. */

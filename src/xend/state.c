@@ -7,6 +7,7 @@
  * The files xend writes (configs, run records, next-id, autostart marks)
  * are replaced atomically and durably (io_write_file_atomic): a crash
  * leaves the old version or the new, never a mix. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,27 @@ int state_init(void)
     return 0;
 }
 
+/* Make the removal of files in dir durable: a crash must not bring back a
+ * run record (its domain's on_* action would run twice) or an undefined
+ * domain. EINVAL: the file system cannot sync a directory. */
+static int sync_dir(const char *rel)
+{
+    char p[PATH_MAX];
+    int fd, r = 0;
+
+    if (state_path(p, sizeof(p), "%s", rel) < 0)
+        return -1;
+    fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fsync(fd) < 0 && errno != EINVAL) {
+        log_err("cannot sync %s: %s", p, strerror(errno));
+        r = -1;
+    }
+    close(fd);
+    return r;
+}
+
 /* Replace path with text, durably (temp, fsync, rename, fsync dir). */
 static int save_file(const char *path, const char *text, size_t len, mode_t mode)
 {
@@ -94,13 +116,13 @@ int state_save_next_id(int next)
     return save_file(p, text, strlen(text), 0644);
 }
 
-int state_save_domain(const Domain *d)
+int state_save_config(const char *name, const char *text)
 {
     char p[PATH_MAX];
 
-    if (state_path(p, sizeof(p), "domains/%s.cfg", d->name) < 0)
+    if (state_path(p, sizeof(p), "domains/%s.cfg", name) < 0)
         return -1;
-    return save_file(p, d->config, strlen(d->config), 0600);
+    return save_file(p, text, strlen(text), 0600);
 }
 
 int state_delete_domain(const char *name)
@@ -117,7 +139,8 @@ int state_delete_domain(const char *name)
         unlink(p);
     if (state_path(p, sizeof(p), "domains/%s.saved", name) == 0)
         unlink(p);
-    return 0;
+    sync_dir("save");
+    return sync_dir("domains");
 }
 
 int state_managed_save_path(char *buf, size_t size, const char *name)
@@ -133,7 +156,7 @@ int state_set_saved(const char *name, const char *path)
     if (state_path(p, sizeof(p), "domains/%s.saved", name) < 0)
         return -1;
     if (!path)
-        return unlink(p) == 0 || errno == ENOENT ? 0 : -1;
+        return (unlink(p) == 0 || errno == ENOENT) && sync_dir("domains") == 0 ? 0 : -1;
     if (asprintf(&line, "%s\n", path) < 0)
         return -1;
     r = save_file(p, line, strlen(line), 0600);
@@ -148,11 +171,11 @@ int state_set_autostart(const char *name, bool on)
     if (state_path(p, sizeof(p), "domains/%s.autostart", name) < 0)
         return -1;
     if (!on)
-        return unlink(p) == 0 || errno == ENOENT ? 0 : -1;
+        return (unlink(p) == 0 || errno == ENOENT) && sync_dir("domains") == 0 ? 0 : -1;
     return save_file(p, "", 0, 0600);
 }
 
-int state_write_run(const Domain *d)
+int state_write_run(const RunRecord *d)
 {
     char p[PATH_MAX], *text;
     json_t *j;
@@ -181,6 +204,7 @@ void state_remove_run(int id)
     for (size_t i = 0; i < ARRAY_SIZE(ext); i++)
         if (state_path(p, sizeof(p), "run/%d.%s", id, ext[i]) == 0)
             unlink(p);
+    sync_dir("run");
 }
 
 char *state_read_log(const char *name, size_t max)
@@ -322,13 +346,13 @@ static int reattach_one(const char *path, int *max_id)
 {
     json_error_t jerr;
     json_t *j = json_load_file(path, 0, &jerr);
-    json_int_t id = -1, pid = -1;
+    json_int_t id = -1, pid = -1, start_time = 0;
     const char *sock, *name, *uuid;
     char cfgp[PATH_MAX], err[1024], *text = NULL;
     size_t tlen;
     Domain *d;
     bool fresh = false, gone;
-    int ret = -1;
+    int ret = -1, pidfd = -1;
 
     if (json_unpack(j, "{s:I,s:I,s:s,s:s,s:s}", "id", &id, "pid", &pid, "sock", &sock,
                     "name", &name, "uuid", &uuid) < 0 || id <= 0 || id >= INT32_MAX ||
@@ -338,7 +362,15 @@ static int reattach_one(const char *path, int *max_id)
     }
     if ((int)id >= *max_id)
         *max_id = (int)id + 1;
-    gone = !pid_serves((pid_t)pid, sock);
+    /* The pidfd first, then the check that the pid serves sock, then that
+     * the pidfd's process still lives: then the process checked is the
+     * pidfd's, not another one given a recycled pid. */
+    pidfd = sup_pidfd_open((pid_t)pid);
+    gone = pidfd < 0 || !pid_serves((pid_t)pid, sock) || sup_pidfd_signal(pidfd, 0) < 0;
+    if (gone && pidfd >= 0) {
+        close(pidfd);
+        pidfd = -1;
+    }
     pthread_mutex_lock(&reg_lock);
     d = reg_find_name_locked(name);
     if (d)
@@ -364,7 +396,7 @@ static int reattach_one(const char *path, int *max_id)
         snprintf(exitp, sizeof(exitp), "%s.exit", sock);
         why = read_file(exitp, &wl);
         if (why)
-            why[strcspn(why, "\n")] = '\0';
+            why[strcspn(why, " \n")] = '\0';
         log_info("domain %s (id %d): its VMM ended while xend was away (%s)", name, (int)id,
                  why ? why : "no exit record: crash");
         if (fresh) {
@@ -383,11 +415,13 @@ static int reattach_one(const char *path, int *max_id)
             dom_put(d);     /* a fresh domain's reference went to the registry */
         goto out;
     }
-    if (d->pid > 0 || sup_attach(d, (int)id, (pid_t)pid, sock) < 0) {
+    json_unpack(j, "{s?I}", "start_time", &start_time);
+    if (d->pid > 0 || sup_attach(d, (int)id, (pid_t)pid, pidfd, sock, (time_t)start_time) < 0) {
         log_warn("domain %s (id %d): cannot re-attach to VMM pid %d", name, (int)id, (int)pid);
         dom_put(d);
         goto out_keep;
     }
+    pidfd = -1;                /* the domain's now */
     if (fresh) {
         pthread_mutex_lock(&reg_lock);
         if (reg_add_locked(d) < 0) {
@@ -408,9 +442,49 @@ out:
     else
         unlink(path);
 out_keep:
+    if (pidfd >= 0)
+        close(pidfd);
     free(text);
     json_decref(j);
     return ret;
+}
+
+/* "FILE.tmp.XXXXXXXX": io_write_file_atomic's temporary file, which an
+ * xend killed before its rename leaves behind. */
+static bool is_temp_name(const char *n)
+{
+    size_t len = strlen(n);
+
+    if (len <= 13 || strncmp(n + len - 13, ".tmp.", 5))
+        return false;
+    for (size_t i = len - 8; i < len; i++)
+        if (!isxdigit((unsigned char)n[i]))
+            return false;
+    return true;
+}
+
+/* Remove the temporary files of writes that never completed (xend was
+ * killed): their files are still the old version. rel NULL: the state
+ * dir itself. */
+static void remove_stale_temps(const char *rel)
+{
+    char dir[PATH_MAX], p[PATH_MAX + 256];
+    struct dirent *e;
+    DIR *dp;
+
+    if (!rel)
+        snprintf(dir, sizeof(dir), "%s", xconf.state_dir);
+    else if (state_path(dir, sizeof(dir), "%s", rel) < 0)
+        return;
+    if (!(dp = opendir(dir)))
+        return;
+    while ((e = readdir(dp)))
+        if (is_temp_name(e->d_name)) {
+            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+            if (unlink(p) == 0)
+                log_info("removed %s, an interrupted write", p);
+        }
+    closedir(dp);
 }
 
 void state_load_all(void)
@@ -418,8 +492,12 @@ void state_load_all(void)
     char dir[PATH_MAX], p[PATH_MAX];
     struct dirent *e;
     DIR *dp;
-    int max_id = state_load_next_id();
+    int max_id;
 
+    remove_stale_temps(NULL);
+    remove_stale_temps("domains");
+    remove_stale_temps("run");
+    max_id = state_load_next_id();
     load_managed();
     if (state_path(dir, sizeof(dir), "run") == 0 && (dp = opendir(dir))) {
         /* First every recorded id, so that no domain started while we
@@ -446,11 +524,11 @@ void state_load_all(void)
         }
         closedir(dp);
     }
-    pthread_mutex_lock(&reg_lock);
+    reg_update_begin();
     if (reg_next_id_locked() < max_id)
         reg_set_next_id_locked(max_id);
-    state_save_next_id(reg_next_id_locked());
-    pthread_mutex_unlock(&reg_lock);
+    state_queue_next_id(reg_next_id_locked());
+    reg_update_end();
 }
 
 static void *autostart_thread(void *arg)

@@ -39,9 +39,21 @@
 static int wake_pipe[2] = { -1, -1 };
 static int sig_fd = -1;
 
-static int pidfd_open_(pid_t pid)
+int sup_pidfd_open(pid_t pid)
 {
     return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int sup_pidfd_signal(int pidfd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* Kill the running VMM of d (reg_lock held). */
+static void kill_vmm_locked(Domain *d)
+{
+    if (d->pid > 0 && d->pidfd >= 0 && sup_pidfd_signal(d->pidfd, SIGKILL) < 0 && errno != ESRCH)
+        log_warn("domain %s: cannot kill VMM pid %d: %s", d->name, (int)d->pid, strerror(errno));
 }
 
 /* Make the supervision loop look at the registry again. */
@@ -107,9 +119,9 @@ static int reserve_instance(Domain *d, Launch *l, char *err, size_t errlen)
 {
     SupLaunch *p = l->pub;
 
-    pthread_mutex_lock(&reg_lock);
+    reg_update_begin();        /* the next-id file */
     if ((d->state != DS_STOPPED && d->state != DS_SAVED) || d->pid > 0 || d->removed) {
-        pthread_mutex_unlock(&reg_lock);
+        reg_update_end();
         snprintf(err, errlen, "Domain '%s' is already running.", d->name);
         return -1;
     }
@@ -119,7 +131,7 @@ static int reserve_instance(Domain *d, Launch *l, char *err, size_t errlen)
         state_path(l->cfgpath, sizeof(l->cfgpath), "run/%d.cfg", p->id) < 0 ||
         state_path(l->logpath, sizeof(l->logpath), "log/%s.log", d->name) < 0 ||
         strlen(p->sock) + 9 > 108) {
-        pthread_mutex_unlock(&reg_lock);
+        reg_update_end();
         snprintf(err, errlen, "the state dir path %s is too long for a socket", xconf.state_dir);
         return -1;
     }
@@ -133,22 +145,22 @@ static int reserve_instance(Domain *d, Launch *l, char *err, size_t errlen)
     snprintf(p->name, sizeof(p->name), "%s", d->name);
     l->config = strdup(d->config);
     p->seq = d->run_seq;
-    pthread_mutex_unlock(&reg_lock);
+    reg_update_end();
     return 0;
 }
 
 /* Undo reserve_instance after a start that never ran a VMM. */
 static void release_instance(Domain *d, int id)
 {
-    pthread_mutex_lock(&reg_lock);
+    reg_update_begin();
     d->id = -1;
     d->state = dom_rest_state(d);
     d->incoming = false;
     if (!d->managed && !d->removed)
         reg_remove_locked(d);
     pthread_cond_broadcast(&reg_cond);
-    pthread_mutex_unlock(&reg_lock);
-    state_remove_run(id);
+    state_queue_remove_run(id);
+    reg_update_end();
 }
 
 /* run/ID.cfg: the config the VMM runs, kept for a re-attaching xend. */
@@ -174,13 +186,14 @@ static int open_log(const Launch *l, char *err, size_t errlen)
 {
     int fd = open(l->logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     time_t now = time(NULL);
+    struct tm tm;
     char when[64];
 
     if (fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", l->logpath, strerror(errno));
         return -1;
     }
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&now, &tm));
     dprintf(fd, "--- xend: %s domain %s (id %d) at %s\n",
             l->o.restore ? "restoring" : l->o.incoming_fd >= 0 ? "receiving" : "starting",
             l->pub->name, l->pub->id, when);
@@ -278,15 +291,40 @@ static pid_t fork_vmm(const Launch *l, int logfd, char *err, size_t errlen)
     return pid;
 }
 
+/* The run record of the instance l of d, written under the state lock
+ * (so that its removal, when the VMM ends, comes after it). Two tries.
+ * 0, or -1 when it cannot be written (or the instance ended). */
+static int record_run(Domain *d, const Launch *l)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        RunRecord rec;
+        bool same;
+        int r;
+
+        pthread_mutex_lock(&state_lock);
+        pthread_mutex_lock(&reg_lock);
+        same = d->run_seq == l->pub->seq && d->pid > 0;
+        run_record_of_locked(d, &rec);
+        pthread_mutex_unlock(&reg_lock);
+        r = same ? state_write_run(&rec) : 0;   /* ended: nothing to record */
+        pthread_mutex_unlock(&state_lock);
+        if (r == 0)
+            return 0;
+        usleep(100000);        /* a passing failure (a full disk being cleaned) */
+    }
+    return -1;
+}
+
 /* Put the new VMM under supervision: its pidfd in d, the run record on
- * disk. Without a pidfd the VMM cannot be supervised: it is killed. */
+ * disk. Without a pidfd the VMM cannot be supervised, and without a run
+ * record an xend restarted now would not know it: it is killed. */
 static int track_vmm(Domain *d, const Launch *l, pid_t pid, char *err, size_t errlen)
 {
-    int pidfd = pidfd_open_(pid);
+    int pidfd = sup_pidfd_open(pid);
 
     if (pidfd < 0) {
         snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
-        kill(pid, SIGKILL);
+        kill(pid, SIGKILL);    /* our child, not reaped yet: its pid is not reused */
         waitpid(pid, NULL, 0);
         return -1;
     }
@@ -296,11 +334,24 @@ static int track_vmm(Domain *d, const Launch *l, pid_t pid, char *err, size_t er
     d->child = true;
     d->started_ns = clock_ns();
     d->start_time = time(NULL);
-    /* Written before the VMM is ready so that a VMM never outlives an xend
-     * killed right now without a trace for the next one. */
-    state_write_run(d);
     pthread_mutex_unlock(&reg_lock);
     sup_wake();
+    /* Written before the VMM is ready so that a VMM never outlives an xend
+     * killed right now without a trace for the next one. */
+    if (record_run(d, l) < 0) {
+        snprintf(err, errlen, "Domain '%s' failed to start: cannot write its run record in "
+                 "%s/run; the VMM was stopped", l->pub->name, xconf.state_dir);
+        log_err("%s", err);
+        pthread_mutex_lock(&reg_lock);
+        if (d->run_seq == l->pub->seq && d->pid > 0) {
+            d->destroying = true;
+            kill_vmm_locked(d);
+        }
+        pthread_mutex_unlock(&reg_lock);
+        if (sup_wait_stopped(d, l->pub->seq, 10000) < 0)
+            log_err("domain %s: VMM pid %d did not exit", l->pub->name, (int)pid);
+        return -1;
+    }
     log_info("domain %s (id %d): VMM pid %d started%s", l->pub->name, l->pub->id, (int)pid,
              l->o.restore ? " (restoring)" : l->o.incoming_fd >= 0 ? " (incoming migration)" : "");
     return 0;
@@ -344,7 +395,7 @@ static void go_live(Domain *d, const SupLaunch *l, json_t *ready)
     char drop[PATH_MAX] = "";
     bool live = false;
 
-    pthread_mutex_lock(&reg_lock);
+    reg_update_begin();        /* domains/NAME.saved goes */
     if (d->run_seq == l->seq) {
         d->mon_fd = mon;
         mon = -1;
@@ -358,11 +409,12 @@ static void go_live(Domain *d, const SupLaunch *l, json_t *ready)
                 !strcmp(managed, d->save_path))
                 snprintf(drop, sizeof(drop), "%s", d->save_path);
             d->save_path[0] = '\0';
-            state_set_saved(d->name, NULL);
+            state_queue_saved(d->name, NULL);
         }
+        d->unresponsive = false;
         live = true;
     }
-    pthread_mutex_unlock(&reg_lock);
+    reg_update_end();
     if (mon >= 0)
         close(mon);
     if (drop[0] && unlink(drop) < 0 && errno != ENOENT)
@@ -393,8 +445,8 @@ int sup_poll_ready(Domain *d, const SupLaunch *l, char *err, size_t errlen)
 void sup_kill(Domain *d, const SupLaunch *l)
 {
     pthread_mutex_lock(&reg_lock);
-    if (d->run_seq == l->seq && d->pid > 0)
-        kill(d->pid, SIGKILL);
+    if (d->run_seq == l->seq)
+        kill_vmm_locked(d);
     pthread_mutex_unlock(&reg_lock);
 }
 
@@ -482,20 +534,22 @@ int sup_start(Domain *d, char *err, size_t errlen)
     return sup_start_opts(d, NULL, err, errlen);
 }
 
-int sup_attach(Domain *d, int id, pid_t pid, const char *sock)
+int sup_attach(Domain *d, int id, pid_t pid, int pidfd, const char *sock, time_t start_time)
 {
     char err[256];
     json_t *res = NULL;
-    int pidfd, mon;
+    bool silent;
+    int mon;
 
-    pidfd = pidfd_open_(pid);
-    if (pidfd < 0)
-        return -1;
-    if (vmm_call(sock, "query", NULL, 2000, &res, err, sizeof(err)) < 0) {
-        log_warn("domain %s (id %d): VMM pid %d does not answer: %s", d->name, id, (int)pid, err);
-        close(pidfd);
-        return -1;
-    }
+    /* A VMM that does not answer (stopped, hung) is still supervised, as
+     * unresponsive: its pidfd tells when it ends, and the next query
+     * that it answers makes it responsive again. */
+    silent = vmm_call(sock, "query", NULL, 2000, &res, err, sizeof(err)) < 0;
+    if (silent && sup_pidfd_signal(pidfd, 0) < 0)
+        return -1;             /* it ended meanwhile */
+    if (silent)
+        log_warn("domain %s (id %d): VMM pid %d does not answer: %s; watching it as "
+                 "unresponsive", d->name, id, (int)pid, err);
     mon = vmm_connect(sock);
     pthread_mutex_lock(&reg_lock);
     d->id = id;
@@ -506,8 +560,10 @@ int sup_attach(Domain *d, int id, pid_t pid, const char *sock)
     d->state = DS_RUNNING;
     snprintf(d->sock, sizeof(d->sock), "%s", sock);
     d->started_ns = clock_ns();
+    d->unresponsive = silent;
+    d->start_time = start_time;
     dom_apply_query_locked(d, res);
-    {
+    if (!silent) {
         json_t *up = json_object_get(res, "uptime_ns");
         d->start_time = time(NULL) - (json_is_integer(up) && json_integer_value(up) > 0 ?
                                       (time_t)(json_integer_value(up) / (json_int_t)NS_PER_SEC) : 0);
@@ -569,33 +625,47 @@ int sup_destroy(Domain *d, char *err, size_t errlen)
         if (sup_wait_stopped(d, seq, attempt ? 5000 : 3000) == 0)
             return 0;
         pthread_mutex_lock(&reg_lock);
-        if (d->run_seq == seq && d->pid > 0)
-            kill(d->pid, SIGKILL);
+        if (d->run_seq == seq)
+            kill_vmm_locked(d);
         pthread_mutex_unlock(&reg_lock);
     }
+    pthread_mutex_lock(&reg_lock);
     snprintf(err, errlen, "Domain '%s': the VMM (pid %d) did not exit", d->name, (int)d->pid);
+    pthread_mutex_unlock(&reg_lock);
     return -1;
 }
 
-void sup_sample(Domain *d)
+void sup_sample_ms(Domain *d, int timeout_ms)
 {
     char sock[PATH_MAX], err[256];
     json_t *res = NULL;
     uint64_t seq;
-    bool live;
+    bool live, answered, became = false;
 
     pthread_mutex_lock(&reg_lock);
     live = d->pid > 0 && (d->state == DS_RUNNING || d->state == DS_PAUSED);
     seq = d->run_seq;
     snprintf(sock, sizeof(sock), "%s", d->sock);
     pthread_mutex_unlock(&reg_lock);
-    if (!live || vmm_call(sock, "query", NULL, 1000, &res, err, sizeof(err)) < 0)
+    if (!live)
         return;
+    answered = vmm_call(sock, "query", NULL, timeout_ms, &res, err, sizeof(err)) == 0;
     pthread_mutex_lock(&reg_lock);
-    if (d->run_seq == seq)
-        dom_apply_query_locked(d, res);
+    if (d->run_seq == seq && d->pid > 0) {
+        if (answered)
+            dom_apply_query_locked(d, res);
+        became = !answered && !d->unresponsive;
+        d->unresponsive = !answered;
+    }
     pthread_mutex_unlock(&reg_lock);
     json_decref(res);
+    if (became)
+        log_warn("domain %s: the VMM does not answer: %s", d->name, err);
+}
+
+void sup_sample(Domain *d)
+{
+    sup_sample_ms(d, SUP_SAMPLE_MS);
 }
 
 static const char *reason_name(enum stop_reason r)
@@ -624,6 +694,7 @@ static void *restart_thread(void *arg)
 }
 
 static void apply_exit_locked(Domain *d, int id, enum stop_reason why, bool was_starting);
+static bool handle_monitor_locked(Domain *d);
 
 /* How a wait status says the VMM ended, when it is not the VMM's own word
  * (its exit status): "killed by signal 31 (SIGSYS): a system call its
@@ -673,8 +744,10 @@ static void write_notes(void)
     nnotes = 0;
 }
 
-/* The VMM of d ended (its pidfd is readable). Called with the lock held. */
-static void handle_exit_locked(Domain *d)
+/* The VMM of d ended (its pidfd is readable). Called with the lock held
+ * (and the state lock). `recorded` is what its exit record said (read
+ * before the lock was taken), for a VMM that is not our child. */
+static void handle_exit_locked(Domain *d, enum stop_reason recorded)
 {
     char detail[320] = "";
     enum stop_reason why;
@@ -686,6 +759,10 @@ static void handle_exit_locked(Domain *d)
         if (r == 0)
             return;           /* not yet: spurious wakeup */
         have_status = r == d->pid;
+    } else {
+        /* A re-attached VMM: its "stopped" event may still be unread. */
+        while (d->mon_fd >= 0 && handle_monitor_locked(d))
+            ;
     }
     if (d->destroying)
         why = SR_DESTROYED;
@@ -700,6 +777,8 @@ static void handle_exit_locked(Domain *d)
     }
     else if (d->stop_reason != SR_NONE)
         why = d->stop_reason;
+    else if (recorded != SR_NONE)
+        why = recorded;       /* its exit record */
     else
         why = SR_CRASH;       /* a re-attached VMM that vanished without a word */
     if (why == SR_ERROR && !was_starting)
@@ -712,9 +791,10 @@ static void handle_exit_locked(Domain *d)
     d->mon_fd = -1;
     d->mon_len = 0;
     d->pid = 0;
+    d->unresponsive = false;
     d->run_seq++;
     d->last_exit = why;
-    state_remove_run(id);
+    state_queue_remove_run(id);
     if (detail[0]) {
         log_warn("domain %s (id %d): VMM ended (%s: %s)", d->name, id, reason_name(why), detail);
         note_for_log_locked(d, detail);
@@ -816,33 +896,36 @@ static enum stop_reason parse_reason(const char *s)
 
 void sup_exited_while_away(Domain *d, int id, const char *why)
 {
-    enum stop_reason r = parse_reason(why);
+    enum stop_reason r = exit_record_reason(why);
 
-    pthread_mutex_lock(&reg_lock);
+    reg_update_begin();
     d->id = id;
     d->pid = 0;
     d->state = DS_RUNNING;
     d->last_exit = r == SR_NONE ? SR_CRASH : r;
     apply_exit_locked(d, id, d->last_exit, false);
-    pthread_mutex_unlock(&reg_lock);
+    reg_update_end();
     sup_wake();
 }
 
-/* Event lines from a VMM. Called with the lock held. */
-static void handle_monitor_locked(Domain *d)
+/* Event lines from a VMM. Called with the lock held. Returns whether
+ * there may be more to read. */
+static bool handle_monitor_locked(Domain *d)
 {
     ssize_t n = recv(d->mon_fd, d->mon_buf + d->mon_len,
                      sizeof(d->mon_buf) - d->mon_len, MSG_DONTWAIT);
     char *nl;
 
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
+    if (n < 0 && errno == EINTR)
+        return true;
+    if (n < 0 && errno == EAGAIN)
+        return false;
     if (n <= 0) {
         /* The VMM is going away; its pidfd tells the rest. */
         close(d->mon_fd);
         d->mon_fd = -1;
         d->mon_len = 0;
-        return;
+        return false;
     }
     d->mon_len += (size_t)n;
     while ((nl = memchr(d->mon_buf, '\n', d->mon_len))) {
@@ -861,29 +944,42 @@ static void handle_monitor_locked(Domain *d)
             } else if (!strcmp(e, "paused") || !strcmp(e, "resumed")) {
                 dom_note_paused_locked(d, !strcmp(e, "paused"));
             }
+            d->unresponsive = false;     /* it speaks */
         }
         json_decref(j);
     }
     if (d->mon_len == sizeof(d->mon_buf))
         d->mon_len = 0;   /* an over-long line: drop it */
+    return true;
 }
 
 /* The descriptors the supervision loop waits on. */
 typedef struct PollSet {
     struct pollfd *pfd;        /* [0] wake pipe, [1] signals, then per domain */
     Domain **dom;              /* the domain of each pfd[i], i >= 2 */
+    char **exitp;              /* a re-attached VMM's pidfd: its exit record's path */
+    enum stop_reason *recorded;/* what that record says once the VMM ended */
     size_t n, cap;
 } PollSet;
 
 /* Fill ps from the domains of all (a pidfd and an event connection each). */
 static void pollset_fill_locked(PollSet *ps, Domain **all, size_t n)
 {
+    for (size_t i = 0; i < ps->n; i++) {
+        free(ps->exitp[i]);
+        ps->exitp[i] = NULL;
+    }
     if (2 * n + 2 > ps->cap) {
+        size_t old = ps->cap;
+
         ps->cap = 2 * n + 16;
         ps->pfd = realloc(ps->pfd, ps->cap * sizeof(*ps->pfd));
         ps->dom = realloc(ps->dom, ps->cap * sizeof(*ps->dom));
-        if (!ps->pfd || !ps->dom)
+        ps->exitp = realloc(ps->exitp, ps->cap * sizeof(*ps->exitp));
+        ps->recorded = realloc(ps->recorded, ps->cap * sizeof(*ps->recorded));
+        if (!ps->pfd || !ps->dom || !ps->exitp || !ps->recorded)
             abort();   /* out of memory in the supervisor: nothing sane left */
+        memset(ps->exitp + old, 0, (ps->cap - old) * sizeof(*ps->exitp));
     }
     ps->n = 2;
     ps->pfd[0] = (struct pollfd){ .fd = wake_pipe[0], .events = POLLIN };
@@ -893,10 +989,14 @@ static void pollset_fill_locked(PollSet *ps, Domain **all, size_t n)
 
         if (d->pidfd >= 0) {
             ps->dom[ps->n] = d;
+            ps->recorded[ps->n] = SR_NONE;
+            if (!d->child && asprintf(&ps->exitp[ps->n], "%s.exit", d->sock) < 0)
+                ps->exitp[ps->n] = NULL;
             ps->pfd[ps->n++] = (struct pollfd){ .fd = d->pidfd, .events = POLLIN };
         }
         if (d->mon_fd >= 0) {
             ps->dom[ps->n] = d;
+            ps->recorded[ps->n] = SR_NONE;
             ps->pfd[ps->n++] = (struct pollfd){ .fd = d->mon_fd, .events = POLLIN };
         }
     }
@@ -919,6 +1019,22 @@ static bool stop_requested(void)
     return stop;
 }
 
+/* The exit records of the re-attached VMMs that ended, read before the
+ * locks are taken (no file I/O under reg_lock). A record is complete
+ * once the process is gone: the VMM writes it just before it exits. */
+static void read_exit_records(PollSet *ps)
+{
+    for (size_t i = 2; i < ps->n; i++) {
+        char *why;
+        size_t len;
+
+        if (!ps->pfd[i].revents || !ps->exitp[i] || !(why = read_file(ps->exitp[i], &len)))
+            continue;
+        ps->recorded[i] = exit_record_reason(why);
+        free(why);
+    }
+}
+
 /* Handle the domains whose descriptors are ready. */
 static void dispatch_locked(const PollSet *ps)
 {
@@ -930,7 +1046,7 @@ static void dispatch_locked(const PollSet *ps)
         /* Only this thread closes these fds, so equality means the
          * descriptor still belongs to the instance we polled. */
         if (ps->pfd[i].fd == d->pidfd)
-            handle_exit_locked(d);
+            handle_exit_locked(d, ps->recorded[i]);
         else if (ps->pfd[i].fd == d->mon_fd)
             handle_monitor_locked(d);
     }
@@ -959,14 +1075,19 @@ void sup_run(void)
             ;
         if (ps.pfd[1].revents)
             quit = stop_requested();
-        pthread_mutex_lock(&reg_lock);
+        read_exit_records(&ps);
+        reg_update_begin();    /* run records go, saved marks come */
         dispatch_locked(&ps);
         for (size_t i = 0; i < n; i++)
             dom_put_locked(all[i]);
-        pthread_mutex_unlock(&reg_lock);
+        reg_update_end();
         write_notes();
         free(all);
     }
+    for (size_t i = 0; i < ps.n; i++)
+        free(ps.exitp[i]);
     free(ps.pfd);
     free(ps.dom);
+    free(ps.exitp);
+    free(ps.recorded);
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/io.h"
@@ -343,6 +344,13 @@ int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
         snprintf(err, errlen, "cannot connect to the VMM control socket %s: %s",
                  sock, strerror(-fd));
         return -1;
+    }
+    /* The request is small, but a VMM that reads nothing (stopped, hung)
+     * must not hold us past the deadline even with its buffer full. */
+    {
+        int ms = remaining_ms(deadline);
+        struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 + 1 };
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     }
     sent = pass_descriptors(cmd, args, &p, err, errlen);
     if (sent && send_request(fd, cmd, sent, p.fd, err, errlen) == 0 &&

@@ -3,10 +3,20 @@
  *
  * Locking: one registry mutex (reg_lock) guards every Domain's mutable
  * fields and the registry list; reg_cond is broadcast whenever a domain's
- * state changes. Nothing blocks (VMM calls, process waits, file I/O of
- * logs) while holding it, except the small state files whose order on
- * disk matters (next-id, run records, a managed config), which are
- * written, durably, under it. The events module has its own leaf lock. */
+ * state changes. Nothing blocks while holding it: no VMM calls, no
+ * process waits, no file I/O. A Domain pointer is used only with a
+ * reference (dom_get under reg_lock, or reg_lookup): a lookup's bare
+ * pointer is valid only until reg_lock is let go.
+ *
+ * The state dir must change in the order the registry does (a define and
+ * an undefine of one name, a run record and its removal), so a change
+ * that is persisted is made under the state lock as well, taken first
+ * (reg_update_begin): the files it implies are queued under reg_lock and
+ * written, durably (temp, fsync, rename, fsync of the directory), once
+ * reg_lock is let go and before the state lock is (reg_update_end). The
+ * state lock is never taken while holding reg_lock, and never held across
+ * a VMM call or a wait for a VMM. The events module has its own leaf
+ * lock. */
 #ifndef XEND_H
 #define XEND_H
 
@@ -16,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "common/config.h"
 
@@ -96,7 +107,7 @@ enum dom_job { JOB_NONE = 0, JOB_SAVE, JOB_MIGRATE };
 
 typedef struct Domain {
     struct Domain *next;
-    int refs;
+    int refs;                  /* atomic; freed at 0 under reg_lock */
     bool removed;              /* unlinked; freed at the last put */
 
     char name[64];
@@ -128,6 +139,7 @@ typedef struct Domain {
     /* Last statistics sample (query). */
     uint64_t cpu_ns, sample_cpu_ns, sample_wall_ns;
     bool blocked;
+    bool unresponsive;         /* the last query went unanswered (hung VMM) */
 
     /* Save, restore, migration. */
     char save_path[PATH_MAX];  /* DS_SAVED: the file to restore at start */
@@ -146,22 +158,50 @@ extern pthread_cond_t reg_cond;
 Domain *dom_from_config(const char *file, const char *text, size_t len,
                         const char *const *overrides, size_t noverrides,
                         char *err, size_t errlen);
+/* A reference more (the caller holds one already, or reg_lock). */
 void dom_get(Domain *d);
 void dom_put_locked(Domain *d);
 void dom_put(Domain *d);
-/* Lookup by name, decimal id or uuid; NULL if absent. Not Domain-0. */
+/* Lookup by name, decimal id or uuid; NULL if absent. Not Domain-0. The
+ * _locked forms return a bare pointer, valid while reg_lock is held;
+ * reg_lookup returns a reference for the caller (dom_put it). */
 Domain *reg_find_locked(const char *key);
 Domain *reg_find_name_locked(const char *name);
+Domain *reg_lookup(const char *key);
 bool reg_is_dom0_key(const char *key);
 /* Add (takes the caller's reference); -1 if the name or uuid is taken. */
 int reg_add_locked(Domain *d);
 void reg_remove_locked(Domain *d);
 /* Referenced array of all domains (caller puts each and frees the array). */
 size_t reg_snapshot_locked(Domain ***out);
+/* A new domain id; the next one is queued for the next-id file. */
 int reg_alloc_id_locked(void);
 void reg_set_next_id_locked(int next);
 int reg_next_id_locked(void);
 void reg_clear_locked(void);      /* tests: drop everything */
+
+/* ---- persisted changes (see Locking above) ---- */
+extern pthread_mutex_t state_lock;
+/* state_lock, then reg_lock. */
+void reg_update_begin(void);
+/* Let reg_lock go, write the files queued since reg_update_begin in
+ * order, let state_lock go. 0, or -1 if one could not be written (each
+ * failure is logged). */
+int reg_update_end(void);
+/* The files of a change, queued under reg_update_begin (outside one, as
+ * at startup or in the unit tests' fake VMM layer, they are written at
+ * once). Strings are copied. */
+void state_queue_next_id(int next);
+void state_queue_config(const char *name, const char *text);
+void state_queue_delete(const char *name);
+void state_queue_autostart(const char *name, bool on);
+void state_queue_saved(const char *name, const char *path);
+void state_queue_remove_run(int id);
+
+/* Refresh the statistics of all n domains with VMM queries in parallel,
+ * each of at most timeout_ms, so that a hung VMM delays the caller by
+ * timeout_ms at most. No lock held by the caller. */
+void dom_sample_all(Domain **all, size_t n, int timeout_ms);
 
 json_t *dom_to_json_locked(const Domain *d);
 json_t *dom0_to_json(void);
@@ -180,6 +220,11 @@ void dom_apply_query_locked(Domain *d, json_t *result);
  * config too (the destination keeps it managed). Emits "saved" or
  * "migrated". */
 void dom_left_locked(Domain *d, int id, enum stop_reason why);
+/* Why a VMM ended, from its exit record (xeno-vmm's PATH.exit:
+ * "poweroff\n"...): the VMM writes the reason over "crash\n" in place, so
+ * a host crash in the middle can leave it cut to 6 bytes ("powero"),
+ * which still names one reason alone. SR_NONE if it names none. */
+enum stop_reason exit_record_reason(const char *text);
 /* The state of a domain that does not run: saved (it has a save file to
  * restore) or stopped. */
 enum dom_state dom_rest_state(const Domain *d);
@@ -238,10 +283,21 @@ void sup_kill(Domain *d, const SupLaunch *l);
 int sup_destroy(Domain *d, char *err, size_t errlen);
 /* Wait up to timeout_ms for the instance running at run_seq to end. */
 int sup_wait_stopped(Domain *d, uint64_t run_seq, int timeout_ms);
-/* Refresh statistics with a VMM query (no lock held by the caller). */
+/* Refresh statistics with a VMM query (no lock held by the caller), of
+ * at most SUP_SAMPLE_MS or timeout_ms. A running VMM that does not answer
+ * is marked unresponsive (d->unresponsive) until it answers again. */
+#define SUP_SAMPLE_MS 1000
 void sup_sample(Domain *d);
-/* Re-attach to a VMM left by a previous xend. */
-int sup_attach(Domain *d, int id, pid_t pid, const char *sock);
+void sup_sample_ms(Domain *d, int timeout_ms);
+/* Re-attach to a VMM left by a previous xend (pidfd: its pidfd, which
+ * the domain takes on success; start_time: the run record's, for a VMM
+ * that does not answer). */
+int sup_attach(Domain *d, int id, pid_t pid, int pidfd, const char *sock, time_t start_time);
+/* Processes are signalled through pidfds only, so that a recycled pid is
+ * never hit: pidfd_open(2) and pidfd_send_signal(2) (sig 0: is it alive).
+ * -1 with errno on failure. */
+int sup_pidfd_open(pid_t pid);
+int sup_pidfd_signal(int pidfd, int sig);
 /* A re-attaching xend found the VMM of d (id) gone; `why` is its exit
  * record ("poweroff", "reboot", "crash", "destroyed") or NULL (crash). */
 void sup_exited_while_away(Domain *d, int id, const char *why);
@@ -282,8 +338,10 @@ int vmm_connect(const char *sock);
 int state_init(void);
 int state_path(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The writers (durable, atomic: io_write_file_atomic). Called with
+ * state_lock and without reg_lock (see state_queue_*). */
 int state_save_next_id(int next);
-int state_save_domain(const Domain *d);
+int state_save_config(const char *name, const char *text);
 int state_delete_domain(const char *name);
 int state_set_autostart(const char *name, bool on);
 /* domains/NAME.saved names the save file of a saved managed domain (path
@@ -291,7 +349,18 @@ int state_set_autostart(const char *name, bool on);
 int state_set_saved(const char *name, const char *path);
 /* The managed save file of a domain: STATE/save/NAME.save. */
 int state_managed_save_path(char *buf, size_t size, const char *name);
-int state_write_run(const Domain *d);
+/* run/ID.json: what a re-attaching xend needs of a running VMM. */
+typedef struct RunRecord {
+    int id;
+    pid_t pid;
+    char sock[PATH_MAX];
+    char name[64];
+    char uuid[37];
+    bool managed;
+    time_t start_time;
+} RunRecord;
+void run_record_of_locked(const Domain *d, RunRecord *r);
+int state_write_run(const RunRecord *r);
 void state_remove_run(int id);
 char *state_read_log(const char *name, size_t max);
 /* Startup: managed domains, re-attach to running VMMs. */

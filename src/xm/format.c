@@ -22,7 +22,9 @@ void xm_sanitize(char *dst, size_t n, const char *src)
  * s(hutdown) c(rashed) d(ying); a stopped domain shows "------", a saved
  * managed domain (managed save: `xm start` restores it) "---S--", in the
  * shutdown column, upper case; a domain arriving by migration shows its
- * ID and no letter yet. */
+ * ID and no letter yet. A running domain whose VMM does not answer
+ * (stopped, hung: docs/protocols.md) shows "u-----", u(nresponsive) in
+ * the running column. */
 void xm_state_string(xeno_domain_state s, char out[7])
 {
     static const char letters[] = "rbpscd";
@@ -30,6 +32,10 @@ void xm_state_string(xeno_domain_state s, char out[7])
     int pos = -1;
     if (s == XENO_STATE_SAVED) {
         out[3] = 'S';
+        return;
+    }
+    if (s == XENO_STATE_UNRESPONSIVE) {
+        out[0] = 'u';
         return;
     }
     switch (s) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xend.h"
 
@@ -112,7 +113,32 @@ int sup_wait_stopped(Domain *d, uint64_t run_seq, int timeout_ms)
     return r;
 }
 
-void sup_sample(Domain *d) { (void)d; }
+/* Sampling: with stub_hangs set (by the tests that want it, not the fuzz
+ * targets), the fake VMM of a domain named "hang..." does not answer (it
+ * takes the whole timeout); the others answer at once. */
+bool stub_hangs;
+
+void sup_sample_ms(Domain *d, int timeout_ms)
+{
+    bool hang, live;
+    uint64_t seq;
+
+    pthread_mutex_lock(&reg_lock);
+    hang = __atomic_load_n(&stub_hangs, __ATOMIC_RELAXED) && !strncmp(d->name, "hang", 4);
+    live = d->pid > 0 && (d->state == DS_RUNNING || d->state == DS_PAUSED);
+    seq = d->run_seq;
+    pthread_mutex_unlock(&reg_lock);
+    if (!live)
+        return;
+    if (hang)
+        usleep((useconds_t)timeout_ms * 1000);
+    pthread_mutex_lock(&reg_lock);
+    if (d->run_seq == seq && d->pid > 0)
+        d->unresponsive = hang;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+void sup_sample(Domain *d) { sup_sample_ms(d, SUP_SAMPLE_MS); }
 
 /* The last VMM call, for the tests to check what the API sent. */
 char stub_last_cmd[32];
@@ -150,11 +176,69 @@ int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
     return 0;
 }
 
+/* The state dir, in memory: the stored configs (for the tests to check
+ * what reached the "disk"), and a failing disk for configs of domains
+ * named "nodisk..." or while stub_state_fail is set. */
+bool stub_state_fail;
+#define STUB_MAX_CONFIGS 64
+static struct { char name[64]; char *text; } stub_configs[STUB_MAX_CONFIGS];
+static pthread_mutex_t stub_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const char *stub_config_of(const char *name)
+{
+    const char *t = NULL;
+
+    pthread_mutex_lock(&stub_lock);
+    for (int i = 0; i < STUB_MAX_CONFIGS; i++)
+        if (stub_configs[i].text && !strcmp(stub_configs[i].name, name))
+            t = stub_configs[i].text;
+    pthread_mutex_unlock(&stub_lock);
+    return t;
+}
+
+static bool stub_failing(const char *name)
+{
+    return __atomic_load_n(&stub_state_fail, __ATOMIC_RELAXED) || !strncmp(name, "nodisk", 6);
+}
+
 int state_save_next_id(int next) { (void)next; return 0; }
-int state_save_domain(const Domain *d) { (void)d; return 0; }
-int state_delete_domain(const char *name) { (void)name; return 0; }
-int state_set_autostart(const char *name, bool on) { (void)name; (void)on; return 0; }
+int state_save_config(const char *name, const char *text)
+{
+    int free_slot = -1, r = -1;
+
+    if (stub_failing(name))
+        return -1;
+    pthread_mutex_lock(&stub_lock);
+    for (int i = 0; i < STUB_MAX_CONFIGS; i++) {
+        if (stub_configs[i].text && !strcmp(stub_configs[i].name, name)) {
+            free(stub_configs[i].text);
+            stub_configs[i].text = NULL;
+        }
+        if (!stub_configs[i].text && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot >= 0) {
+        snprintf(stub_configs[free_slot].name, sizeof(stub_configs[free_slot].name), "%s", name);
+        stub_configs[free_slot].text = strdup(text);
+        r = 0;
+    }
+    pthread_mutex_unlock(&stub_lock);
+    return r;
+}
+int state_delete_domain(const char *name)
+{
+    pthread_mutex_lock(&stub_lock);
+    for (int i = 0; i < STUB_MAX_CONFIGS; i++)
+        if (stub_configs[i].text && !strcmp(stub_configs[i].name, name)) {
+            free(stub_configs[i].text);
+            stub_configs[i].text = NULL;
+        }
+    pthread_mutex_unlock(&stub_lock);
+    return 0;
+}
+int state_set_autostart(const char *name, bool on) { (void)on; return stub_failing(name) ? -1 : 0; }
 int state_set_saved(const char *name, const char *path) { (void)name; (void)path; return 0; }
+void state_remove_run(int id) { (void)id; }
 int state_managed_save_path(char *buf, size_t size, const char *name)
 {
     return snprintf(buf, size, "/nonexistent/save/%s.save", name) < (int)size ? 0 : -1;

@@ -66,6 +66,7 @@ static void test_state_string(void **s)
         { XENO_STATE_CRASHED, "----c-" }, { XENO_STATE_DYING, "-----d" },
         { XENO_STATE_STOPPED, "------" }, { XENO_STATE_UNKNOWN, "------" },
         { XENO_STATE_SAVED, "---S--" },   { XENO_STATE_INCOMING, "------" },
+        { XENO_STATE_UNRESPONSIVE, "u-----" },
         { (xeno_domain_state)99, "------" },
     };
     char b[7];
