@@ -15,8 +15,8 @@
 #include "xend.h"
 
 /* xend_stubs.c: the last VMM call. */
-extern char stub_last_cmd[32];
-extern int stub_last_timeout_ms;
+extern _Thread_local char stub_last_cmd[32];
+extern _Thread_local int stub_last_timeout_ms;
 
 /* Run one request (local: on the UNIX socket); returns the status and the
  * parsed body in *out. */

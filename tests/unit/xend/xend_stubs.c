@@ -140,9 +140,10 @@ void sup_sample_ms(Domain *d, int timeout_ms)
 
 void sup_sample(Domain *d) { sup_sample_ms(d, SUP_SAMPLE_MS); }
 
-/* The last VMM call, for the tests to check what the API sent. */
-char stub_last_cmd[32];
-int stub_last_timeout_ms;
+/* The last VMM call made by this thread, for the tests to check what the
+ * API sent (per thread: the concurrency tests call from many at once). */
+_Thread_local char stub_last_cmd[32];
+_Thread_local int stub_last_timeout_ms;
 
 int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
              json_t **result, char *err, size_t errlen)
