@@ -908,6 +908,11 @@ static void do_save(ApiCall *c, bool managed_save)
         api_error(c->rp, 409, "Domain '%s' is not managed: save it to a file.", c->d->name);
         return;
     }
+    if (!managed_save &&
+        pathpolicy_check_savefile(a.path, true, c->rq->local_root, err, sizeof(err)) < 0) {
+        api_error(c->rp, 403, "%s", err);
+        return;
+    }
     if ((st = job_save(c->d, &a, err, sizeof(err)))) {
         api_error(c->rp, st, "%s", err);
         return;
@@ -929,6 +934,10 @@ static void act_restore(ApiCall *c)
     if (get_job(c->body, &a.job, c->rp) < 0 || get_path(c->body, &a.path, c->rp) < 0 ||
         get_bool(c->body, "paused", false, &a.paused, c->rp) < 0)
         return;
+    if (pathpolicy_check_savefile(a.path, false, a.full_access, err, sizeof(err)) < 0) {
+        api_error(c->rp, 403, "%s", err);
+        return;
+    }
     if ((st = job_restore(&a, &d, err, sizeof(err)))) {
         api_error(c->rp, st, "%s", err);
         return;

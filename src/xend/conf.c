@@ -45,6 +45,7 @@ void conf_defaults(XendConf *c)
     snprintf(r->psk_file, sizeof(r->psk_file), "/etc/xeno/xend-relocation.psk");
     r->timeout_s = RELOC_DEFAULT_TIMEOUT;
     c->image_dirs[0] = '\0';
+    c->save_dirs[0] = '\0';
     c->vmm_log_max = XEND_VMM_LOG_MAX_DEFAULT;
     c->vmm_log_keep = XEND_VMM_LOG_KEEP_DEFAULT;
     memset(&c->access, 0, sizeof(c->access));
@@ -258,6 +259,13 @@ static int apply(Lex *x, XendConf *c, const char *key, const char *v)
                 return lex_error(x, "%s: '%.200s' is not a list of absolute paths "
                                  "separated by ':'", key, v);
         return set_str(x, key, v, c->image_dirs, sizeof(c->image_dirs));
+    }
+    if (!strcmp(key, "xend-save-dirs")) {
+        for (const char *s = v; *s; s = strchr(s, ':') ? strchr(s, ':') + 1 : s + strlen(s))
+            if (*s != '/' && *s != ':')
+                return lex_error(x, "%s: '%.200s' is not a list of absolute paths "
+                                 "separated by ':'", key, v);
+        return set_str(x, key, v, c->save_dirs, sizeof(c->save_dirs));
     }
     if (!strcmp(key, "xend-vmm-log-max-size")) {
         int n;

@@ -154,12 +154,14 @@ void pathpolicy_dirs(char *buf, size_t size)
 {
     const char *guest = getenv("XENO_GUEST_DIR");
 
-    if (xconf.image_dirs[0]) {
-        snprintf(buf, size, "%s", xconf.image_dirs);
-        return;
-    }
     if (!guest || !*guest)
         guest = XENO_GUEST_DIR;
+    /* The default guest stays allowed: it is what a config naming no
+     * kernel runs, and a save file of such a domain names it. */
+    if (xconf.image_dirs[0]) {
+        snprintf(buf, size, "%s%s%s", xconf.image_dirs, guest[0] ? ":" : "", guest);
+        return;
+    }
     snprintf(buf, size, "%s%s%s%s%s/images", PATHPOLICY_DEFAULT_DIRS, guest[0] ? ":" : "",
              guest, xconf.state_dir[0] ? ":" : "", xconf.state_dir);
     if (!xconf.state_dir[0])
@@ -190,4 +192,58 @@ int pathpolicy_check(Domain *d, const char *file, bool full_access, char *err, s
     free(d->config);
     d->config = realloc(text, (size_t)n + 1) ?: text;
     return 0;
+}
+
+void pathpolicy_save_dirs(char *buf, size_t size)
+{
+    if (xconf.save_dirs[0])
+        snprintf(buf, size, "%s", xconf.save_dirs);
+    else
+        snprintf(buf, size, "%s%s%s%s", PATHPOLICY_DEFAULT_SAVE_DIRS,
+                 xconf.state_dir[0] ? ":" : "", xconf.state_dir,
+                 xconf.state_dir[0] ? "/save" : "");
+}
+
+/* xend, as root, creates PATH.tmp and renames it to PATH for a save, and
+ * reads PATH for a restore: a client that may not name any host path must
+ * not make it write or read a file of its choosing (/etc/shadow.tmp, then
+ * a rename over /etc/shadow). */
+int pathpolicy_check_savefile(const char *path, bool create, bool full_access,
+                              char *err, size_t errlen)
+{
+    char dirs[sizeof(xconf.save_dirs) + PATH_MAX + 8], list[1024];
+    char dir[PATH_MAX], real[PATH_MAX], probe[PATH_MAX + 2];
+    const char *base, *why = NULL;
+    struct stat st;
+
+    if (full_access)
+        return 0;
+    pathpolicy_save_dirs(dirs, sizeof(dirs));
+    dirs_list(dirs, list, sizeof(list));
+    if (path[0] != '/') {
+        why = "not an absolute path";
+    } else if (create) {
+        base = strrchr(path, '/') + 1;
+        snprintf(dir, sizeof(dir), "%.*s", (int)(base - path), path);
+        if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+            why = "not a file name";
+        else if (!realpath(dir, real))
+            why = strerror(errno);
+        else if (snprintf(probe, sizeof(probe), "%s/x", real), !in_dirs(probe, dirs))
+            why = "outside the save directories";
+        else if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            why = "exists and is not a regular file";
+    } else {
+        if (!realpath(path, real))
+            why = strerror(errno);
+        else if (stat(real, &st) < 0 || !S_ISREG(st.st_mode))
+            why = "not a regular file";
+        else if (!in_dirs(real, dirs))
+            why = "outside the save directories";
+    }
+    if (!why)
+        return 0;
+    snprintf(err, errlen, "save file '%s': %s; without full access (root on xend's local "
+             "socket) save files live only in %s", path, why, list[0] ? list : "(no directory)");
+    return -1;
 }

@@ -78,6 +78,8 @@ typedef struct XendConf {
     /* xend-image-dirs: where a client without full access may name images
      * and kernels (':'-separated; "" = the defaults, pathpolicy.c) */
     char image_dirs[4096];
+    /* xend-save-dirs: where such a client may save to and restore from */
+    char save_dirs[4096];
     /* xend-vmm-log-max-size / xend-vmm-log-rotate: a domain's VMM log is
      * rotated past this size, this many old logs kept (logsink.c) */
     long vmm_log_max;
@@ -432,6 +434,17 @@ int pathpolicy_check_config(VmConfig *cfg, const char *file, const char *dirs,
 int pathpolicy_check(Domain *d, const char *file, bool full_access, char *err, size_t errlen);
 /* The directories in force (for messages and xm info): into buf. */
 void pathpolicy_dirs(char *buf, size_t size);
+/* Where a client without full access may save to and restore from when
+ * xend-save-dirs is not set (and STATE/save). */
+#define PATHPOLICY_DEFAULT_SAVE_DIRS "/var/lib/xeno/save"
+/* A save file named by a client: for one without full access, a save
+ * (create) goes to a file name in a directory that is canonically inside
+ * the save directories and is not there already as anything but a regular
+ * file; a restore reads a regular file canonically inside them. 0, or -1
+ * with one line in err. */
+int pathpolicy_check_savefile(const char *path, bool create, bool full_access,
+                              char *err, size_t errlen);
+void pathpolicy_save_dirs(char *buf, size_t size);
 
 /* ---- http.c ---- */
 /* The listeners: the UNIX sockets xend bound (full, read-only: -1 = none)

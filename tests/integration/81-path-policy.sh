@@ -15,13 +15,14 @@ command -v setpriv >/dev/null || fail "setpriv not installed (util-linux)"
 [ "$(id -u)" = 0 ] || skip "needs root: the test runs xm as root and as another user"
 
 chmod 755 "$WORK"
-mkdir -p images outside
+mkdir -p images outside saves
 truncate -s 16M images/disk.img outside/disk.img outside/secret.img
 ln -s ../outside/secret.img images/escape.img
 ln -s disk.img images/alias.img
 chmod 644 images/* outside/*
 cat > "$XEND_CONFIG" <<CFG
 (xend-image-dirs '$WORK/images')
+(xend-save-dirs '$WORK/saves')
 (xend-vmm-log-max-size 20000)
 (xend-vmm-log-rotate 1)
 CFG
@@ -52,7 +53,33 @@ refused() {
 cfg ok "file:$WORK/images/disk.img,xvda,w"
 "${NOBODY[@]}" "$XM" create ok.cfg || fail "nobody could not create a domain on an image in the image dir"
 "$XM" list | grep -qw ok || fail "domain ok not listed"
+
+# nobody's save files: only in the save directories (xend, as root, writes
+# FILE.tmp and renames it to FILE, and reads a restore's file)
+touch outside/victim; chmod 644 outside/victim
+for target in "$WORK/outside/victim" "$WORK/saves/../outside/ok.save" /etc/xeno-test.save \
+              "$WORK/saves/nodir/ok.save"; do
+    out=$("${NOBODY[@]}" "$XM" save -c ok "$target" 2>&1) && fail "nobody saved to $target: $out"
+    case $out in "Error: save file '$target': "*"$WORK/saves"*) ;;
+        *) fail "xm save to $target as nobody: $out" ;; esac
+done
+[ -s outside/victim ] && fail "a refused save wrote outside/victim"
+ls outside/*.tmp /etc/xeno-test.save* 2>/dev/null && fail "a refused save left a file"
+ln -s ../outside/victim saves/link.save
+out=$("${NOBODY[@]}" "$XM" save -c ok "$WORK/saves/link.save" 2>&1) && fail "nobody saved over a link"
+case $out in *"exists and is not a regular file"*) ;; *) fail "save over a link: $out" ;; esac
+echo "refused: $out"
+chmod 1777 saves
+"${NOBODY[@]}" "$XM" save -c ok "$WORK/saves/ok.save" || fail "nobody could not save into the save dir"
+[ -s saves/ok.save ] || fail "no saves/ok.save"
+cp saves/ok.save outside/ok.save; chmod 644 outside/ok.save
 "$XM" destroy ok
+out=$("${NOBODY[@]}" "$XM" restore "$WORK/outside/ok.save" 2>&1) && fail "nobody restored from outside"
+case $out in *"outside the save directories"*) ;; *) fail "restore from outside: $out" ;; esac
+"$XM" list | grep -qw ok && fail "ok listed after a refused restore"
+"${NOBODY[@]}" "$XM" restore "$WORK/saves/ok.save" || fail "nobody could not restore from the save dir"
+"$XM" destroy ok
+echo "save files: refused outside $WORK/saves, accepted inside"
 
 # nobody: outside, .., a link out, a device, a kernel outside, managed (new)
 cfg out "file:$WORK/outside/disk.img,xvda,w"
@@ -73,14 +100,14 @@ case $out in *"outside the image directories"*) ;; *) fail "xm new: $out" ;; esa
 cfg rootout "file:$WORK/outside/disk.img,xvda,w"
 "$XM" create rootout.cfg || fail "root could not name a file outside the image dirs"
 # a save file's config is checked on restore as well
-"$XM" save rootout "$WORK/rootout.save" || fail "xm save rootout"
-chmod 644 rootout.save
-out=$("${NOBODY[@]}" "$XM" restore "$WORK/rootout.save" 2>&1) && fail "nobody restored rootout: $out"
+"$XM" save rootout "$WORK/saves/rootout.save" || fail "xm save rootout"
+chmod 644 saves/rootout.save
+out=$("${NOBODY[@]}" "$XM" restore "$WORK/saves/rootout.save" 2>&1) && fail "nobody restored rootout: $out"
 case $out in *"disk '$WORK/outside/disk.img': outside the image directories"*) ;;
     *) fail "xm restore as nobody: $out" ;; esac
 "$XM" list | grep -qw rootout && fail "rootout listed after a refused restore"
 echo "refused: $out"
-"$XM" restore "$WORK/rootout.save" || fail "root could not restore rootout"
+"$XM" restore "$WORK/saves/rootout.save" || fail "root could not restore rootout"
 "$XM" destroy rootout
 cfg alias "file:$WORK/images/alias.img,xvda,w"
 "$XM" create alias.cfg || fail "root could not use a link"

@@ -232,9 +232,46 @@ static void test_default_dirs(void **state)
                         "/var/lib/xeno/images");
     snprintf(xconf.image_dirs, sizeof(xconf.image_dirs), "/srv/vm");
     pathpolicy_dirs(buf, sizeof(buf));
-    assert_string_equal(buf, "/srv/vm");
+    assert_string_equal(buf, "/srv/vm:/opt/guest");     /* the default guest stays */
     xconf.image_dirs[0] = 0;
+    pathpolicy_save_dirs(buf, sizeof(buf));
+    assert_string_equal(buf, "/var/lib/xeno/save:/var/lib/xeno/save");
     snprintf(xconf.state_dir, sizeof(xconf.state_dir), "/nonexistent");
+}
+
+/* Save files named by a client without full access: only in the save
+ * directories, never over a link or a non-file, never outside by "..". */
+static void test_savefile(void **state)
+{
+    char p[512];
+
+    (void)state;
+    snprintf(xconf.save_dirs, sizeof(xconf.save_dirs), "%s", IMG);
+    /* full access: anything */
+    assert_int_equal(pathpolicy_check_savefile("/etc/passwd", true, true, err, sizeof(err)), 0);
+    /* a new file in the save dir; an existing regular file there */
+    snprintf(p, sizeof(p), "%s/new.save", IMG);
+    assert_int_equal(pathpolicy_check_savefile(p, true, false, err, sizeof(err)), 0);
+    snprintf(p, sizeof(p), "%s/a.img", IMG);
+    assert_int_equal(pathpolicy_check_savefile(p, true, false, err, sizeof(err)), 0);
+    assert_int_equal(pathpolicy_check_savefile(p, false, false, err, sizeof(err)), 0);
+    /* elsewhere, by "..", a prefix of the dir, relative, a link, a dir name */
+    const char *bad[] = { "/etc/shadow", "%s/../images2/x.save", "%s2/x.save", "x.save",
+                          "%s/link.img", "%s/..", "%s/nodir/x.save" };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(p, sizeof(p), bad[i], IMG);
+        assert_int_equal(pathpolicy_check_savefile(p, true, false, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "save file '"));
+    }
+    /* restore: a link out, a file outside, a missing file */
+    snprintf(p, sizeof(p), "%s/link.img", IMG);
+    assert_int_equal(pathpolicy_check_savefile(p, false, false, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "outside the save directories"));
+    snprintf(p, sizeof(p), "%s/secret.img", OUT);
+    assert_int_equal(pathpolicy_check_savefile(p, false, false, err, sizeof(err)), -1);
+    snprintf(p, sizeof(p), "%s/missing.save", IMG);
+    assert_int_equal(pathpolicy_check_savefile(p, false, false, err, sizeof(err)), -1);
+    xconf.save_dirs[0] = 0;
 }
 
 /* ---- logsink: the VMM logs' rotation */
@@ -305,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_devices_and_missing),
         cmocka_unit_test(test_domain_config_rewritten),
         cmocka_unit_test(test_default_dirs),
+        cmocka_unit_test(test_savefile),
         cmocka_unit_test(test_log_rotation),
         cmocka_unit_test(test_log_rotation_appender),
     };
