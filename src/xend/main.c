@@ -171,6 +171,29 @@ static int cmd_status(void)
     return LSB_NOT_RUNNING;
 }
 
+/* Signal the xend whose pid the pidfile names, through a pidfd taken
+ * while it still holds the pidfile lock: if it exits meanwhile and its pid
+ * is reused, the pidfd names the exited process and nothing is signalled. */
+static int signal_xend(pid_t pid, int sig)
+{
+    int pidfd, r;
+
+    if (pid <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    if ((pidfd = sup_pidfd_open(pid)) < 0)
+        return -1;
+    if (running_pid() != pid) {
+        close(pidfd);
+        errno = ESRCH;
+        return -1;
+    }
+    r = sup_pidfd_signal(pidfd, sig);
+    close(pidfd);
+    return r;
+}
+
 static int cmd_stop(void)
 {
     pid_t pid = running_pid();
@@ -179,7 +202,7 @@ static int cmd_stop(void)
         printf("xend is stopped\n");
         return LSB_OK;
     }
-    if (pid < 0 || kill(pid, SIGTERM) < 0) {
+    if (signal_xend(pid, SIGTERM) < 0) {
         fprintf(stderr, "xend: cannot signal xend: %s\n", pid < 0 ? "no pid" : strerror(errno));
         return LSB_FAIL;
     }
