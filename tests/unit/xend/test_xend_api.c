@@ -24,7 +24,8 @@ static int req_on(bool local, const char *method, const char *path, const char *
                   json_t **out)
 {
     ApiRequest rq = { .method = method, .path = path, .body = body ? body : "",
-                      .len = body ? strlen(body) : 0, .local = local };
+                      .len = body ? strlen(body) : 0, .local = local,
+                      .local_root = local };  /* root on the UNIX socket */
     ApiReply rp = { 0 };
     json_error_t e;
 
@@ -458,6 +459,17 @@ static void test_save(void **state)
     json_decref(j);
     assert_int_equal(req("POST", "/v1/domains/web1/save", "{\"path\": \"/a\", \"job\": \"\"}",
                          &j), 400);
+    json_decref(j);
+    /* A client that is not root on the local socket (here a full token
+     * over TCP) saves only into the save directories: nothing is sent. */
+    stub_last_cmd[0] = '\0';
+    assert_int_equal(req_on(false, "POST", "/v1/domains/web1/save",
+                            "{\"path\": \"/etc/web1.save\"}", &j), 403);
+    assert_non_null(strstr(err_of(j), "outside the save directories"));
+    assert_string_equal(stub_last_cmd, "");
+    json_decref(j);
+    assert_int_equal(req_on(false, "POST", "/v1/restore", "{\"path\": \"/etc/passwd\"}", &j),
+                     403);
     json_decref(j);
     /* Unmanaged: no managed save. */
     assert_int_equal(req("POST", "/v1/domains/web1/managedsave", NULL, &j), 409);
