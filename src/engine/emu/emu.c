@@ -26,6 +26,8 @@ uint64_t emu_mtime(const Emu *e)
 void hart_kick(Hart *h)
 {
     h->exit_chunk = 1;
+    /* Generated code only looks at jit_end (jit.c: set before exit_chunk is read) */
+    __atomic_store_n(&h->jit_end, 0, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&h->lock);
     pthread_cond_broadcast(&h->cond);
     pthread_mutex_unlock(&h->lock);
@@ -270,8 +272,10 @@ static Hart *hart_new(Emu *e, unsigned id)
     pthread_condattr_destroy(&ca);
     hart_reset(h, 0);
     hart_dcache_init(h);
-    if (jit_enabled())
+    if (jit_enabled()) {
         h->jit = jit_create();
+        mmu_update_ctx(h);
+    }
     return h;
 }
 

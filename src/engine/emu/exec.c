@@ -334,7 +334,7 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
         if (__builtin_expect(h->exit_chunk, 0))
             break;
         if (__builtin_expect(fetch(h, pc, &raw), 0))
-            goto fault;
+            goto fetch_fault;
         d = *decode_cached(h, raw);
         h->instret++;
 
@@ -545,6 +545,9 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
         h->exc_cause = CAUSE_ILLEGAL_INSN;
         h->exc_tval = d.len == 2 ? (raw & 0xffff) : raw;
     fault:
+        /* An instruction that traps does not retire (nor does the JIT count it). */
+        h->instret--;
+    fetch_fault:
         h->pc = pc;
         hart_raise(h, h->exc_cause, h->exc_tval);
         /* The trap may change privilege and enable interrupts. */

@@ -126,8 +126,13 @@ typedef struct Hart {
 
     /* JIT (NULL when interpreting). */
     struct Jit *jit;
-    uint64_t jit_tmp;        /* scratch for slow-path loads from JIT code */
-    uint64_t jit_end;        /* instret at which the current chunk ends */
+    void *jcache;            /* the jump cache of the current fetch context */
+    /* Generated code leaves at a backward or indirect jump once instret
+     * reaches this: the chunk's end, or 0 after a kick. */
+    uint64_t jit_end;
+    /* Set by an exit that can be chained: the rel32 (executable view) the
+     * dispatcher re-points at the next block. */
+    const uint8_t *jit_chain;
 
     /* Run control. */
     Emu *emu;
@@ -225,6 +230,9 @@ int mmu_fetch_slow(Hart *h, uint64_t va, uint32_t *insn);
 /* Host pointer for an aligned atomic access (AMO, LR/SC) of `size` bytes;
  * NULL with exc set on fault (misaligned → address-misaligned store fault). */
 void *mmu_atomic_ptr(Hart *h, uint64_t va, unsigned size, bool is_load_only);
+/* Fill the data TLB's read (or write) entry for va if it maps RAM with
+ * that access allowed (the JIT's atomics then hit it); no fault raised. */
+void mmu_atomic_fill(Hart *h, uint64_t va, bool write);
 
 /* sbi.c: handle an ecall from S-mode with the built-in SBI. */
 void sbi_ecall(Hart *h);

@@ -1,629 +1,209 @@
-/* Template JIT for x86-64 hosts. See jit.h for the design.
- *
- * Generated code keeps rbx = Hart *; guest registers live in h->x[]. Scratch
- * registers are rax, rcx, rdx, rsi, rdi (caller-saved, so helper calls need
- * no saving). A block is a C-callable `void block(Hart *h)`. */
-#include <stddef.h>
+/* The JIT's runtime: code cache, block table, jump caches, the dispatcher,
+ * chaining, and the routines that enter and leave generated code. See
+ * jit.h for the design and jit_internal.h for the register conventions. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
-#include "common/util.h"
-#include "decode.h"
-#include "hart.h"
-#include "jit.h"
+#include "jit_internal.h"
 
 #if defined(__x86_64__)
 
-#define CODE_SIZE   (4u << 20)    /* per hart; boot-time code is run once, so a
-                                     * small cache that refills is cheaper than RSS */
-#define CODE_SLACK  (64u << 10)   /* room one block can never exceed */
-#define TABLE_BITS  14
-#define MAX_INSNS   64
+/* Per hart. Boot code runs once and a working set (kernel + a shell's
+ * programs) fits in a few MiB; the cache is dropped when full. Pages are
+ * only resident once written. */
+#define CODE_SIZE   (8u << 20)
+#define SHARED_SIZE 4096u
+#define MAX_BLOCKS  (CODE_SIZE / 128)
 
-typedef void (*BlockFn)(Hart *h);
+/* ---- the shared routines ---- */
 
-typedef struct JitBlock {
-    uint64_t pc;
-    uintptr_t host;
-    BlockFn fn;
-} JitBlock;
-
-struct Jit {
-    uint8_t *code;
-    size_t used;
-    /* The chain site of the last block exit, set by generated code when a
-     * chainable exit returned to the dispatcher unlinked (see exit_chain). */
-    uint8_t *last_exit;
-    JitBlock table[1 << TABLE_BITS];
-};
-
-enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7 };
-enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_A = 7, CC_L = 0xc, CC_GE = 0xd };
-enum { ALU_ADD = 0x01, ALU_OR = 0x09, ALU_AND = 0x21, ALU_SUB = 0x29, ALU_XOR = 0x31,
-       ALU_CMP = 0x39 };
-enum { DIG_ADD = 0, DIG_OR = 1, DIG_AND = 4, DIG_SUB = 5, DIG_XOR = 6, DIG_CMP = 7 };
-enum { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
-
-typedef struct Emit {
-    uint8_t *p;
-} Emit;
-
-static void e8(Emit *e, unsigned b) { *e->p++ = (uint8_t)b; }
-static void e32(Emit *e, uint32_t v) { memcpy(e->p, &v, 4); e->p += 4; }
-static void e64(Emit *e, uint64_t v) { memcpy(e->p, &v, 8); e->p += 8; }
-
-/* rbx points 128 bytes into the Hart so that all 32 guest registers are
- * reachable with a one-byte displacement (-128..120). */
-#define RBX_BIAS    128
-#define OFF_X(r)    ((int32_t)(offsetof(Hart, x) + 8 * (r)) - RBX_BIAS)
-#define OFF_PC      ((int32_t)offsetof(Hart, pc) - RBX_BIAS)
-#define OFF_INSTRET ((int32_t)offsetof(Hart, instret) - RBX_BIAS)
-#define OFF_DTLB    ((int32_t)offsetof(Hart, dtlb) - RBX_BIAS)
-#define OFF_END     ((int32_t)offsetof(Hart, jit_end) - RBX_BIAS)
-#define OFF_EXIT    ((int32_t)offsetof(Hart, exit_chunk) - RBX_BIAS)
-/* Block layout: a shared `pop rbx; ret` (2 bytes), then the entry point
- * with its prologue `push rbx; lea rbx, [rdi+128]` (8 bytes). */
-#define PROLOGUE_LEN 8
-
-/* ModRM (+ displacement) for [rbx + disp] with register field `reg`. */
-static void modrm_rbx(Emit *e, int reg, int32_t disp)
+/* Guest registers in host registers (jit_gen.c's map), in load order:
+ * rdi (x1) last, as the entry routine receives the hart in it. */
+static void emit_shared(Jit *j)
 {
-    if (disp >= -128 && disp <= 127) {
-        e8(e, 0x40 | (reg << 3) | RBX); e8(e, (uint8_t)(int8_t)disp);
-    } else {
-        e8(e, 0x80 | (reg << 3) | RBX); e32(e, (uint32_t)disp);
-    }
+    X86 x = { j->cm.rw, j->cm.rw + SHARED_SIZE, j->cm.rx - j->cm.rw };
+    static const int saved[] = { RBX, RBP, R12, R13, R14, R15 };
+    uint8_t *clean, *fold, *restore;
+
+    /* enter(Hart *h = rdi, code = rsi) */
+    j->enter = (void (*)(Hart *, const uint8_t *))(void *)x_rx(&x, x.p);
+    for (unsigned i = 0; i < 6; i++)
+        push(&x, saved[i]);
+    alu_ri(&x, ALU_SUB, RSP, 8, true);          /* 6 pushes + 8: rsp 16-aligned */
+    lea(&x, RBX, xm(RDI, RBX_BIAS));
+    ld64(&x, R15, HM(instret));
+    /* Start with no pending host FP exception flags (they become fflags). */
+    stmxcsr(&x, xm(RSP, 0));
+    test_mi8(&x, xm(RSP, 0), 0x3d);
+    clean = jcc8_fwd(&x, CC_E);
+    alu_mi(&x, ALU_AND, xm(RSP, 0), ~0x3f, false);
+    ldmxcsr(&x, xm(RSP, 0));
+    x_here8(&x, clean);
+    for (int r = 31; r > 0; r--)
+        if (xmap((unsigned)r) >= 0)
+            ld64(&x, xmap((unsigned)r), XM(r));
+    x8(&x, 0xff); x8(&x, 0xe6);                 /* jmp rsi */
+
+    /* exit_sync: generated code's registers back to the hart */
+    j->exit_sync = x_rx(&x, x.p);
+    for (unsigned r = 1; r < 32; r++)
+        if (xmap(r) >= 0)
+            st64(&x, XM(r), xmap(r));
+    st64(&x, HM(instret), R15);
+    /* exit_nosync: memory is already authoritative */
+    j->exit_nosync = x_rx(&x, x.p);
+    stmxcsr(&x, xm(RSP, 0));
+    test_mi8(&x, xm(RSP, 0), 0x3d);
+    fold = jcc8_fwd(&x, CC_NE);
+    restore = x.p;
+    alu_ri(&x, ALU_ADD, RSP, 8, true);
+    for (int i = 5; i >= 0; i--)
+        pop(&x, saved[i]);
+    ret(&x);
+    x_here8(&x, fold);
+    lea(&x, RDI, xm(RBX, -RBX_BIAS));
+    call_abs(&x, (const void *)jit_fold_fflags);
+    jmp_to(&x, x_rx(&x, restore));
+    j->code_start = SHARED_SIZE;
 }
 
-/* reg = [rbx + disp] (64-bit) */
-static void load_m(Emit *e, int reg, int32_t disp)
-{
-    e8(e, 0x48); e8(e, 0x8b); modrm_rbx(e, reg, disp);
-}
-
-/* [rbx + disp] = reg */
-static void store_m(Emit *e, int32_t disp, int reg)
-{
-    e8(e, 0x48); e8(e, 0x89); modrm_rbx(e, reg, disp);
-}
-
-/* rdi = the Hart (undo the rbx bias) */
-static void arg_hart(Emit *e)
-{
-    e8(e, 0x48); e8(e, 0x8d); e8(e, 0x7b); e8(e, (uint8_t)(int8_t)-RBX_BIAS);   /* lea rdi, [rbx-128] */
-}
-
-static void ld_x(Emit *e, int reg, unsigned xr)
-{
-    if (xr == 0) {                       /* xor reg32, reg32 */
-        e8(e, 0x31); e8(e, 0xc0 | (reg << 3) | reg);
-    } else {
-        load_m(e, reg, OFF_X(xr));
-    }
-}
-
-static void st_x(Emit *e, unsigned xr, int reg)
-{
-    if (xr != 0)
-        store_m(e, OFF_X(xr), reg);
-}
-
-static void mov_ri(Emit *e, int reg, uint64_t v)
-{
-    if ((int64_t)v == (int32_t)v) {      /* mov r64, simm32 */
-        e8(e, 0x48); e8(e, 0xc7); e8(e, 0xc0 | reg); e32(e, (uint32_t)v);
-    } else if (v <= 0xffffffffull) {     /* mov r32, imm32 (zero-extends) */
-        e8(e, 0xb8 + reg); e32(e, (uint32_t)v);
-    } else {                             /* movabs */
-        e8(e, 0x48); e8(e, 0xb8 + reg); e64(e, v);
-    }
-}
-
-static void mov_rr(Emit *e, int dst, int src)
-{
-    e8(e, 0x48); e8(e, 0x89); e8(e, 0xc0 | (src << 3) | dst);
-}
-
-/* dst op= src (64-bit, or 32-bit if !w64) */
-static void alu_rr(Emit *e, int op, int dst, int src, bool w64)
-{
-    if (w64)
-        e8(e, 0x48);
-    e8(e, op); e8(e, 0xc0 | (src << 3) | dst);
-}
-
-static void alu_ri(Emit *e, int digit, int reg, int32_t imm, bool w64)
-{
-    if (w64)
-        e8(e, 0x48);
-    e8(e, 0x81); e8(e, 0xc0 | (digit << 3) | reg); e32(e, (uint32_t)imm);
-}
-
-static void shift_ri(Emit *e, int digit, int reg, unsigned n, bool w64)
-{
-    if (w64)
-        e8(e, 0x48);
-    e8(e, 0xc1); e8(e, 0xc0 | (digit << 3) | reg); e8(e, n);
-}
-
-static void shift_rcl(Emit *e, int digit, int reg, bool w64)
-{
-    if (w64)
-        e8(e, 0x48);
-    e8(e, 0xd3); e8(e, 0xc0 | (digit << 3) | reg);
-}
-
-static void movsxd_rr(Emit *e, int dst, int src)
-{
-    e8(e, 0x48); e8(e, 0x63); e8(e, 0xc0 | (dst << 3) | src);
-}
-
-static void setcc_rax(Emit *e, int cc)
-{
-    e8(e, 0x0f); e8(e, 0x90 + cc); e8(e, 0xc0);             /* setcc al */
-    e8(e, 0x48); e8(e, 0x0f); e8(e, 0xb6); e8(e, 0xc0);     /* movzx rax, al */
-}
-
-static void call(Emit *e, const void *fn)
-{
-    mov_ri(e, RAX, (uint64_t)(uintptr_t)fn);
-    e8(e, 0xff); e8(e, 0xd0);                               /* call rax */
-}
-
-static uint8_t *jcc32(Emit *e, int cc)
-{
-    e8(e, 0x0f); e8(e, 0x80 + cc); e32(e, 0);
-    return e->p - 4;
-}
-
-static uint8_t *jmp32(Emit *e)
-{
-    e8(e, 0xe9); e32(e, 0);
-    return e->p - 4;
-}
-
-static void patch(uint8_t *at, const uint8_t *target)
-{
-    int32_t rel = (int32_t)(target - (at + 4));
-    memcpy(at, &rel, 4);
-}
-
-static void st_pc(Emit *e, uint64_t pc)
-{
-    mov_ri(e, RAX, pc);
-    store_m(e, OFF_PC, RAX);
-}
-
-static void add_instret(Emit *e, unsigned n)
-{
-    if (n) {                                   /* add qword [rbx+disp], imm32 */
-        e8(e, 0x48); e8(e, 0x81); modrm_rbx(e, 0, OFF_INSTRET); e32(e, n);
-    }
-}
-
-static void epilogue(Emit *e)
-{
-    e8(e, 0x5b);        /* pop rbx */
-    e8(e, 0xc3);        /* ret */
-}
-
-static void exit_to(Emit *e, uint64_t pc, unsigned count)
-{
-    st_pc(e, pc);
-    add_instret(e, count);
-    epilogue(e);
-}
-
-/* A block exit to a constant target in the same guest page as the block:
- * once the target is translated, the dispatcher patches the final jmp to go
- * straight into it (block chaining). Only same-page targets are chained:
- * both blocks were translated through one mapping of that page, and a
- * remapping needs sfence.vma/satp, which end the chunk, so a chain can never
- * lead into code of another mapping. The chain still honours the chunk
- * budget and kicks from other threads. */
-static void exit_chain(Emit *e, Jit *j, uint64_t block_pc, uint64_t target, unsigned count)
-{
-    uint8_t *j_budget, *j_kick, *site;
-
-    if (((block_pc ^ target) & ~0xfffull) != 0) {
-        exit_to(e, target, count);
-        return;
-    }
-    st_pc(e, target);
-    add_instret(e, count);
-    load_m(e, RAX, OFF_INSTRET);
-    e8(e, 0x48); e8(e, 0x3b); modrm_rbx(e, RAX, OFF_END);          /* cmp rax, [rbx+end] */
-    j_budget = jcc32(e, CC_AE);
-    e8(e, 0x83); modrm_rbx(e, 7, OFF_EXIT); e8(e, 0);              /* cmp dword [rbx+exit], 0 */
-    j_kick = jcc32(e, CC_NE);
-    site = jmp32(e);                       /* the chain site */
-    patch(site, e->p);
-    mov_ri(e, RAX, (uint64_t)(uintptr_t)site);
-    mov_ri(e, RCX, (uint64_t)(uintptr_t)&j->last_exit);
-    e8(e, 0x48); e8(e, 0x89); e8(e, 0x01);                  /* mov [rcx], rax */
-    patch(j_budget, e->p);
-    patch(j_kick, e->p);
-    epilogue(e);
-}
-
-/* ---- C helpers called from generated code ---- */
-
-/* Slow path of a JIT load/store (TLB miss, MMIO, page crossing, fault).
- * info packs: bits 0-3 size, bit 4 sign-extend, bit 5 store, bits 8-12 the
- * register (rd of a load, rs2 of a store), bits 16-23 the instructions the
- * block retired before this one. Returns non-zero if a trap was taken (the
- * block must return at once; pc and instret are then already right). */
-static int jit_mem_slow(Hart *h, uint64_t va, uint32_t info, uint64_t pc)
-{
-    unsigned size = info & 15, reg = (info >> 8) & 31;
-
-    h->pc = pc;
-    if (info & 32) {
-        if (mmu_store_slow(h, va, size, h->x[reg]))
-            goto fault;
-    } else {
-        uint64_t v;
-        if (mmu_load_slow(h, va, size, &v))
-            goto fault;
-        if ((info & 16) && size < 8)
-            v = (uint64_t)((int64_t)(v << (64 - 8 * size)) >> (64 - 8 * size));
-        if (reg)
-            h->x[reg] = v;
-    }
-    return 0;
-fault:
-    h->instret += (info >> 16) & 0xff;
-    hart_raise(h, h->exc_cause, h->exc_tval);
-    return 1;
-}
-
-/* Run one instruction in the interpreter. Returns non-zero if the block
- * must end (control left the straight line, or the chunk must end). A
- * system instruction (CSR write, xRET, WFI ...) may enable an interrupt:
- * it ends the chunk so the run loop checks interrupts before going on. */
-static int jit_interp(Hart *h, uint64_t next_pc, int sys)
-{
-    hart_run_chunk(h, 1);
-    if (sys)
-        h->exit_chunk = 1;
-    return h->pc != next_pc || h->exit_chunk || h->wfi;
-}
-
-/* ---- translation ---- */
-
-/* Emit a load or store with the inline TLB lookup. `count` instructions of
- * the block have been retired by JIT code before this one; `ret` is the
- * block's shared `pop rbx; ret`. */
-static void emit_mem(Emit *e, const Insn *d, uint64_t pc, unsigned count, bool store,
-                     const uint8_t *ret)
-{
-    static const uint8_t sizes[] = {
-        [OP_LB] = 1, [OP_LH] = 2, [OP_LW] = 4, [OP_LD] = 8, [OP_LBU] = 1, [OP_LHU] = 2,
-        [OP_LWU] = 4, [OP_SB] = 1, [OP_SH] = 2, [OP_SW] = 4, [OP_SD] = 8,
-    };
-    unsigned size = sizes[d->op];
-    bool sign = d->op == OP_LB || d->op == OP_LH || d->op == OP_LW;
-    uint8_t *j_miss, *j_done, *j_fault;
-    uint32_t info = size | (sign ? 16u : 0) | (store ? 32u : 0) |
-                    ((unsigned)(store ? d->rs2 : d->rd) << 8) | (count << 16);
-
-    ld_x(e, RAX, d->rs1);
-    if (d->imm)
-        alu_ri(e, DIG_ADD, RAX, (int32_t)d->imm, true);
-    /* rdx = &dtlb->r[idx] (or ->w[idx]), idx from the first byte's page */
-    mov_rr(e, RDX, RAX);
-    shift_ri(e, SH_SHR, RDX, 12, true);
-    e8(e, 0x0f); e8(e, 0xb6); e8(e, 0xd2);                  /* movzx edx, dl (TLB_SIZE 256) */
-    shift_ri(e, SH_SHL, RDX, 4, true);
-    e8(e, 0x48); e8(e, 0x03); modrm_rbx(e, RDX, OFF_DTLB);  /* add rdx, [rbx+dtlb] */
-    if (store)
-        alu_ri(e, DIG_ADD, RDX, (int32_t)offsetof(TlbSet, w), true);
-    /* Compare the tag with the page of the LAST byte: one test catches both
-     * a miss and an access crossing into the next page. */
-    e8(e, 0x48); e8(e, 0x8d); e8(e, 0x48); e8(e, size - 1);  /* lea rcx, [rax+size-1] */
-    alu_ri(e, DIG_AND, RCX, -4096, true);
-    e8(e, 0x48); e8(e, 0x3b); e8(e, 0x0a);                  /* cmp rcx, [rdx] */
-    j_miss = jcc32(e, CC_NE);
-    e8(e, 0x48); e8(e, 0x03); e8(e, 0x42); e8(e, 0x08);    /* add rax, [rdx+8] */
-    if (store) {
-        ld_x(e, RCX, d->rs2);
-        switch (size) {
-        case 1: e8(e, 0x88); e8(e, 0x08); break;                        /* mov [rax], cl */
-        case 2: e8(e, 0x66); e8(e, 0x89); e8(e, 0x08); break;           /* mov [rax], cx */
-        case 4: e8(e, 0x89); e8(e, 0x08); break;                        /* mov [rax], ecx */
-        default: e8(e, 0x48); e8(e, 0x89); e8(e, 0x08); break;          /* mov [rax], rcx */
-        }
-    } else {
-        switch (d->op) {
-        case OP_LB: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbe); e8(e, 0x00); break;  /* movsx rax, byte [rax] */
-        case OP_LBU: e8(e, 0x0f); e8(e, 0xb6); e8(e, 0x00); break;             /* movzx eax, byte [rax] */
-        case OP_LH: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbf); e8(e, 0x00); break;  /* movsx rax, word [rax] */
-        case OP_LHU: e8(e, 0x0f); e8(e, 0xb7); e8(e, 0x00); break;             /* movzx eax, word [rax] */
-        case OP_LW: e8(e, 0x48); e8(e, 0x63); e8(e, 0x00); break;              /* movsxd rax, [rax] */
-        case OP_LWU: e8(e, 0x8b); e8(e, 0x00); break;                          /* mov eax, [rax] */
-        default: e8(e, 0x48); e8(e, 0x8b); e8(e, 0x00); break;                 /* mov rax, [rax] */
-        }
-        st_x(e, d->rd, RAX);
-    }
-    j_done = jmp32(e);
-
-    /* Slow path: one call that does everything (see jit_mem_slow). */
-    patch(j_miss, e->p);
-    mov_rr(e, RSI, RAX);
-    e8(e, 0xba); e32(e, info);                              /* mov edx, info */
-    mov_ri(e, RCX, pc);
-    arg_hart(e);
-    call(e, (const void *)jit_mem_slow);
-    e8(e, 0x85); e8(e, 0xc0);                               /* test eax, eax */
-    j_fault = jcc32(e, CC_NE);
-    patch(j_fault, ret);
-    patch(j_done, e->p);
-}
-
-/* Instructions that end a block after running in the interpreter. */
-static bool is_system(int op)
-{
-    switch (op) {
-    case OP_CSRRW: case OP_CSRRS: case OP_CSRRC: case OP_CSRRWI: case OP_CSRRSI: case OP_CSRRCI:
-    case OP_MRET: case OP_SRET: case OP_WFI: case OP_SFENCE_VMA: case OP_FENCE_I:
-    case OP_ECALL: case OP_EBREAK: case OP_ILLEGAL:
-        return true;
-    }
-    return false;
-}
-
-/* Emit one instruction. Returns true if it ended the block. *count is the
- * number of JIT-retired instructions so far (updated). */
-static bool emit_insn(Emit *e, Jit *j, uint64_t block_pc, const Insn *d, uint64_t pc,
-                      unsigned *count, const uint8_t *ret)
-{
-    uint64_t next = pc + d->len;
-    int op = d->op;
-
-    switch (op) {
-    case OP_LUI: mov_ri(e, RAX, (uint64_t)d->imm); st_x(e, d->rd, RAX); break;
-    case OP_AUIPC: mov_ri(e, RAX, pc + (uint64_t)d->imm); st_x(e, d->rd, RAX); break;
-    case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI: {
-        int dig = op == OP_ADDI ? DIG_ADD : op == OP_XORI ? DIG_XOR : op == OP_ORI ? DIG_OR : DIG_AND;
-        if (d->rd == 0)
-            break;
-        ld_x(e, RAX, d->rs1);
-        if (d->imm || op == OP_ANDI)
-            alu_ri(e, dig, RAX, (int32_t)d->imm, true);
-        st_x(e, d->rd, RAX);
-        break;
-    }
-    case OP_SLTI: case OP_SLTIU:
-        ld_x(e, RAX, d->rs1);
-        alu_ri(e, DIG_CMP, RAX, (int32_t)d->imm, true);
-        setcc_rax(e, op == OP_SLTI ? CC_L : CC_B);
-        st_x(e, d->rd, RAX);
-        break;
-    case OP_SLLI: case OP_SRLI: case OP_SRAI:
-        ld_x(e, RAX, d->rs1);
-        shift_ri(e, op == OP_SLLI ? SH_SHL : op == OP_SRLI ? SH_SHR : SH_SAR, RAX, (unsigned)d->imm, true);
-        st_x(e, d->rd, RAX);
-        break;
-    case OP_ADD: case OP_SUB: case OP_XOR: case OP_OR: case OP_AND: {
-        int alu = op == OP_ADD ? ALU_ADD : op == OP_SUB ? ALU_SUB : op == OP_XOR ? ALU_XOR :
-                  op == OP_OR ? ALU_OR : ALU_AND;
-        ld_x(e, RAX, d->rs1);
-        ld_x(e, RCX, d->rs2);
-        alu_rr(e, alu, RAX, RCX, true);
-        st_x(e, d->rd, RAX);
-        break;
-    }
-    case OP_SLL: case OP_SRL: case OP_SRA:
-        ld_x(e, RAX, d->rs1);
-        ld_x(e, RCX, d->rs2);
-        shift_rcl(e, op == OP_SLL ? SH_SHL : op == OP_SRL ? SH_SHR : SH_SAR, RAX, true);
-        st_x(e, d->rd, RAX);
-        break;
-    case OP_SLT: case OP_SLTU:
-        ld_x(e, RAX, d->rs1);
-        ld_x(e, RCX, d->rs2);
-        alu_rr(e, ALU_CMP, RAX, RCX, true);
-        setcc_rax(e, op == OP_SLT ? CC_L : CC_B);
-        st_x(e, d->rd, RAX);
-        break;
-    case OP_ADDIW:
-        ld_x(e, RAX, d->rs1);
-        alu_ri(e, DIG_ADD, RAX, (int32_t)d->imm, false);
-        movsxd_rr(e, RAX, RAX);
-        st_x(e, d->rd, RAX);
-        break;
-    case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
-        ld_x(e, RAX, d->rs1);
-        shift_ri(e, op == OP_SLLIW ? SH_SHL : op == OP_SRLIW ? SH_SHR : SH_SAR, RAX, (unsigned)d->imm, false);
-        movsxd_rr(e, RAX, RAX);
-        st_x(e, d->rd, RAX);
-        break;
-    case OP_ADDW: case OP_SUBW:
-        ld_x(e, RAX, d->rs1);
-        ld_x(e, RCX, d->rs2);
-        alu_rr(e, op == OP_ADDW ? ALU_ADD : ALU_SUB, RAX, RCX, false);
-        movsxd_rr(e, RAX, RAX);
-        st_x(e, d->rd, RAX);
-        break;
-    case OP_SLLW: case OP_SRLW: case OP_SRAW:
-        ld_x(e, RAX, d->rs1);
-        ld_x(e, RCX, d->rs2);
-        shift_rcl(e, op == OP_SLLW ? SH_SHL : op == OP_SRLW ? SH_SHR : SH_SAR, RAX, false);
-        movsxd_rr(e, RAX, RAX);
-        st_x(e, d->rd, RAX);
-        break;
-    case OP_MUL: case OP_MULW:
-        ld_x(e, RAX, d->rs1);
-        ld_x(e, RCX, d->rs2);
-        if (op == OP_MUL) {
-            e8(e, 0x48); e8(e, 0x0f); e8(e, 0xaf); e8(e, 0xc1);    /* imul rax, rcx */
-        } else {
-            e8(e, 0x0f); e8(e, 0xaf); e8(e, 0xc1);                 /* imul eax, ecx */
-            movsxd_rr(e, RAX, RAX);
-        }
-        st_x(e, d->rd, RAX);
-        break;
-    case OP_FENCE:
-        e8(e, 0x0f); e8(e, 0xae); e8(e, 0xf0);                     /* mfence */
-        break;
-    case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
-        emit_mem(e, d, pc, *count, false, ret);
-        break;
-    case OP_SB: case OP_SH: case OP_SW: case OP_SD:
-        emit_mem(e, d, pc, *count, true, ret);
-        break;
-    case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU: {
-        static const int cc[] = { [OP_BEQ] = CC_E, [OP_BNE] = CC_NE, [OP_BLT] = CC_L,
-                                  [OP_BGE] = CC_GE, [OP_BLTU] = CC_B, [OP_BGEU] = CC_AE };
-        uint8_t *j_taken;
-        ld_x(e, RAX, d->rs1);
-        ld_x(e, RCX, d->rs2);
-        alu_rr(e, ALU_CMP, RAX, RCX, true);
-        j_taken = jcc32(e, cc[op]);
-        exit_chain(e, j, block_pc, next, *count + 1);
-        patch(j_taken, e->p);
-        exit_chain(e, j, block_pc, pc + (uint64_t)d->imm, *count + 1);
-        return true;
-    }
-    case OP_JAL:
-        mov_ri(e, RAX, next);
-        st_x(e, d->rd, RAX);
-        exit_chain(e, j, block_pc, pc + (uint64_t)d->imm, *count + 1);
-        return true;
-    case OP_JALR:
-        ld_x(e, RCX, d->rs1);
-        if (d->imm)
-            alu_ri(e, DIG_ADD, RCX, (int32_t)d->imm, true);
-        alu_ri(e, DIG_AND, RCX, -2, true);
-        mov_ri(e, RAX, next);
-        st_x(e, d->rd, RAX);
-        store_m(e, OFF_PC, RCX);
-        add_instret(e, *count + 1);
-        epilogue(e);
-        return true;
-    default: {
-        /* Everything else runs in the interpreter, one instruction. */
-        uint8_t *j_cont;
-        st_pc(e, pc);
-        arg_hart(e);
-        mov_ri(e, RSI, next);
-        e8(e, 0xba); e32(e, is_system(op));                        /* mov edx, sys */
-        call(e, (const void *)jit_interp);
-        if (is_system(op)) {
-            add_instret(e, *count);
-            epilogue(e);
-            return true;
-        }
-        e8(e, 0x85); e8(e, 0xc0);                                  /* test eax, eax */
-        j_cont = jcc32(e, CC_E);
-        add_instret(e, *count);
-        epilogue(e);
-        patch(j_cont, e->p);
-        return false;           /* not counted: the interpreter counted it */
-    }
-    }
-    (*count)++;
-    return false;
-}
+/* ---- block table ---- */
 
 static unsigned slot(uint64_t pc)
 {
     return (unsigned)((pc >> 1) ^ (pc >> (TABLE_BITS + 1))) & ((1u << TABLE_BITS) - 1);
 }
 
-/* Translate the block at pc (host points at its first byte). Returns NULL if
- * the first instruction cannot be translated (crosses a page). */
-static BlockFn translate(Jit *j, uint64_t pc, uintptr_t host)
+static JitBlock *lookup(Jit *j, uint64_t pc, uintptr_t host)
 {
-    const uint8_t *page = (const uint8_t *)(host - (pc & 0xfff));
-    uint64_t cur = pc;
-    unsigned n = 0, count = 0;
-    Emit e;
-    uint8_t *start, *ret;
-
-    if (CODE_SIZE - j->used < CODE_SLACK)
-        jit_flush(j);
-    ret = j->code + j->used;
-    e.p = ret;
-    epilogue(&e);                                  /* shared exit: pop rbx; ret */
-    start = e.p;
-    e8(&e, 0x53);                                  /* push rbx */
-    e8(&e, 0x48); e8(&e, 0x8d); e8(&e, 0x9f); e32(&e, RBX_BIAS);   /* lea rbx, [rdi+128] */
-    for (;;) {
-        unsigned off = (unsigned)(cur & 0xfff);
-        uint32_t raw;
-        Insn d;
-
-        raw = ld16(page + off);
-        if ((raw & 3) == 3) {
-            if (off == 0xffe)
-                break;                           /* crosses the page: stop before it */
-            raw |= (uint32_t)ld16(page + off + 2) << 16;
-        }
-        insn_decode(raw, &d);
-        n++;
-        if (emit_insn(&e, j, pc, &d, cur, &count, ret))
-            goto done;
-        cur += d.len;
-        if (n >= MAX_INSNS || (cur & 0xfff) == 0 || (size_t)(e.p - start) > CODE_SLACK - 4096)
-            break;
-    }
-    if (n == 0)
-        return NULL;
-    exit_chain(&e, j, pc, cur, count);
-done:
-    j->used = ALIGN_UP((size_t)(e.p - j->code), 16);
-    return (BlockFn)(void *)start;
+    for (JitBlock *b = j->table[slot(pc)]; b; b = b->next)
+        if (b->pc == pc && b->host == host)
+            return b;
+    return NULL;
 }
+
+static void jc_clear(Jit *j)
+{
+    for (unsigned i = 0; i < TLB_CTX; i++)
+        memset(j->jc[i], 0xff, JC_SIZE * sizeof(JcEntry));   /* pc ~0: never a target */
+}
+
+static void drop_code(Jit *j)
+{
+    j->used = j->code_start;
+    j->nblocks = 0;
+    memset(j->table, 0, sizeof(j->table));
+    jc_clear(j);
+    if (j->hart)
+        j->hart->jit_chain = NULL;
+}
+
+void jit_flush(Jit *j)
+{
+    if (j) {
+        drop_code(j);
+        j->stats.flushes++;
+    }
+}
+
+void jit_tlb_flushed(Jit *j)
+{
+    if (j) {
+        jc_clear(j);
+        j->stats.jc_flushes++;
+    }
+}
+
+void *jit_jcache(Jit *j, int ctx)
+{
+    return j->jc[ctx];
+}
+
+static JitBlock *translate(Jit *j, uint64_t pc, uintptr_t host)
+{
+    const uint8_t *entry;
+    uint8_t *end;
+    JitBlock *b;
+
+    if (j->cm.size - j->used < JIT_BLOCK_MAX || j->nblocks == j->max_blocks) {
+        drop_code(j);
+        j->stats.full_flushes++;
+    }
+    entry = jit_translate(j, j->ctx, pc, host, j->cm.rw + j->used, &end);
+    if (!entry)
+        return NULL;
+    j->stats.code_bytes += (size_t)(end - (j->cm.rw + j->used));
+    j->used = ((size_t)(end - j->cm.rw) + 15) & ~(size_t)15;
+    b = &j->blocks[j->nblocks++];
+    b->pc = pc;
+    b->host = host;
+    b->code = entry;
+    b->next = j->table[slot(pc)];
+    j->table[slot(pc)] = b;
+    return b;
+}
+
+/* ---- the dispatcher ---- */
 
 uint64_t jit_run_chunk(Hart *h, uint64_t budget)
 {
     Jit *j = h->jit;
     uint64_t start = h->instret, end = start + budget;
 
-    h->jit_end = end;
-    /* Never link across dispatcher runs: the TLB may have been flushed. */
-    j->last_exit = NULL;
-    while (h->instret < end && !h->exit_chunk && !h->wfi) {
+    j->hart = h;
+    h->jcache = j->jc[h->itlb - h->tlb];
+    h->jit_chain = NULL;
+    /* A kick (hart_kick) sets exit_chunk, then jit_end = 0: publishing the
+     * end first and reading exit_chunk after cannot miss one. */
+    __atomic_store_n(&h->jit_end, end, __ATOMIC_SEQ_CST);
+    while (h->instret < end && !__atomic_load_n(&h->exit_chunk, __ATOMIC_SEQ_CST) && !h->wfi) {
         uint64_t pc = h->pc;
         TlbEntry *te = &h->itlb->x[(pc >> 12) & (TLB_SIZE - 1)];
-        JitBlock *b;
         uintptr_t host;
+        JitBlock *b;
+        JcEntry *jc;
 
         if (te->tag != (pc & ~0xfffull)) {
             uint32_t raw;
-            j->last_exit = NULL;
+            h->jit_chain = NULL;
             if (mmu_fetch_slow(h, pc, &raw)) {
                 hart_raise(h, h->exc_cause, h->exc_tval);
                 continue;
             }
             if (te->tag != (pc & ~0xfffull)) {
-                hart_run_chunk(h, 1);
+                hart_run_chunk(h, 1);       /* fetched but not cacheable */
                 continue;
             }
         }
         host = (uintptr_t)(pc + te->addend);
-        b = &j->table[slot(pc)];
-        if (b->pc != pc || b->host != host || !b->fn) {
-            BlockFn fn = translate(j, pc, host);
-            if (!fn) {
-                j->last_exit = NULL;
-                hart_run_chunk(h, 1);
+        b = lookup(j, pc, host);
+        if (b) {
+            j->stats.lookups_hit++;
+        } else {
+            b = translate(j, pc, host);
+            if (!b) {
+                h->jit_chain = NULL;
+                hart_run_chunk(h, 1);       /* an instruction across pages */
                 continue;
             }
-            b = &j->table[slot(pc)];     /* translate() may have flushed */
-            b->pc = pc;
-            b->host = host;
-            b->fn = fn;
         }
-        if (j->last_exit) {
-            /* The previous block ended at a same-page exit to this pc: link
-             * it straight to this block's body (after its prologue). */
-            patch(j->last_exit, (const uint8_t *)(void *)b->fn + PROLOGUE_LEN);
-            j->last_exit = NULL;
+        if (h->jit_chain) {
+            /* The last block left through a chain site towards this pc in
+             * its own page: both were translated through the mapping that
+             * is current (the site was reached in this chunk and the
+             * mapping can only change at a chunk's end or through a system
+             * instruction, which never leaves through a chain site). */
+            uint8_t *rw = j->cm.rw + (h->jit_chain - j->cm.rx);
+            int32_t rel = (int32_t)(b->code - (h->jit_chain + 4));
+            memcpy(rw, &rel, 4);
+            h->jit_chain = NULL;
+            j->stats.chains++;
         }
-        b->fn(h);
+        jc = &((JcEntry *)h->jcache)[jc_index(pc)];
+        jc->pc = pc;
+        jc->code = b->code;
+        j->stats.dispatches++;
+        j->enter(h, b->code);
     }
     return h->instret - start;
 }
@@ -634,33 +214,46 @@ Jit *jit_create(void)
 
     if (!j)
         return NULL;
-    j->code = mmap(NULL, CODE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (j->code == MAP_FAILED) {
-        free(j);
-        return NULL;
-    }
-    /* Code is written a little at a time: 4 KiB pages keep resident memory
-     * to what was translated (a huge page would cost 2 MiB at first touch). */
-    madvise(j->code, CODE_SIZE, MADV_NOHUGEPAGE);
+    if (codemem_alloc(&j->cm, CODE_SIZE) < 0)
+        goto fail;
+    j->ctx = calloc(1, sizeof(*j->ctx));
+    j->max_blocks = MAX_BLOCKS;
+    j->blocks = calloc(j->max_blocks, sizeof(JitBlock));
+    if (!j->ctx || !j->blocks)
+        goto fail;
+    j->ctx->maxcold = 4 * JIT_MAX_INSNS;
+    j->ctx->cold = calloc(j->ctx->maxcold, sizeof(JitCold));
+    if (!j->ctx->cold)
+        goto fail;
+    for (unsigned i = 0; i < TLB_CTX; i++)
+        if (!(j->jc[i] = malloc(JC_SIZE * sizeof(JcEntry))))
+            goto fail;
+    j->has_fma = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx");
+    emit_shared(j);
+    drop_code(j);
     return j;
+fail:
+    jit_destroy(j);
+    return NULL;
 }
 
 void jit_destroy(Jit *j)
 {
-    if (j) {
-        munmap(j->code, CODE_SIZE);
-        free(j);
-    }
+    if (!j)
+        return;
+    codemem_free(&j->cm);
+    if (j->ctx)
+        free(j->ctx->cold);
+    free(j->ctx);
+    free(j->blocks);
+    for (unsigned i = 0; i < TLB_CTX; i++)
+        free(j->jc[i]);
+    free(j);
 }
 
-void jit_flush(Jit *j)
+void jit_get_stats(const Jit *j, JitStats *s)
 {
-    if (j) {
-        j->used = 0;
-        j->last_exit = NULL;
-        memset(j->table, 0, sizeof(j->table));
-    }
+    *s = j->stats;
 }
 
 bool jit_enabled(void)
@@ -675,7 +268,10 @@ struct Jit { int unused; };
 Jit *jit_create(void) { return NULL; }
 void jit_destroy(Jit *j) { (void)j; }
 void jit_flush(Jit *j) { (void)j; }
-uint64_t jit_run_chunk(Hart *h, uint64_t budget) { return hart_run_chunk(h, budget); }
+void jit_tlb_flushed(Jit *j) { (void)j; }
+void *jit_jcache(Jit *j, int ctx) { return NULL; }
+uint64_t jit_run_chunk(struct Hart *h, uint64_t budget) { return hart_run_chunk(h, budget); }
 bool jit_enabled(void) { return false; }
+void jit_get_stats(const Jit *j, JitStats *s) { memset(s, 0, sizeof(*s)); }
 
 #endif

@@ -1,13 +1,18 @@
-/* A template JIT for the emu engine (x86-64 hosts): translates guest basic
- * blocks into host code that works on the hart's register file in memory.
+/* The emu engine's JIT (x86-64 hosts): guest code is translated into
+ * superblocks (straight-line code through conditional branches, with
+ * branches inside the block taken inside it) that keep the hottest guest
+ * registers in host registers across blocks. Loads, stores and AMOs look up
+ * the software TLB inline; F/D use SSE2 with exact RISC-V results; M, the
+ * counters and the common CSR reads are translated; the rest runs in the
+ * interpreter one instruction at a time.
  *
- * Hot integer instructions, loads, stores and branches are emitted inline
- * (loads and stores with an inline software-TLB lookup); everything else
- * (CSRs, FP, atomics, division, system instructions) calls the interpreter
- * for that one instruction. Blocks are keyed by (virtual pc, host address of
- * the code), so remapping never runs stale code; the code cache is dropped
- * on fence.i (local or remote), which is exactly when RISC-V requires
- * instruction fetch to see earlier stores. */
+ * Blocks are keyed by (virtual pc, host address of the code), so a
+ * remapping never runs stale code. Exits to the same guest page are chained
+ * (patched jumps); indirect jumps and jumps to other pages go through a
+ * per-hart, per-fetch-context jump cache looked up by generated code, which
+ * is dropped whenever the TLB is (sfence.vma, satp, remote fences). The
+ * code cache is dropped on fence.i (local or remote), which is exactly when
+ * RISC-V requires instruction fetch to see earlier stores. */
 #ifndef XENO_EMU_JIT_H
 #define XENO_EMU_JIT_H
 
@@ -16,15 +21,34 @@
 
 struct Hart;
 
+typedef struct JitStats {
+    uint64_t blocks;            /* translations */
+    uint64_t insns;             /* guest instructions translated */
+    uint64_t interp;            /* instructions translated as interpreter calls */
+    uint64_t code_bytes;        /* host code emitted */
+    uint64_t dispatches;        /* blocks entered from the dispatcher */
+    uint64_t lookups_hit;       /* dispatcher: block found in the table */
+    uint64_t chains;            /* exits patched to jump straight to their target */
+    uint64_t flushes;           /* code cache dropped: fence.i, remote fence.i */
+    uint64_t full_flushes;      /* code cache dropped because it was full */
+    uint64_t jc_flushes;        /* jump caches dropped with the TLB */
+} JitStats;
+
 /* Per-hart JIT state; NULL if the JIT is unavailable or disabled. */
 typedef struct Jit Jit;
 Jit *jit_create(void);
 void jit_destroy(Jit *j);
-/* Forget every translation (fence.i). */
+/* Forget every translation (fence.i). Safe from a helper called by
+ * generated code if that code leaves at once (system instructions do). */
 void jit_flush(Jit *j);
+/* The hart's TLB was flushed: forget (pc -> code) shortcuts. */
+void jit_tlb_flushed(Jit *j);
+/* The jump cache generated code uses for fetch context `ctx`. */
+void *jit_jcache(Jit *j, int ctx);
 /* Run up to `budget` instructions; same contract as hart_run_chunk. */
 uint64_t jit_run_chunk(struct Hart *h, uint64_t budget);
 /* Whether the JIT is enabled (XENO_EMU_JIT=0 disables it). */
 bool jit_enabled(void);
+void jit_get_stats(const Jit *j, JitStats *s);
 
 #endif

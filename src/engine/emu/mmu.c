@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "hart.h"
+#include "jit.h"
 
 enum { ACC_R = 0, ACC_W = 1, ACC_X = 2 };
 
@@ -26,6 +27,8 @@ void tlb_flush(Hart *h)
 {
     for (int i = 0; i < TLB_CTX; i++)
         tlbset_flush(&h->tlb[i]);
+    /* The JIT's (pc -> code) shortcuts hold for the mappings the TLB had. */
+    jit_tlb_flushed(h->jit);
 }
 
 static int ctx_of(int priv, bool sum)
@@ -46,8 +49,12 @@ static int data_priv(const Hart *h)
 
 void mmu_update_ctx(Hart *h)
 {
-    h->itlb = &h->tlb[ctx_of(h->priv, false)];
+    int ictx = ctx_of(h->priv, false);
+
+    h->itlb = &h->tlb[ictx];
     h->dtlb = &h->tlb[ctx_of(data_priv(h), (h->mstatus & MSTATUS_SUM) != 0)];
+    if (h->jit)
+        h->jcache = jit_jcache(h->jit, ictx);
 }
 
 static uint64_t fault_cause(int acc, bool page)
@@ -296,4 +303,27 @@ void *mmu_atomic_ptr(Hart *h, uint64_t va, unsigned size, bool is_load_only)
     if (!is_load_only)
         gmem_mark_dirty(h->emu->mem, pa, size);
     return host;
+}
+
+void mmu_atomic_fill(Hart *h, uint64_t va, bool write)
+{
+    uint64_t pa;
+    Emu *e = h->emu;
+    uint8_t *host;
+
+    if (translate(h, va, write ? ACC_W : ACC_R, data_priv(h), &pa))
+        return;
+    host = ram_ptr(e, pa, 8);
+    if (!host)
+        return;
+    if (write) {
+        if ((pa & ~0xfffull) == e->watch_page)
+            return;
+        /* A write entry is only ever made by a store that marks the page
+         * (dirty logging); this is one. */
+        gmem_mark_dirty(e->mem, pa, 1);
+        tlb_fill(h, h->dtlb->w, va, pa);
+    } else {
+        tlb_fill(h, h->dtlb->r, va, pa);
+    }
 }

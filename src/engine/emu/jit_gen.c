@@ -1,0 +1,775 @@
+/* The translator: one superblock of guest code into host code.
+ *
+ * A block is the straight line from its first instruction through
+ * conditional branches, up to a jal/jalr, a system instruction, the end of
+ * the guest page or JIT_MAX_INSNS. A first pass decodes it and marks the
+ * instructions that branches inside the block target ("labels"); the
+ * second emits code. A branch to a label jumps inside the block; any other
+ * branch leaves it through an exit (jit.c chains or looks up the target).
+ *
+ * instret: r15 holds the hart's instret as of the last "sync point" (block
+ * entry, a label, an interpreter call); `pending` counts the guest
+ * instructions retired since on the current path. Every exit and every jump
+ * to a label adds its pending count first, so r15 is exact wherever the
+ * path goes, and labels always start with pending = 0. A trap adds the
+ * instructions before the trapping one only (it does not retire).
+ *
+ * Termination: only backward jumps (to a lower or equal pc) and indirect
+ * jumps can close a loop, and they compare r15 with h->jit_end, which is
+ * the chunk's end or 0 when another thread kicks the hart. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jit_internal.h"
+
+/* ---- the register map ---- */
+
+/* Guest registers kept in host registers, chosen by how often compiled
+ * RISC-V code names them (GCC allocates a5, a4, ... first, and the
+ * compressed encodings favour x8-x15). Four sit in callee-saved host
+ * registers and survive helper calls; the other five are spilled around
+ * calls (js_spill_volatile). RAX (0) means "not mapped". */
+static const int8_t host_of[32] = {
+    [2] = RBP, [10] = R12, [15] = R13, [14] = R14,      /* callee-saved */
+    [1] = RDI, [8] = R8, [11] = R9, [13] = R10, [9] = R11,
+};
+
+int xmap(unsigned r)
+{
+    return host_of[r] ? host_of[r] : -1;
+}
+
+int jg_get(JitCtx *c, unsigned r, int scratch)
+{
+    if (r == 0) {
+        zero(&c->x, scratch);
+        return scratch;
+    }
+    if (host_of[r])
+        return host_of[r];
+    ld64(&c->x, scratch, XM(r));
+    return scratch;
+}
+
+int jg_dst(unsigned r, int scratch)
+{
+    return host_of[r] ? host_of[r] : scratch;
+}
+
+void jg_put(JitCtx *c, unsigned r, int hreg)
+{
+    if (r == 0)
+        return;
+    if (host_of[r])
+        mov_rr(&c->x, host_of[r], hreg);
+    else
+        st64(&c->x, XM(r), hreg);
+}
+
+/* dst = x r (dst is any host register) */
+static void load_into(JitCtx *c, int dst, unsigned r)
+{
+    if (r == 0)
+        zero(&c->x, dst);
+    else if (host_of[r])
+        mov_rr(&c->x, dst, host_of[r]);
+    else
+        ld64(&c->x, dst, XM(r));
+}
+
+/* dst op= x r */
+static void op_with(JitCtx *c, int op, int dst, unsigned r, bool w)
+{
+    if (r == 0)
+        alu_ri(&c->x, op, dst, 0, w);
+    else if (host_of[r])
+        alu_rr(&c->x, op, dst, host_of[r], w);
+    else
+        alu_rm(&c->x, op, dst, XM(r), w);
+}
+
+/* cmp x a, x b (flags as for a - b) */
+static void cmp_regs(JitCtx *c, unsigned a, unsigned b)
+{
+    if (b == 0 && a != 0) {
+        if (host_of[a])
+            test_rr(&c->x, host_of[a], host_of[a], true);
+        else
+            alu_mi(&c->x, ALU_CMP, XM(a), 0, true);
+        return;
+    }
+    op_with(c, ALU_CMP, jg_get(c, a, RAX), b, true);
+}
+
+/* ---- instret and cold code ---- */
+
+void jg_sync_instret(JitCtx *c)
+{
+    if (c->pending)
+        lea(&c->x, R15, xm(R15, (int32_t)c->pending));
+    c->pending = 0;
+}
+
+static void add_r15(JitCtx *c, unsigned n)
+{
+    if (n)
+        lea(&c->x, R15, xm(R15, (int32_t)n));
+}
+
+JitCold *jg_cold(JitCtx *c, void (*emit)(JitCtx *, JitCold *), uint8_t *from)
+{
+    JitCold *k = &c->cold[c->ncold++];
+
+    memset(k, 0, sizeof(*k));
+    k->emit = emit;
+    k->from = from;
+    k->back = x_rx(&c->x, c->x.p);
+    k->pc = c->pc;
+    k->pending = c->pending;
+    k->d = c->scan[c->idx].d;
+    return k;
+}
+
+void jg_exit_trap(JitCtx *c, unsigned pending)
+{
+    add_r15(c, pending);
+    jmp_to(&c->x, c->j->exit_sync);
+}
+
+static void store_pc(JitCtx *c, uint64_t pc)
+{
+    if (fits32((int64_t)pc)) {
+        st64_i(&c->x, HM(pc), (int32_t)pc);
+    } else {
+        mov_ri(&c->x, RAX, pc);
+        st64(&c->x, HM(pc), RAX);
+    }
+}
+
+/* Look the pc in rsi up in the jump cache and jump to its code; on a miss
+ * leave to the dispatcher with pc = rsi. rax, rdx clobbered. Inlined at
+ * every site so each indirect jmp has its own branch-predictor entry. */
+static void jc_lookup(JitCtx *c)
+{
+    X86 *x = &c->x;
+    uint8_t *miss;
+
+    ld64(x, RDX, HM(jcache));
+    mov_rr32(x, RAX, RSI);
+    shift_ri(x, SH_SHL, RAX, 3, false);
+    alu_ri(x, ALU_AND, RAX, (int32_t)((JC_SIZE - 1) << 4), false);
+    x_rm(x, 0, true, 0x3b, RSI, xmi(RDX, RAX, 1, 0));       /* cmp rsi, [rdx+rax] */
+    miss = jcc8_fwd(x, CC_NE);
+    jmp_m(x, xmi(RDX, RAX, 1, 8));
+    x_here8(x, miss);
+    st64(x, HM(pc), RSI);
+    jmp_to(x, c->j->exit_sync);
+}
+
+/* Leave with r15 += pending to a constant target outside the block. A
+ * target in the block's page gets a chain site: a jmp that first leads to
+ * the exit below and that the dispatcher re-points at the target's code
+ * once it has it (both blocks come from one mapping of that page, see
+ * jit.c). Another page goes through the jump cache. */
+void jg_exit_const(JitCtx *c, uint64_t target, unsigned pending, bool backward)
+{
+    X86 *x = &c->x;
+    uint8_t *budget = NULL, *site, *budget2 = NULL;
+
+    add_r15(c, pending);
+    if (backward) {
+        alu_rm(x, ALU_CMP, R15, HM(jit_end), true);
+        budget = jcc_fwd(x, CC_AE);
+    }
+    if (((target ^ c->block_pc) & ~0xfffull) == 0) {
+        site = jmp_fwd(x);
+        x_here(x, site);
+        if (budget)
+            x_here(x, budget);
+        store_pc(c, target);
+        lea_rip(x, RAX, x_rx(x, site));
+        st64(x, HM(jit_chain), RAX);
+        jmp_to(x, c->j->exit_sync);
+        return;
+    }
+    mov_ri(x, RSI, target);
+    if (budget) {
+        budget2 = jmp8_fwd(x);
+        x_here(x, budget);
+        mov_ri(x, RSI, target);
+        st64(x, HM(pc), RSI);
+        jmp_to(x, c->j->exit_sync);
+        x_here8(x, budget2);
+    }
+    jc_lookup(c);
+}
+
+/* Leave with r15 += pending to the pc in rsi (an indirect jump). */
+void jg_exit_reg(JitCtx *c, unsigned pending)
+{
+    X86 *x = &c->x;
+    uint8_t *budget, *go;
+
+    add_r15(c, pending);
+    alu_rm(x, ALU_CMP, R15, HM(jit_end), true);
+    go = jcc8_fwd(x, CC_B);
+    st64(x, HM(pc), RSI);
+    budget = jmp_fwd(x);
+    x_patch_rel32(x, budget, c->j->exit_sync);
+    x_here8(x, go);
+    jc_lookup(c);
+}
+
+/* Out of budget at a backward jump: leave with pc = the target, never
+ * through a chain site (a patched one would skip the check for good). */
+static void cold_leave(JitCtx *c, JitCold *k)
+{
+    store_pc(c, k->target);
+    jmp_to(&c->x, c->j->exit_sync);
+}
+
+static void cold_exit(JitCtx *c, JitCold *k)
+{
+    jg_exit_const(c, k->target, k->pending, k->target <= k->pc);
+}
+
+/* A taken branch forward to a label: bring r15 up to date and jump to the
+ * label's code (cold code is emitted after all the hot code), or leave if
+ * the block stopped before the label. */
+static void cold_fwd(JitCtx *c, JitCold *k)
+{
+    add_r15(c, k->pending);
+    if (c->at[k->arg])
+        jmp_to(&c->x, c->at[k->arg]);
+    else
+        jg_exit_const(c, k->target, 0, false);
+}
+
+/* ---- integer instructions ---- */
+
+/* rd = rs1 op rs2 (op a classic ALU opcode; w32: 32-bit, sign-extended) */
+static void alu3(JitCtx *c, const Insn *d, int op, bool w32, bool commutative)
+{
+    unsigned rs1 = d->rs1, rs2 = d->rs2;
+    int dst;
+
+    if (!d->rd)
+        return;
+    dst = jg_dst(d->rd, RAX);
+    if (rs2 != rs1 && host_of[rs2] && host_of[rs2] == dst) {
+        if (commutative) {
+            rs2 = rs1;
+            rs1 = d->rd;
+        } else {
+            dst = RAX;
+        }
+    }
+    load_into(c, dst, rs1);
+    op_with(c, op, dst, rs2, !w32);
+    if (w32)
+        movsxd(&c->x, dst, dst);
+    jg_put(c, d->rd, dst);
+}
+
+/* rd = rs1 op imm */
+static void alu_imm(JitCtx *c, const Insn *d, int op)
+{
+    int dst;
+
+    if (!d->rd)
+        return;
+    dst = jg_dst(d->rd, RAX);
+    if (d->rs1 == 0) {
+        uint64_t v = op == ALU_AND ? 0 : (uint64_t)d->imm;
+        mov_ri(&c->x, dst, v);
+    } else if (op == ALU_ADD && host_of[d->rs1] && dst != host_of[d->rs1]) {
+        lea(&c->x, dst, xm(host_of[d->rs1], (int32_t)d->imm));      /* mov + add in one */
+    } else {
+        load_into(c, dst, d->rs1);
+        if (d->imm || op == ALU_AND)
+            alu_ri(&c->x, op, dst, (int32_t)d->imm, true);
+    }
+    jg_put(c, d->rd, dst);
+}
+
+static void shift_imm(JitCtx *c, const Insn *d, int sh, bool w32)
+{
+    int dst;
+
+    if (!d->rd)
+        return;
+    dst = jg_dst(d->rd, RAX);
+    load_into(c, dst, d->rs1);
+    if (d->imm)
+        shift_ri(&c->x, sh, dst, (unsigned)d->imm, !w32);
+    if (w32)
+        movsxd(&c->x, dst, dst);
+    jg_put(c, d->rd, dst);
+}
+
+static void shift_reg(JitCtx *c, const Insn *d, int sh, bool w32)
+{
+    int dst;
+
+    if (!d->rd)
+        return;
+    load_into(c, RCX, d->rs2);              /* first: rd may be rs2 */
+    dst = jg_dst(d->rd, RAX);
+    load_into(c, dst, d->rs1);
+    shift_cl(&c->x, sh, dst, !w32);         /* x86 masks the count like RISC-V */
+    if (w32)
+        movsxd(&c->x, dst, dst);
+    jg_put(c, d->rd, dst);
+}
+
+/* rd = (rs1 <cc> rs2-or-imm) ? 1 : 0 */
+static void set_less(JitCtx *c, const Insn *d, int cc, bool imm)
+{
+    int dst;
+
+    if (!d->rd)
+        return;
+    if (imm)
+        alu_ri(&c->x, ALU_CMP, jg_get(c, d->rs1, RAX), (int32_t)d->imm, true);
+    else
+        cmp_regs(c, d->rs1, d->rs2);
+    setcc(&c->x, cc, RAX);
+    dst = jg_dst(d->rd, RAX);
+    movzx8(&c->x, dst, RAX);
+    jg_put(c, d->rd, dst);
+}
+
+static void addiw(JitCtx *c, const Insn *d)
+{
+    int dst;
+
+    if (!d->rd)
+        return;
+    dst = jg_dst(d->rd, RAX);
+    if (d->rs1 && host_of[d->rs1]) {
+        x_rm(&c->x, 0, false, 0x8d, dst, xm(host_of[d->rs1], (int32_t)d->imm));  /* lea r32 */
+    } else {
+        load_into(c, dst, d->rs1);
+        alu_ri(&c->x, ALU_ADD, dst, (int32_t)d->imm, false);
+    }
+    movsxd(&c->x, dst, dst);
+    jg_put(c, d->rd, dst);
+}
+
+/* mulh, mulhu, mulhsu: the high half from rdx */
+static void mul_high(JitCtx *c, const Insn *d)
+{
+    X86 *x = &c->x;
+
+    if (!d->rd)
+        return;
+    load_into(c, RCX, d->rs2);
+    load_into(c, RAX, d->rs1);
+    if (d->op == OP_MULH) {
+        grp3(x, 5, RCX, true);              /* imul rcx: rdx:rax = rax * rcx signed */
+    } else {
+        if (d->op == OP_MULHSU)
+            mov_rr(x, RSI, RAX);
+        grp3(x, 4, RCX, true);              /* mul rcx */
+        if (d->op == OP_MULHSU) {
+            /* signed a * unsigned b = unsigned product - (a < 0 ? b << 64 : 0) */
+            shift_ri(x, SH_SAR, RSI, 63, true);
+            alu_rr(x, ALU_AND, RSI, RCX, true);
+            alu_rr(x, ALU_SUB, RDX, RSI, true);
+        }
+    }
+    jg_put(c, d->rd, RDX);
+}
+
+/* Division with RISC-V's results where x86 would fault: x / 0 = -1 (all
+ * ones), x % 0 = x, MIN / -1 = MIN, MIN % -1 = 0. */
+static void divide(JitCtx *c, const Insn *d)
+{
+    X86 *x = &c->x;
+    int op = d->op;
+    bool w = op == OP_DIV || op == OP_DIVU || op == OP_REM || op == OP_REMU;
+    bool sign = op == OP_DIV || op == OP_REM || op == OP_DIVW || op == OP_REMW;
+    bool rem = op == OP_REM || op == OP_REMU || op == OP_REMW || op == OP_REMUW;
+    uint8_t *jz, *jm1 = NULL, *done1, *done2 = NULL;
+
+    if (!d->rd)
+        return;
+    load_into(c, RCX, d->rs2);
+    load_into(c, RAX, d->rs1);
+    test_rr(x, RCX, RCX, w);
+    jz = jcc8_fwd(x, CC_E);
+    if (sign) {
+        alu_ri(x, ALU_CMP, RCX, -1, w);
+        jm1 = jcc8_fwd(x, CC_E);
+        if (w)
+            cqo(x);
+        else
+            cdq(x);
+        grp3(x, 7, RCX, w);                 /* idiv */
+    } else {
+        zero(x, RDX);
+        grp3(x, 6, RCX, w);                 /* div */
+    }
+    done1 = jmp8_fwd(x);
+    x_here8(x, jz);                         /* by zero */
+    if (rem)
+        mov_rr(x, RDX, RAX);
+    else
+        mov_ri(x, RAX, ~0ull);
+    if (sign) {
+        done2 = jmp8_fwd(x);
+        x_here8(x, jm1);                    /* by -1: -x wraps like RISC-V wants */
+        if (rem)
+            zero(x, RDX);
+        else
+            grp3(x, 3, RAX, w);             /* neg */
+    }
+    x_here8(x, done1);
+    if (done2)
+        x_here8(x, done2);
+    {
+        int res = rem ? RDX : RAX;
+        if (!w)
+            movsxd(x, res, res);
+        jg_put(c, d->rd, res);
+    }
+}
+
+/* ---- branches ---- */
+
+static int label_of(JitCtx *c, uint64_t target)
+{
+    for (unsigned i = 0; i < c->n; i++)
+        if (c->scan[i].pc == target)
+            return c->scan[i].label ? (int)i : -1;
+    return -1;
+}
+
+static void branch(JitCtx *c, const Insn *d)
+{
+    static const int cc_of[] = { [OP_BEQ] = CC_E, [OP_BNE] = CC_NE, [OP_BLT] = CC_L,
+                                 [OP_BGE] = CC_GE, [OP_BLTU] = CC_B, [OP_BGEU] = CC_AE };
+    X86 *x = &c->x;
+    uint64_t target = c->pc + (uint64_t)d->imm;
+    int cc = cc_of[d->op], t = label_of(c, target);
+    unsigned n = c->pending + 1;
+
+    cmp_regs(c, d->rs1, d->rs2);
+    if (t >= 0 && c->at[t]) {
+        /* Backward inside the block: the loop stays here, checking the budget. */
+        uint8_t *skip = jcc_fwd(x, cc ^ 1), *out;
+        add_r15(c, n);
+        alu_rm(x, ALU_CMP, R15, HM(jit_end), true);
+        out = jcc_fwd(x, CC_AE);
+        jmp_to(x, c->at[t]);
+        jg_cold(c, cold_leave, out)->target = target;
+        x_here(x, skip);
+    } else if (t >= 0) {
+        JitCold *k = jg_cold(c, cold_fwd, jcc_fwd(x, cc));
+        k->pending = n;
+        k->arg = t;
+        k->target = target;
+    } else if (target <= c->pc) {
+        /* Backward out of the block (a loop head elsewhere): likely taken,
+         * so the exit is inline and the fall-through jumps over it. */
+        uint8_t *skip = jcc_fwd(x, cc ^ 1);
+        jg_exit_const(c, target, n, true);
+        x_here(x, skip);
+    } else {
+        JitCold *k = jg_cold(c, cold_exit, jcc_fwd(x, cc));
+        k->target = target;
+        k->pending = n;
+    }
+    c->pending = n;
+}
+
+/* jal: the link, then a jump inside the block or an exit */
+static void jal(JitCtx *c, const Insn *d)
+{
+    uint64_t target = c->pc + (uint64_t)d->imm;
+    int t = label_of(c, target);
+
+    if (d->rd) {
+        int dst = jg_dst(d->rd, RAX);
+        mov_ri(&c->x, dst, c->pc + d->len);
+        jg_put(c, d->rd, dst);
+    }
+    if (t >= 0 && c->at[t]) {
+        uint8_t *out;
+        add_r15(c, c->pending + 1);
+        alu_rm(&c->x, ALU_CMP, R15, HM(jit_end), true);
+        out = jcc_fwd(&c->x, CC_AE);
+        jmp_to(&c->x, c->at[t]);
+        jg_cold(c, cold_leave, out)->target = target;
+        return;
+    }
+    jg_exit_const(c, target, c->pending + 1, target <= c->pc);
+}
+
+static void jalr(JitCtx *c, const Insn *d)
+{
+    X86 *x = &c->x;
+
+    /* The target first: rd may be rs1. */
+    if (d->rs1 && host_of[d->rs1])
+        lea(x, RSI, xm(host_of[d->rs1], (int32_t)d->imm));
+    else {
+        load_into(c, RSI, d->rs1);
+        if (d->imm)
+            alu_ri(x, ALU_ADD, RSI, (int32_t)d->imm, true);
+    }
+    alu_ri(x, ALU_AND, RSI, -2, true);
+    if (d->rd) {
+        int dst = jg_dst(d->rd, RAX);
+        mov_ri(x, dst, c->pc + d->len);
+        jg_put(c, d->rd, dst);
+    }
+    jg_exit_reg(c, c->pending + 1);
+}
+
+/* ---- the block ---- */
+
+static bool is_system(int op)
+{
+    switch (op) {
+    case OP_CSRRW: case OP_CSRRS: case OP_CSRRC: case OP_CSRRWI: case OP_CSRRSI: case OP_CSRRCI:
+    case OP_MRET: case OP_SRET: case OP_WFI: case OP_SFENCE_VMA: case OP_FENCE_I:
+    case OP_ECALL: case OP_EBREAK: case OP_ILLEGAL:
+        return true;
+    }
+    return false;
+}
+
+/* A CSR instruction that only reads (csrrs/csrrc with rs1 = x0) */
+static bool is_csr_read(const Insn *d)
+{
+    return (d->op == OP_CSRRS || d->op == OP_CSRRC) && d->rs1 == 0;
+}
+
+static uint32_t code16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+/* Pass 1: decode the block and mark internal branch targets. */
+static void scan(JitCtx *c, const uint8_t *page)
+{
+    uint64_t pc = c->block_pc;
+
+    c->n = 0;
+    while (c->n < JIT_MAX_INSNS) {
+        unsigned off = (unsigned)(pc & 0xfff);
+        uint32_t raw = code16(page + off);
+        JitScan *s;
+
+        if ((raw & 3) == 3) {
+            if (off == 0xffe)
+                break;                      /* crosses the page: not ours */
+            raw |= code16(page + off + 2) << 16;
+        }
+        s = &c->scan[c->n++];
+        s->pc = pc;
+        s->raw = raw;
+        s->label = false;
+        insn_decode(raw, &s->d);
+        pc += s->d.len;
+        if (s->d.op == OP_JAL || s->d.op == OP_JALR ||
+            (is_system(s->d.op) && !is_csr_read(&s->d)) || (pc & 0xfff) == 0)
+            break;
+    }
+    for (unsigned i = 0; i < c->n; i++) {
+        const Insn *d = &c->scan[i].d;
+        uint64_t target;
+        if (!(d->op >= OP_BEQ && d->op <= OP_BGEU) && !(d->op == OP_JAL && d->rd == 0))
+            continue;
+        target = c->scan[i].pc + (uint64_t)d->imm;
+        for (unsigned t = 0; t < c->n; t++)
+            if (c->scan[t].pc == target)
+                c->scan[t].label = true;
+    }
+}
+
+/* Emit one instruction; false if it ended the block. */
+static bool emit_insn(JitCtx *c)
+{
+    const Insn *d = &c->scan[c->idx].d;
+    X86 *x = &c->x;
+
+    switch (d->op) {
+    case OP_LUI:
+        if (d->rd) {
+            int dst = jg_dst(d->rd, RAX);
+            mov_ri(x, dst, (uint64_t)d->imm);
+            jg_put(c, d->rd, dst);
+        }
+        break;
+    case OP_AUIPC:
+        if (d->rd) {
+            int dst = jg_dst(d->rd, RAX);
+            mov_ri(x, dst, c->pc + (uint64_t)d->imm);
+            jg_put(c, d->rd, dst);
+        }
+        break;
+    case OP_ADDI: alu_imm(c, d, ALU_ADD); break;
+    case OP_XORI: alu_imm(c, d, ALU_XOR); break;
+    case OP_ORI: alu_imm(c, d, ALU_OR); break;
+    case OP_ANDI: alu_imm(c, d, ALU_AND); break;
+    case OP_SLTI: set_less(c, d, CC_L, true); break;
+    case OP_SLTIU: set_less(c, d, CC_B, true); break;
+    case OP_SLLI: shift_imm(c, d, SH_SHL, false); break;
+    case OP_SRLI: shift_imm(c, d, SH_SHR, false); break;
+    case OP_SRAI: shift_imm(c, d, SH_SAR, false); break;
+    case OP_ADD: alu3(c, d, ALU_ADD, false, true); break;
+    case OP_SUB: alu3(c, d, ALU_SUB, false, false); break;
+    case OP_XOR: alu3(c, d, ALU_XOR, false, true); break;
+    case OP_OR: alu3(c, d, ALU_OR, false, true); break;
+    case OP_AND: alu3(c, d, ALU_AND, false, true); break;
+    case OP_SLL: shift_reg(c, d, SH_SHL, false); break;
+    case OP_SRL: shift_reg(c, d, SH_SHR, false); break;
+    case OP_SRA: shift_reg(c, d, SH_SAR, false); break;
+    case OP_SLT: set_less(c, d, CC_L, false); break;
+    case OP_SLTU: set_less(c, d, CC_B, false); break;
+    case OP_ADDIW: addiw(c, d); break;
+    case OP_SLLIW: shift_imm(c, d, SH_SHL, true); break;
+    case OP_SRLIW: shift_imm(c, d, SH_SHR, true); break;
+    case OP_SRAIW: shift_imm(c, d, SH_SAR, true); break;
+    case OP_ADDW: alu3(c, d, ALU_ADD, true, true); break;
+    case OP_SUBW: alu3(c, d, ALU_SUB, true, false); break;
+    case OP_SLLW: shift_reg(c, d, SH_SHL, true); break;
+    case OP_SRLW: shift_reg(c, d, SH_SHR, true); break;
+    case OP_SRAW: shift_reg(c, d, SH_SAR, true); break;
+    case OP_MUL: case OP_MULW:
+        if (d->rd) {
+            bool w32 = d->op == OP_MULW;
+            int dst = jg_dst(d->rd, RAX);
+            unsigned a = d->rs1, b = d->rs2;
+            if (host_of[b] && host_of[b] == dst && a != b) {
+                a = d->rs2;
+                b = d->rs1;
+            }
+            load_into(c, dst, a);
+            if (b == 0)
+                zero(x, dst);
+            else if (host_of[b])
+                imul_rr(x, dst, host_of[b], !w32);
+            else
+                imul_rm(x, dst, XM(b), !w32);
+            if (w32)
+                movsxd(x, dst, dst);
+            jg_put(c, d->rd, dst);
+        }
+        break;
+    case OP_MULH: case OP_MULHU: case OP_MULHSU: mul_high(c, d); break;
+    case OP_DIV: case OP_DIVU: case OP_REM: case OP_REMU:
+    case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
+        divide(c, d);
+        break;
+    case OP_FENCE:
+        mfence(x);
+        break;
+    case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
+        jm_load(c);
+        break;
+    case OP_SB: case OP_SH: case OP_SW: case OP_SD:
+        jm_store(c);
+        break;
+    case OP_LR_W: case OP_LR_D: case OP_SC_W: case OP_SC_D: case OP_AMO_W: case OP_AMO_D:
+        jm_amo(c);
+        break;
+    case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
+        branch(c, d);
+        return true;        /* pending already counts it */
+    case OP_JAL:
+        jal(c, d);
+        return false;
+    case OP_JALR:
+        jalr(c, d);
+        return false;
+    default:
+        if (is_csr_read(d) && js_csr(c))
+            break;
+        switch (jf_translate(c)) {
+        case JF_TRANSLATED:
+            c->pending++;
+            return true;
+        case JF_INTERPRETED:
+            return true;    /* the interpreter counted it: pending is 0 */
+        }
+        js_interp(c, is_system(d->op));
+        if (is_system(d->op))
+            return false;
+        return true;        /* the interpreter counted it: pending is 0 */
+    }
+    c->pending++;
+    return true;
+}
+
+/* Code jumps here from elsewhere in the block: r15 is exact, and what
+ * the straight line before established (mstatus.FS tested and dirty) may
+ * not hold on the other paths. */
+static void bind_label(JitCtx *c, unsigned i)
+{
+    jg_sync_instret(c);
+    c->at[i] = x_rx(&c->x, c->x.p);
+    c->fs_checked = c->fs_dirtied = false;
+}
+
+/* Room one instruction's code can take at most: hot, and per cold entry. */
+#define INSN_HOT_MAX  512
+#define INSN_COLD_MAX 320
+
+/* Translate the block at pc (host: its first byte) into the code memory
+ * at `at` (writable view), which has JIT_BLOCK_MAX bytes free. Returns the
+ * entry (executable view) and sets *end, or NULL if not even the first
+ * instruction can be translated here (it crosses the page). */
+const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, uintptr_t host, uint8_t *at,
+                             uint8_t **end)
+{
+    const uint8_t *page = (const uint8_t *)(host - (pc & 0xfff));
+    const uint8_t *entry;
+    bool go = true;
+
+    c->j = j;
+    c->block_pc = pc;
+    c->x.p = at;
+    c->x.end = at + JIT_BLOCK_MAX;
+    c->x.rx_delta = j->cm.rx - j->cm.rw;
+    c->pending = 0;
+    c->ncold = 0;
+    c->fs_checked = c->fs_dirtied = false;
+    scan(c, page);
+    if (c->n == 0)
+        return NULL;
+    memset(c->at, 0, sizeof(c->at[0]) * c->n);
+    entry = x_rx(&c->x, c->x.p);
+    for (c->idx = 0; c->idx < c->n && go; c->idx++) {
+        c->pc = c->scan[c->idx].pc;
+        if (c->x.p + INSN_HOT_MAX + (c->ncold + 2) * INSN_COLD_MAX > c->x.end ||
+            c->ncold + 2 > c->maxcold)
+            break;                          /* out of room: end the block here */
+        if (c->scan[c->idx].label)
+            bind_label(c, c->idx);
+        go = emit_insn(c);
+        j->stats.insns++;
+    }
+    if (go) {
+        /* Fell off the end (page end, size limits): continue at the next pc. */
+        uint64_t next = c->idx < c->n ? c->scan[c->idx].pc
+                                      : c->scan[c->n - 1].pc + c->scan[c->n - 1].d.len;
+        jg_exit_const(c, next, c->pending, false);
+    }
+    /* Cold code: slow paths and rarely taken exits, out of the hot path. */
+    for (unsigned k = 0; k < c->ncold; k++) {
+        JitCold *cold = &c->cold[k];
+        c->pc = cold->pc;
+        x_here(&c->x, cold->from);
+        cold->emit(c, cold);
+    }
+    if (c->x.p > c->x.end)
+        abort();                            /* INSN_*_MAX are wrong: memory is corrupt */
+    *end = c->x.p;
+    j->stats.blocks++;
+    return entry;
+}

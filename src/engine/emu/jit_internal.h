@@ -1,0 +1,189 @@
+/* The JIT's internals, shared by its parts:
+ *   jit.c        code cache, block table, jump caches, dispatcher, chaining
+ *   jit_gen.c    translator: block scan, register map, integer ops, branches, exits
+ *   jit_mem.c    loads, stores, AMOs, LR/SC: inline TLB path and slow paths
+ *   jit_fp.c     F and D with SSE2 (soft-float for what SSE cannot do exactly)
+ *   jit_sys.c    CSR reads, the interpreter fallback, helpers' register spills
+ *
+ * Generated code conventions (x86-64):
+ *   rbx  the Hart + RBX_BIAS (all 32 x registers within a one-byte displacement)
+ *   r15  instret: the hart's retired-instruction count, exact at every
+ *        exit (see "instret" in jit_gen.c)
+ *   rbp, r12-r14, rdi, r8-r11: guest registers x2, x10, x15, x14, x1, x8, x11,
+ *        x13, x9 (jit_gen.c, xmap), live in those host registers for as long
+ *        as generated code runs, across blocks; memory (h->x) is
+ *        authoritative whenever C code runs
+ *   rax, rcx, rdx, rsi: scratch; xmm0-xmm3: scratch
+ *   rsp  16-byte aligned, so helpers can be called directly
+ * Entering from C (jit_enter) loads the mapped registers; leaving (the
+ * exit routines) stores them back. */
+#ifndef XENO_EMU_JIT_INTERNAL_H
+#define XENO_EMU_JIT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codemem.h"
+#include "decode.h"
+#include "hart.h"
+#include "jit.h"
+#include "jit_x86.h"
+
+#define RBX_BIAS 128
+#define HOFF(field) ((int32_t)offsetof(Hart, field) - RBX_BIAS)
+#define OFF_X(r)    (HOFF(x) + 8 * (int32_t)(r))
+#define OFF_F(r)    (HOFF(f) + 8 * (int32_t)(r))
+#define HM(field)   xm(RBX, HOFF(field))
+#define XM(r)       xm(RBX, OFF_X(r))
+#define FM(r)       xm(RBX, OFF_F(r))
+
+#define JIT_MAX_INSNS  128          /* guest instructions per block */
+#define JIT_BLOCK_MAX  (48u << 10)  /* host bytes one block can never exceed */
+
+/* Jump cache: per fetch context, (virtual pc -> code), looked up by
+ * generated code for indirect jumps and jumps to other pages. */
+#define JC_BITS 12
+#define JC_SIZE (1u << JC_BITS)
+typedef struct JcEntry {
+    uint64_t pc;
+    const uint8_t *code;        /* executable view */
+} JcEntry;
+/* The jump cache index of a pc, as generated code computes it: entries are
+ * 16 bytes, so the byte offset is ((pc >> 1) & (JC_SIZE - 1)) << 4. */
+static inline unsigned jc_index(uint64_t pc) { return (unsigned)(pc >> 1) & (JC_SIZE - 1); }
+
+typedef struct JitCtx JitCtx;
+
+typedef struct JitBlock {
+    uint64_t pc;
+    uintptr_t host;             /* host address of the guest code */
+    const uint8_t *code;        /* entry, executable view */
+    struct JitBlock *next;      /* hash chain */
+} JitBlock;
+
+#define TABLE_BITS 14
+
+struct Jit {
+    Hart *hart;                 /* the hart this JIT runs (set by jit_run_chunk) */
+    JitCtx *ctx;                /* translator state, reused */
+    CodeMem cm;
+    size_t code_start;          /* after the shared routines */
+    size_t used;
+    /* Shared routines (executable view). */
+    void (*enter)(Hart *h, const uint8_t *code);
+    const uint8_t *exit_sync;   /* store the mapped registers and instret, return */
+    const uint8_t *exit_nosync; /* return: C code already made memory authoritative */
+    /* Block metadata: a bump arena reset with the code cache. */
+    JitBlock *blocks;
+    size_t nblocks, max_blocks;
+    JitBlock *table[1 << TABLE_BITS];
+    JcEntry *jc[TLB_CTX];       /* per fetch context */
+    bool has_fma;
+    JitStats stats;
+};
+
+/* ---- the translator's state for one block ---- */
+
+typedef struct JitScan {
+    uint64_t pc;
+    Insn d;
+    uint32_t raw;
+    bool label;                 /* an internal branch targets this instruction */
+} JitScan;
+
+typedef struct JitCold JitCold;
+
+struct JitCtx {
+    X86 x;
+    Jit *j;
+    uint64_t block_pc;
+    uint64_t pc;                /* the instruction being translated */
+    unsigned idx;               /* its index in scan[] */
+    unsigned n;                 /* instructions in the block */
+    /* Instructions retired since r15 was last brought up to date. */
+    unsigned pending;
+    JitScan scan[JIT_MAX_INSNS];
+    /* Executable address of each instruction's code once emitted. */
+    const uint8_t *at[JIT_MAX_INSNS];
+    /* Out-of-line code emitted after the block (slow paths, exits). */
+    JitCold *cold;
+    unsigned ncold, maxcold;
+    bool fs_checked;            /* mstatus.FS tested in this block */
+    bool fs_dirtied;            /* mstatus.FS set to dirty in this block */
+};
+
+/* Out-of-line code: `from` is a rel32 in the hot path that jumps here;
+ * emit() writes the code (which usually jumps back to `back`). */
+struct JitCold {
+    void (*emit)(JitCtx *c, JitCold *k);
+    uint8_t *from;
+    const uint8_t *back;        /* executable address to continue at */
+    uint64_t pc;
+    unsigned pending;           /* c->pending at the slow path */
+    Insn d;
+    uint64_t target;
+    int arg;
+};
+
+/* jit_gen.c */
+int xmap(unsigned r);               /* host register of guest x r, or -1 */
+/* The value of x r in a host register: its own if mapped, else loaded into
+ * `scratch` (x0 gives a zeroed scratch). */
+int jg_get(JitCtx *c, unsigned r, int scratch);
+/* Where to compute x r: its host register, or `scratch` (then jg_put). */
+int jg_dst(unsigned r, int scratch);
+void jg_put(JitCtx *c, unsigned r, int hreg);
+/* Flush the pending instruction count into r15. */
+void jg_sync_instret(JitCtx *c);
+JitCold *jg_cold(JitCtx *c, void (*emit)(JitCtx *, JitCold *), uint8_t *from);
+/* Leave generated code after a trap taken by a helper (pc already set):
+ * r15 += pending, then the common exit. */
+void jg_exit_trap(JitCtx *c, unsigned pending);
+/* Exit to a constant target / to the pc in rsi, with the pending count. */
+void jg_exit_const(JitCtx *c, uint64_t target, unsigned pending, bool backward);
+void jg_exit_reg(JitCtx *c, unsigned pending);
+
+/* jit_sys.c */
+/* Around a call into C: store the mapped registers helpers may clobber
+ * (the caller-saved ones), reload them after. */
+void js_spill_volatile(JitCtx *c);
+void js_reload_volatile(JitCtx *c);
+void js_spill_all(JitCtx *c);
+void js_reload_all(JitCtx *c);
+/* Run one instruction in the interpreter; `sys` ends the block. */
+void js_interp(JitCtx *c, bool sys);
+/* Translate a CSR instruction; false if it must go to the interpreter. */
+bool js_csr(JitCtx *c);
+/* Move the host's pending FP exception flags into h->fflags. */
+void jit_fold_fflags(Hart *h);
+
+/* Cold code: run the instruction in the interpreter, continue at k->back
+ * (or leave if it trapped or jumped). */
+void js_cold_interp(JitCtx *c, JitCold *k);
+/* The interpreter, one instruction at pc (registers and instret in memory):
+ * non-zero if the block must end. */
+int jit_interp_insn(Hart *h, uint64_t pc, uint64_t next);
+
+/* jit_mem.c */
+/* rsi = guest address; on a TLB hit falls through with rsi = host address,
+ * else takes the returned rel32 (rsi unchanged). Clobbers rax, rdx. */
+uint8_t *jm_probe(JitCtx *c, unsigned size, bool write);
+/* In cold code, for the access in rsi: rax = loaded value (info: size | 16
+ * to sign-extend); store of rdx (volatile registers already spilled). A
+ * trap leaves the block. */
+void jm_call_load_slow(JitCtx *c, JitCold *k, unsigned info);
+void jm_call_store_slow(JitCtx *c, JitCold *k, unsigned size);
+void jm_load(JitCtx *c);
+void jm_store(JitCtx *c);
+void jm_amo(JitCtx *c);
+/* Compute rs1 + imm into rsi. */
+void jm_addr(JitCtx *c, unsigned rs1, int64_t imm);
+
+/* jit_fp.c: F/D instructions (not fclass) */
+enum { JF_NOT_FP, JF_TRANSLATED, JF_INTERPRETED };
+int jf_translate(JitCtx *c);
+
+const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, uintptr_t host, uint8_t *at,
+                             uint8_t **end);
+
+#endif
