@@ -171,6 +171,7 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
                 continue;
             }
             if (te->tag != (pc & ~0xfffull)) {
+                j->stats.interp_runs++;
                 hart_run_chunk(h, 1);       /* fetched but not cacheable */
                 continue;
             }
@@ -183,6 +184,7 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
             b = translate(j, pc, host);
             if (!b) {
                 h->jit_chain = NULL;
+                j->stats.interp_runs++;
                 hart_run_chunk(h, 1);       /* an instruction across pages */
                 continue;
             }

@@ -25,6 +25,7 @@ typedef struct JitStats {
     uint64_t blocks;            /* translations */
     uint64_t insns;             /* guest instructions translated */
     uint64_t interp;            /* instructions translated as interpreter calls */
+    uint64_t interp_runs;       /* instructions the interpreter ran for the JIT */
     uint64_t code_bytes;        /* host code emitted */
     uint64_t dispatches;        /* blocks entered from the dispatcher */
     uint64_t lookups_hit;       /* dispatcher: block found in the table */

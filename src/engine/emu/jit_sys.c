@@ -59,6 +59,7 @@ void jit_fold_fflags(Hart *h)
  * went elsewhere (a jump, a trap), or the chunk must end. */
 int jit_interp_insn(Hart *h, uint64_t pc, uint64_t next)
 {
+    h->jit->stats.interp_runs++;
     jit_fold_fflags(h);
     h->pc = pc;
     hart_run_chunk(h, 1);
