@@ -272,10 +272,8 @@ static Hart *hart_new(Emu *e, unsigned id)
     pthread_condattr_destroy(&ca);
     hart_reset(h, 0);
     hart_dcache_init(h);
-    if (jit_enabled()) {
+    if (jit_enabled())
         h->jit = jit_create();
-        mmu_update_ctx(h);
-    }
     return h;
 }
 
@@ -427,6 +425,30 @@ static void emu_resume(Engine *e)
     pthread_mutex_unlock(&e->pause_lock);
 }
 
+/* XENO_EMU_STATS=1: what each hart did, on stderr when the engine stops. */
+static void print_stats(const Hart *h)
+{
+    fprintf(stderr, "emu hart %u: instret %llu walks %llu tlb_flushes %llu tlb_page_flushes %llu "
+            "fence.i %llu sfence.vma %llu satp %llu sbi_rfence_i %llu sbi_rfence_vma %llu\n", h->id,
+            (unsigned long long)h->instret, (unsigned long long)h->stat.walks,
+            (unsigned long long)h->stat.tlb_flushes,
+            (unsigned long long)h->stat.tlb_page_flushes, (unsigned long long)h->stat.fence_i,
+            (unsigned long long)h->stat.sfence, (unsigned long long)h->stat.satp,
+            (unsigned long long)h->stat.rfence_i, (unsigned long long)h->stat.rfence_vma);
+    if (h->jit) {
+        JitStats s;
+        jit_get_stats(h->jit, &s);
+        fprintf(stderr, "emu hart %u jit: blocks %llu insns %llu interp %llu interp_runs %llu "
+                "code_bytes %llu dispatches %llu lookups_hit %llu chains %llu flushes %llu "
+                "full_flushes %llu\n", h->id,
+                (unsigned long long)s.blocks, (unsigned long long)s.insns,
+                (unsigned long long)s.interp, (unsigned long long)s.interp_runs,
+                (unsigned long long)s.code_bytes, (unsigned long long)s.dispatches,
+                (unsigned long long)s.lookups_hit, (unsigned long long)s.chains,
+                (unsigned long long)s.flushes, (unsigned long long)s.full_flushes);
+    }
+}
+
 static void emu_stop(Engine *e)
 {
     if (!e)
@@ -440,6 +462,9 @@ static void emu_stop(Engine *e)
     for (unsigned i = 0; i < e->nharts; i++)
         if (e->harts[i]->thread)
             pthread_join(e->harts[i]->thread, NULL);
+    if (getenv("XENO_EMU_STATS") && !strcmp(getenv("XENO_EMU_STATS"), "1"))
+        for (unsigned i = 0; i < e->nharts; i++)
+            print_stats(e->harts[i]);
 }
 
 static void emu_destroy(Engine *e)

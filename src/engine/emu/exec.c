@@ -402,6 +402,7 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
 
         case OP_FENCE: __atomic_thread_fence(__ATOMIC_SEQ_CST); break;
         case OP_FENCE_I:
+            h->stat.fence_i++;
             /* The interpreter re-reads memory every time; translated code
              * must go. */
             jit_flush(h->jit);
@@ -509,7 +510,13 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
         case OP_SFENCE_VMA:
             if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)))
                 goto illegal;
-            tlb_flush(h);
+            h->stat.sfence++;
+            /* With an address: that page only (Linux fences every page it
+             * maps on a fault); the ASID is not looked at (more is fine). */
+            if (d.rs1)
+                tlb_flush_page(h, X(d.rs1));
+            else
+                tlb_flush(h);
             break;
 
         /* ---- F / D loads and stores ---- */

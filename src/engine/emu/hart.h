@@ -122,11 +122,15 @@ typedef struct Hart {
     int satp_mode;           /* 0 bare, 8 Sv39, 9 Sv48 */
     uint64_t satp_ppn;
     TlbSet tlb[TLB_CTX];
+    unsigned tlb_used;       /* sets filled since their last flush (bit per set) */
+    /* Virtual range that TLB entries filled from superpages may cover: an
+     * sfence.vma of one page inside it must flush everything. */
+    uint64_t super_lo, super_hi;
     DCacheEntry dcache[1 << DCACHE_BITS];
 
     /* JIT (NULL when interpreting). */
     struct Jit *jit;
-    void *jcache;            /* the jump cache of the current fetch context */
+    void *jcache;            /* the JIT's jump cache (jit_internal.h) */
     /* Generated code leaves at a backward or indirect jump once instret
      * reaches this: the chunk's end, or 0 after a kick. */
     uint64_t jit_end;
@@ -145,6 +149,12 @@ typedef struct Hart {
     uint64_t flush_req, flush_ack;  /* remote sfence.vma requests */
     uint64_t start_addr, start_arg; /* HSM hart_start */
     int start_priv;
+
+    /* Event counters; XENO_EMU_STATS=1 prints them when the engine goes. */
+    struct {
+        uint64_t walks, tlb_flushes, tlb_page_flushes, fence_i, sfence, satp, rfence_i,
+                 rfence_vma;
+    } stat;
 } Hart;
 
 /* ---- emu.c: the machine-level engine state shared by harts ---- */
@@ -222,6 +232,8 @@ void hart_reset(Hart *h, uint64_t pc);
 
 /* mmu.c */
 void tlb_flush(Hart *h);
+/* sfence.vma of the page holding va (every context, every kind). */
+void tlb_flush_page(Hart *h, uint64_t va);
 void mmu_update_ctx(Hart *h);
 /* Slow paths: return 0 or -1 with h->exc_cause/exc_tval set. */
 int mmu_load_slow(Hart *h, uint64_t va, unsigned size, uint64_t *val);

@@ -84,8 +84,7 @@ static JitBlock *lookup(Jit *j, uint64_t pc, uintptr_t host)
 
 static void jc_clear(Jit *j)
 {
-    for (unsigned i = 0; i < TLB_CTX; i++)
-        memset(j->jc[i], 0xff, JC_SIZE * sizeof(JcEntry));   /* pc ~0: never a target */
+    memset(j->jc, 0xff, JC_SIZE * sizeof(JcEntry));   /* pc ~0: never a target */
 }
 
 static void drop_code(Jit *j)
@@ -104,19 +103,6 @@ void jit_flush(Jit *j)
         drop_code(j);
         j->stats.flushes++;
     }
-}
-
-void jit_tlb_flushed(Jit *j)
-{
-    if (j) {
-        jc_clear(j);
-        j->stats.jc_flushes++;
-    }
-}
-
-void *jit_jcache(Jit *j, int ctx)
-{
-    return j->jc[ctx];
 }
 
 static JitBlock *translate(Jit *j, uint64_t pc, uintptr_t host)
@@ -151,7 +137,7 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
     uint64_t start = h->instret, end = start + budget;
 
     j->hart = h;
-    h->jcache = j->jc[h->itlb - h->tlb];
+    h->jcache = j->jc;
     h->jit_chain = NULL;
     /* A kick (hart_kick) sets exit_chunk, then jit_end = 0: publishing the
      * end first and reading exit_chunk after cannot miss one. */
@@ -201,8 +187,9 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
             h->jit_chain = NULL;
             j->stats.chains++;
         }
-        jc = &((JcEntry *)h->jcache)[jc_index(pc)];
+        jc = &j->jc[jc_index(pc)];
         jc->pc = pc;
+        jc->addend = te->addend;
         jc->code = b->code;
         j->stats.dispatches++;
         j->enter(h, b->code);
@@ -227,9 +214,8 @@ Jit *jit_create(void)
     j->ctx->cold = calloc(j->ctx->maxcold, sizeof(JitCold));
     if (!j->ctx->cold)
         goto fail;
-    for (unsigned i = 0; i < TLB_CTX; i++)
-        if (!(j->jc[i] = malloc(JC_SIZE * sizeof(JcEntry))))
-            goto fail;
+    if (!(j->jc = malloc(JC_SIZE * sizeof(JcEntry))))
+        goto fail;
     j->has_fma = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx");
     emit_shared(j);
     drop_code(j);
@@ -248,8 +234,7 @@ void jit_destroy(Jit *j)
         free(j->ctx->cold);
     free(j->ctx);
     free(j->blocks);
-    for (unsigned i = 0; i < TLB_CTX; i++)
-        free(j->jc[i]);
+    free(j->jc);
     free(j);
 }
 
@@ -270,8 +255,6 @@ struct Jit { int unused; };
 Jit *jit_create(void) { return NULL; }
 void jit_destroy(Jit *j) { (void)j; }
 void jit_flush(Jit *j) { (void)j; }
-void jit_tlb_flushed(Jit *j) { (void)j; }
-void *jit_jcache(Jit *j, int ctx) { return NULL; }
 uint64_t jit_run_chunk(struct Hart *h, uint64_t budget) { return hart_run_chunk(h, budget); }
 bool jit_enabled(void) { return false; }
 void jit_get_stats(const Jit *j, JitStats *s) { memset(s, 0, sizeof(*s)); }

@@ -9,8 +9,8 @@
  * Blocks are keyed by (virtual pc, host address of the code), so a
  * remapping never runs stale code. Exits to the same guest page are chained
  * (patched jumps); indirect jumps and jumps to other pages go through a
- * per-hart, per-fetch-context jump cache looked up by generated code, which
- * is dropped whenever the TLB is (sfence.vma, satp, remote fences). The
+ * per-hart jump cache looked up by generated code, whose entries are only
+ * taken while the instruction TLB still maps their page the same way. The
  * code cache is dropped on fence.i (local or remote), which is exactly when
  * RISC-V requires instruction fetch to see earlier stores. */
 #ifndef XENO_EMU_JIT_H
@@ -32,7 +32,6 @@ typedef struct JitStats {
     uint64_t chains;            /* exits patched to jump straight to their target */
     uint64_t flushes;           /* code cache dropped: fence.i, remote fence.i */
     uint64_t full_flushes;      /* code cache dropped because it was full */
-    uint64_t jc_flushes;        /* jump caches dropped with the TLB */
 } JitStats;
 
 /* Per-hart JIT state; NULL if the JIT is unavailable or disabled. */
@@ -42,10 +41,6 @@ void jit_destroy(Jit *j);
 /* Forget every translation (fence.i). Safe from a helper called by
  * generated code if that code leaves at once (system instructions do). */
 void jit_flush(Jit *j);
-/* The hart's TLB was flushed: forget (pc -> code) shortcuts. */
-void jit_tlb_flushed(Jit *j);
-/* The jump cache generated code uses for fetch context `ctx`. */
-void *jit_jcache(Jit *j, int ctx);
 /* Run up to `budget` instructions; same contract as hart_run_chunk. */
 uint64_t jit_run_chunk(struct Hart *h, uint64_t budget);
 /* Whether the JIT is enabled (XENO_EMU_JIT=0 disables it). */

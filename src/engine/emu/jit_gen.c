@@ -147,21 +147,38 @@ static void store_pc(JitCtx *c, uint64_t pc)
 }
 
 /* Look the pc in rsi up in the jump cache and jump to its code; on a miss
- * leave to the dispatcher with pc = rsi. rax, rdx clobbered. Inlined at
- * every site so each indirect jmp has its own branch-predictor entry. */
+ * leave to the dispatcher with pc = rsi. rax, rcx, rdx clobbered. Inlined
+ * at every site so each indirect jmp has its own branch-predictor entry.
+ * The entry counts only if the instruction TLB of the current context
+ * still maps pc's page with the addend the entry was made under (see
+ * JcEntry): same mapping, fetch allowed. */
 static void jc_lookup(JitCtx *c)
 {
     X86 *x = &c->x;
-    uint8_t *miss;
+    int32_t xo = (int32_t)offsetof(TlbSet, x);
+    uint8_t *miss1, *miss2, *miss3;
 
-    ld64(x, RDX, HM(jcache));
     mov_rr32(x, RAX, RSI);
-    shift_ri(x, SH_SHL, RAX, 3, false);
-    alu_ri(x, ALU_AND, RAX, (int32_t)((JC_SIZE - 1) << 4), false);
-    x_rm(x, 0, true, 0x3b, RSI, xmi(RDX, RAX, 1, 0));       /* cmp rsi, [rdx+rax] */
-    miss = jcc8_fwd(x, CC_NE);
-    jmp_m(x, xmi(RDX, RAX, 1, 8));
-    x_here8(x, miss);
+    shift_ri(x, SH_SHL, RAX, 4, false);
+    alu_ri(x, ALU_AND, RAX, (int32_t)((JC_SIZE - 1) << 5), false);
+    alu_rm(x, ALU_ADD, RAX, HM(jcache), true);              /* rax = the entry */
+    alu_rm(x, ALU_CMP, RSI, xm(RAX, 0), true);
+    miss1 = jcc8_fwd(x, CC_NE);
+    mov_rr32(x, RCX, RSI);
+    shift_ri(x, SH_SHR, RCX, 8, false);
+    alu_ri(x, ALU_AND, RCX, (TLB_SIZE - 1) << 4, false);
+    alu_rm(x, ALU_ADD, RCX, HM(itlb), true);                /* rcx = the itlb entry - xo */
+    mov_rr(x, RDX, RSI);
+    alu_ri(x, ALU_AND, RDX, -4096, true);
+    alu_rm(x, ALU_CMP, RDX, xm(RCX, xo), true);
+    miss2 = jcc8_fwd(x, CC_NE);
+    ld64(x, RDX, xm(RCX, xo + 8));
+    alu_rm(x, ALU_CMP, RDX, xm(RAX, 8), true);
+    miss3 = jcc8_fwd(x, CC_NE);
+    jmp_m(x, xm(RAX, 16));
+    x_here8(x, miss1);
+    x_here8(x, miss2);
+    x_here8(x, miss3);
     st64(x, HM(pc), RSI);
     jmp_to(x, c->j->exit_sync);
 }

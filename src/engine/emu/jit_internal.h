@@ -40,16 +40,23 @@
 #define JIT_MAX_INSNS  128          /* guest instructions per block */
 #define JIT_BLOCK_MAX  (48u << 10)  /* host bytes one block can never exceed */
 
-/* Jump cache: per fetch context, (virtual pc -> code), looked up by
- * generated code for indirect jumps and jumps to other pages. */
+/* Jump cache: (virtual pc -> code), looked up by generated code for
+ * indirect jumps and jumps to other pages. An entry also holds the
+ * instruction TLB's addend for pc's page when it was made, and is only
+ * used while the instruction TLB of the current context maps that page
+ * with that addend: so it holds across TLB flushes, privilege changes and
+ * address-space switches (a process running the same program reuses it),
+ * and never outlives a mapping or a fetch permission. */
 #define JC_BITS 12
 #define JC_SIZE (1u << JC_BITS)
 typedef struct JcEntry {
     uint64_t pc;
+    uintptr_t addend;           /* TlbEntry.addend of pc's page */
     const uint8_t *code;        /* executable view */
+    uint64_t pad;
 } JcEntry;
 /* The jump cache index of a pc, as generated code computes it: entries are
- * 16 bytes, so the byte offset is ((pc >> 1) & (JC_SIZE - 1)) << 4. */
+ * 32 bytes, so the byte offset is ((pc >> 1) & (JC_SIZE - 1)) << 5. */
 static inline unsigned jc_index(uint64_t pc) { return (unsigned)(pc >> 1) & (JC_SIZE - 1); }
 
 typedef struct JitCtx JitCtx;
@@ -77,7 +84,7 @@ struct Jit {
     JitBlock *blocks;
     size_t nblocks, max_blocks;
     JitBlock *table[1 << TABLE_BITS];
-    JcEntry *jc[TLB_CTX];       /* per fetch context */
+    JcEntry *jc;
     bool has_fma;
     JitStats stats;
 };

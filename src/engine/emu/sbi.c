@@ -179,8 +179,13 @@ void sbi_ecall(Hart *h)
             r.err = for_harts(h, a0, a1, send_ipi);
         break;
     case EXT_RFNC:
-        if (fid <= 6)   /* fence.i and sfence.vma variants (no hypervisor ones) */
+        if (fid <= 6) { /* fence.i and sfence.vma variants (no hypervisor ones) */
+            if (fid == 0)
+                h->stat.rfence_i++;
+            else
+                h->stat.rfence_vma++;
             r.err = fid <= 2 ? for_harts(h, a0, a1, remote_flush) : SBI_ERR_NOT_SUPPORTED;
+        }
         break;
     case EXT_HSM:
         switch (fid) {

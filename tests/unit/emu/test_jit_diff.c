@@ -21,9 +21,9 @@
  *
  * Every program ends in `j .`; both engines run a fixed instruction
  * budget, and the self-loop makes the JIT stop on exactly the same count.
- * A trap goes to an M-mode handler that skips the (4-byte) instruction and
- * accumulates mcause (x27), mtval and minstret (x25) and a count (x26):
- * those registers are the handler's. */
+ * A trap goes to an M-mode handler that skips the (4-byte) instruction (or
+ * returns to ra after a fetch fault) and accumulates mcause (x27), mtval
+ * and minstret (x25) and a count (x26): those registers are the handler's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,8 +184,17 @@ static uint8_t *ram(void) { return mem.r[0].host; }
 static void put_handler(uint8_t *img)
 {
     Prog p = { img, HANDLER };
+    /* A fetch fault (cause 1 or 12) returns to ra, anything else skips. */
+    put32(&p, csrr(28, 0x342));
+    put32(&p, addi(28, 28, -12));
+    put32(&p, b_type(28, 0, 28, 0));            /* beqz x28, fetch */
+    put32(&p, csrr(28, 0x342));
+    put32(&p, addi(28, 28, -1));
+    put32(&p, b_type(16, 0, 28, 0));            /* beqz x28, fetch */
     put32(&p, csrr(28, 0x341));                 /* mepc */
     put32(&p, addi(28, 28, 4));
+    put32(&p, j_type(8, 0));
+    put32(&p, addi(28, 1, 0));                  /* fetch: x28 = ra */
     put32(&p, csrw(0x341, 28));
     put32(&p, csrr(28, 0x342));                 /* mcause */
     put32(&p, r_type(0, 28, 27, 0, 27, 0x33));  /* add x27, x27, x28 */
@@ -307,6 +316,16 @@ static Result compare(const char *what, int round, const Case *c)
     SAME(pc); SAME(instret); SAME(fflags); SAME(frm); SAME(mstatus); SAME(mepc);
     SAME(mcause); SAME(mtval); SAME(satp); SAME(priv);
 #undef SAME
+    /* Both stopped in the final `j .` (code is at its physical address),
+     * not somewhere a budget cut them */
+    {
+        uint32_t insn = 0;
+        if (a.pc >= RAM_BASE && a.pc + 4 <= RAM_BASE + RAM_SIZE)
+            memcpy(&insn, c->img + (a.pc - RAM_BASE), 4);
+        if (insn != 0x6f)
+            fail_msg("%s %d: the program did not end (pc %#llx)", what, round,
+                     (unsigned long long)a.pc);
+    }
     for (uint32_t i = 0; i < RAM_SIZE; i++)
         if (ram_interp[i] != ram()[i])
             fail_msg("%s %d: RAM at %#x interpreter %#x jit %#x", what, round, i,
@@ -757,13 +776,16 @@ static void pte(uint8_t *img, uint32_t table, unsigned idx, uint64_t pa, uint64_
 }
 
 /* Sv39 tables at PT + 0x3000 * n: RAM's first 2 MiB mapped 4 KiB page by
- * page at its own address, RWX; returns satp. */
+ * page at its own address, RWX, the second 2 MiB (page tables) as one
+ * megapage, RW; returns satp. */
 static uint64_t sv39_identity(uint8_t *img, unsigned n)
 {
     uint32_t root = PT + 0x3000 * n, l1 = root + 0x1000, l0 = root + 0x2000;
 
     pte(img, root, 2, RAM_BASE + l1, PTE_V);          /* va 0x80000000 >> 30 = 2 */
     pte(img, l1, 0, RAM_BASE + l0, PTE_V);
+    /* the page tables' half of RAM: one 2 MiB megapage */
+    pte(img, l1, 1, RAM_BASE + 0x200000, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
     for (unsigned i = 0; i < 512; i++)
         pte(img, l0, i, RAM_BASE + 0x1000ull * i, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
     return (8ull << 60) | ((RAM_BASE + root) >> 12);
@@ -865,7 +887,10 @@ static void test_address_spaces(void **state)
         Case *c = case_new();
         Prog p = { c->img, CODE };
         /* va V: in space A runs "x10 += 1", in space B "x10 += 100", then
-         * both call W (another page, same in both): "x11 += 7"; return. */
+         * both call W (another page, same in both): "x11 += 7"; return.
+         * V + 0x100 (same page): "x10 += 2" in A, "x10 += 200" in B; so
+         * one entry point's jump cache entry meets the TLB refilled for
+         * the page by the other, in the other space. */
         const uint32_t V = 0x10000, PA_A = 0x11000, PA_B = 0x12000, W = 0x13000;
         uint64_t satp_a, satp_b, expect10 = 0, expect11 = 0;
         bool asid = round & 1;
@@ -890,6 +915,12 @@ static void test_address_spaces(void **state)
             put32(&f, addi(2, 1, 0));
             put32(&f, j_type((int32_t)(W - (V + 8)), 1));
             put32(&f, jalr(0, 2, 0));
+            f.at = PA_A + 0x100;
+            put32(&f, addi(10, 10, 2));
+            put32(&f, jalr(0, 1, 0));
+            f.at = PA_B + 0x100;
+            put32(&f, addi(10, 10, 200));
+            put32(&f, jalr(0, 1, 0));
             f.at = W;
             put32(&f, addi(11, 11, 7));
             put32(&f, jalr(0, 1, 0));
@@ -907,15 +938,114 @@ static void test_address_spaces(void **state)
             if (!asid || rn(4) == 0)
                 put32(&p, SFENCE_VMA);
             for (unsigned n = 1 + rn(3); n; n--) {
-                put32(&p, jalr(1, 20, 0));
-                expect10 += in_b ? 100 : 1;
-                expect11 += 7;
+                if (rn(2)) {
+                    put32(&p, jalr(1, 20, 0));
+                    expect10 += in_b ? 100 : 1;
+                    expect11 += 7;
+                } else {
+                    put32(&p, jalr(1, 20, 0x100));
+                    expect10 += in_b ? 200 : 2;
+                }
             }
         }
         end_loop(&p);
         r = compare("address-spaces", round, c);
         assert_int_equal(r.x[10], expect10);
         assert_int_equal(r.x[11], expect11);
+        case_free(c);
+    }
+}
+
+/* Code unmapped after it ran: a call must fault, not find it in a cache. */
+static void test_unmap(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        Case *c = case_new();
+        Prog p = { c->img, CODE };
+        const uint32_t V = 0x10000;
+        uint64_t pte_pa = RAM_BASE + PT + 0x2000 + (V >> 12) * 8, expect = 0;
+        Result r;
+
+        c->satp = sv39_identity(c->img, 0);
+        c->priv = PRV_S;
+        {
+            Prog f = { c->img, V };
+            put32(&f, addi(10, 10, 1));
+            put32(&f, jalr(0, 1, 0));
+            f.at = V + 0x80;
+            put32(&f, addi(10, 10, 3));
+            put32(&f, jalr(0, 1, 0));
+        }
+        li(&p, 20, RAM_BASE + V);
+        li(&p, 21, pte_pa);
+        put32(&p, i_type(0, 21, 3, 22, 0x03));                /* ld x22, 0(x21): the PTE */
+        put32(&p, addi(10, 0, 0));
+        for (unsigned i = 0; i < 30; i++) {
+            bool mapped = rn(2);
+            put32(&p, s_type(0, mapped ? 22 : 0, 21, 3, 0x23));  /* sd: map or unmap */
+            switch (rn(3)) {
+            case 0: put32(&p, SFENCE_VMA); break;
+            case 1: put32(&p, r_type(0x09, 0, 20, 0, 0, 0x73)); break;   /* sfence.vma x20 */
+            default:                                          /* another page: must not do */
+                put32(&p, addi(23, 20, 0x7ff));
+                put32(&p, addi(23, 23, 0x7ff));
+                put32(&p, addi(23, 23, 2));                       /* V + 4096 */
+                put32(&p, r_type(0x09, 0, 23, 0, 0, 0x73));
+                put32(&p, s_type(0, 22, 21, 3, 0x23));            /* so stay mapped */
+                mapped = true;
+                break;
+            }
+            for (unsigned n = 1 + rn(3); n; n--) {
+                bool second = rn(2);
+                put32(&p, jalr(1, 20, second ? 0x80 : 0));
+                if (mapped)
+                    expect += second ? 3 : 1;
+            }
+        }
+        end_loop(&p);
+        r = compare("unmap", round, c);
+        assert_int_equal(r.x[10], expect);
+        case_free(c);
+    }
+}
+
+/* An sfence.vma of one 4 KiB page of a megapage drops all of it. */
+static void test_superpage(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        Case *c = case_new();
+        Prog p = { c->img, CODE };
+        const uint64_t S = RAM_BASE + 0x400000;        /* a 2 MiB megapage */
+        uint32_t l1 = PT + 0x1000;
+        uint64_t new_pte = (((RAM_BASE + 0x200000) >> 12) << 10) | PTE_V | PTE_R | PTE_A | PTE_D;
+        uint32_t off = DATA + 0x1000 * (1 + rn(8)) + 8 * rn(64);
+        uint64_t before, after;
+        Result r;
+
+        c->satp = sv39_identity(c->img, 0);
+        c->priv = PRV_S;
+        pte(c->img, l1, 2, RAM_BASE, PTE_V | PTE_R | PTE_A | PTE_D);    /* S -> RAM's first half */
+        for (uint32_t i = 0; i < 0x10000; i += 8) {
+            uint64_t a = rnd(), b = rnd();
+            memcpy(c->img + DATA + i, &a, 8);
+            memcpy(c->img + 0x200000 + DATA + i, &b, 8);
+        }
+        memcpy(&before, c->img + off, 8);
+        memcpy(&after, c->img + 0x200000 + off, 8);
+        li(&p, 20, S + off);
+        li(&p, 21, S);                                      /* another 4 KiB page of S */
+        li(&p, 22, RAM_BASE + l1 + 2 * 8);
+        li(&p, 23, new_pte);
+        put32(&p, i_type(0, 20, 3, 5, 0x03));                   /* ld x5: fills the TLB */
+        put32(&p, s_type(0, 23, 22, 3, 0x23));                  /* remap S */
+        put32(&p, r_type(0x09, 0, 21, 0, 0, 0x73));             /* sfence.vma x21 */
+        put32(&p, i_type(0, 20, 3, 6, 0x03));                   /* ld x6: the new page */
+        end_loop(&p);
+        r = compare("superpage", round, c);
+        assert_int_equal(r.x[5], before);
+        assert_int_equal(r.x[6], after);
         case_free(c);
     }
 }
@@ -951,6 +1081,8 @@ int main(void)
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_smc),
         cmocka_unit_test(test_address_spaces),
+        cmocka_unit_test(test_unmap),
+        cmocka_unit_test(test_superpage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
