@@ -404,8 +404,8 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
         case OP_FENCE_I:
             h->stat.fence_i++;
             /* The interpreter re-reads memory every time; translated code
-             * must go. */
-            jit_flush(h->jit);
+             * must be checked against it. */
+            jit_fence_i(h->jit);
             break;
         case OP_ECALL:
             h->exc_cause = CAUSE_ECALL_U + (uint64_t)h->priv;

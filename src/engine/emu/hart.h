@@ -146,7 +146,8 @@ typedef struct Hart {
     pthread_cond_t cond;
     enum hart_run_state run_state;
     bool wfi;                /* parked in WFI */
-    uint64_t flush_req, flush_ack;  /* remote sfence.vma requests */
+    uint64_t flush_req, flush_ack;  /* remote fence requests (hart_flush_wait) */
+    unsigned flush_kinds;           /* FLUSH_* asked for, not yet served */
     uint64_t start_addr, start_arg; /* HSM hart_start */
     int start_priv;
 
@@ -198,11 +199,13 @@ void hart_kick(Hart *h);
 void hart_guest_crash(Hart *h, uint64_t cause, uint64_t tval);
 void hart_set_mip(Hart *h, uint64_t mask, int level);
 
-/* Make hart t flush its TLBs and code cache before it next runs, and
- * return once it has, or once it is parked where it flushes before running
- * again (WFI, stopped, paused). self is the calling hart (it serves
- * requests aimed at itself meanwhile), or NULL from a non-hart thread. */
-void hart_flush_wait(Hart *self, Hart *t);
+/* Make hart t flush (FLUSH_TLB: its TLB, as sfence.vma; FLUSH_CODE: its
+ * translations, as fence.i) before it next runs, and return once it has,
+ * or once it is parked where it flushes before running again (WFI,
+ * stopped, paused). self is the calling hart (it serves requests aimed at
+ * itself meanwhile), or NULL from a non-hart thread. */
+enum { FLUSH_TLB = 1, FLUSH_CODE = 2 };
+void hart_flush_wait(Hart *self, Hart *t, unsigned kinds);
 
 /* state.c: the harts' and the engine's state sections, dirty logging. */
 int emu_state_register(Emu *e);

@@ -14,6 +14,7 @@
 #define CODE_SIZE   (8u << 20)
 #define SHARED_SIZE 4096u
 #define MAX_BLOCKS  (CODE_SIZE / 128)
+#define ARENA_SIZE  (CODE_SIZE / 4)
 
 /* ---- the shared routines ---- */
 
@@ -91,7 +92,9 @@ static void drop_code(Jit *j)
 {
     j->used = j->code_start;
     j->nblocks = 0;
+    j->arena_used = 0;
     memset(j->table, 0, sizeof(j->table));
+    memset(j->pages, 0, sizeof(j->pages));
     jc_clear(j);
     if (j->hart)
         j->hart->jit_chain = NULL;
@@ -105,19 +108,127 @@ void jit_flush(Jit *j)
     }
 }
 
+/* fence.i: what was translated may no longer be what is in memory. Rather
+ * than dropping everything (Linux fences each time it maps a page of a
+ * program executable for the first time: hundreds of times while booting),
+ * every page's blocks are compared with the guest bytes before their next
+ * use (verify_page), and only pages that changed are translated again.
+ * Entries into a page go through the dispatcher: the jump cache is
+ * cleared, chains never leave their page, and the block that ran the
+ * fence.i leaves at once (a system instruction). */
+void jit_fence_i(Jit *j)
+{
+    if (j) {
+        j->gen++;
+        jc_clear(j);
+        if (j->hart)
+            j->hart->jit_chain = NULL;
+        j->stats.fence_i++;
+    }
+}
+
+static unsigned page_slot(uintptr_t host)
+{
+    return (unsigned)((host >> 12) ^ (host >> (12 + PAGE_BITS))) & ((1u << PAGE_BITS) - 1);
+}
+
+static void *arena_alloc(Jit *j, size_t n)
+{
+    void *p;
+
+    n = (n + 7) & ~(size_t)7;
+    if (j->arena_size - j->arena_used < n)
+        return NULL;
+    p = j->arena + j->arena_used;
+    j->arena_used += n;
+    return p;
+}
+
+/* Forget a page's blocks (its record stays reachable from nothing). */
+static void kill_page(Jit *j, JitPage *p)
+{
+    JitPage **pp;
+
+    for (JitBlock *b = p->blocks; b; b = b->page_next) {
+        JitBlock **bp = &j->table[slot(b->pc)];
+        while (*bp && *bp != b)
+            bp = &(*bp)->next;
+        if (*bp)
+            *bp = b->next;
+    }
+    for (pp = &j->pages[page_slot(p->host)]; *pp && *pp != p; pp = &(*pp)->next)
+        ;
+    if (*pp)
+        *pp = p->next;
+    j->stats.pages_changed++;
+}
+
+/* After a fence.i: is every block of the page still what memory holds? */
+static bool verify_page(Jit *j, JitPage *p)
+{
+    for (JitBlock *b = p->blocks; b; b = b->page_next) {
+        if (memcmp(b->copy, (const void *)b->host, b->glen)) {
+            kill_page(j, p);
+            return false;
+        }
+    }
+    p->gen = j->gen;
+    j->stats.pages_verified++;
+    return true;
+}
+
+static JitPage *page_of(Jit *j, uintptr_t host)
+{
+    uintptr_t base = host & ~(uintptr_t)0xfff;
+    JitPage *p;
+
+    for (p = j->pages[page_slot(base)]; p; p = p->next)
+        if (p->host == base)
+            break;
+    if (p && p->gen != j->gen && !verify_page(j, p))
+        p = NULL;
+    if (!p) {
+        p = arena_alloc(j, sizeof(*p));
+        if (!p)
+            return NULL;
+        p->host = base;
+        p->gen = j->gen;
+        p->blocks = NULL;
+        p->next = j->pages[page_slot(base)];
+        j->pages[page_slot(base)] = p;
+    }
+    return p;
+}
+
 static JitBlock *translate(Jit *j, uint64_t pc, uintptr_t host)
 {
     const uint8_t *entry;
     uint8_t *end;
+    uint8_t *copy, snap[JIT_SNAPSHOT];
+    uint32_t glen;
+    unsigned avail;
+    JitPage *p;
     JitBlock *b;
 
-    if (j->cm.size - j->used < JIT_BLOCK_MAX || j->nblocks == j->max_blocks) {
+    /* Room for the block's code, its metadata, its guest bytes and a page
+     * record, or start afresh. */
+    if (j->cm.size - j->used < JIT_BLOCK_MAX || j->nblocks == j->max_blocks ||
+        j->arena_size - j->arena_used < 4096 + 2 * sizeof(JitPage)) {
         drop_code(j);
         j->stats.full_flushes++;
     }
-    entry = jit_translate(j, j->ctx, pc, host, j->cm.rw + j->used, &end);
+    p = page_of(j, host);
+    /* Translate from a snapshot, so that the copy verify_page compares is
+     * what was translated even if another hart writes meanwhile. */
+    avail = 4096 - (unsigned)(pc & 0xfff);
+    if (avail > JIT_SNAPSHOT)
+        avail = JIT_SNAPSHOT;
+    memcpy(snap, (const void *)host, avail);
+    entry = jit_translate(j, j->ctx, pc, snap, avail, j->cm.rw + j->used, &end, &glen);
     if (!entry)
         return NULL;
+    copy = arena_alloc(j, glen);
+    memcpy(copy, snap, glen);
     j->stats.code_bytes += (size_t)(end - (j->cm.rw + j->used));
     j->used = ((size_t)(end - j->cm.rw) + 15) & ~(size_t)15;
     b = &j->blocks[j->nblocks++];
@@ -126,6 +237,11 @@ static JitBlock *translate(Jit *j, uint64_t pc, uintptr_t host)
     b->code = entry;
     b->next = j->table[slot(pc)];
     j->table[slot(pc)] = b;
+    b->page = p;
+    b->page_next = p->blocks;
+    p->blocks = b;
+    b->copy = copy;
+    b->glen = glen;
     return b;
 }
 
@@ -164,6 +280,8 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
         }
         host = (uintptr_t)(pc + te->addend);
         b = lookup(j, pc, host);
+        if (b && b->page->gen != j->gen && !verify_page(j, b->page))
+            b = NULL;
         if (b) {
             j->stats.lookups_hit++;
         } else {
@@ -208,7 +326,9 @@ Jit *jit_create(void)
     j->ctx = calloc(1, sizeof(*j->ctx));
     j->max_blocks = MAX_BLOCKS;
     j->blocks = calloc(j->max_blocks, sizeof(JitBlock));
-    if (!j->ctx || !j->blocks)
+    j->arena_size = ARENA_SIZE;
+    j->arena = malloc(j->arena_size);
+    if (!j->ctx || !j->blocks || !j->arena)
         goto fail;
     j->ctx->maxcold = 4 * JIT_MAX_INSNS;
     j->ctx->cold = calloc(j->ctx->maxcold, sizeof(JitCold));
@@ -234,6 +354,7 @@ void jit_destroy(Jit *j)
         free(j->ctx->cold);
     free(j->ctx);
     free(j->blocks);
+    free(j->arena);
     free(j->jc);
     free(j);
 }
@@ -255,6 +376,7 @@ struct Jit { int unused; };
 Jit *jit_create(void) { return NULL; }
 void jit_destroy(Jit *j) { (void)j; }
 void jit_flush(Jit *j) { (void)j; }
+void jit_fence_i(Jit *j) { (void)j; }
 uint64_t jit_run_chunk(struct Hart *h, uint64_t budget) { return hart_run_chunk(h, budget); }
 bool jit_enabled(void) { return false; }
 void jit_get_stats(const Jit *j, JitStats *s) { memset(s, 0, sizeof(*s)); }

@@ -10,9 +10,10 @@
  * remapping never runs stale code. Exits to the same guest page are chained
  * (patched jumps); indirect jumps and jumps to other pages go through a
  * per-hart jump cache looked up by generated code, whose entries are only
- * taken while the instruction TLB still maps their page the same way. The
- * code cache is dropped on fence.i (local or remote), which is exactly when
- * RISC-V requires instruction fetch to see earlier stores. */
+ * taken while the instruction TLB still maps their page the same way.
+ * After a fence.i (local or remote: exactly when RISC-V requires
+ * instruction fetch to see earlier stores) a page's blocks are compared
+ * with memory before they run again, and dropped if it changed. */
 #ifndef XENO_EMU_JIT_H
 #define XENO_EMU_JIT_H
 
@@ -30,17 +31,23 @@ typedef struct JitStats {
     uint64_t dispatches;        /* blocks entered from the dispatcher */
     uint64_t lookups_hit;       /* dispatcher: block found in the table */
     uint64_t chains;            /* exits patched to jump straight to their target */
-    uint64_t flushes;           /* code cache dropped: fence.i, remote fence.i */
+    uint64_t flushes;           /* code cache dropped (restored state) */
     uint64_t full_flushes;      /* code cache dropped because it was full */
+    uint64_t fence_i;           /* fence.i (local or remote) */
+    uint64_t pages_verified;    /* pages found unchanged after a fence.i */
+    uint64_t pages_changed;     /* pages whose blocks were dropped after a fence.i */
 } JitStats;
 
 /* Per-hart JIT state; NULL if the JIT is unavailable or disabled. */
 typedef struct Jit Jit;
 Jit *jit_create(void);
 void jit_destroy(Jit *j);
-/* Forget every translation (fence.i). Safe from a helper called by
- * generated code if that code leaves at once (system instructions do). */
+/* Forget every translation (restored state). */
 void jit_flush(Jit *j);
+/* fence.i: instruction fetch must see earlier stores. Both are safe from a
+ * helper called by generated code if that code leaves at once (system
+ * instructions do). */
+void jit_fence_i(Jit *j);
 /* Run up to `budget` instructions; same contract as hart_run_chunk. */
 uint64_t jit_run_chunk(struct Hart *h, uint64_t budget);
 /* Whether the JIT is enabled (XENO_EMU_JIT=0 disables it). */

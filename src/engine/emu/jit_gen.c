@@ -570,21 +570,26 @@ static uint32_t code16(const uint8_t *p)
     return v;
 }
 
-/* Pass 1: decode the block and mark internal branch targets. */
-static void scan(JitCtx *c, const uint8_t *page)
+/* Pass 1: decode the block and mark internal branch targets. `code`
+ * holds the `avail` guest bytes from block_pc on (to the page's end at
+ * most). */
+static void scan(JitCtx *c, const uint8_t *code, unsigned avail)
 {
     uint64_t pc = c->block_pc;
 
     c->n = 0;
     while (c->n < JIT_MAX_INSNS) {
-        unsigned off = (unsigned)(pc & 0xfff);
-        uint32_t raw = code16(page + off);
+        unsigned off = (unsigned)(pc - c->block_pc);
+        uint32_t raw;
         JitScan *s;
 
+        if (off + 2 > avail)
+            break;
+        raw = code16(code + off);
         if ((raw & 3) == 3) {
-            if (off == 0xffe)
+            if (off + 4 > avail)
                 break;                      /* crosses the page: not ours */
-            raw |= code16(page + off + 2) << 16;
+            raw |= code16(code + off + 2) << 16;
         }
         s = &c->scan[c->n++];
         s->pc = pc;
@@ -737,14 +742,9 @@ static void bind_label(JitCtx *c, unsigned i)
 #define INSN_HOT_MAX  512
 #define INSN_COLD_MAX 320
 
-/* Translate the block at pc (host: its first byte) into the code memory
- * at `at` (writable view), which has JIT_BLOCK_MAX bytes free. Returns the
- * entry (executable view) and sets *end, or NULL if not even the first
- * instruction can be translated here (it crosses the page). */
-const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, uintptr_t host, uint8_t *at,
-                             uint8_t **end)
+const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, const uint8_t *code,
+                             unsigned avail, uint8_t *at, uint8_t **end, uint32_t *glen)
 {
-    const uint8_t *page = (const uint8_t *)(host - (pc & 0xfff));
     const uint8_t *entry;
     bool go = true;
 
@@ -756,7 +756,7 @@ const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, uintptr_t host, uin
     c->pending = 0;
     c->ncold = 0;
     c->fs_checked = c->fs_dirtied = false;
-    scan(c, page);
+    scan(c, code, avail);
     if (c->n == 0)
         return NULL;
     memset(c->at, 0, sizeof(c->at[0]) * c->n);
@@ -770,6 +770,11 @@ const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, uintptr_t host, uin
             bind_label(c, c->idx);
         go = emit_insn(c);
         j->stats.insns++;
+    }
+    {
+        /* the guest bytes of what was emitted (c->idx instructions) */
+        const JitScan *last = &c->scan[c->idx - 1];
+        *glen = (uint32_t)(last->pc + last->d.len - pc);
     }
     if (go) {
         /* Fell off the end (page end, size limits): continue at the next pc. */

@@ -61,14 +61,31 @@ static inline unsigned jc_index(uint64_t pc) { return (unsigned)(pc >> 1) & (JC_
 
 typedef struct JitCtx JitCtx;
 
+typedef struct JitPage JitPage;
+
 typedef struct JitBlock {
     uint64_t pc;
     uintptr_t host;             /* host address of the guest code */
     const uint8_t *code;        /* entry, executable view */
     struct JitBlock *next;      /* hash chain */
+    JitPage *page;              /* the guest page it was translated from */
+    struct JitBlock *page_next; /* the page's blocks */
+    const uint8_t *copy;        /* the guest bytes it was translated from */
+    uint32_t glen;
 } JitBlock;
 
+/* A guest page (by host address) that blocks were translated from. After
+ * a fence.i its blocks are only entered again once all of them have been
+ * compared with the guest bytes now there (jit.c: verify_page). */
+struct JitPage {
+    uintptr_t host;
+    uint32_t gen;               /* Jit.gen when last verified (or made) */
+    JitBlock *blocks;
+    JitPage *next;              /* hash chain */
+};
+
 #define TABLE_BITS 14
+#define PAGE_BITS 12
 
 struct Jit {
     Hart *hart;                 /* the hart this JIT runs (set by jit_run_chunk) */
@@ -84,6 +101,11 @@ struct Jit {
     JitBlock *blocks;
     size_t nblocks, max_blocks;
     JitBlock *table[1 << TABLE_BITS];
+    JitPage *pages[1 << PAGE_BITS];
+    uint32_t gen;               /* bumped by fence.i */
+    /* Guest-byte copies and page records: a bump arena reset with the code. */
+    uint8_t *arena;
+    size_t arena_used, arena_size;
     JcEntry *jc;
     bool has_fma;
     JitStats stats;
@@ -190,7 +212,13 @@ void jm_addr(JitCtx *c, unsigned rs1, int64_t imm);
 enum { JF_NOT_FP, JF_TRANSLATED, JF_INTERPRETED };
 int jf_translate(JitCtx *c);
 
-const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, uintptr_t host, uint8_t *at,
-                             uint8_t **end);
+/* jit_gen.c: translate the block at pc, whose guest bytes (up to the
+ * page's end) are the `avail` at `code` (a snapshot: what is translated is
+ * exactly what the block's copy records), into the code memory at `at`
+ * (JIT_BLOCK_MAX bytes free); *end = the end of its code, *glen = the
+ * guest bytes it covers. NULL if the first instruction crosses the page. */
+#define JIT_SNAPSHOT (JIT_MAX_INSNS * 4)
+const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, const uint8_t *code,
+                             unsigned avail, uint8_t *at, uint8_t **end, uint32_t *glen);
 
 #endif
