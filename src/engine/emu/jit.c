@@ -16,58 +16,6 @@
 #define MAX_BLOCKS  (CODE_SIZE / 128)
 #define ARENA_SIZE  (CODE_SIZE / 4)
 
-/* ---- the shared routines ---- */
-
-/* Guest registers in host registers (jit_gen.c's map), in load order:
- * rdi (x1) last, as the entry routine receives the hart in it. */
-static void emit_shared(Jit *j)
-{
-    X86 x = { j->cm.rw, j->cm.rw + SHARED_SIZE, j->cm.rx - j->cm.rw };
-    static const int saved[] = { RBX, RBP, R12, R13, R14, R15 };
-    uint8_t *clean, *fold, *restore;
-
-    /* enter(Hart *h = rdi, code = rsi) */
-    j->enter = (void (*)(Hart *, const uint8_t *))(void *)x_rx(&x, x.p);
-    for (unsigned i = 0; i < 6; i++)
-        push(&x, saved[i]);
-    alu_ri(&x, ALU_SUB, RSP, 8, true);          /* 6 pushes + 8: rsp 16-aligned */
-    lea(&x, RBX, xm(RDI, RBX_BIAS));
-    ld64(&x, R15, HM(instret));
-    /* Start with no pending host FP exception flags (they become fflags). */
-    stmxcsr(&x, xm(RSP, 0));
-    test_mi8(&x, xm(RSP, 0), 0x3d);
-    clean = jcc8_fwd(&x, CC_E);
-    alu_mi(&x, ALU_AND, xm(RSP, 0), ~0x3f, false);
-    ldmxcsr(&x, xm(RSP, 0));
-    x_here8(&x, clean);
-    for (int r = 31; r > 0; r--)
-        if (xmap((unsigned)r) >= 0)
-            ld64(&x, xmap((unsigned)r), XM(r));
-    x8(&x, 0xff); x8(&x, 0xe6);                 /* jmp rsi */
-
-    /* exit_sync: generated code's registers back to the hart */
-    j->exit_sync = x_rx(&x, x.p);
-    for (unsigned r = 1; r < 32; r++)
-        if (xmap(r) >= 0)
-            st64(&x, XM(r), xmap(r));
-    st64(&x, HM(instret), R15);
-    /* exit_nosync: memory is already authoritative */
-    j->exit_nosync = x_rx(&x, x.p);
-    stmxcsr(&x, xm(RSP, 0));
-    test_mi8(&x, xm(RSP, 0), 0x3d);
-    fold = jcc8_fwd(&x, CC_NE);
-    restore = x.p;
-    alu_ri(&x, ALU_ADD, RSP, 8, true);
-    for (int i = 5; i >= 0; i--)
-        pop(&x, saved[i]);
-    ret(&x);
-    x_here8(&x, fold);
-    lea(&x, RDI, xm(RBX, -RBX_BIAS));
-    call_abs(&x, (const void *)jit_fold_fflags);
-    jmp_to(&x, x_rx(&x, restore));
-    j->code_start = SHARED_SIZE;
-}
-
 /* ---- block table ---- */
 
 static unsigned slot(uint64_t pc)
@@ -337,7 +285,7 @@ Jit *jit_create(void)
     if (!(j->jc = malloc(JC_SIZE * sizeof(JcEntry))))
         goto fail;
     j->has_fma = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx");
-    emit_shared(j);
+    j->code_start = (jit_emit_thunks(j, SHARED_SIZE) + 63) & ~(size_t)63;
     drop_code(j);
     return j;
 fail:

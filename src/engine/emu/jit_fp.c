@@ -422,7 +422,6 @@ static void cold_fload(JitCtx *c, JitCold *k)
 
 static void cold_fstore(JitCtx *c, JitCold *k)
 {
-    js_spill_volatile(c);
     ld64(&c->x, RDX, FM(k->d.rs2));
     jm_call_store_slow(c, k, k->d.op == OP_FSD ? 8 : 4);
     jmp_to(&c->x, k->back);
@@ -499,16 +498,16 @@ static bool rm_ok(const Insn *d)
     return true;
 }
 
-int jf_translate(JitCtx *c)
+bool jf_translate(JitCtx *c)
 {
     const Insn *d = &c->scan[c->idx].d;
     FpOp o = { .c = c };
 
     if (d->op < OP_FLW || d->op > OP_FCVT_D_S || d->op == OP_FCLASS_S || d->op == OP_FCLASS_D)
-        return JF_NOT_FP;
+        return false;
     if (!rm_ok(d) || (d->op >= OP_FMADD_S && d->op <= OP_FNMADD_D && !c->j->has_fma)) {
         js_interp(c, false);
-        return JF_INTERPRETED;
+        return true;
     }
     switch (d->op) {
     case OP_FLW: case OP_FLD: case OP_FSW: case OP_FSD: mem(&o, d); break;
@@ -560,5 +559,5 @@ int jf_translate(JitCtx *c)
     default: moves(&o, d); break;   /* fmv.x.w, fmv.x.d, fmv.w.x, fmv.d.x */
     }
     finish(&o);
-    return JF_TRANSLATED;
+    return true;
 }

@@ -136,16 +136,6 @@ void jg_exit_trap(JitCtx *c, unsigned pending)
     jmp_to(&c->x, c->j->exit_sync);
 }
 
-static void store_pc(JitCtx *c, uint64_t pc)
-{
-    if (fits32((int64_t)pc)) {
-        st64_i(&c->x, HM(pc), (int32_t)pc);
-    } else {
-        mov_ri(&c->x, RAX, pc);
-        st64(&c->x, HM(pc), RAX);
-    }
-}
-
 /* Look the pc in rsi up in the jump cache and jump to its code; on a miss
  * leave to the dispatcher with pc = rsi. rax, rcx, rdx clobbered. Inlined
  * at every site so each indirect jmp has its own branch-predictor entry.
@@ -203,10 +193,8 @@ void jg_exit_const(JitCtx *c, uint64_t target, unsigned pending, bool backward)
         x_here(x, site);
         if (budget)
             x_here(x, budget);
-        store_pc(c, target);
-        lea_rip(x, RAX, x_rx(x, site));
-        st64(x, HM(jit_chain), RAX);
-        jmp_to(x, c->j->exit_sync);
+        call_rel(x, c->j->t_exit_chain);        /* must follow the site: it finds it at -9 */
+        x64(x, target);
         return;
     }
     mov_ri(x, RSI, target);
@@ -241,8 +229,8 @@ void jg_exit_reg(JitCtx *c, unsigned pending)
  * through a chain site (a patched one would skip the check for good). */
 static void cold_leave(JitCtx *c, JitCold *k)
 {
-    store_pc(c, k->target);
-    jmp_to(&c->x, c->j->exit_sync);
+    call_rel(&c->x, c->j->t_exit_leave);
+    x64(&c->x, k->target);
 }
 
 static void cold_exit(JitCtx *c, JitCold *k)
@@ -712,17 +700,14 @@ static bool emit_insn(JitCtx *c)
     default:
         if (is_csr_read(d) && js_csr(c))
             break;
-        switch (jf_translate(c)) {
-        case JF_TRANSLATED:
+        if (jf_translate(c)) {
             c->pending++;
             return true;
-        case JF_INTERPRETED:
-            return true;    /* the interpreter counted it: pending is 0 */
         }
         js_interp(c, is_system(d->op));
         if (is_system(d->op))
             return false;
-        return true;        /* the interpreter counted it: pending is 0 */
+        break;
     }
     c->pending++;
     return true;

@@ -4,6 +4,8 @@
  *   jit_mem.c    loads, stores, AMOs, LR/SC: inline TLB path and slow paths
  *   jit_fp.c     F and D with SSE2 (soft-float for what SSE cannot do exactly)
  *   jit_sys.c    CSR reads, the interpreter fallback, helpers' register spills
+ *   jit_thunk.c  shared routines: entering and leaving generated code, and the
+ *                out-of-line halves of slow paths (one copy, called by sites)
  *
  * Generated code conventions (x86-64):
  *   rbx  the Hart + RBX_BIAS (all 32 x registers within a one-byte displacement)
@@ -93,10 +95,12 @@ struct Jit {
     CodeMem cm;
     size_t code_start;          /* after the shared routines */
     size_t used;
-    /* Shared routines (executable view). */
+    /* Shared routines (executable view), jit_thunk.c. */
     void (*enter)(Hart *h, const uint8_t *code);
     const uint8_t *exit_sync;   /* store the mapped registers and instret, return */
     const uint8_t *exit_nosync; /* return: C code already made memory authoritative */
+    const uint8_t *t_exit_chain, *t_exit_leave;
+    const uint8_t *t_load, *t_store, *t_csr, *t_interp, *t_interp_sys, *t_atomic;
     /* Block metadata: a bump arena reset with the code cache. */
     JitBlock *blocks;
     size_t nblocks, max_blocks;
@@ -173,13 +177,8 @@ void jg_exit_const(JitCtx *c, uint64_t target, unsigned pending, bool backward);
 void jg_exit_reg(JitCtx *c, unsigned pending);
 
 /* jit_sys.c */
-/* Around a call into C: store the mapped registers helpers may clobber
- * (the caller-saved ones), reload them after. */
-void js_spill_volatile(JitCtx *c);
-void js_reload_volatile(JitCtx *c);
-void js_spill_all(JitCtx *c);
-void js_reload_all(JitCtx *c);
-/* Run one instruction in the interpreter; `sys` ends the block. */
+/* Run one instruction in the interpreter; `sys` ends the block, else the
+ * block goes on and counts it like a translated one. */
 void js_interp(JitCtx *c, bool sys);
 /* Translate a CSR instruction; false if it must go to the interpreter. */
 bool js_csr(JitCtx *c);
@@ -208,9 +207,24 @@ void jm_amo(JitCtx *c);
 /* Compute rs1 + imm into rsi. */
 void jm_addr(JitCtx *c, unsigned rs1, int64_t imm);
 
-/* jit_fp.c: F/D instructions (not fclass) */
-enum { JF_NOT_FP, JF_TRANSLATED, JF_INTERPRETED };
-int jf_translate(JitCtx *c);
+/* jit_fp.c: F/D instructions (not fclass): false if not one of them */
+bool jf_translate(JitCtx *c);
+
+/* ---- helpers called from generated code (through the thunks) ---- */
+
+typedef struct JitRet {
+    uint64_t val, fault;        /* rax, rdx */
+} JitRet;
+
+JitRet jit_load_slow(Hart *h, uint64_t va, uint64_t pc, uint64_t info);
+uint64_t jit_store_slow(Hart *h, uint64_t va, uint64_t val, uint64_t pc, uint64_t size);
+JitRet jit_csr_read(Hart *h, uint64_t csr, uint64_t instret, uint64_t pc);
+int jit_interp_sys(Hart *h, uint64_t pc, uint64_t next);
+int jit_atomic_slow(Hart *h, uint64_t pc, uint64_t next, uint64_t va, uint64_t info);
+
+/* jit_thunk.c: write the shared routines at the start of the code memory;
+ * returns their size. */
+size_t jit_emit_thunks(Jit *j, size_t room);
 
 /* jit_gen.c: translate the block at pc, whose guest bytes (up to the
  * page's end) are the `avail` at `code` (a snapshot: what is translated is

@@ -13,10 +13,6 @@
 
 _Static_assert(TLB_BITS == 8 && sizeof(TlbEntry) == 16, "jm_probe's index arithmetic");
 
-typedef struct JitRet {
-    uint64_t val, fault;        /* rax, rdx */
-} JitRet;
-
 void jm_addr(JitCtx *c, unsigned rs1, int64_t imm)
 {
     X86 *x = &c->x;
@@ -74,7 +70,7 @@ static unsigned size_of(int op)
 
 /* Slow path of a load: the value (sign- or zero-extended as info says),
  * or fault = 1 after the trap was taken at pc. */
-static JitRet jit_load_slow(Hart *h, uint64_t va, uint64_t pc, uint64_t info)
+JitRet jit_load_slow(Hart *h, uint64_t va, uint64_t pc, uint64_t info)
 {
     unsigned size = info & 15;
     JitRet r = { 0, 0 };
@@ -91,7 +87,7 @@ static JitRet jit_load_slow(Hart *h, uint64_t va, uint64_t pc, uint64_t info)
 }
 
 /* Slow path of a store: non-zero after the trap was taken at pc. */
-static uint64_t jit_store_slow(Hart *h, uint64_t va, uint64_t val, uint64_t pc, uint64_t size)
+uint64_t jit_store_slow(Hart *h, uint64_t va, uint64_t val, uint64_t pc, uint64_t size)
 {
     if (mmu_store_slow(h, va, (unsigned)size, val)) {
         h->pc = pc;
@@ -102,39 +98,20 @@ static uint64_t jit_store_slow(Hart *h, uint64_t va, uint64_t val, uint64_t pc, 
 }
 
 /* Call the load slow path for the access in rsi: rax = the value, and a
- * trap leaves the block. `info`: size | 16 if sign-extending. */
+ * trap leaves the block. `info`: size | 16 to sign-extend. */
 void jm_call_load_slow(JitCtx *c, JitCold *k, unsigned info)
 {
-    X86 *x = &c->x;
-    uint8_t *ok;
-
-    js_spill_volatile(c);
-    lea(x, RDI, xm(RBX, -RBX_BIAS));
-    mov_ri(x, RDX, k->pc);
-    mov_ri(x, RCX, info);
-    call_abs(x, (const void *)jit_load_slow);
-    js_reload_volatile(c);
-    test_rr(x, RDX, RDX, false);
-    ok = jcc8_fwd(x, CC_E);
-    jg_exit_trap(c, k->pending);
-    x_here8(x, ok);
+    mov_ri(&c->x, RDX, k->pc);
+    mov_ri(&c->x, RCX, info | (k->pending << 8));
+    call_rel(&c->x, c->j->t_load);
 }
 
 /* Call the store slow path for the access in rsi of the value in rdx. */
 void jm_call_store_slow(JitCtx *c, JitCold *k, unsigned size)
 {
-    X86 *x = &c->x;
-    uint8_t *ok;
-
-    mov_ri(x, R8, size);            /* r8 (x8) was spilled by the caller */
-    lea(x, RDI, xm(RBX, -RBX_BIAS));
-    mov_ri(x, RCX, k->pc);
-    call_abs(x, (const void *)jit_store_slow);
-    js_reload_volatile(c);
-    test_rr(x, RAX, RAX, false);
-    ok = jcc8_fwd(x, CC_E);
-    jg_exit_trap(c, k->pending);
-    x_here8(x, ok);
+    mov_ri(&c->x, RAX, k->pc);
+    mov_ri(&c->x, RCX, size | (k->pending << 8));
+    call_rel(&c->x, c->j->t_store);
 }
 
 static void cold_load(JitCtx *c, JitCold *k)
@@ -151,9 +128,6 @@ static void cold_store(JitCtx *c, JitCold *k)
 {
     const Insn *d = &k->d;
 
-    js_spill_volatile(c);
-    /* The value first: it may live in rdi or r8 (x1, x8), which become
-     * arguments. */
     if (d->rs2 == 0)
         zero(&c->x, RDX);
     else if (xmap(d->rs2) >= 0)
@@ -215,7 +189,7 @@ void jm_store(JitCtx *c)
 /* A slow atomic (TLB miss, misaligned, MMIO, fault): fill the TLB for the
  * next time if the page allows, and run the instruction in the
  * interpreter. Non-zero if the block must end. */
-static int jit_atomic_slow(Hart *h, uint64_t pc, uint64_t next, uint64_t va, uint64_t info)
+int jit_atomic_slow(Hart *h, uint64_t pc, uint64_t next, uint64_t va, uint64_t info)
 {
     unsigned size = info & 15;
 
@@ -224,6 +198,8 @@ static int jit_atomic_slow(Hart *h, uint64_t pc, uint64_t next, uint64_t va, uin
     return jit_interp_insn(h, pc, next);
 }
 
+/* TLB miss, misaligned, MMIO or fault: the interpreter does it (and the
+ * TLB is filled for next time: jit_atomic_slow). */
 static void cold_atomic(JitCtx *c, JitCold *k)
 {
     X86 *x = &c->x;
@@ -231,21 +207,10 @@ static void cold_atomic(JitCtx *c, JitCold *k)
     bool w = d->op == OP_LR_W || d->op == OP_SC_W || d->op == OP_AMO_W;
     bool write = d->op != OP_LR_W && d->op != OP_LR_D;
 
-    js_spill_all(c);
-    lea(x, RAX, xm(R15, (int32_t)k->pending));
-    st64(x, HM(instret), RAX);
     mov_rr(x, RCX, RSI);
-    mov_ri(x, R8, (w ? 4u : 8u) | (write ? 32u : 0));
-    lea(x, RDI, xm(RBX, -RBX_BIAS));
     mov_ri(x, RSI, k->pc);
-    mov_ri(x, RDX, k->pc + d->len);
-    call_abs(x, (const void *)jit_atomic_slow);
-    test_rr(x, RAX, RAX, false);
-    jcc_to(x, CC_NE, c->j->exit_nosync);
-    js_reload_all(c);
-    /* The interpreter counted the instruction; the hot path counts it too. */
-    ld64(x, R15, HM(instret));
-    lea(x, R15, xm(R15, -(int32_t)(k->pending + 1)));
+    mov_ri(x, RDX, d->len | (k->pending << 8) | (((w ? 4u : 8u) | (write ? 32u : 0)) << 16));
+    call_rel(x, c->j->t_atomic);
     jmp_to(x, k->back);
 }
 

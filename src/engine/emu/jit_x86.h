@@ -290,6 +290,14 @@ static inline void jcc_to(X86 *x, int cc, const uint8_t *target_rx)
     x_patch_rel32(x, at, target_rx);
 }
 
+static inline void call_rel(X86 *x, const uint8_t *target_rx)
+{
+    uint8_t *at;
+    x8(x, 0xe8); x32(x, 0);
+    at = x->p - 4;
+    x_patch_rel32(x, at, target_rx);
+}
+
 /* jmp qword [m] */
 static inline void jmp_m(X86 *x, XMem m) { x_rm(x, 0, false, 0xff, 4, m); }
 
