@@ -1,8 +1,10 @@
 /* The JIT's runtime: code cache, block table, jump caches, the dispatcher,
  * chaining, and the routines that enter and leave generated code. See
  * jit.h for the design and jit_internal.h for the register conventions. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jit_internal.h"
 
@@ -23,10 +25,10 @@ static unsigned slot(uint64_t pc)
     return (unsigned)((pc >> 1) ^ (pc >> (TABLE_BITS + 1))) & ((1u << TABLE_BITS) - 1);
 }
 
-static JitBlock *lookup(Jit *j, uint64_t pc, uintptr_t host)
+static JitBlock *lookup(Jit *j, uint64_t pc, uintptr_t host, unsigned mode)
 {
     for (JitBlock *b = j->table[slot(pc)]; b; b = b->next)
-        if (b->pc == pc && b->host == host)
+        if (b->pc == pc && b->host == host && b->mode == mode)
             return b;
     return NULL;
 }
@@ -148,7 +150,29 @@ static JitPage *page_of(Jit *j, uintptr_t host)
     return p;
 }
 
-static JitBlock *translate(Jit *j, uint64_t pc, uintptr_t host)
+/* XENO_EMU_JIT_PERFMAP=1: name every block in /tmp/perf-PID.map for
+ * `perf report` (guest pc, host code), a profiling aid. */
+static void perfmap(Jit *j, uint64_t pc, const uint8_t *code, size_t size)
+{
+    /* XENO_EMU_JIT_DUMP=pc (hex): that block's host code in /tmp/jit-PC.bin */
+    const char *dump = getenv("XENO_EMU_JIT_DUMP");
+    if (dump && strtoull(dump, NULL, 16) == pc) {
+        char path[64];
+        FILE *f;
+        snprintf(path, sizeof(path), "/tmp/jit-%llx.bin", (unsigned long long)pc);
+        if ((f = fopen(path, "w"))) {
+            fwrite(j->cm.rw + (code - j->cm.rx), 1, size, f);
+            fclose(f);
+        }
+    }
+    if (!j->perfmap)
+        return;
+    fprintf(j->perfmap, "%lx %zx jit_%llx\n", (unsigned long)(uintptr_t)code, size,
+            (unsigned long long)pc);
+    fflush(j->perfmap);
+}
+
+static JitBlock *translate(Jit *j, uint64_t pc, uintptr_t host, unsigned mode)
 {
     const uint8_t *entry;
     uint8_t *end;
@@ -172,16 +196,18 @@ static JitBlock *translate(Jit *j, uint64_t pc, uintptr_t host)
     if (avail > JIT_SNAPSHOT)
         avail = JIT_SNAPSHOT;
     memcpy(snap, (const void *)host, avail);
-    entry = jit_translate(j, j->ctx, pc, snap, avail, j->cm.rw + j->used, &end, &glen);
+    entry = jit_translate(j, j->ctx, pc, mode, snap, avail, j->cm.rw + j->used, &end, &glen);
     if (!entry)
         return NULL;
     copy = arena_alloc(j, glen);
     memcpy(copy, snap, glen);
     j->stats.code_bytes += (size_t)(end - (j->cm.rw + j->used));
+    perfmap(j, pc, entry, (size_t)(end - (j->cm.rw + j->used)));
     j->used = ((size_t)(end - j->cm.rw) + 15) & ~(size_t)15;
     b = &j->blocks[j->nblocks++];
     b->pc = pc;
     b->host = host;
+    b->mode = mode;
     b->code = entry;
     b->next = j->table[slot(pc)];
     j->table[slot(pc)] = b;
@@ -210,6 +236,7 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
         uint64_t pc = h->pc;
         TlbEntry *te = &h->itlb->x[(pc >> 12) & (TLB_SIZE - 1)];
         uintptr_t host;
+        unsigned mode;
         JitBlock *b;
         JcEntry *jc;
 
@@ -227,13 +254,14 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
             }
         }
         host = (uintptr_t)(pc + te->addend);
-        b = lookup(j, pc, host);
+        mode = JIT_MODE((unsigned)(h->itlb - h->tlb), (unsigned)(h->dtlb - h->tlb));
+        b = lookup(j, pc, host, mode);
         if (b && b->page->gen != j->gen && !verify_page(j, b->page))
             b = NULL;
         if (b) {
             j->stats.lookups_hit++;
         } else {
-            b = translate(j, pc, host);
+            b = translate(j, pc, host, mode);
             if (!b) {
                 h->jit_chain = NULL;
                 j->stats.interp_runs++;
@@ -257,6 +285,7 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
         jc->pc = pc;
         jc->addend = te->addend;
         jc->code = b->code;
+        jc->mode = mode;
         j->stats.dispatches++;
         j->enter(h, b->code);
     }
@@ -285,7 +314,16 @@ Jit *jit_create(void)
     if (!(j->jc = malloc(JC_SIZE * sizeof(JcEntry))))
         goto fail;
     j->has_fma = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx");
+    j->has_bmi2 = __builtin_cpu_supports("bmi2");
     j->code_start = (jit_emit_thunks(j, SHARED_SIZE) + 63) & ~(size_t)63;
+    if (getenv("XENO_EMU_JIT_PERFMAP") && !strcmp(getenv("XENO_EMU_JIT_PERFMAP"), "1")) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+        j->perfmap = fopen(path, "a");
+        if (j->perfmap)
+            fprintf(j->perfmap, "%lx %zx jit_thunks\n", (unsigned long)(uintptr_t)j->cm.rx,
+                    j->code_start);
+    }
     drop_code(j);
     return j;
 fail:
@@ -298,6 +336,8 @@ void jit_destroy(Jit *j)
     if (!j)
         return;
     codemem_free(&j->cm);
+    if (j->perfmap)
+        fclose(j->perfmap);
     if (j->ctx)
         free(j->ctx->cold);
     free(j->ctx);

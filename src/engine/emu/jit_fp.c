@@ -218,7 +218,7 @@ static void compare(FpOp *o, const Insn *d, bool dbl)
         comi(x, dbl, 0, 1);
         setcc(x, lt ? CC_A : CC_AE, RAX);
     }
-    dst = jg_dst(d->rd, RAX);
+    dst = jg_dst(c, d->rd, RAX);
     if (d->rd) {
         movzx8(x, dst, RAX);
         jg_put(c, d->rd, dst);
@@ -315,7 +315,7 @@ static void to_int(FpOp *o, const Insn *d, bool dbl, bool w, bool uns)
             }
         }
     }
-    dst = jg_dst(d->rd, RAX);
+    dst = jg_dst(c, d->rd, RAX);
     mov_rr(x, dst, RAX);
     jg_put(c, d->rd, dst);
 }
@@ -332,8 +332,8 @@ static void from_int(FpOp *o, const Insn *d, bool dbl, bool w, bool uns)
         rm_rne(o, d->rm);
     if (d->rs1 == 0)
         zero(x, RAX);
-    else if (xmap(d->rs1) >= 0)
-        mov_rr(x, RAX, xmap(d->rs1));
+    else if (jg_host(c, d->rs1) >= 0)
+        mov_rr(x, RAX, jg_host(c, d->rs1));
     else
         ld64(x, RAX, XM(d->rs1));
     if (w) {
@@ -383,7 +383,7 @@ static void moves(FpOp *o, const Insn *d)
     case OP_FMV_X_D:
     case OP_FMV_X_W:
         if (d->rd) {
-            int dst = jg_dst(d->rd, RAX);
+            int dst = jg_dst(c, d->rd, RAX);
             if (d->op == OP_FMV_X_D)
                 ld64(x, dst, FM(d->rs1));
             else

@@ -22,21 +22,155 @@
 
 #include "jit_internal.h"
 
+/* The current instruction's 32-bit result needs no sign extension. */
+#define NO_SEXT(c) ((c)->scan[(c)->idx].no_sext)
+
 /* ---- the register map ---- */
 
-/* Guest registers kept in host registers, chosen by how often compiled
- * RISC-V code names them (GCC allocates a5, a4, ... first, and the
- * compressed encodings favour x8-x15). Four sit in callee-saved host
- * registers and survive helper calls; the other five are spilled around
- * calls (js_spill_volatile). RAX (0) means "not mapped". */
-static const int8_t host_of[32] = {
-    [2] = RBP, [10] = R12, [15] = R13, [14] = R14,      /* callee-saved */
-    [1] = RDI, [8] = R8, [11] = R9, [13] = R10, [9] = R11,
-};
+/* Four guest registers live in callee-saved host registers for as long as
+ * generated code runs, across blocks and helper calls: the four compiled
+ * RISC-V code names most (GCC allocates a5, a4, ... first; sp and a0 are
+ * everywhere). RAX (0) means "not mapped". */
+static const int8_t global_host[32] = { [2] = RBP, [10] = R12, [15] = R13, [14] = R14 };
 
-int xmap(unsigned r)
+/* Five more, per block: the registers the block uses most (uses inside its
+ * loops weigh more) sit in caller-saved host registers while it runs,
+ * loaded at its entry, stored at its exits if it writes them. */
+static const int8_t local_host[JIT_LOCALS] = { RDI, R8, R9, R10, R11 };
+
+int jit_global_host(unsigned r)
 {
-    return host_of[r] ? host_of[r] : -1;
+    return global_host[r] ? global_host[r] : -1;
+}
+
+int jg_host(const JitCtx *c, unsigned r)
+{
+    return c->map[r] ? c->map[r] : -1;
+}
+
+void jg_spill_locals(JitCtx *c)
+{
+    for (unsigned i = 0; i < c->nlocal; i++)
+        if (c->dirty & (1u << c->local[i]))
+            st64(&c->x, XM(c->local[i]), local_host[i]);
+}
+
+void jg_reload_locals(JitCtx *c)
+{
+    for (unsigned i = 0; i < c->nlocal; i++)
+        ld64(&c->x, local_host[i], XM(c->local[i]));
+}
+
+/* The x registers an instruction names, for the allocator's counts (an FP
+ * register number counted as an x register only costs allocation quality;
+ * the dirty set errs on the side of storing). */
+static void count_uses(const Insn *d, unsigned w, unsigned *uses)
+{
+    uses[d->rd] += w;
+    uses[d->rs1] += w;
+    uses[d->rs2] += w;
+}
+
+/* Which guest registers' upper 32 bits a later instruction may read:
+ * RV64's 32-bit operations sign-extend their result, which costs a movsxd
+ * after each; it is left out when nothing reads the upper half before the
+ * register is written again. Backward over the block; conservative: every
+ * exit, branch (taken paths) and instruction that may trap or call C sees
+ * all registers, so they need all upper halves. Operations whose low half
+ * depends on their sources' low halves only (add, sub, logic, left shifts,
+ * mul, the 32-bit ones) need their sources' upper halves only if their own
+ * result's is needed. */
+static void upper_bits(JitCtx *c)
+{
+    uint32_t need = ~0u;
+
+    for (int i = (int)c->n - 1; i >= 0; i--) {
+        JitScan *s = &c->scan[i];
+        const Insn *d = &s->d;
+        uint32_t rd = 1u << d->rd, srcs = (1u << d->rs1) | (1u << d->rs2);
+        bool w32 = false, low_only = false, known = true;
+
+        s->no_sext = false;
+        switch (d->op) {
+        case OP_ADDW: case OP_SUBW: case OP_SLLW: case OP_SRLW: case OP_SRAW: case OP_MULW:
+        case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
+        case OP_ADDIW: case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
+            w32 = true;
+            break;
+        case OP_ADD: case OP_SUB: case OP_AND: case OP_OR: case OP_XOR: case OP_MUL:
+        case OP_ADDI: case OP_ANDI: case OP_ORI: case OP_XORI: case OP_SLLI:
+            low_only = true;
+            break;
+        case OP_SLL:                /* the amount's upper bits never matter */
+            low_only = true;
+            srcs = 1u << d->rs1;
+            break;
+        case OP_LUI: case OP_AUIPC:
+            srcs = 0;
+            break;
+        case OP_SRL: case OP_SRA: case OP_SRLI: case OP_SRAI: case OP_SLT: case OP_SLTU:
+        case OP_SLTI: case OP_SLTIU: case OP_MULH: case OP_MULHU: case OP_MULHSU:
+        case OP_DIV: case OP_DIVU: case OP_REM: case OP_REMU:
+            break;
+        default:
+            known = false;          /* branches, jumps, memory, FP, CSR, system */
+            break;
+        }
+        if (!known) {
+            need = ~0u;
+            continue;
+        }
+        if (w32) {
+            s->no_sext = d->rd && !(need & rd);
+            need &= ~rd;
+            continue;                           /* reads its sources' low halves */
+        }
+        if (low_only && !(need & rd)) {
+            need &= ~rd;
+            continue;
+        }
+        need = (need & ~rd) | srcs;
+    }
+}
+
+/* Choose the block's locals: after scan(). */
+static void allocate(JitCtx *c)
+{
+    unsigned uses[32] = { 0 }, depth[JIT_MAX_INSNS] = { 0 };
+
+    /* A backward branch to a label: everything from the label to it is a
+     * loop; an instruction in d nested loops weighs 8^d. */
+    for (unsigned i = 0; i < c->n; i++) {
+        const Insn *d = &c->scan[i].d;
+        uint64_t target;
+        if (!(d->op >= OP_BEQ && d->op <= OP_BGEU) && !(d->op == OP_JAL && d->rd == 0))
+            continue;
+        target = c->scan[i].pc + (uint64_t)d->imm;
+        for (unsigned t = 0; t <= i; t++)
+            if (c->scan[t].pc == target)
+                for (unsigned k = t; k <= i; k++)
+                    depth[k]++;
+    }
+    memset(c->map, 0, sizeof(c->map));
+    c->dirty = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        count_uses(&c->scan[i].d, 1u << (3 * (depth[i] < 5 ? depth[i] : 5)), uses);
+        c->dirty |= 1u << c->scan[i].d.rd;
+    }
+    for (unsigned r = 1; r < 32; r++)
+        c->map[r] = global_host[r];
+    c->nlocal = 0;
+    while (c->nlocal < JIT_LOCALS) {
+        unsigned best = 0;
+        for (unsigned r = 1; r < 32; r++)
+            if (!c->map[r] && (!best || uses[r] > uses[best]))
+                best = r;
+        if (!best || uses[best] < 2)
+            break;                  /* one use: a memory operand is as good */
+        c->map[best] = local_host[c->nlocal];
+        c->local[c->nlocal++] = (uint8_t)best;
+    }
+    c->dirty &= ~1u;
 }
 
 int jg_get(JitCtx *c, unsigned r, int scratch)
@@ -45,23 +179,23 @@ int jg_get(JitCtx *c, unsigned r, int scratch)
         zero(&c->x, scratch);
         return scratch;
     }
-    if (host_of[r])
-        return host_of[r];
+    if (c->map[r])
+        return c->map[r];
     ld64(&c->x, scratch, XM(r));
     return scratch;
 }
 
-int jg_dst(unsigned r, int scratch)
+int jg_dst(const JitCtx *c, unsigned r, int scratch)
 {
-    return host_of[r] ? host_of[r] : scratch;
+    return c->map[r] ? c->map[r] : scratch;
 }
 
 void jg_put(JitCtx *c, unsigned r, int hreg)
 {
     if (r == 0)
         return;
-    if (host_of[r])
-        mov_rr(&c->x, host_of[r], hreg);
+    if (c->map[r])
+        mov_rr(&c->x, c->map[r], hreg);
     else
         st64(&c->x, XM(r), hreg);
 }
@@ -71,8 +205,8 @@ static void load_into(JitCtx *c, int dst, unsigned r)
 {
     if (r == 0)
         zero(&c->x, dst);
-    else if (host_of[r])
-        mov_rr(&c->x, dst, host_of[r]);
+    else if (c->map[r])
+        mov_rr(&c->x, dst, c->map[r]);
     else
         ld64(&c->x, dst, XM(r));
 }
@@ -82,8 +216,8 @@ static void op_with(JitCtx *c, int op, int dst, unsigned r, bool w)
 {
     if (r == 0)
         alu_ri(&c->x, op, dst, 0, w);
-    else if (host_of[r])
-        alu_rr(&c->x, op, dst, host_of[r], w);
+    else if (c->map[r])
+        alu_rr(&c->x, op, dst, c->map[r], w);
     else
         alu_rm(&c->x, op, dst, XM(r), w);
 }
@@ -92,8 +226,8 @@ static void op_with(JitCtx *c, int op, int dst, unsigned r, bool w)
 static void cmp_regs(JitCtx *c, unsigned a, unsigned b)
 {
     if (b == 0 && a != 0) {
-        if (host_of[a])
-            test_rr(&c->x, host_of[a], host_of[a], true);
+        if (c->map[a])
+            test_rr(&c->x, c->map[a], c->map[a], true);
         else
             alu_mi(&c->x, ALU_CMP, XM(a), 0, true);
         return;
@@ -133,20 +267,21 @@ JitCold *jg_cold(JitCtx *c, void (*emit)(JitCtx *, JitCold *), uint8_t *from)
 void jg_exit_trap(JitCtx *c, unsigned pending)
 {
     add_r15(c, pending);
-    jmp_to(&c->x, c->j->exit_sync);
+    jmp_to(&c->x, c->trap_tail);
 }
 
 /* Look the pc in rsi up in the jump cache and jump to its code; on a miss
  * leave to the dispatcher with pc = rsi. rax, rcx, rdx clobbered. Inlined
  * at every site so each indirect jmp has its own branch-predictor entry.
- * The entry counts only if the instruction TLB of the current context
- * still maps pc's page with the addend the entry was made under (see
- * JcEntry): same mapping, fetch allowed. */
+ * The entry counts only if its block was made for this block's TLB
+ * contexts and the instruction TLB of the current context still maps pc's
+ * page with the addend the entry was made under (see JcEntry): same
+ * mapping, fetch allowed. */
 static void jc_lookup(JitCtx *c)
 {
     X86 *x = &c->x;
-    int32_t xo = (int32_t)offsetof(TlbSet, x);
-    uint8_t *miss1, *miss2, *miss3;
+    int32_t xo = TLB_OFF(c->ictx) + (int32_t)offsetof(TlbSet, x);
+    uint8_t *miss1, *miss2, *miss3, *miss4;
 
     mov_rr32(x, RAX, RSI);
     shift_ri(x, SH_SHL, RAX, 4, false);
@@ -154,19 +289,25 @@ static void jc_lookup(JitCtx *c)
     alu_rm(x, ALU_ADD, RAX, HM(jcache), true);              /* rax = the entry */
     alu_rm(x, ALU_CMP, RSI, xm(RAX, 0), true);
     miss1 = jcc8_fwd(x, CC_NE);
-    mov_rr32(x, RCX, RSI);
-    shift_ri(x, SH_SHR, RCX, 8, false);
-    alu_ri(x, ALU_AND, RCX, (TLB_SIZE - 1) << 4, false);
-    alu_rm(x, ALU_ADD, RCX, HM(itlb), true);                /* rcx = the itlb entry - xo */
+    alu_mi(x, ALU_CMP, xm(RAX, 24), (int32_t)JIT_MODE(c->ictx, c->dctx), true);
+    miss4 = jcc8_fwd(x, CC_NE);
+    if (c->j->has_bmi2) {
+        rorx32(x, RCX, RSI, 8);
+    } else {
+        mov_rr32(x, RCX, RSI);
+        shift_ri(x, SH_SHR, RCX, 8, false);
+    }
+    alu_ri(x, ALU_AND, RCX, (TLB_SIZE - 1) << 4, false);  /* the itlb index * 16 */
     mov_rr(x, RDX, RSI);
     alu_ri(x, ALU_AND, RDX, -4096, true);
-    alu_rm(x, ALU_CMP, RDX, xm(RCX, xo), true);
+    alu_rm(x, ALU_CMP, RDX, xmi(RBX, RCX, 1, xo), true);
     miss2 = jcc8_fwd(x, CC_NE);
-    ld64(x, RDX, xm(RCX, xo + 8));
+    ld64(x, RDX, xmi(RBX, RCX, 1, xo + 8));
     alu_rm(x, ALU_CMP, RDX, xm(RAX, 8), true);
     miss3 = jcc8_fwd(x, CC_NE);
     jmp_m(x, xm(RAX, 16));
     x_here8(x, miss1);
+    x_here8(x, miss4);
     x_here8(x, miss2);
     x_here8(x, miss3);
     st64(x, HM(pc), RSI);
@@ -183,6 +324,7 @@ void jg_exit_const(JitCtx *c, uint64_t target, unsigned pending, bool backward)
     X86 *x = &c->x;
     uint8_t *budget = NULL, *site, *budget2 = NULL;
 
+    jg_spill_locals(c);
     add_r15(c, pending);
     if (backward) {
         alu_rm(x, ALU_CMP, R15, HM(jit_end), true);
@@ -215,6 +357,7 @@ void jg_exit_reg(JitCtx *c, unsigned pending)
     X86 *x = &c->x;
     uint8_t *budget, *go;
 
+    jg_spill_locals(c);
     add_r15(c, pending);
     alu_rm(x, ALU_CMP, R15, HM(jit_end), true);
     go = jcc8_fwd(x, CC_B);
@@ -229,6 +372,7 @@ void jg_exit_reg(JitCtx *c, unsigned pending)
  * through a chain site (a patched one would skip the check for good). */
 static void cold_leave(JitCtx *c, JitCold *k)
 {
+    jg_spill_locals(c);
     call_rel(&c->x, c->j->t_exit_leave);
     x64(&c->x, k->target);
 }
@@ -260,8 +404,15 @@ static void alu3(JitCtx *c, const Insn *d, int op, bool w32, bool commutative)
 
     if (!d->rd)
         return;
-    dst = jg_dst(d->rd, RAX);
-    if (rs2 != rs1 && host_of[rs2] && host_of[rs2] == dst) {
+    if (rs1 == 0 && (op == ALU_ADD || op == ALU_OR || op == ALU_XOR) && !w32) {
+        /* mv (add rd, x0, rs): a copy */
+        dst = jg_dst(c, d->rd, RAX);
+        load_into(c, dst, rs2);
+        jg_put(c, d->rd, dst);
+        return;
+    }
+    dst = jg_dst(c, d->rd, RAX);
+    if (rs2 != rs1 && c->map[rs2] && c->map[rs2] == dst) {
         if (commutative) {
             rs2 = rs1;
             rs1 = d->rd;
@@ -271,7 +422,7 @@ static void alu3(JitCtx *c, const Insn *d, int op, bool w32, bool commutative)
     }
     load_into(c, dst, rs1);
     op_with(c, op, dst, rs2, !w32);
-    if (w32)
+    if (w32 && !NO_SEXT(c))
         movsxd(&c->x, dst, dst);
     jg_put(c, d->rd, dst);
 }
@@ -283,12 +434,16 @@ static void alu_imm(JitCtx *c, const Insn *d, int op)
 
     if (!d->rd)
         return;
-    dst = jg_dst(d->rd, RAX);
+    dst = jg_dst(c, d->rd, RAX);
     if (d->rs1 == 0) {
         uint64_t v = op == ALU_AND ? 0 : (uint64_t)d->imm;
+        if (!c->map[d->rd]) {
+            st64_i(&c->x, XM(d->rd), (int32_t)v);      /* li into memory */
+            return;
+        }
         mov_ri(&c->x, dst, v);
-    } else if (op == ALU_ADD && host_of[d->rs1] && dst != host_of[d->rs1]) {
-        lea(&c->x, dst, xm(host_of[d->rs1], (int32_t)d->imm));      /* mov + add in one */
+    } else if (op == ALU_ADD && c->map[d->rs1] && dst != c->map[d->rs1]) {
+        lea(&c->x, dst, xm(c->map[d->rs1], (int32_t)d->imm));      /* mov + add in one */
     } else {
         load_into(c, dst, d->rs1);
         if (d->imm || op == ALU_AND)
@@ -303,11 +458,13 @@ static void shift_imm(JitCtx *c, const Insn *d, int sh, bool w32)
 
     if (!d->rd)
         return;
-    dst = jg_dst(d->rd, RAX);
+    dst = jg_dst(c, d->rd, RAX);
     load_into(c, dst, d->rs1);
     if (d->imm)
         shift_ri(&c->x, sh, dst, (unsigned)d->imm, !w32);
-    if (w32)
+    else if (w32 && NO_SEXT(c))
+        mov_rr32(&c->x, dst, dst);          /* still a 32-bit result */
+    if (w32 && !NO_SEXT(c))
         movsxd(&c->x, dst, dst);
     jg_put(c, d->rd, dst);
 }
@@ -319,10 +476,10 @@ static void shift_reg(JitCtx *c, const Insn *d, int sh, bool w32)
     if (!d->rd)
         return;
     load_into(c, RCX, d->rs2);              /* first: rd may be rs2 */
-    dst = jg_dst(d->rd, RAX);
+    dst = jg_dst(c, d->rd, RAX);
     load_into(c, dst, d->rs1);
     shift_cl(&c->x, sh, dst, !w32);         /* x86 masks the count like RISC-V */
-    if (w32)
+    if (w32 && !NO_SEXT(c))
         movsxd(&c->x, dst, dst);
     jg_put(c, d->rd, dst);
 }
@@ -339,7 +496,7 @@ static void set_less(JitCtx *c, const Insn *d, int cc, bool imm)
     else
         cmp_regs(c, d->rs1, d->rs2);
     setcc(&c->x, cc, RAX);
-    dst = jg_dst(d->rd, RAX);
+    dst = jg_dst(c, d->rd, RAX);
     movzx8(&c->x, dst, RAX);
     jg_put(c, d->rd, dst);
 }
@@ -350,14 +507,20 @@ static void addiw(JitCtx *c, const Insn *d)
 
     if (!d->rd)
         return;
-    dst = jg_dst(d->rd, RAX);
-    if (d->rs1 && host_of[d->rs1]) {
-        x_rm(&c->x, 0, false, 0x8d, dst, xm(host_of[d->rs1], (int32_t)d->imm));  /* lea r32 */
+    dst = jg_dst(c, d->rd, RAX);
+    if (d->rs1 && c->map[d->rs1] && !d->imm && !NO_SEXT(c)) {
+        movsxd(&c->x, dst, c->map[d->rs1]);     /* sext.w */
+        jg_put(c, d->rd, dst);
+        return;
+    }
+    if (d->rs1 && c->map[d->rs1]) {
+        x_rm(&c->x, 0, false, 0x8d, dst, xm(c->map[d->rs1], (int32_t)d->imm));  /* lea r32 */
     } else {
         load_into(c, dst, d->rs1);
         alu_ri(&c->x, ALU_ADD, dst, (int32_t)d->imm, false);
     }
-    movsxd(&c->x, dst, dst);
+    if (!NO_SEXT(c))
+        movsxd(&c->x, dst, dst);
     jg_put(c, d->rd, dst);
 }
 
@@ -434,7 +597,7 @@ static void divide(JitCtx *c, const Insn *d)
         x_here8(x, done2);
     {
         int res = rem ? RDX : RAX;
-        if (!w)
+        if (!w && !NO_SEXT(c))
             movsxd(x, res, res);
         jg_put(c, d->rd, res);
     }
@@ -495,7 +658,7 @@ static void jal(JitCtx *c, const Insn *d)
     int t = label_of(c, target);
 
     if (d->rd) {
-        int dst = jg_dst(d->rd, RAX);
+        int dst = jg_dst(c, d->rd, RAX);
         mov_ri(&c->x, dst, c->pc + d->len);
         jg_put(c, d->rd, dst);
     }
@@ -516,8 +679,8 @@ static void jalr(JitCtx *c, const Insn *d)
     X86 *x = &c->x;
 
     /* The target first: rd may be rs1. */
-    if (d->rs1 && host_of[d->rs1])
-        lea(x, RSI, xm(host_of[d->rs1], (int32_t)d->imm));
+    if (d->rs1 && c->map[d->rs1])
+        lea(x, RSI, xm(c->map[d->rs1], (int32_t)d->imm));
     else {
         load_into(c, RSI, d->rs1);
         if (d->imm)
@@ -525,7 +688,7 @@ static void jalr(JitCtx *c, const Insn *d)
     }
     alu_ri(x, ALU_AND, RSI, -2, true);
     if (d->rd) {
-        int dst = jg_dst(d->rd, RAX);
+        int dst = jg_dst(c, d->rd, RAX);
         mov_ri(x, dst, c->pc + d->len);
         jg_put(c, d->rd, dst);
     }
@@ -610,14 +773,14 @@ static bool emit_insn(JitCtx *c)
     switch (d->op) {
     case OP_LUI:
         if (d->rd) {
-            int dst = jg_dst(d->rd, RAX);
+            int dst = jg_dst(c, d->rd, RAX);
             mov_ri(x, dst, (uint64_t)d->imm);
             jg_put(c, d->rd, dst);
         }
         break;
     case OP_AUIPC:
         if (d->rd) {
-            int dst = jg_dst(d->rd, RAX);
+            int dst = jg_dst(c, d->rd, RAX);
             mov_ri(x, dst, c->pc + (uint64_t)d->imm);
             jg_put(c, d->rd, dst);
         }
@@ -653,20 +816,20 @@ static bool emit_insn(JitCtx *c)
     case OP_MUL: case OP_MULW:
         if (d->rd) {
             bool w32 = d->op == OP_MULW;
-            int dst = jg_dst(d->rd, RAX);
+            int dst = jg_dst(c, d->rd, RAX);
             unsigned a = d->rs1, b = d->rs2;
-            if (host_of[b] && host_of[b] == dst && a != b) {
+            if (c->map[b] && c->map[b] == dst && a != b) {
                 a = d->rs2;
                 b = d->rs1;
             }
             load_into(c, dst, a);
             if (b == 0)
                 zero(x, dst);
-            else if (host_of[b])
-                imul_rr(x, dst, host_of[b], !w32);
+            else if (c->map[b])
+                imul_rr(x, dst, c->map[b], !w32);
             else
                 imul_rm(x, dst, XM(b), !w32);
-            if (w32)
+            if (w32 && !NO_SEXT(c))
                 movsxd(x, dst, dst);
             jg_put(c, d->rd, dst);
         }
@@ -727,13 +890,16 @@ static void bind_label(JitCtx *c, unsigned i)
 #define INSN_HOT_MAX  512
 #define INSN_COLD_MAX 320
 
-const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, const uint8_t *code,
-                             unsigned avail, uint8_t *at, uint8_t **end, uint32_t *glen)
+const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, unsigned mode,
+                             const uint8_t *code, unsigned avail, uint8_t *at, uint8_t **end,
+                             uint32_t *glen)
 {
     const uint8_t *entry;
     bool go = true;
 
     c->j = j;
+    c->ictx = mode / TLB_CTX;
+    c->dctx = mode % TLB_CTX;
     c->block_pc = pc;
     c->x.p = at;
     c->x.end = at + JIT_BLOCK_MAX;
@@ -744,8 +910,11 @@ const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, const uint8_t *code
     scan(c, code, avail);
     if (c->n == 0)
         return NULL;
+    allocate(c);
+    upper_bits(c);
     memset(c->at, 0, sizeof(c->at[0]) * c->n);
     entry = x_rx(&c->x, c->x.p);
+    jg_reload_locals(c);
     for (c->idx = 0; c->idx < c->n && go; c->idx++) {
         c->pc = c->scan[c->idx].pc;
         if (c->x.p + INSN_HOT_MAX + (c->ncold + 2) * INSN_COLD_MAX > c->x.end ||
@@ -767,7 +936,12 @@ const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, const uint8_t *code
                                       : c->scan[c->n - 1].pc + c->scan[c->n - 1].d.len;
         jg_exit_const(c, next, c->pending, false);
     }
-    /* Cold code: slow paths and rarely taken exits, out of the hot path. */
+    /* Cold code: slow paths and rarely taken exits, out of the hot path.
+     * First the block's way out after a trap in a helper (r15 already
+     * counts what retired): its registers back, leave. */
+    c->trap_tail = x_rx(&c->x, c->x.p);
+    jg_spill_locals(c);
+    jmp_to(&c->x, c->j->exit_sync);
     for (unsigned k = 0; k < c->ncold; k++) {
         JitCold *cold = &c->cold[k];
         c->pc = cold->pc;

@@ -11,10 +11,12 @@
  *   rbx  the Hart + RBX_BIAS (all 32 x registers within a one-byte displacement)
  *   r15  instret: the hart's retired-instruction count, exact at every
  *        exit (see "instret" in jit_gen.c)
- *   rbp, r12-r14, rdi, r8-r11: guest registers x2, x10, x15, x14, x1, x8, x11,
- *        x13, x9 (jit_gen.c, xmap), live in those host registers for as long
- *        as generated code runs, across blocks; memory (h->x) is
- *        authoritative whenever C code runs
+ *   rbp, r12-r14: guest registers x2, x10, x15, x14, for as long as
+ *        generated code runs, across blocks (jit_gen.c: global_host)
+ *   rdi, r8-r11: up to five more, chosen per block, loaded at its entry and
+ *        stored at its exits (jit_gen.c: allocate)
+ *        Memory (h->x) is authoritative whenever C code that may look at
+ *        guest registers runs
  *   rax, rcx, rdx, rsi: scratch; xmm0-xmm3: scratch
  *   rsp  16-byte aligned, so helpers can be called directly
  * Entering from C (jit_enter) loads the mapped registers; leaving (the
@@ -24,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "codemem.h"
 #include "decode.h"
@@ -40,6 +43,7 @@
 #define FM(r)       xm(RBX, OFF_F(r))
 
 #define JIT_MAX_INSNS  128          /* guest instructions per block */
+#define JIT_LOCALS     5            /* per-block guest registers in host registers */
 #define JIT_BLOCK_MAX  (48u << 10)  /* host bytes one block can never exceed */
 
 /* Jump cache: (virtual pc -> code), looked up by generated code for
@@ -55,8 +59,15 @@ typedef struct JcEntry {
     uint64_t pc;
     uintptr_t addend;           /* TlbEntry.addend of pc's page */
     const uint8_t *code;        /* executable view */
-    uint64_t pad;
+    uint64_t mode;              /* the block's TLB contexts (JIT_MODE) */
 } JcEntry;
+
+/* A block is translated for one pair of TLB contexts (fetch, data), which
+ * cannot change inside it (only system instructions and traps change
+ * them, and they end it): its accesses name the TLB sets as constant
+ * offsets from rbx instead of loading a pointer first. */
+#define JIT_MODE(ictx, dctx) ((ictx) * TLB_CTX + (dctx))
+#define TLB_OFF(ctx) (HOFF(tlb) + (int32_t)((ctx) * sizeof(TlbSet)))
 /* The jump cache index of a pc, as generated code computes it: entries are
  * 32 bytes, so the byte offset is ((pc >> 1) & (JC_SIZE - 1)) << 5. */
 static inline unsigned jc_index(uint64_t pc) { return (unsigned)(pc >> 1) & (JC_SIZE - 1); }
@@ -69,6 +80,7 @@ typedef struct JitBlock {
     uint64_t pc;
     uintptr_t host;             /* host address of the guest code */
     const uint8_t *code;        /* entry, executable view */
+    unsigned mode;              /* JIT_MODE it was translated for */
     struct JitBlock *next;      /* hash chain */
     JitPage *page;              /* the guest page it was translated from */
     struct JitBlock *page_next; /* the page's blocks */
@@ -111,7 +123,8 @@ struct Jit {
     uint8_t *arena;
     size_t arena_used, arena_size;
     JcEntry *jc;
-    bool has_fma;
+    bool has_fma, has_bmi2;
+    FILE *perfmap;              /* XENO_EMU_JIT_PERFMAP=1 */
     JitStats stats;
 };
 
@@ -122,6 +135,7 @@ typedef struct JitScan {
     Insn d;
     uint32_t raw;
     bool label;                 /* an internal branch targets this instruction */
+    bool no_sext;               /* a 32-bit op whose result's upper half nobody reads */
 } JitScan;
 
 typedef struct JitCold JitCold;
@@ -129,6 +143,7 @@ typedef struct JitCold JitCold;
 struct JitCtx {
     X86 x;
     Jit *j;
+    unsigned ictx, dctx;        /* the block's TLB contexts (JIT_MODE) */
     uint64_t block_pc;
     uint64_t pc;                /* the instruction being translated */
     unsigned idx;               /* its index in scan[] */
@@ -141,6 +156,13 @@ struct JitCtx {
     /* Out-of-line code emitted after the block (slow paths, exits). */
     JitCold *cold;
     unsigned ncold, maxcold;
+    /* Host register of each guest x register (0: memory), the per-block
+     * ones, and the guest registers the block may write. */
+    int8_t map[32];
+    uint8_t local[JIT_LOCALS];
+    unsigned nlocal;
+    uint32_t dirty;
+    const uint8_t *trap_tail;   /* cold: store the locals, leave (r15 is right) */
     bool fs_checked;            /* mstatus.FS tested in this block */
     bool fs_dirtied;            /* mstatus.FS set to dirty in this block */
 };
@@ -159,18 +181,23 @@ struct JitCold {
 };
 
 /* jit_gen.c */
-int xmap(unsigned r);               /* host register of guest x r, or -1 */
+int jit_global_host(unsigned r);    /* host register of a global guest register, or -1 */
+int jg_host(const JitCtx *c, unsigned r);   /* in this block, or -1 */
+/* Store the block's locals it writes (before leaving or calling C that
+ * reads guest registers); reload them all (after C that may write them). */
+void jg_spill_locals(JitCtx *c);
+void jg_reload_locals(JitCtx *c);
 /* The value of x r in a host register: its own if mapped, else loaded into
  * `scratch` (x0 gives a zeroed scratch). */
 int jg_get(JitCtx *c, unsigned r, int scratch);
 /* Where to compute x r: its host register, or `scratch` (then jg_put). */
-int jg_dst(unsigned r, int scratch);
+int jg_dst(const JitCtx *c, unsigned r, int scratch);
 void jg_put(JitCtx *c, unsigned r, int hreg);
 /* Flush the pending instruction count into r15. */
 void jg_sync_instret(JitCtx *c);
 JitCold *jg_cold(JitCtx *c, void (*emit)(JitCtx *, JitCold *), uint8_t *from);
 /* Leave generated code after a trap taken by a helper (pc already set):
- * r15 += pending, then the common exit. */
+ * r15 += pending, then the block's trap tail. */
 void jg_exit_trap(JitCtx *c, unsigned pending);
 /* Exit to a constant target / to the pc in rsi, with the pending count. */
 void jg_exit_const(JitCtx *c, uint64_t target, unsigned pending, bool backward);
@@ -232,7 +259,8 @@ size_t jit_emit_thunks(Jit *j, size_t room);
  * (JIT_BLOCK_MAX bytes free); *end = the end of its code, *glen = the
  * guest bytes it covers. NULL if the first instruction crosses the page. */
 #define JIT_SNAPSHOT (JIT_MAX_INSNS * 4)
-const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, const uint8_t *code,
-                             unsigned avail, uint8_t *at, uint8_t **end, uint32_t *glen);
+const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, unsigned mode,
+                             const uint8_t *code, unsigned avail, uint8_t *at, uint8_t **end,
+                             uint32_t *glen);
 
 #endif

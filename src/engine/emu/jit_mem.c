@@ -16,7 +16,7 @@ _Static_assert(TLB_BITS == 8 && sizeof(TlbEntry) == 16, "jm_probe's index arithm
 void jm_addr(JitCtx *c, unsigned rs1, int64_t imm)
 {
     X86 *x = &c->x;
-    int h = xmap(rs1);
+    int h = jg_host(c, rs1);
 
     if (rs1 == 0) {
         mov_ri(x, RSI, (uint64_t)imm);
@@ -38,21 +38,24 @@ void jm_addr(JitCtx *c, unsigned rs1, int64_t imm)
 uint8_t *jm_probe(JitCtx *c, unsigned size, bool write)
 {
     X86 *x = &c->x;
-    int32_t set = write ? (int32_t)offsetof(TlbSet, w) : (int32_t)offsetof(TlbSet, r);
+    int32_t set = TLB_OFF(c->dctx) + (int32_t)(write ? offsetof(TlbSet, w) : offsetof(TlbSet, r));
     uint8_t *miss;
 
-    mov_rr32(x, RAX, RSI);
-    shift_ri(x, SH_SHR, RAX, 8, false);
+    if (c->j->has_bmi2) {
+        rorx32(x, RAX, RSI, 8);             /* a copy and a shift in one */
+    } else {
+        mov_rr32(x, RAX, RSI);
+        shift_ri(x, SH_SHR, RAX, 8, false);
+    }
     alu_ri(x, ALU_AND, RAX, (TLB_SIZE - 1) << 4, false);    /* page index * 16 */
-    alu_rm(x, ALU_ADD, RAX, HM(dtlb), true);
     if (size > 1)
         lea(x, RDX, xm(RSI, (int32_t)size - 1));
     else
         mov_rr(x, RDX, RSI);
     alu_ri(x, ALU_AND, RDX, -4096, true);
-    alu_rm(x, ALU_CMP, RDX, xm(RAX, set), true);
+    alu_rm(x, ALU_CMP, RDX, xmi(RBX, RAX, 1, set), true);  /* the block's data TLB set */
     miss = jcc_fwd(x, CC_NE);
-    alu_rm(x, ALU_ADD, RSI, xm(RAX, set + 8), true);
+    alu_rm(x, ALU_ADD, RSI, xmi(RBX, RAX, 1, set + 8), true);
     return miss;
 }
 
@@ -101,17 +104,29 @@ uint64_t jit_store_slow(Hart *h, uint64_t va, uint64_t val, uint64_t pc, uint64_
  * trap leaves the block. `info`: size | 16 to sign-extend. */
 void jm_call_load_slow(JitCtx *c, JitCold *k, unsigned info)
 {
+    uint8_t *ok;
+
     mov_ri(&c->x, RDX, k->pc);
-    mov_ri(&c->x, RCX, info | (k->pending << 8));
+    mov_ri(&c->x, RCX, info);
     call_rel(&c->x, c->j->t_load);
+    test_rr(&c->x, RDX, RDX, true);
+    ok = jcc8_fwd(&c->x, CC_E);
+    jg_exit_trap(c, k->pending);
+    x_here8(&c->x, ok);
 }
 
 /* Call the store slow path for the access in rsi of the value in rdx. */
 void jm_call_store_slow(JitCtx *c, JitCold *k, unsigned size)
 {
+    uint8_t *ok;
+
     mov_ri(&c->x, RAX, k->pc);
-    mov_ri(&c->x, RCX, size | (k->pending << 8));
+    mov_ri(&c->x, RCX, size);
     call_rel(&c->x, c->j->t_store);
+    test_rr(&c->x, RAX, RAX, false);
+    ok = jcc8_fwd(&c->x, CC_E);
+    jg_exit_trap(c, k->pending);
+    x_here8(&c->x, ok);
 }
 
 static void cold_load(JitCtx *c, JitCold *k)
@@ -130,8 +145,8 @@ static void cold_store(JitCtx *c, JitCold *k)
 
     if (d->rs2 == 0)
         zero(&c->x, RDX);
-    else if (xmap(d->rs2) >= 0)
-        mov_rr(&c->x, RDX, xmap(d->rs2));
+    else if (jg_host(c, d->rs2) >= 0)
+        mov_rr(&c->x, RDX, jg_host(c, d->rs2));
     else
         ld64(&c->x, RDX, XM(d->rs2));
     jm_call_store_slow(c, k, size_of(d->op));
@@ -149,7 +164,7 @@ void jm_load(JitCtx *c)
 
     jm_addr(c, d->rs1, d->imm);
     miss = jm_probe(c, size, false);
-    dst = d->rd ? jg_dst(d->rd, RAX) : RAX;
+    dst = d->rd ? jg_dst(c, d->rd, RAX) : RAX;
     switch (d->op) {
     case OP_LB: ldsx8(x, dst, m); break;
     case OP_LBU: ldzx8(x, dst, m); break;
@@ -207,10 +222,12 @@ static void cold_atomic(JitCtx *c, JitCold *k)
     bool w = d->op == OP_LR_W || d->op == OP_SC_W || d->op == OP_AMO_W;
     bool write = d->op != OP_LR_W && d->op != OP_LR_D;
 
+    jg_spill_locals(c);
     mov_rr(x, RCX, RSI);
     mov_ri(x, RSI, k->pc);
     mov_ri(x, RDX, d->len | (k->pending << 8) | (((w ? 4u : 8u) | (write ? 32u : 0)) << 16));
     call_rel(x, c->j->t_atomic);
+    jg_reload_locals(c);
     jmp_to(x, k->back);
 }
 
@@ -255,8 +272,8 @@ void jm_amo(JitCtx *c)
         f2 = jcc8_fwd(x, CC_NE);
         if (d->rs2 == 0)
             zero(x, RDX);
-        else if (xmap(d->rs2) >= 0)
-            mov_rr(x, RDX, xmap(d->rs2));
+        else if (jg_host(c, d->rs2) >= 0)
+            mov_rr(x, RDX, jg_host(c, d->rs2));
         else
             ld64(x, RDX, XM(d->rs2));
         ld64(x, RAX, HM(lr_val));
@@ -278,8 +295,8 @@ void jm_amo(JitCtx *c)
         int fn = (int)d->imm;
         if (d->rs2 == 0)
             zero(x, RDX);
-        else if (xmap(d->rs2) >= 0)
-            mov_rr(x, RDX, xmap(d->rs2));
+        else if (jg_host(c, d->rs2) >= 0)
+            mov_rr(x, RDX, jg_host(c, d->rs2));
         else
             ld64(x, RDX, XM(d->rs2));
         if (fn == AMO_SWAP) {

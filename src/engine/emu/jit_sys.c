@@ -62,9 +62,12 @@ void js_interp(JitCtx *c, bool sys)
     X86 *x = &c->x;
     const Insn *d = &c->scan[c->idx].d;
 
+    jg_spill_locals(c);
     mov_ri(x, RSI, c->pc);
     mov_ri(x, RDX, d->len | (c->pending << 8));
     call_rel(x, sys ? c->j->t_interp_sys : c->j->t_interp);
+    if (!sys)
+        jg_reload_locals(c);
     c->j->stats.interp++;
 }
 
@@ -74,9 +77,11 @@ void js_cold_interp(JitCtx *c, JitCold *k)
 
     if (k->arg)
         ldmxcsr(x, xm(RSP, 0));     /* undo the flags of an attempt (jit_fp.c) */
+    jg_spill_locals(c);
     mov_ri(x, RSI, k->pc);
     mov_ri(x, RDX, k->d.len | (k->pending << 8));
     call_rel(x, c->j->t_interp);
+    jg_reload_locals(c);
     jmp_to(x, k->back);
 }
 
@@ -99,6 +104,11 @@ JitRet jit_csr_read(Hart *h, uint64_t csr, uint64_t instret, uint64_t pc)
     return r;
 }
 
+static void cold_csr_fault(JitCtx *c, JitCold *k)
+{
+    jg_exit_trap(c, k->pending);
+}
+
 bool js_csr(JitCtx *c)
 {
     X86 *x = &c->x;
@@ -109,6 +119,8 @@ bool js_csr(JitCtx *c)
     lea(x, RDX, xm(R15, (int32_t)c->pending + 1));
     mov_ri(x, RCX, c->pc);
     call_rel(x, c->j->t_csr);
+    test_rr(x, RDX, RDX, true);
+    jg_cold(c, cold_csr_fault, jcc_fwd(x, CC_NE));
     jg_put(c, s->d.rd, RAX);
     return true;
 }

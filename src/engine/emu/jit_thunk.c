@@ -15,19 +15,15 @@
 #if defined(__x86_64__)
 
 static const int saved[] = { RBX, RBP, R12, R13, R14, R15 };
+/* The caller-saved host registers that hold a block's locals. */
+static const int locals[] = { RDI, R8, R9, R10, R11 };
 
-static bool volatile_host(int hreg)
-{
-    return hreg == RDI || (hreg >= R8 && hreg <= R11);
-}
-
-/* Mapped guest registers to (store) or from memory; all, or only those in
- * registers a C call clobbers. */
-static void move_regs(X86 *x, bool store, bool only_volatile)
+/* The global guest registers to (store) or from memory. */
+static void move_globals(X86 *x, bool store)
 {
     for (unsigned r = 1; r < 32; r++) {
-        int h = xmap(r);
-        if (h < 0 || (only_volatile && !volatile_host(h)))
+        int h = jit_global_host(r);
+        if (h < 0)
             continue;
         if (store)
             st64(x, XM(r), h);
@@ -36,25 +32,34 @@ static void move_regs(X86 *x, bool store, bool only_volatile)
     }
 }
 
-static void arg_hart(X86 *x) { lea(x, RDI, xm(RBX, -RBX_BIAS)); }
-
-/* Leave the block from inside a thunk after a trap: r15 += the pending
- * count in ecx's bits 8 and up, drop the return address. */
-static void thunk_trap_exit(X86 *x, const Jit *j)
+/* Around a C call that does not look at guest registers: keep the
+ * block's locals on the stack. With the return address and `extra` (one
+ * word the thunk keeps), rsp ends 16-aligned. */
+static void save_locals(X86 *x, int extra)
 {
-    shift_ri(x, SH_SHR, RCX, 8, false);
-    alu_rr(x, ALU_ADD, R15, RCX, true);
-    pop(x, RAX);
-    jmp_to(x, j->exit_sync);
+    push(x, extra);
+    for (unsigned i = 0; i < 5; i++)
+        push(x, locals[i]);
+    alu_ri(x, ALU_SUB, RSP, 8, true);
 }
+
+static void restore_locals(X86 *x, int extra)
+{
+    alu_ri(x, ALU_ADD, RSP, 8, true);
+    for (int i = 4; i >= 0; i--)
+        pop(x, locals[i]);
+    pop(x, extra);
+}
+
+static void arg_hart(X86 *x) { lea(x, RDI, xm(RBX, -RBX_BIAS)); }
 
 size_t jit_emit_thunks(Jit *j, size_t room)
 {
     X86 x = { j->cm.rw, j->cm.rw + room, j->cm.rx - j->cm.rw };
-    uint8_t *clean, *fold, *restore, *fault, *leave;
+    uint8_t *clean, *fold, *restore, *leave;
 
     /* enter(Hart *h = rdi, code = rsi): callee-saved registers, rbx, r15,
-     * the mapped guest registers (rdi's, x1, last). */
+     * the global guest registers. */
     j->enter = (void (*)(Hart *, const uint8_t *))(void *)x_rx(&x, x.p);
     for (unsigned i = 0; i < 6; i++)
         push(&x, saved[i]);
@@ -69,14 +74,13 @@ size_t jit_emit_thunks(Jit *j, size_t room)
     alu_mi(&x, ALU_AND, xm(RSP, 0), ~0x3f, false);
     ldmxcsr(&x, xm(RSP, 0));
     x_here8(&x, clean);
-    for (int r = 31; r > 0; r--)
-        if (xmap((unsigned)r) >= 0)
-            ld64(&x, xmap((unsigned)r), XM(r));
-    x8(&x, 0xff); x8(&x, 0xe6);                 /* jmp rsi */
+    move_globals(&x, false);
+    x8(&x, 0xff); x8(&x, 0xe6);                 /* jmp rsi: the block loads its locals */
 
-    /* exit_sync: generated code's registers back to the hart */
+    /* exit_sync: generated code's registers back to the hart (the block
+     * stored its locals) */
     j->exit_sync = x_rx(&x, x.p);
-    move_regs(&x, true, false);
+    move_globals(&x, true);
     st64(&x, HM(instret), R15);
     /* exit_nosync: memory is already authoritative */
     j->exit_nosync = x_rx(&x, x.p);
@@ -110,58 +114,40 @@ size_t jit_emit_thunks(Jit *j, size_t room)
     st64(&x, HM(pc), RCX);
     jmp_to(&x, j->exit_sync);
 
-    /* load: rsi = va, rdx = pc, ecx = size | 16 (sign) | pending << 8;
-     * returns the value in rax */
+    /* load: rsi = va, rdx = pc, ecx = size | 16 (sign); returns rax = the
+     * value, rdx = non-zero after a trap (the site leaves the block) */
     j->t_load = x_rx(&x, x.p);
-    push(&x, RCX);
-    move_regs(&x, true, true);
+    save_locals(&x, RCX);
     arg_hart(&x);
     call_abs(&x, (const void *)jit_load_slow);
-    pop(&x, RCX);
-    move_regs(&x, false, true);
-    test_rr(&x, RDX, RDX, true);
-    fault = jcc8_fwd(&x, CC_NE);
+    restore_locals(&x, RCX);
     ret(&x);
-    x_here8(&x, fault);
-    thunk_trap_exit(&x, j);
 
-    /* store: rsi = va, rdx = value, rax = pc, ecx = size | pending << 8 */
+    /* store: rsi = va, rdx = value, rax = pc, ecx = size; returns rax =
+     * non-zero after a trap */
     j->t_store = x_rx(&x, x.p);
-    push(&x, RCX);
-    move_regs(&x, true, true);
+    save_locals(&x, RCX);
     mov_rr32(&x, R8, RCX);
-    alu_ri(&x, ALU_AND, R8, 15, false);
     mov_rr(&x, RCX, RAX);
     arg_hart(&x);
     call_abs(&x, (const void *)jit_store_slow);
-    pop(&x, RCX);
-    move_regs(&x, false, true);
-    test_rr(&x, RAX, RAX, false);
-    fault = jcc8_fwd(&x, CC_NE);
+    restore_locals(&x, RCX);
     ret(&x);
-    x_here8(&x, fault);
-    thunk_trap_exit(&x, j);
 
     /* csr read: rsi = csr | raw insn << 32, rdx = instret counting this
-     * instruction (r15 + pending + 1), rcx = pc; returns the value in rax */
+     * instruction (r15 + pending + 1), rcx = pc; returns rax = the value,
+     * rdx = non-zero after a trap */
     j->t_csr = x_rx(&x, x.p);
-    push(&x, RDX);
-    move_regs(&x, true, true);
+    save_locals(&x, RCX);
     arg_hart(&x);
     call_abs(&x, (const void *)jit_csr_read);
-    pop(&x, RCX);
-    move_regs(&x, false, true);
-    test_rr(&x, RDX, RDX, true);
-    fault = jcc8_fwd(&x, CC_NE);
+    restore_locals(&x, RCX);
     ret(&x);
-    x_here8(&x, fault);
-    lea(&x, R15, xm(RCX, -1));                  /* instret before it: it trapped */
-    pop(&x, RAX);
-    jmp_to(&x, j->exit_sync);
 
     /* interp, interp_sys, atomic: run the instruction at rsi in C; edx =
      * its length | pending << 8 (| atomic info << 16), rcx = the address of
-     * an atomic. Memory holds every guest register meanwhile. interp and
+     * an atomic. The site stored its locals (and reloads them after), the
+     * thunk the globals: memory holds every guest register. interp and
      * atomic return with r15 such that the block's count goes on as for a
      * translated instruction (r15 + pending + 1 = instret), or leave if the
      * instruction trapped or jumped; interp_sys always leaves. */
@@ -173,7 +159,7 @@ size_t jit_emit_thunks(Jit *j, size_t room)
         x8(&x, 0x0f); x8(&x, 0xb6); x8(&x, 0xc0);   /* movzx eax, al: pending */
         alu_rr(&x, ALU_ADD, RAX, R15, true);
         st64(&x, HM(instret), RAX);
-        move_regs(&x, true, false);
+        move_globals(&x, true);
         if (kind == 2) {
             mov_rr32(&x, R8, RDX);
             shift_ri(&x, SH_SHR, R8, 16, false);        /* atomic info */
@@ -187,7 +173,7 @@ size_t jit_emit_thunks(Jit *j, size_t room)
         if (kind != 1) {
             test_rr(&x, RAX, RAX, false);
             leave = jcc8_fwd(&x, CC_NE);
-            move_regs(&x, false, false);
+            move_globals(&x, false);
             ld64(&x, R15, HM(instret));
             shift_ri(&x, SH_SHR, RDX, 8, false);
             x8(&x, 0x0f); x8(&x, 0xb6); x8(&x, 0xd2);   /* movzx edx, dl */

@@ -169,6 +169,18 @@ static inline void st64_i(X86 *x, XMem m, int32_t v)
 
 static inline void lea(X86 *x, int r, XMem m) { x_rm(x, 0, true, 0x8d, r, m); }
 
+/* rorx r32, r/m32 (register), imm8: BMI2, VEX.LZ.F2.0F3A.W0 F0; rotate
+ * into another register without touching the flags. */
+static inline void rorx32(X86 *x, int dst, int src, unsigned n)
+{
+    x8(x, 0xc4);
+    x8(x, ((~dst & 8) ? 0x80 : 0) | 0x40 | ((~src & 8) ? 0x20 : 0) | 0x03);
+    x8(x, 0x7b);
+    x8(x, 0xf0);
+    x8(x, 0xc0 | ((dst & 7) << 3) | (src & 7));
+    x8(x, n);
+}
+
 /* ---- integer ALU ---- */
 
 static inline void alu_rr(X86 *x, int op, int dst, int src, bool w) { x_rr(x, 0, w, (uint32_t)op, src, dst); }

@@ -766,6 +766,7 @@ static void test_csr_reads(void **state)
 #define PTE_R 2u
 #define PTE_W 4u
 #define PTE_X 8u
+#define PTE_U 0x10u
 #define PTE_A 0x40u
 #define PTE_D 0x80u
 
@@ -1010,6 +1011,48 @@ static void test_unmap(void **state)
     }
 }
 
+/* One function called with mstatus.SUM set and clear: S-mode reaches a
+ * user page only with SUM, whatever the JIT translated or cached first. */
+static void test_sum(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        Case *c = case_new();
+        Prog p = { c->img, CODE };
+        const uint32_t F = 0x10000, U = DATA + 0x2000;
+        uint64_t faults = 0;
+        Result r;
+
+        c->satp = sv39_identity(c->img, 0);
+        c->priv = PRV_S;
+        set_page(c->img, 0, U, RAM_BASE + U, PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D);
+        {
+            Prog f = { c->img, F };
+            put32(&f, i_type(0, 20, 3, 5, 0x03));       /* ld x5, 0(x20) */
+            put32(&f, s_type(8, 5, 20, 3, 0x23));       /* sd x5, 8(x20) */
+            put32(&f, jalr(0, 1, 0));
+        }
+        li(&p, 20, RAM_BASE + U + 8 * rn(256));
+        li(&p, 21, RAM_BASE + F);
+        li(&p, 23, 1ull << 18);                          /* SUM */
+        for (unsigned i = 0; i < 40; i++) {
+            bool sum = rn(2);
+            put32(&p, i_type(0x100, 23, sum ? 2 : 3, 0, 0x73));   /* csrs/csrc sstatus */
+            for (unsigned n = 1 + rn(3); n; n--) {
+                put32(&p, addi(5, 0, (int32_t)i));
+                put32(&p, jalr(1, 21, 0));
+                fold(&p, 5);
+                if (!sum)
+                    faults += 2;
+            }
+        }
+        end_loop(&p);
+        r = compare("sum", round, c);
+        assert_int_equal(r.x[26], faults);
+        case_free(c);
+    }
+}
+
 /* An sfence.vma of one 4 KiB page of a megapage drops all of it. */
 static void test_superpage(void **state)
 {
@@ -1083,6 +1126,7 @@ int main(void)
         cmocka_unit_test(test_address_spaces),
         cmocka_unit_test(test_unmap),
         cmocka_unit_test(test_superpage),
+        cmocka_unit_test(test_sum),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
