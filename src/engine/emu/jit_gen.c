@@ -61,6 +61,15 @@ void jg_reload_locals(JitCtx *c)
         ld64(&c->x, local_host[i], XM(c->local[i]));
 }
 
+/* At the block's entry: not the ones it writes before anything can read
+ * them or leave (see allocate). */
+static void load_locals(JitCtx *c)
+{
+    for (unsigned i = 0; i < c->nlocal; i++)
+        if (!(c->noload & (1u << c->local[i])))
+            ld64(&c->x, local_host[i], XM(c->local[i]));
+}
+
 /* The x registers an instruction names, for the allocator's counts (an FP
  * register number counted as an x register only costs allocation quality;
  * the dirty set errs on the side of storing). */
@@ -69,6 +78,25 @@ static void count_uses(const Insn *d, unsigned w, unsigned *uses)
     uses[d->rd] += w;
     uses[d->rs1] += w;
     uses[d->rs2] += w;
+}
+
+/* Integer operations that neither branch, trap nor call C. */
+static bool pure_alu(int op)
+{
+    switch (op) {
+    case OP_LUI: case OP_AUIPC:
+    case OP_ADDI: case OP_SLTI: case OP_SLTIU: case OP_XORI: case OP_ORI: case OP_ANDI:
+    case OP_SLLI: case OP_SRLI: case OP_SRAI:
+    case OP_ADD: case OP_SUB: case OP_SLL: case OP_SLT: case OP_SLTU: case OP_XOR:
+    case OP_SRL: case OP_SRA: case OP_OR: case OP_AND:
+    case OP_ADDIW: case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
+    case OP_ADDW: case OP_SUBW: case OP_SLLW: case OP_SRLW: case OP_SRAW:
+    case OP_MUL: case OP_MULH: case OP_MULHSU: case OP_MULHU: case OP_DIV: case OP_DIVU:
+    case OP_REM: case OP_REMU: case OP_MULW: case OP_DIVW: case OP_DIVUW: case OP_REMW:
+    case OP_REMUW:
+        return true;
+    }
+    return false;
 }
 
 /* Which guest registers' upper 32 bits a later instruction may read:
@@ -165,12 +193,30 @@ static void allocate(JitCtx *c)
         for (unsigned r = 1; r < 32; r++)
             if (!c->map[r] && (!best || uses[r] > uses[best]))
                 best = r;
-        if (!best || uses[best] < 2)
-            break;                  /* one use: a memory operand is as good */
+        /* A local costs a load at entry and a store at each exit: it pays
+         * from three uses (or any use in a loop, which weighs more). */
+        if (!best || uses[best] < 3)
+            break;
         c->map[best] = local_host[c->nlocal];
         c->local[c->nlocal++] = (uint8_t)best;
     }
     c->dirty &= ~1u;
+    /* Locals whose first mention is a write, in the block's opening run
+     * of instructions that neither branch, nor trap, nor call C: their
+     * entry value can never be read or stored back, so it is not loaded. */
+    {
+        uint32_t seen = 1;
+        c->noload = 0;
+        for (unsigned i = 0; i < c->n; i++) {
+            const Insn *d = &c->scan[i].d;
+            if ((i > 0 && c->scan[i].label) || !pure_alu(d->op))
+                break;
+            seen |= (1u << d->rs1) | (1u << d->rs2);
+            if (!(seen & (1u << d->rd)))
+                c->noload |= 1u << d->rd;
+            seen |= 1u << d->rd;
+        }
+    }
 }
 
 int jg_get(JitCtx *c, unsigned r, int scratch)
@@ -914,7 +960,7 @@ const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, unsigned mode,
     upper_bits(c);
     memset(c->at, 0, sizeof(c->at[0]) * c->n);
     entry = x_rx(&c->x, c->x.p);
-    jg_reload_locals(c);
+    load_locals(c);
     for (c->idx = 0; c->idx < c->n && go; c->idx++) {
         c->pc = c->scan[c->idx].pc;
         if (c->x.p + INSN_HOT_MAX + (c->ncold + 2) * INSN_COLD_MAX > c->x.end ||

@@ -162,6 +162,7 @@ struct JitCtx {
     uint8_t local[JIT_LOCALS];
     unsigned nlocal;
     uint32_t dirty;
+    uint32_t noload;            /* locals not loaded at entry (written first) */
     const uint8_t *trap_tail;   /* cold: store the locals, leave (r15 is right) */
     bool fs_checked;            /* mstatus.FS tested in this block */
     bool fs_dirtied;            /* mstatus.FS set to dirty in this block */
