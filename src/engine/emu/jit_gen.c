@@ -659,6 +659,73 @@ static int label_of(JitCtx *c, uint64_t target)
     return -1;
 }
 
+static bool emit_insn(JitCtx *c);
+
+/* Cheap integer operations that use no scratch register but rax and rcx. */
+static bool cheap_alu(int op)
+{
+    switch (op) {
+    case OP_LUI:
+    case OP_ADDI: case OP_SLTI: case OP_SLTIU: case OP_XORI: case OP_ORI: case OP_ANDI:
+    case OP_SLLI: case OP_SRLI: case OP_SRAI:
+    case OP_ADD: case OP_SUB: case OP_SLL: case OP_SLT: case OP_SLTU: case OP_XOR:
+    case OP_SRL: case OP_SRA: case OP_OR: case OP_AND:
+    case OP_ADDIW: case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
+    case OP_ADDW: case OP_SUBW: case OP_SLLW: case OP_SRLW: case OP_SRAW:
+        return true;
+    }
+    return false;
+}
+
+/* If-conversion: a forward branch over one or two cheap instructions that
+ * all write the same register (what GCC makes of a ?: without Zicond)
+ * becomes straight-line code: the skipped instructions compute into rsi,
+ * then cmov commits their result, and instret, when the branch is not
+ * taken. A data-dependent branch then costs no misprediction. */
+static bool if_convert(JitCtx *c, const Insn *d, int cc)
+{
+    X86 *x = &c->x;
+    uint64_t target = c->pc + (uint64_t)d->imm;
+    unsigned i = c->idx, t, rd, saved_pending = c->pending;
+    int8_t saved_map;
+
+    for (t = i + 1; t < c->n && t <= i + 3 && c->scan[t].pc != target; t++)
+        ;
+    if (t >= c->n || c->scan[t].pc != target || t == i + 1)
+        return false;
+    rd = c->scan[i + 1].d.rd;
+    if (!rd)
+        return false;
+    for (unsigned j = i + 1; j < t; j++)
+        if (c->scan[j].label || !cheap_alu(c->scan[j].d.op) || c->scan[j].d.rd != rd)
+            return false;
+    load_into(c, RSI, rd);
+    saved_map = c->map[rd];
+    c->map[rd] = RSI;
+    for (unsigned j = i + 1; j < t; j++) {
+        c->idx = j;
+        c->pc = c->scan[j].pc;
+        emit_insn(c);
+    }
+    c->idx = i;
+    c->pc = c->scan[i].pc;
+    c->map[rd] = saved_map;
+    c->pending = saved_pending;
+    cmp_regs(c, d->rs1, d->rs2);            /* taken: skip, keep rd */
+    if (c->map[rd]) {
+        cmov(x, cc ^ 1, c->map[rd], RSI, true);
+    } else {
+        ld64(x, RAX, XM(rd));
+        cmov(x, cc ^ 1, RAX, RSI, true);
+        st64(x, XM(rd), RAX);
+    }
+    lea(x, RCX, xm(R15, (int32_t)(t - i - 1)));
+    cmov(x, cc ^ 1, R15, RCX, true);
+    c->pending++;
+    c->idx = t - 1;                         /* the caller goes on at t */
+    return true;
+}
+
 static void branch(JitCtx *c, const Insn *d)
 {
     static const int cc_of[] = { [OP_BEQ] = CC_E, [OP_BNE] = CC_NE, [OP_BLT] = CC_L,
@@ -668,6 +735,8 @@ static void branch(JitCtx *c, const Insn *d)
     int cc = cc_of[d->op], t = label_of(c, target);
     unsigned n = c->pending + 1;
 
+    if (t >= 0 && !c->at[t] && if_convert(c, d, cc))
+        return;
     cmp_regs(c, d->rs1, d->rs2);
     if (t >= 0 && c->at[t]) {
         /* Backward inside the block: the loop stays here, checking the budget. */
