@@ -445,11 +445,14 @@ static void print_stats(const Hart *h)
         JitStats s;
         jit_get_stats(h->jit, &s);
         fprintf(stderr, "emu hart %u jit: blocks %llu insns %llu interp %llu interp_runs %llu "
-                "code_bytes %llu dispatches %llu lookups_hit %llu chains %llu flushes %llu "
+                "cold_runs %llu "
+                "code_bytes %llu hot_bytes %llu dispatches %llu lookups_hit %llu chains %llu flushes %llu "
                 "full_flushes %llu fence_i %llu pages_verified %llu pages_changed %llu\n", h->id,
                 (unsigned long long)s.blocks, (unsigned long long)s.insns,
                 (unsigned long long)s.interp, (unsigned long long)s.interp_runs,
-                (unsigned long long)s.code_bytes, (unsigned long long)s.dispatches,
+                (unsigned long long)s.cold_runs,
+                (unsigned long long)s.code_bytes, (unsigned long long)s.hot_bytes,
+                (unsigned long long)s.dispatches,
                 (unsigned long long)s.lookups_hit, (unsigned long long)s.chains,
                 (unsigned long long)s.flushes, (unsigned long long)s.full_flushes,
                 (unsigned long long)s.fence_i, (unsigned long long)s.pages_verified,

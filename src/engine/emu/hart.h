@@ -137,6 +137,8 @@ typedef struct Hart {
     /* Set by an exit that can be chained: the rel32 (executable view) the
      * dispatcher re-points at the next block. */
     const uint8_t *jit_chain;
+    /* The TLB addend of each access group's page (jit_mem.c: jm_plan) */
+    uint64_t jit_slot[4];
 
     /* Run control. */
     Emu *emu;

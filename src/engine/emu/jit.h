@@ -27,7 +27,9 @@ typedef struct JitStats {
     uint64_t insns;             /* guest instructions translated */
     uint64_t interp;            /* instructions translated as interpreter calls */
     uint64_t interp_runs;       /* instructions the interpreter ran for the JIT */
+    uint64_t cold_runs;         /* instructions interpreted before their block got hot */
     uint64_t code_bytes;        /* host code emitted */
+    uint64_t hot_bytes;         /* of which the blocks' straight-line paths */
     uint64_t dispatches;        /* blocks entered from the dispatcher */
     uint64_t lookups_hit;       /* dispatcher: block found in the table */
     uint64_t chains;            /* exits patched to jump straight to their target */
@@ -50,6 +52,9 @@ void jit_flush(Jit *j);
 void jit_fence_i(Jit *j);
 /* Run up to `budget` instructions; same contract as hart_run_chunk. */
 uint64_t jit_run_chunk(struct Hart *h, uint64_t budget);
+/* Translate a block when it starts for the n-th time (1: at once; by
+ * default, 3 once the code cache has been full). */
+void jit_set_hot_after(Jit *j, unsigned n);
 /* Whether the JIT is enabled (XENO_EMU_JIT=0 disables it). */
 bool jit_enabled(void);
 void jit_get_stats(const Jit *j, JitStats *s);

@@ -1027,6 +1027,7 @@ const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, unsigned mode,
         return NULL;
     allocate(c);
     upper_bits(c);
+    jm_plan(c);
     memset(c->at, 0, sizeof(c->at[0]) * c->n);
     entry = x_rx(&c->x, c->x.p);
     load_locals(c);
@@ -1054,6 +1055,7 @@ const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, unsigned mode,
     /* Cold code: slow paths and rarely taken exits, out of the hot path.
      * First the block's way out after a trap in a helper (r15 already
      * counts what retired): its registers back, leave. */
+    j->stats.hot_bytes += (uint64_t)(x_rx(&c->x, c->x.p) - entry);
     c->trap_tail = x_rx(&c->x, c->x.p);
     jg_spill_locals(c);
     jmp_to(&c->x, c->j->exit_sync);

@@ -44,6 +44,7 @@
 
 #define JIT_MAX_INSNS  128          /* guest instructions per block */
 #define JIT_LOCALS     5            /* per-block guest registers in host registers */
+#define JIT_SLOTS      4            /* access groups live at once (Hart.jit_slot) */
 #define JIT_BLOCK_MAX  (48u << 10)  /* host bytes one block can never exceed */
 
 /* Jump cache: (virtual pc -> code), looked up by generated code for
@@ -124,6 +125,9 @@ struct Jit {
     size_t arena_used, arena_size;
     JcEntry *jc;
     bool has_fma, has_bmi2;
+    /* Tiering (jit.c): translate on the hot_after-th start; 1 = at once. */
+    unsigned hot_after;
+    uint8_t hot[1 << 13];
     FILE *perfmap;              /* XENO_EMU_JIT_PERFMAP=1 */
     JitStats stats;
 };
@@ -136,6 +140,13 @@ typedef struct JitScan {
     uint32_t raw;
     bool label;                 /* an internal branch targets this instruction */
     bool no_sext;               /* a 32-bit op whose result's upper half nobody reads */
+    /* Loads and stores (jit_mem.c: jm_plan) */
+    bool konst;                 /* at the constant address kaddr */
+    bool leader;                /* checks the page of its group: [glo, glo + gspan) */
+    int8_t slot;                /* its group's slot (Hart.jit_slot), or -1 */
+    int32_t glo;
+    uint32_t gspan;
+    uint64_t kaddr;
 } JitScan;
 
 typedef struct JitCold JitCold;
@@ -229,6 +240,7 @@ uint8_t *jm_probe(JitCtx *c, unsigned size, bool write);
  * trap leaves the block. */
 void jm_call_load_slow(JitCtx *c, JitCold *k, unsigned info);
 void jm_call_store_slow(JitCtx *c, JitCold *k, unsigned size);
+void jm_plan(JitCtx *c);
 void jm_load(JitCtx *c);
 void jm_store(JitCtx *c);
 void jm_amo(JitCtx *c);

@@ -129,75 +129,251 @@ void jm_call_store_slow(JitCtx *c, JitCold *k, unsigned size)
     x_here8(&c->x, ok);
 }
 
-static void cold_load(JitCtx *c, JitCold *k)
+/* ---- plain loads and stores ---- */
+
+static bool is_load(int op) { return op >= OP_LB && op <= OP_LWU; }
+static bool is_store(int op) { return op >= OP_SB && op <= OP_SD; }
+
+/* The access itself, at m (rsi-based), once the page is known good. */
+static void access(JitCtx *c, const Insn *d, XMem m)
+{
+    X86 *x = &c->x;
+
+    if (is_load(d->op)) {
+        int dst = d->rd ? jg_dst(c, d->rd, RAX) : RAX;
+        switch (d->op) {
+        case OP_LB: ldsx8(x, dst, m); break;
+        case OP_LBU: ldzx8(x, dst, m); break;
+        case OP_LH: ldsx16(x, dst, m); break;
+        case OP_LHU: ldzx16(x, dst, m); break;
+        case OP_LW: ldsx32(x, dst, m); break;
+        case OP_LWU: ld32(x, dst, m); break;
+        default: ld64(x, dst, m); break;
+        }
+        jg_put(c, d->rd, dst);
+    } else {
+        int val = jg_get(c, d->rs2, RCX);
+        switch (size_of(d->op)) {
+        case 1: st8(x, m, val); break;
+        case 2: st16(x, m, val); break;
+        case 4: st32(x, m, val); break;
+        default: st64(x, m, val); break;
+        }
+    }
+}
+
+/* The slow path of the access whose guest address is in rsi. */
+static void slow(JitCtx *c, JitCold *k)
 {
     const Insn *d = &k->d;
-    bool sign = d->op == OP_LB || d->op == OP_LH || d->op == OP_LW;
 
-    jm_call_load_slow(c, k, size_of(d->op) | (sign ? 16u : 0));
-    jg_put(c, d->rd, RAX);
+    if (is_load(d->op)) {
+        bool sign = d->op == OP_LB || d->op == OP_LH || d->op == OP_LW;
+        jm_call_load_slow(c, k, size_of(d->op) | (sign ? 16u : 0));
+        jg_put(c, d->rd, RAX);
+    } else {
+        if (d->rs2 == 0)
+            zero(&c->x, RDX);
+        else if (jg_host(c, d->rs2) >= 0)
+            mov_rr(&c->x, RDX, jg_host(c, d->rs2));
+        else
+            ld64(&c->x, RDX, XM(d->rs2));
+        jm_call_store_slow(c, k, size_of(d->op));
+    }
+}
+
+static void cold_slow(JitCtx *c, JitCold *k)
+{
+    slow(c, k);
     jmp_to(&c->x, k->back);
 }
 
-static void cold_store(JitCtx *c, JitCold *k)
+/* The whole access on its own: probe, access, slow path. For cold code
+ * (an access whose group check failed). */
+static void individual(JitCtx *c, JitCold *k)
 {
     const Insn *d = &k->d;
+    uint8_t *miss;
 
-    if (d->rs2 == 0)
-        zero(&c->x, RDX);
-    else if (jg_host(c, d->rs2) >= 0)
-        mov_rr(&c->x, RDX, jg_host(c, d->rs2));
-    else
-        ld64(&c->x, RDX, XM(d->rs2));
-    jm_call_store_slow(c, k, size_of(d->op));
+    jm_addr(c, d->rs1, d->imm);
+    miss = jm_probe(c, size_of(d->op), is_store(d->op));
+    access(c, d, xm(RSI, 0));
+    jmp_to(&c->x, k->back);
+    x_here(&c->x, miss);
+    slow(c, k);
     jmp_to(&c->x, k->back);
 }
 
-void jm_load(JitCtx *c)
+static void cold_konst(JitCtx *c, JitCold *k)
 {
-    X86 *x = &c->x;
-    const Insn *d = &c->scan[c->idx].d;
-    unsigned size = size_of(d->op);
-    uint8_t *miss;
-    int dst;
-    XMem m = xm(RSI, 0);
-
-    jm_addr(c, d->rs1, d->imm);
-    miss = jm_probe(c, size, false);
-    dst = d->rd ? jg_dst(c, d->rd, RAX) : RAX;
-    switch (d->op) {
-    case OP_LB: ldsx8(x, dst, m); break;
-    case OP_LBU: ldzx8(x, dst, m); break;
-    case OP_LH: ldsx16(x, dst, m); break;
-    case OP_LHU: ldzx16(x, dst, m); break;
-    case OP_LW: ldsx32(x, dst, m); break;
-    case OP_LWU: ld32(x, dst, m); break;
-    default: ld64(x, dst, m); break;
-    }
-    jg_put(c, d->rd, dst);
-    jg_cold(c, cold_load, miss);
+    mov_ri(&c->x, RSI, k->target);
+    cold_slow(c, k);
 }
 
-void jm_store(JitCtx *c)
+static void cold_leader(JitCtx *c, JitCold *k)
+{
+    /* the group's page did not hit: its other accesses go on their own */
+    st64_i(&c->x, HM(jit_slot[k->arg]), 1);
+    individual(c, k);
+}
+
+/* Plan the block's accesses (after scan()):
+ *  - an access whose base register holds a value known at translation
+ *    time (auipc/lui/addi of them: globals, static data) checks the TLB
+ *    entry of that constant page with constant offsets;
+ *  - accesses of one kind (loads, or stores) off the same base register,
+ *    with nothing writing that register nor any label in between (stack
+ *    frames, structure fields), form a group: the first checks the TLB
+ *    for the page spanning all of them and keeps the page's addend in a
+ *    slot; the others only test that the slot is valid (addends are page
+ *    differences: bit 0 clear; 1 marks a failed check) and access. */
+void jm_plan(JitCtx *c)
+{
+    uint64_t val[32];
+    uint32_t known = 1;
+    int busy[JIT_SLOTS];
+
+    val[0] = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        JitScan *s = &c->scan[i];
+        const Insn *d = &s->d;
+
+        s->slot = -1;
+        s->leader = false;
+        s->konst = false;
+        if (s->label)
+            known = 1;
+        if ((is_load(d->op) || is_store(d->op)) && (known & (1u << d->rs1))) {
+            uint64_t a = val[d->rs1] + (uint64_t)d->imm;
+            if (fits32((int64_t)a) && (a & 0xfff) + size_of(d->op) <= 0x1000) {
+                s->konst = true;
+                s->kaddr = a;
+            }
+        }
+        switch (d->op) {
+        case OP_LUI:
+            val[d->rd] = (uint64_t)d->imm;
+            known |= 1u << d->rd;
+            break;
+        case OP_AUIPC:
+            val[d->rd] = s->pc + (uint64_t)d->imm;
+            known |= 1u << d->rd;
+            break;
+        case OP_ADDI:
+            if (known & (1u << d->rs1)) {
+                val[d->rd] = val[d->rs1] + (uint64_t)d->imm;
+                known |= 1u << d->rd;
+                break;
+            }
+            /* fall through */
+        default:
+            known &= ~(1u << d->rd);          /* anything else that may write rd */
+            break;
+        }
+        known |= 1;
+    }
+    for (unsigned k = 0; k < JIT_SLOTS; k++)
+        busy[k] = -1;
+    for (unsigned i = 0; i < c->n; i++) {
+        JitScan *s = &c->scan[i];
+        const Insn *d = &s->d;
+        bool ld = is_load(d->op);
+        int64_t lo = d->imm, hi = d->imm + size_of(d->op);
+        unsigned members = 1, last = i, base = d->rs1, slot;
+
+        if (s->slot >= 0 || s->konst || !(ld || is_store(d->op)) || base == 0 ||
+            (ld && d->rd == base))
+            continue;
+        for (slot = 0; slot < JIT_SLOTS && busy[slot] >= (int)i; slot++)
+            ;
+        if (slot == JIT_SLOTS)
+            continue;
+        for (unsigned j = i + 1; j < c->n && j <= i + 24; j++) {
+            JitScan *t = &c->scan[j];
+            const Insn *e = &t->d;
+            if (t->label)
+                break;
+            if (t->slot < 0 && !t->konst && (ld ? is_load(e->op) : is_store(e->op)) &&
+                e->rs1 == base) {
+                int64_t l = e->imm < lo ? e->imm : lo;
+                int64_t h = e->imm + size_of(e->op) > hi ? e->imm + size_of(e->op) : hi;
+                if (h - l <= 256) {
+                    lo = l;
+                    hi = h;
+                    t->slot = (int8_t)slot;
+                    last = j;
+                    members++;
+                }
+            }
+            if (e->rd == base)
+                break;                      /* writes the base (after reading it) */
+        }
+        if (members < 2) {
+            for (unsigned j = i + 1; j <= last; j++)
+                c->scan[j].slot = -1;
+            continue;
+        }
+        s->slot = (int8_t)slot;
+        s->leader = true;
+        s->glo = (int32_t)lo;
+        s->gspan = (uint32_t)(hi - lo);
+        busy[slot] = (int)last;
+    }
+}
+
+static void mem(JitCtx *c)
 {
     X86 *x = &c->x;
-    const Insn *d = &c->scan[c->idx].d;
-    unsigned size = size_of(d->op);
+    const JitScan *s = &c->scan[c->idx];
+    const Insn *d = &s->d;
+    bool st = is_store(d->op);
+    int32_t set = TLB_OFF(c->dctx) + (int32_t)(st ? offsetof(TlbSet, w) : offsetof(TlbSet, r));
     uint8_t *miss;
-    int val;
-    XMem m = xm(RSI, 0);
+    JitCold *k;
 
-    jm_addr(c, d->rs1, d->imm);
-    miss = jm_probe(c, size, true);
-    val = jg_get(c, d->rs2, RCX);
-    switch (size) {
-    case 1: st8(x, m, val); break;
-    case 2: st16(x, m, val); break;
-    case 4: st32(x, m, val); break;
-    default: st64(x, m, val); break;
+    if (s->konst) {
+        /* constant page: constant TLB entry, constant tag */
+        int32_t e = set + (int32_t)(((s->kaddr >> 12) & (TLB_SIZE - 1)) * sizeof(TlbEntry));
+        alu_mi(x, ALU_CMP, xm(RBX, e), (int32_t)(s->kaddr & ~0xfffull), true);
+        miss = jcc_fwd(x, CC_NE);
+        ld64(x, RSI, xm(RBX, e + 8));
+        access(c, d, xm(RSI, (int32_t)s->kaddr));
+        k = jg_cold(c, cold_konst, miss);
+        k->target = s->kaddr;
+        return;
     }
-    jg_cold(c, cold_store, miss);
+    if (s->leader) {
+        jm_addr(c, d->rs1, s->glo);
+        miss = jm_probe(c, s->gspan, st);
+        ld64(x, RDX, xmi(RBX, RAX, 1, set + 8));
+        st64(x, HM(jit_slot[s->slot]), RDX);
+        access(c, d, xm(RSI, (int32_t)(d->imm - s->glo)));
+        k = jg_cold(c, cold_leader, miss);
+        k->arg = s->slot;
+        return;
+    }
+    if (s->slot >= 0) {
+        int base = jg_host(c, d->rs1);
+        ld64(x, RSI, HM(jit_slot[s->slot]));
+        test_ri8(x, RSI, 1);
+        miss = jcc_fwd(x, CC_NE);
+        if (base >= 0) {
+            access(c, d, xmi(base, RSI, 1, (int32_t)d->imm));
+        } else {
+            alu_rm(x, ALU_ADD, RSI, XM(d->rs1), true);
+            access(c, d, xm(RSI, (int32_t)d->imm));
+        }
+        jg_cold(c, individual, miss);
+        return;
+    }
+    jm_addr(c, d->rs1, d->imm);
+    miss = jm_probe(c, size_of(d->op), st);
+    access(c, d, xm(RSI, 0));
+    jg_cold(c, cold_slow, miss);
 }
+
+void jm_load(JitCtx *c) { mem(c); }
+void jm_store(JitCtx *c) { mem(c); }
 
 /* ---- AMOs, LR/SC ---- */
 

@@ -375,6 +375,20 @@ static uint32_t random_alu(void)
     }
 }
 
+/* x29 = a constant address near `target` through auipc + addi (the JIT
+ * knows such addresses at translation time), then a load or store off it. */
+static void konst_access(Prog *p, uint64_t target)
+{
+    int64_t delta = (int64_t)(target - pa_of(p));
+    int64_t hi = (delta + 0x800) >> 12, lo = delta - (hi << 12);
+    put32(p, ((uint32_t)(hi << 12) & 0xfffff000u) | (29 << 7) | 0x17);   /* auipc x29, hi */
+    put32(p, addi(29, 29, (int32_t)lo));
+    if (rn(2))
+        put32(p, i_type((int32_t)rn(64) - 32, 29, rn(7), reg(), 0x03));
+    else
+        put32(p, s_type((int32_t)rn(64) - 32, reg(), 29, rn(4), 0x23));
+}
+
 static void gen_int(Prog *p, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
@@ -430,6 +444,28 @@ static void gen_int(Prog *p, unsigned n)
             }
             put32(p, addi(30, 30, -1));
             put32(p, b_type(-(int32_t)(p->at - top), 0, 30, 1));           /* bnez x30, top */
+        } else if (k < 80) {
+            /* around a page boundary of the data, at a constant address */
+            konst_access(p, RAM_BASE + DATA + 0x1000 * (1 + rn(2)) + rn(16) - 8);
+            if (rn(2)) {
+                /* a second constant only on the fall-through path, then an
+                 * access where the two paths meet: x29 is not constant there */
+                uint32_t skip_at = p->at;
+                int64_t delta;
+                put32(p, 0);                                 /* the branch, below */
+                delta = (int64_t)(RAM_BASE + DATA + 0x2000 + 8 * rn(64) - pa_of(p));
+                put32(p, ((uint32_t)(((delta + 0x800) >> 12) << 12) & 0xfffff000u) | (29 << 7) | 0x17);
+                put32(p, addi(29, 29, (int32_t)(delta - (((delta + 0x800) >> 12) << 12))));
+                {
+                    uint32_t b = b_type((int32_t)(p->at - skip_at), reg(), reg(), rn(2));
+                    memcpy(p->img + skip_at, &b, 4);
+                }
+                {
+                    unsigned rd = reg();
+                    put32(p, i_type(0, 29, 3, rd, 0x03));    /* ld rd, 0(x29) */
+                    fold(p, rd);
+                }
+            }
         } else if (k < 82) {
             /* an indirect jump forward: auipc x29, 0; jalr rd, 12(x29); skipped */
             unsigned rd = reg();
@@ -823,6 +859,8 @@ static void test_faults(void **state)
             else
                 put32(&p, s_type(0, reg(), 30, rn(4), 0x23));
             put32(&p, random_alu());
+            if (rn(4) == 0)     /* a constant address in one of the pages */
+                konst_access(&p, RAM_BASE + DATA + rn(5 * 0x1000));
         }
         end_loop(&p);
         c->x[31] = RAM_BASE + DATA;
