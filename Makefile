@@ -1,7 +1,9 @@
 # Xeno top-level Makefile: thin wrappers around meson/ninja and the scripts.
 #   make run     install deps, build Xeno and the default guest, boot it
 #   make check   install deps, build everything, run every test
-#   make bench   benchmarks against QEMU (bench/)
+#   make bench   benchmarks against QEMU (bench/): boot/sha256/idle/memory, the CPU
+#                suite, and as root migration and save/restore
+#   make bench-cpu  the CPU suite alone (bench/cpu.sh)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -9,7 +11,7 @@ FUZZ_BUILD ?= build-fuzz
 GUEST_OUT  ?= $(BUILD)/guest
 VMM        := $(BUILD)/src/vmm/xeno-vmm
 
-.PHONY: all deps build guest run check unit asan fuzz isa bench clean
+.PHONY: all deps build guest run check unit asan fuzz isa bench bench-cpu clean
 
 all: build
 
@@ -48,6 +50,12 @@ check: build asan fuzz guest isa
 
 bench: build guest
 	bash bench/run.sh
+	bash bench/cpu.sh
+	@if [ "$$(id -u)" = 0 ]; then bash bench/migrate.sh; \
+	else echo "bench: skipping bench/migrate.sh (migration, save/restore): it needs root"; fi
+
+bench-cpu: build guest
+	bash bench/cpu.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

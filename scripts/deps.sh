@@ -13,6 +13,8 @@ PKGS=(
   qemu-system-misc opensbi python3 curl iproute2 socat e2fsprogs
   libcurl4-openssl-dev
   qemu-system-x86
+  libxml2-dev
+  libvirt-clients virtinst python3-libvirt virt-manager xvfb xauth xdotool
 )
 
 missing=()
@@ -43,4 +45,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ ${#real[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${real[@]}" >/dev/null
   fi
+fi
+
+# The unprivileged user the VMMs run as once they are sandboxed
+# (docs/sandbox.md): a system user and group, no home, no login.
+if ! getent passwd xeno >/dev/null; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: there is no user 'xeno' for the VMM sandbox; run as root to create it" >&2
+    exit 1
+  fi
+  echo "deps: creating the system user 'xeno' (the VMM sandbox runs VMMs as it)"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+          --shell /usr/sbin/nologin --comment "Xeno VMM sandbox" xeno
 fi

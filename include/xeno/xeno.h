@@ -115,6 +115,11 @@ typedef struct xeno_host_info {
     int kvm_usable;             /* /dev/kvm opens and creates a VM */
     int kvm_pvm;                /* that KVM is paging-based nested (kvm_pvm) */
     int kvm_fast;               /* x86-64 guests run at hardware speed */
+    /* Added with the VMM sandbox; the fields above keep their offsets. */
+    char sandbox[256];          /* the VMMs' sandbox layers, one line */
+    /* Added with xend's libvirt server. */
+    char libvirt[512];          /* its URI and sockets, and whether libvirt's default
+                                 * Xen socket is served too, one line */
 } xeno_host_info;
 
 /* GET /v1/host. Fields xend did not send are zero/empty (uptime_s -1). */

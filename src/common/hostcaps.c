@@ -8,10 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <sched.h>
+#include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
 
 #define KVM_API_WANTED  12
 #define PROC_MAX        (8u << 20)  /* cpuinfo of a very large host fits */
@@ -440,4 +447,81 @@ const char *hostcaps_kvm_error(const HostCaps *c)
     if (c->kvm == HOSTCAPS_KVM_ABSENT)
         return "/dev/kvm does not exist: this host has no KVM; use engine = \"emu\"";
     return c->kvm_error[0] ? c->kvm_error : "/dev/kvm is not usable";
+}
+
+/* ---- the VMM sandbox ---------------------------------------------------- */
+
+bool hostcaps_sandbox_enabled(void)
+{
+    static const char *const off[] = { "0", "off", "no", "false" };
+    const char *v = getenv("XENO_SANDBOX");
+
+    for (size_t i = 0; v && i < sizeof(off) / sizeof(off[0]); i++)
+        if (!strcasecmp(v, off[i]))
+            return false;
+    return true;
+}
+
+/* SECCOMP_RET_KILL_PROCESS (Linux 4.14) is what a forbidden call gets. */
+static bool seccomp_kills(void)
+{
+    char *avail = read_text("/proc/sys/kernel/seccomp/actions_avail");
+    bool ok = avail && has_word(avail, strcspn(avail, "\n"), "kill_process");
+
+    free(avail);
+    return ok && prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
+}
+
+/* The child's try: what the VMM and xend do, short of pivoting. */
+static _Noreturn void try_namespaces(void)
+{
+    if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID) < 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("xeno-probe", "/", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k") < 0)
+        _exit(1);
+    _exit(0);
+}
+
+static bool namespaces_work(void)
+{
+    pid_t pid = fork();
+    int st;
+
+    if (pid == 0)
+        try_namespaces();
+    if (pid < 0)
+        return false;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return false;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+void hostcaps_probe_sandbox(HostSandbox *s)
+{
+    struct passwd *pw = getpwnam(HOSTCAPS_SANDBOX_USER);
+
+    memset(s, 0, sizeof(*s));
+    s->enabled = hostcaps_sandbox_enabled();
+    s->seccomp = seccomp_kills();
+    s->as_root = geteuid() == 0;
+    s->user = pw && pw->pw_uid != 0 && pw->pw_gid != 0;
+    s->namespaces = s->as_root && namespaces_work();
+}
+
+const char *hostcaps_sandbox_layers(const HostSandbox *s, char *buf, unsigned n)
+{
+    if (!s->enabled)
+        snprintf(buf, n, "off (XENO_SANDBOX=0): VMMs keep every privilege");
+    else if (!s->seccomp)
+        snprintf(buf, n, "VMMs cannot start: this kernel has no seccomp filters that kill");
+    else if (s->as_root && !s->user)
+        snprintf(buf, n, "VMMs cannot start: there is no user %s (scripts/deps.sh creates it)",
+                 HOSTCAPS_SANDBOX_USER);
+    else
+        snprintf(buf, n, "on: seccomp (per thread), no_new_privs, no capabilities, %s%s%s, "
+                 "W^X JIT", s->as_root ? "user " HOSTCAPS_SANDBOX_USER : "xend's user",
+                 s->namespaces ? ", mount+pid+ipc namespaces" : ", no namespaces (not allowed here)",
+                 s->namespaces ? ", empty root" : "");
+    return buf;
 }

@@ -105,4 +105,31 @@ const char *hostcaps_engine_error(const HostCaps *c, int want_x86);
  * Points into c or is static. */
 const char *hostcaps_kvm_error(const HostCaps *c);
 
+/* ---- the VMM sandbox (docs/sandbox.md) ---- */
+
+/* The unprivileged user a VMM started as root runs as. */
+#define HOSTCAPS_SANDBOX_USER "xeno"
+
+/* False when XENO_SANDBOX is 0, off, no or false (any case): the VMMs run
+ * without their sandbox. xeno-vmm and xend both read it here. */
+bool hostcaps_sandbox_enabled(void);
+
+/* What a VMM started by this process (xend) would get. */
+typedef struct HostSandbox {
+    bool enabled;               /* hostcaps_sandbox_enabled() */
+    bool seccomp;               /* the kernel kills on a seccomp filter's word */
+    bool as_root;               /* VMMs start as root: they change user */
+    bool user;                  /* the sandbox user exists (and is not root) */
+    bool namespaces;            /* new mount, PID and IPC namespaces and a
+                                 * tmpfs root work here (tried in a child) */
+} HostSandbox;
+
+/* Probe this host. Forks a short-lived child to try the namespaces. */
+void hostcaps_probe_sandbox(HostSandbox *s);
+
+/* The layers, one line, e.g. "on: seccomp (per thread), no_new_privs, no
+ * capabilities, user xeno, mount+pid+ipc namespaces, empty root, W^X JIT";
+ * "off (XENO_SANDBOX=0)"; or why VMMs cannot start. Returns buf. */
+const char *hostcaps_sandbox_layers(const HostSandbox *s, char *buf, unsigned n);
+
 #endif

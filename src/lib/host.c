@@ -10,6 +10,23 @@ static void str(char *dst, size_t n, json_t *o, const char *key)
     snprintf(dst, n, "%s", s ? s : "");
 }
 
+
+/* "xen:///system on SOCK (read-only: SOCK_RO); libvirt's default socket:
+ * STATUS" from the host object's "libvirt" member, if xend has one. */
+static void host_libvirt_line(xeno_host_info *h, json_t *lv)
+{
+    const char *uri, *sock, *ro, *compat;
+
+    if (!json_is_object(lv))
+        return;
+    uri = json_string_value(json_object_get(lv, "uri"));
+    sock = json_string_value(json_object_get(lv, "socket"));
+    ro = json_string_value(json_object_get(lv, "socket_ro"));
+    compat = json_string_value(json_object_get(lv, "compat"));
+    snprintf(h->libvirt, sizeof(h->libvirt), "%s on %s (read-only: %s); default socket: %s",
+             uri ? uri : "?", sock ? sock : "?", ro ? ro : "?", compat ? compat : "?");
+}
+
 static double num(json_t *o, const char *key, double dflt)
 {
     json_t *v = json_object_get(o, key);
@@ -54,6 +71,8 @@ int xeno_host_get_info(xeno_conn *c, xeno_host_info *h)
     str(h->cpu_vendor, sizeof(h->cpu_vendor), o, "cpu_vendor");
     str(h->hw_virt, sizeof(h->hw_virt), o, "hw_virt");
     str(h->engines_detail, sizeof(h->engines_detail), o, "engines_detail");
+    str(h->sandbox, sizeof(h->sandbox), o, "sandbox");
+    host_libvirt_line(h, json_object_get(o, "libvirt"));
     /* kvm: a state phrase; an older xend sent a boolean */
     json_t *k = json_object_get(o, "kvm");
     if (json_is_boolean(k))

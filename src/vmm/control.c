@@ -183,7 +183,7 @@ static char *cmd_query(Control *c, Request *r)
     json_object_set_new(res, "cpu_time_ns", json_integer(
         (json_int_t)machine_cpu_time_ns(m)));
     json_object_set_new(res, "uptime_ns", json_integer((json_int_t)(clock_ns() - c->start_ns)));
-    json_object_set_new(res, "pid", json_integer(getpid()));
+    json_object_set_new(res, "pid", json_integer(c->m->host_pid ? c->m->host_pid : getpid()));
     json_object_set_new(res, "engine", json_string(machine_engine_name(m)));
     json_object_set_new(res, "console", c->console_path ? jstr(c->console_path) : json_null());
     return ctl_ok(r->has_id, r->id, res);
@@ -302,7 +302,7 @@ static char *cmd_destroy(Control *c, Request *r)
 static const struct {
     const char *name;
     cmd_fn fn;
-    const char *args[7];     /* the arguments it takes besides id and cmd */
+    const char *args[8];     /* the arguments it takes besides id and cmd (NULL-ended) */
 } commands[] = {
     { "query", cmd_query, { NULL } },
     { "pause", cmd_pause, { NULL } },
@@ -313,9 +313,9 @@ static const struct {
     { "reboot", cmd_reboot, { NULL } },
     { "vcpu-set", cmd_vcpu_set, { "count", NULL } },
     { "destroy", cmd_destroy, { NULL } },
-    { "save", cmd_save, { "path", "compress", "checkpoint" } },
-    { "migrate", cmd_migrate, { "uri", "live", "compress", "downtime_ms", "bandwidth_mbps",
-                                "max_rounds" } },
+    { "save", cmd_save, { "path", "fd", "compress", "checkpoint" } },
+    { "migrate", cmd_migrate, { "uri", "fd", "live", "compress", "downtime_ms",
+                                "bandwidth_mbps", "max_rounds" } },
     { "migrate-cancel", cmd_migrate_cancel, { NULL } },
 };
 

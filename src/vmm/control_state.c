@@ -1,12 +1,16 @@
 /* The control socket's save and migrate commands (docs/migration.md):
  * `save` writes the state synchronously (the domain is paused meanwhile);
  * `migrate` starts the sending thread, whose progress comes back to the
- * loop as `migration` events. */
+ * loop as `migration` events. Both take either a path (the VMM opens it)
+ * or "fd": true and the file or connection itself, passed with the
+ * request (SCM_RIGHTS): a sandboxed VMM can open nothing. */
 #include "control_priv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "migrate.h"
 #include "state.h"
@@ -56,22 +60,73 @@ static const char *str_arg(Request *r, const char *key, char **errp)
     return json_string_value(v);
 }
 
+/* "fd": true, or the string argument `key` (returned in *str). */
+static int target_arg(Request *r, const char *key, bool *use_fd, const char **str, char **errp)
+{
+    *str = NULL;
+    if (bool_arg(r, "fd", false, use_fd, errp))
+        return -1;
+    if (*use_fd && json_object_get(r->args, key)) {
+        *errp = ctl_error(r->has_id, r->id, "give '%s' or 'fd', not both", key);
+        return -1;
+    }
+    return *use_fd || (*str = str_arg(r, key, errp)) ? 0 : -1;
+}
+
+/* The descriptor that came with the request, of file type `type`; -1
+ * with *errp set when there is none or it is something else. */
+static int passed_fd(Request *r, mode_t type, const char *what, char **errp)
+{
+    int fd = ls_take_fd(r->who);
+    struct stat st;
+
+    if (fd < 0) {
+        *errp = ctl_error(r->has_id, r->id, "'fd': no descriptor came with the request "
+                          "(SCM_RIGHTS, in the request's own sendmsg)");
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != type) {
+        close(fd);
+        *errp = ctl_error(r->has_id, r->id, "'fd': the descriptor passed is not %s", what);
+        return -1;
+    }
+    return fd;
+}
+
+static int save_to(Machine *m, const char *path, int fd, bool compress, char *err, size_t errlen)
+{
+    char why[512];
+
+    if (path)
+        return state_save_file(m, path, compress, err, errlen);
+    if (state_save_fd(m, fd, compress, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(err, errlen, "the save file passed: %s", why);
+    return -1;
+}
+
 char *cmd_save(Control *c, Request *r)
 {
     Machine *m = c->m;
-    bool compress, checkpoint, was_paused = c->paused;
+    bool compress, checkpoint, use_fd, was_paused = c->paused;
     const char *path;
     char *resp = NULL, err[640];
+    int fd = -1, ret;
 
-    if (!(path = str_arg(r, "path", &resp)) ||
+    if (target_arg(r, "path", &use_fd, &path, &resp) ||
         bool_arg(r, "compress", false, &compress, &resp) ||
         bool_arg(r, "checkpoint", false, &checkpoint, &resp))
         return resp;
     if (c->mig)
         return ctl_error(r->has_id, r->id, "a migration is in progress");
+    if (use_fd && (fd = passed_fd(r, S_IFREG, "a regular file", &resp)) < 0)
+        return resp;
     if (!was_paused)
         ctl_pause_vcpus(c);
-    if (state_save_file(m, path, compress, err, sizeof(err))) {
+    ret = save_to(m, path, fd, compress, err, sizeof(err));
+    if (fd >= 0)
+        close(fd);
+    if (ret) {
         if (!was_paused)
             machine_resume(m);
         return ctl_error(r->has_id, r->id, "%s", err);
@@ -98,21 +153,26 @@ char *cmd_migrate(Control *c, Request *r)
 {
     MigrateParams p = { .fd = -1 };
     const char *uri;
+    bool use_fd;
     char *resp = NULL, err[512];
 
-    if (!(uri = str_arg(r, "uri", &resp)) ||
+    if (target_arg(r, "uri", &use_fd, &uri, &resp) ||
         bool_arg(r, "live", false, &p.live, &resp) ||
         bool_arg(r, "compress", false, &p.compress, &resp) ||
         uint_arg(r, "downtime_ms", 50, 1, 60000, &p.downtime_ms, &resp) ||
         uint_arg(r, "bandwidth_mbps", 0, 0, 1000000, &p.bandwidth_mbps, &resp) ||
         uint_arg(r, "max_rounds", 30, 1, 1000, &p.max_rounds, &resp))
         return resp;
-    if (strncmp(uri, "unix:", 5) || strlen(uri + 5) >= sizeof(p.path) || !uri[5])
+    if (uri && (strncmp(uri, "unix:", 5) || strlen(uri + 5) >= sizeof(p.path) || !uri[5]))
         return ctl_error(r->has_id, r->id, "uri must be unix:PATH (a socket path under %zu bytes)",
                          sizeof(p.path));
     if (c->mig)
         return ctl_error(r->has_id, r->id, "a migration is already in progress");
-    strcpy(p.path, uri + 5);
+    if (uri)
+        strcpy(p.path, uri + 5);
+    else if ((p.fd = passed_fd(r, S_IFSOCK, "a connected socket", &resp)) < 0)
+        return resp;
+    p.close_fd = true;
     p.paused = c->paused;
     c->mig = migrate_start(c->m, &p, mig_notify, c, err, sizeof(err));
     if (!c->mig)

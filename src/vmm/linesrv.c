@@ -47,10 +47,17 @@ LineSrv *ls_new(const LineSrvConfig *cfg, const LineSrvOps *ops, void *opaque)
     return s;
 }
 
+static void close_passed(LsClient *cl)
+{
+    while (cl->npassed)
+        close(cl->passed[--cl->npassed]);
+}
+
 static void client_free(LineSrv *s, LsClient *cl)
 {
     if (s->ops.on_close)
         s->ops.on_close(s->opaque, cl);
+    close_passed(cl);
     if (cl->fd >= 0)
         close(cl->fd);
     free(cl->in);
@@ -201,20 +208,28 @@ static void process_lines(LineSrv *s, LsClient *cl)
 
     while (!cl->dead && cl->out_len < s->cfg.out_pause) {
         char *nl = memchr(cl->in + start, '\n', cl->in_len - start);
-        size_t len;
+        size_t len, end;
+        bool owner;
 
         if (!nl)
             break;
-        len = (size_t)(nl - (cl->in + start));
+        end = (size_t)(nl - cl->in);
+        len = end - start;
         if (len && cl->in[start + len - 1] == '\r')
             len--;
+        owner = cl->npassed && cl->passed_at >= start && cl->passed_at <= end;
+        cl->passing = owner;
         if (len)
             s->ops.on_line(s->opaque, cl, cl->in + start, len);
-        start = (size_t)(nl - cl->in) + 1;
+        cl->passing = false;
+        if (owner)
+            close_passed(cl);       /* what the handler did not take */
+        start = end + 1;
     }
     if (start) {
         memmove(cl->in, cl->in + start, cl->in_len - start);
         cl->in_len -= start;
+        cl->passed_at -= cl->npassed ? start : 0;
     }
     if (cl->in_len > s->cfg.max_line && !cl->dead && !memchr(cl->in, '\n', cl->in_len)) {
         if (s->ops.on_overlong)
@@ -249,6 +264,61 @@ long ls_feed(LineSrv *s, LsClient *cl, const void *buf, size_t len)
     return n;
 }
 
+int ls_take_fd(LsClient *cl)
+{
+    int fd;
+
+    if (!cl || !cl->passing || !cl->npassed)
+        return -1;
+    fd = cl->passed[0];
+    memmove(cl->passed, cl->passed + 1, --cl->npassed * sizeof(int));
+    return fd;
+}
+
+/* Keep the descriptors of msg (n bytes came with them) for their line;
+ * beyond LS_MAX_PASSED_FDS they are closed. */
+static void keep_passed(LsClient *cl, struct msghdr *msg, size_t n)
+{
+    bool first = !cl->npassed;
+    bool got = false;
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        size_t nfd;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < nfd; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (cl->npassed < LS_MAX_PASSED_FDS)
+                cl->passed[cl->npassed++] = fd;
+            else
+                close(fd);
+            got = true;
+        }
+    }
+    /* More for a line still incomplete belong to that same line. */
+    if (got && first)
+        cl->passed_at = cl->in_len + n - 1;
+}
+
+/* recv() that also takes the descriptors a client passes (LS_LINES). */
+static ssize_t recv_lines(LsClient *cl, char *buf, size_t len)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * LS_MAX_PASSED_FDS)];
+    } ctl;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+    ssize_t n = recvmsg(cl->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+    if (n > 0)
+        keep_passed(cl, &msg, (size_t)n);
+    return n;
+}
+
 static void read_lines(LineSrv *s, LsClient *cl)
 {
     char buf[16384];
@@ -260,7 +330,7 @@ static void read_lines(LineSrv *s, LsClient *cl)
 
         if (room == 0)
             break;
-        n = recv(cl->fd, buf, room < sizeof(buf) ? room : sizeof(buf), MSG_DONTWAIT);
+        n = recv_lines(cl, buf, room < sizeof(buf) ? room : sizeof(buf));
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -20,6 +20,8 @@
 
 typedef struct LineSrv LineSrv;
 
+#define LS_MAX_PASSED_FDS 4
+
 typedef struct LsClient {
     int fd;
     int idx;                 /* pollfd index this round, -1 = none */
@@ -30,6 +32,15 @@ typedef struct LsClient {
     bool eof;                /* peer shut down its sending side */
     bool dead;               /* close at the end of this round */
     bool close_when_flushed;
+    /* LS_LINES: descriptors that came with the input (SCM_RIGHTS). They
+     * belong to the line holding the last byte of the read that brought
+     * them (a client sends a request and its descriptors in one sendmsg,
+     * and waits for the answer before passing more), are offered to that
+     * line's handler (ls_take_fd) and closed after it. */
+    int passed[LS_MAX_PASSED_FDS];
+    unsigned npassed;
+    size_t passed_at;        /* offset in `in` of that last byte */
+    bool passing;            /* on_line is handling the line they belong to */
 } LsClient;
 
 enum ls_mode { LS_LINES, LS_RAW };
@@ -97,6 +108,10 @@ void ls_flush(LsClient *cl);
  * Returns the bytes taken (less than len when the buffer is full or the
  * client is done), or -1 out of memory. */
 long ls_feed(LineSrv *s, LsClient *cl, const void *buf, size_t len);
+/* Inside on_line: take a descriptor that came with this line (the caller
+ * owns it then), in the order they were sent; -1 if there is none left. */
+int ls_take_fd(LsClient *cl);
+
 /* Free the dead and the finished clients. */
 void ls_reap(LineSrv *s);
 

@@ -54,6 +54,15 @@ typedef struct Machine {
     bool console_hvc;
     int hvc_in_wr;
 
+    /* The sandbox's hook for a thread started while the domain runs (the
+     * migration sender calls it first): it loads that thread's seccomp
+     * filter. 0, or -1 after a log line (the thread must not go on). NULL
+     * without a sandbox. */
+    int (*confine_thread)(void);
+    /* This VMM's pid as the host sees it, when it differs from getpid()
+     * (PID 1 of its own PID namespace); 0 otherwise. */
+    int host_pid;
+
     /* Exit. */
     pthread_mutex_t exit_lock;
     pthread_cond_t exit_cond;

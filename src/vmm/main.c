@@ -21,6 +21,7 @@
 #include "control.h"
 #include "machine.h"
 #include "migrate.h"
+#include "sandbox.h"
 #include "state.h"
 
 #ifndef XENO_GUEST_DIR
@@ -98,19 +99,42 @@ static int check_readable(const char *what, const char *path)
     return 0;
 }
 
-/* Leave PATH.exit saying how the VM ended, so a management daemon that was
- * not running when this VMM exited (its exit status is lost then) can still
- * apply on_poweroff / on_reboot / on_crash when it comes back. */
-static void write_exit_record(const char *control_path, int status)
+/* PATH.exit says how the VM ended, for a management daemon that was not
+ * running when this VMM exited (its exit status is lost then): it applies
+ * on_poweroff / on_reboot / on_crash when it comes back. The file is made
+ * before the sandbox locks the VMM down (no files can be created after
+ * that) saying "crash", what a VMM that is killed leaves behind, and the
+ * real reason is written over it at the end. Every reason is at least as
+ * long as "crash\n", so the one write at offset 0 replaces it whole.
+ * Returns the file's descriptor, or -1 (then there is no record). */
+static int exit_record_open(const char *control_path)
+{
+    static const char crash[] = "crash\n";
+    char path[4096];
+    int fd;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s.exit", control_path) >= sizeof(path))
+        return -1;
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd >= 0 && (io_write_all(fd, crash, sizeof(crash) - 1) < 0 || fsync(fd) < 0)) {
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    return fd;
+}
+
+static void exit_record_write(int fd, int status)
 {
     const char *why = status == EXIT_POWEROFF ? "poweroff\n" : status == EXIT_REBOOT ? "reboot\n" :
                       status == EXIT_DESTROYED ? "destroyed\n" : status == EXIT_SAVED ? "saved\n" :
                       status == EXIT_MIGRATED ? "migrated\n" : "crash\n";
-    char path[4096];
 
-    if ((size_t)snprintf(path, sizeof(path), "%s.exit", control_path) >= sizeof(path))
+    if (fd < 0)
         return;
-    io_write_file_atomic(path, why, strlen(why), 0644);
+    if (pwrite(fd, why, strlen(why), 0) == (ssize_t)strlen(why))
+        fsync(fd);
+    close(fd);
 }
 
 static uint64_t host_ram_mib(void)
@@ -673,7 +697,8 @@ static int run_vmm(Vmm *v, const VmmArgs *a, StateLoad *incoming)
         machine_pause(m);           /* before start: the vCPUs wait parked */
         control_set_paused(v->ctl);
     }
-    if (machine_start(m)) {
+    /* Everything is open: no guest instruction runs outside the sandbox. */
+    if (sandbox_lockdown(m) || sandbox_start_vcpus(m) || sandbox_confine_main()) {
         console_restore();
         control_stop(v->ctl);
         console_sock_stop(v->csock);
@@ -699,13 +724,15 @@ int main(int argc, char **argv)
     static StateLoad load;
     Vmm vmm = { .m = &mach };
     bool use_kvm;
-    int status;
+    int status, exit_fd = -1;
 
     log_init("xeno-vmm", LOG_WARN);
     switch (parse_args(argc, argv, &args)) {
     case 1: return 0;
     case -1: return EXIT_ERROR;
     }
+    if (sandbox_init(args.control_path))
+        return EXIT_ERROR;
     if (args.restore || args.incoming_fd >= 0) {
         if (restore_vmm(&vmm, &args, &load))
             return EXIT_ERROR;
@@ -716,11 +743,12 @@ int main(int argc, char **argv)
         if (build_vmm(&vmm, &args))
             return EXIT_ERROR;
     }
+    if (args.control_path)
+        exit_fd = exit_record_open(args.control_path);
     status = run_vmm(&vmm, &args, args.incoming_fd >= 0 ? &load : NULL);
     if (status == EXIT_ERROR)
         return status;
-    if (args.control_path)
-        write_exit_record(args.control_path, status);
+    exit_record_write(exit_fd, status);
     fflush(stdout);
     /* Device teardown is the OS's job at process exit; the guest is gone. */
     _exit(status);

@@ -14,6 +14,7 @@
 typedef struct MigrateParams {
     char path[108];             /* UNIX socket to connect to */
     int fd;                     /* or an open connection (>= 0 wins) */
+    bool close_fd;              /* fd is the migration's: closed when it is freed */
     bool live;
     unsigned downtime_ms;       /* default 50 */
     unsigned bandwidth_mbps;    /* 0: unlimited */
@@ -37,8 +38,10 @@ typedef struct MigrateStatus {
 
 typedef struct Migration Migration;
 
-/* Start sending the domain. `notify(opaque)` is called from the migration
- * thread whenever the status changed (it must only wake someone up);
+/* Start sending the domain, on p->fd or connecting to p->path (with
+ * p->close_fd the migration closes p->fd, even when it cannot start).
+ * `notify(opaque)` is called from the migration thread whenever the
+ * status changed (it must only wake someone up);
  * migrate_status() then reads it. On success the thread asks the machine
  * to exit (VM_EXIT_MIGRATED); on failure the domain runs on here. NULL
  * with one line in err if it could not start. */

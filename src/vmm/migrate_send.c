@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -46,6 +47,7 @@ struct Migration {
     char reply[256];                /* its last line */
     bool disks_released;
     uint8_t *bounce;                /* PAGE_BATCH pages: what send_todo sends */
+    uint8_t *zeros;                 /* PAGE_BATCH pages never written (read-only) */
 };
 
 /* ---- status ------------------------------------------------------------ */
@@ -183,6 +185,32 @@ static uint64_t count_bits(const uint64_t *b, uint64_t npages)
     return n;
 }
 
+/* Pages [i, j) of region g. The guest runs meanwhile: a page is sent from
+ * a copy, so that each record's checksum is over the bytes it carries (the
+ * writer checksums, then writes, straight from memory); a page written
+ * after the copy is dirty again and goes in a later round. Zero pages, most
+ * of an idle guest's RAM, are not copied: a run of pages that read as zero
+ * goes as a ZERO run (written from mg->zeros, which are zero for good), as
+ * if its copy had been taken at the moment it was read. */
+static int send_run(Migration *mg, const GuestRegion *g, uint64_t i, uint64_t j)
+{
+    while (i < j) {
+        const uint8_t *p = g->host + i * STREAM_PAGE_SIZE;
+        bool zero = stream_page_is_zero(p);
+        uint64_t k = i + 1;
+
+        while (k < j && stream_page_is_zero(g->host + k * STREAM_PAGE_SIZE) == zero)
+            k++;
+        if (!zero)
+            memcpy(mg->bounce, p, (k - i) * STREAM_PAGE_SIZE);
+        if (stream_write_pages(mg->w, g->gpa + i * STREAM_PAGE_SIZE, zero ? mg->zeros : mg->bounce,
+                               k - i))
+            return -1;
+        i = k;
+    }
+    return 0;
+}
+
 /* Send the pages marked in mg->todo. -1 on a write error or cancel. */
 static int send_todo(Migration *mg)
 {
@@ -205,13 +233,7 @@ static int send_todo(Migration *mg)
                 ;
             {
                 uint64_t before = stream_bytes_written(mg->w);
-                /* The guest runs meanwhile: send a copy, so that each
-                 * record's checksum is over the bytes it carries (the
-                 * writer checksums, then writes, straight from memory). A
-                 * page written after the copy is dirty again and goes in
-                 * a later round. */
-                memcpy(mg->bounce, g->host + i * STREAM_PAGE_SIZE, (j - i) * STREAM_PAGE_SIZE);
-                if (stream_write_pages(mg->w, g->gpa + i * STREAM_PAGE_SIZE, mg->bounce, j - i))
+                if (send_run(mg, g, i, j))
                     return -1;
                 pace(mg, stream_bytes_written(mg->w) - before);
             }
@@ -371,6 +393,11 @@ static void *migrate_thread(void *arg)
     char err[512] = "";
     uint64_t t_stop;
 
+    /* Under the sandbox this thread narrows itself to the migration filter. */
+    if (m->confine_thread && m->confine_thread() < 0) {
+        fail(mg, "cannot confine the migration thread (see the VMM's log)", false);
+        return NULL;
+    }
     if (state_write_start(m, mg->w, STREAM_F_MIGRATION | (mg->p.compress ? STREAM_F_COMPRESSED : 0),
                           err, sizeof(err)) || stream_flush(mg->w)) {
         fail(mg, err[0] ? err : stream_writer_error(mg->w), false);
@@ -462,18 +489,16 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
     Migration *mg = calloc(1, sizeof(*mg));
     uint64_t total = gmem_ram_size(&m->mem);
 
-    if (m->no_save) {
-        snprintf(err, errlen, "%s", m->no_save);
+    if (m->no_save || !mg) {
+        snprintf(err, errlen, "%s", m->no_save ? m->no_save : "out of memory");
         free(mg);
-        return NULL;
-    }
-    if (!mg) {
-        snprintf(err, errlen, "out of memory");
+        if (p->fd >= 0 && p->close_fd)
+            close(p->fd);
         return NULL;
     }
     mg->m = m;
     mg->p = *p;
-    mg->fd = -1;
+    mg->fd = p->fd;
     mg->notify = notify;
     mg->opaque = opaque;
     pthread_mutex_init(&mg->lock, NULL);
@@ -481,7 +506,13 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
     mg->st.total_bytes = total;
     mg->bucket_start_ns = clock_ns();
     mg->bounce = malloc(PAGE_BATCH * STREAM_PAGE_SIZE);
-    if (!mg->bounce) {
+    /* Read-only and never written: every page maps the kernel's zero page,
+     * so reading it costs no memory and stays in cache. */
+    mg->zeros = mmap(NULL, PAGE_BATCH * STREAM_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (mg->zeros == MAP_FAILED)
+        mg->zeros = NULL;
+    if (!mg->bounce || !mg->zeros) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -492,7 +523,8 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
             goto fail;
         }
     }
-    mg->fd = p->fd >= 0 ? p->fd : connect_unix(p->path, err, errlen);
+    if (mg->fd < 0)
+        mg->fd = connect_unix(p->path, err, errlen);
     if (mg->fd < 0)
         goto fail;
     {
@@ -531,10 +563,12 @@ void migrate_free(Migration *mg)
         return;
     migrate_join(mg);
     stream_writer_free(mg->w);
-    if (mg->fd >= 0 && mg->p.fd < 0)
+    if (mg->fd >= 0 && (mg->p.fd < 0 || mg->p.close_fd))
         close(mg->fd);
     for (unsigned r = 0; r < GMEM_MAX_REGIONS; r++)
         free(mg->todo[r]);
     free(mg->bounce);
+    if (mg->zeros)
+        munmap(mg->zeros, PAGE_BATCH * STREAM_PAGE_SIZE);
     free(mg);
 }

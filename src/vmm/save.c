@@ -77,7 +77,10 @@ int state_write_sections(Machine *m, StreamWriter *w, char *err, size_t errlen)
 
 static int write_file(Machine *m, int fd, bool compress, char *err, size_t errlen)
 {
-    StreamWriter *w = stream_writer_new(fd, true, compress ? 3 : 0);
+    /* zstd level 1: the guest waits while its memory is compressed, and
+     * level 3 took twice as long for a file 7% smaller (docs/migration.md,
+     * "Compression"). */
+    StreamWriter *w = stream_writer_new(fd, true, compress ? 1 : 0);
     int r = -1;
 
     if (!w) {
@@ -121,6 +124,21 @@ static int fsync_dir_of(const char *path)
     r = fsync(fd);
     close(fd);
     return r;
+}
+
+int state_save_fd(Machine *m, int fd, bool compress, char *err, size_t errlen)
+{
+    if (m->no_save) {
+        snprintf(err, errlen, "%s", m->no_save);
+        return -1;
+    }
+    if (write_file(m, fd, compress, err, errlen))
+        return -1;
+    if (fsync(fd) < 0) {
+        snprintf(err, errlen, "fsync: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int state_save_file(Machine *m, const char *path, bool compress, char *err, size_t errlen)

@@ -26,6 +26,11 @@ int state_write_sections(Machine *m, StreamWriter *w, char *err, size_t errlen);
  * restore maps, or compressed pages. 0, or -1 with one line in err and no
  * file left behind. */
 int state_save_file(Machine *m, const char *path, bool compress, char *err, size_t errlen);
+/* Save to the open file fd (a sandboxed VMM opens nothing: the client
+ * passes the file), from its current offset, then fsync it; the client
+ * names the file (a rename once this succeeded). 0, or -1 with one line
+ * in err. The caller keeps fd. */
+int state_save_fd(Machine *m, int fd, bool compress, char *err, size_t errlen);
 
 /* ---- loading ---- */
 

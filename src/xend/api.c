@@ -17,6 +17,7 @@
 #include "common/hostcaps.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "libvirt.h"
 #include "xend.h"
 
 #define VMM_TIMEOUT_MS   5000
@@ -272,14 +273,17 @@ static int start_domain(Domain *d, bool paused, char *err, size_t errlen)
 
 /* GET /v1/host: the registry's host object (identity, memory, domain
  * counts) with the capabilities probed now (common/hostcaps.h; the
- * /dev/kvm probe costs under a millisecond). */
+ * /dev/kvm probe costs under a millisecond, the sandbox's namespace probe
+ * a fork). */
 static json_t *host_info_json(void)
 {
     json_t *j = host_to_json(), *engines = json_array();
     HostCaps c;
-    char kvm[192], detail[320];
+    HostSandbox sb;
+    char kvm[192], detail[320], layers[256];
 
     hostcaps_probe(&c);
+    hostcaps_probe_sandbox(&sb);
     json_array_append_new(engines, json_string("emu"));
     if (c.kvm == HOSTCAPS_KVM_USABLE)
         json_array_append_new(engines, json_string("kvm"));
@@ -296,6 +300,9 @@ static json_t *host_info_json(void)
     json_object_set_new(j, "engines", engines);
     json_object_set_new(j, "engines_detail",
                         json_string(hostcaps_engines(&c, detail, sizeof(detail))));
+    json_object_set_new(j, "sandbox",
+                        json_string(hostcaps_sandbox_layers(&sb, layers, sizeof(layers))));
+    lv_hook_host_json(j);                           /* "libvirt": where its server listens */
     return j;
 }
 
@@ -488,6 +495,8 @@ static void create_domain(ApiCall *c)
         unregister_domain(d, false);
         return;
     }
+    if (a.managed)
+        lv_hook_defined(d->name, d->uuid, true);    /* libvirt: DEFINED event */
     if (a.start && start_domain(d, a.paused, err, sizeof(err)) < 0) {
         unregister_domain(d, true);
         api_error(c->rp, 500, "%s", err);
@@ -528,6 +537,7 @@ static void undefine_domain(ApiCall *c)
     reg_remove_locked(d);
     pthread_mutex_unlock(&reg_lock);
     state_delete_domain(d->name);
+    lv_hook_defined(d->name, d->uuid, false);       /* libvirt: UNDEFINED event */
     j = json_pack("{s:s,s:b}", "name", d->name, "deleted", 1);
     reply_json(c->rp, 200, j);
 }

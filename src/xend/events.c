@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "libvirt.h"
 #include "xend.h"
 
 #define QUEUE_BYTES (64u << 10)
@@ -81,6 +82,7 @@ void events_emit(const char *event, const char *name, int id)
     log_info("domain %s (id %d): %s", name, id, event);
     broadcast(text);
     free(text);
+    lv_hook_event(event, name, id);             /* libvirt clients' lifecycle events */
 }
 
 void events_emit_progress(json_t *ev, const char *name, int id, const char *job)

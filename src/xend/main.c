@@ -24,6 +24,7 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "libvirt.h"
 #include "xend.h"
 
 XendConf xconf;
@@ -47,6 +48,10 @@ static void usage(FILE *f)
         "  --config FILE         config file (default /etc/xeno/xend-config.sxp):\n"
         "                        the relocation server for xm migrate\n"
         "  --log-level LEVEL     error, warning, info (default) or debug\n"
+        "  --libvirt-socket PATH libvirt clients' socket, xen:///system?socket=PATH\n"
+        "                        (default: libvirt-sock next to the API socket; 'none')\n"
+        "  --libvirt-compat PATH also where plain xen:///system looks, when free\n"
+        "                        (default for the system xend: /run/libvirt/virtxend-sock)\n"
         "  -h, --help            this help\n"
         "\n"
         "status exits 0 when xend runs, 3 when it is stopped.\n");
@@ -324,6 +329,14 @@ static int run(bool foreground, int ready_fd)
             unlink(xconf.sock_path);
             goto fail;
         }
+        /* libvirt's remote protocol (libvirt.h) */
+        if (lv_server_start(err, sizeof(err)) < 0) {
+            log_err("%s", err);
+            reloc_server_stop();
+            http_stop();
+            unlink(xconf.sock_path);
+            goto fail;
+        }
     }
     if (!foreground) {
         int nul = open("/dev/null", O_RDWR);
@@ -344,6 +357,7 @@ static int run(bool foreground, int ready_fd)
 
     sup_run();
 
+    lv_server_stop();
     reloc_server_stop();
     events_shutdown();
     http_stop();
@@ -415,7 +429,8 @@ static int parse_level(const char *s, enum log_level *out)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_STATE = 256, OPT_SOCKET, OPT_VMM, OPT_LISTEN, OPT_LOGLEVEL, OPT_CONFIG };
+    enum { OPT_STATE = 256, OPT_SOCKET, OPT_VMM, OPT_LISTEN, OPT_LOGLEVEL, OPT_CONFIG,
+           OPT_LV_SOCKET, OPT_LV_COMPAT };
     static const struct option opts[] = {
         { "foreground", no_argument, NULL, 'f' },
         { "state-dir", required_argument, NULL, OPT_STATE },
@@ -424,11 +439,13 @@ int main(int argc, char **argv)
         { "listen", required_argument, NULL, OPT_LISTEN },
         { "log-level", required_argument, NULL, OPT_LOGLEVEL },
         { "config", required_argument, NULL, OPT_CONFIG },
+        { "libvirt-socket", required_argument, NULL, OPT_LV_SOCKET },
+        { "libvirt-compat", required_argument, NULL, OPT_LV_COMPAT },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *state = "/var/lib/xeno", *sock = "/run/xeno/xend.sock", *vmm = NULL;
-    const char *config = NULL;
+    const char *config = NULL, *lv_sock = NULL, *lv_compat = NULL;
     const char *cmd;
     enum log_level level = LOG_INFO;
     bool foreground = false;
@@ -442,6 +459,8 @@ int main(int argc, char **argv)
         case OPT_SOCKET: sock = optarg; break;
         case OPT_VMM: vmm = optarg; break;
         case OPT_CONFIG: config = optarg; break;
+        case OPT_LV_SOCKET: lv_sock = optarg; break;
+        case OPT_LV_COMPAT: lv_compat = optarg; break;
         case OPT_LISTEN:
             if (strlen(optarg) >= sizeof(xconf.listen_tcp) || strncmp(optarg, "tcp://", 6)) {
                 fprintf(stderr, "xend: --listen: expected tcp://HOST:PORT\n");
@@ -470,6 +489,13 @@ int main(int argc, char **argv)
         absolute(xconf.sock_path, sizeof(xconf.sock_path), sock) < 0) {
         fprintf(stderr, "xend: bad --state-dir or --socket path\n");
         return LSB_USAGE;
+    }
+    {
+        char err[256];
+        if (lv_configure(lv_sock, lv_compat, xconf.sock_path, err, sizeof(err)) < 0) {
+            fprintf(stderr, "xend: %s\n", err);
+            return LSB_USAGE;
+        }
     }
     if (vmm) {
         if (strchr(vmm, '/') ? absolute(xconf.vmm, sizeof(xconf.vmm), vmm) < 0 :

@@ -14,6 +14,7 @@
 #include "common/hostcaps.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "libvirt.h"
 #include "xend.h"
 
 pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -221,6 +222,7 @@ int reg_add_locked(Domain *d)
     d->next = NULL;
     d->removed = false;
     *pp = d;
+    lv_hook_domain_added(d->name, d->uuid);     /* libvirt: its events name it by uuid */
     return 0;
 }
 

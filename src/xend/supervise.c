@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hostcaps.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -212,6 +214,22 @@ static void vmm_argv(const Launch *l, char *argv[12])
     argv[n] = NULL;
 }
 
+/* fork(), but with the child as PID 1 of a PID namespace of its own: the
+ * VMM's sandbox (docs/sandbox.md) then sees no other process. A host that
+ * does not allow it (xend not root, no namespaces) gets a plain fork, as
+ * XENO_SANDBOX=0 does. The child of the raw clone skips glibc's fork
+ * handlers: like a fork child here, it makes async-signal-safe calls only. */
+static pid_t fork_in_pidns(void)
+{
+    if (hostcaps_sandbox_enabled()) {
+        long pid = syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0L);
+        if (pid >= 0)
+            return (pid_t)pid;
+        log_debug("no PID namespace for the VMM: %s", strerror(errno));
+    }
+    return fork();
+}
+
 /* Fork and exec the VMM in its own session, stdout and stderr to logfd
  * (and, receiving a migration, the connection as fd 3). Returns the pid
  * or -1. */
@@ -226,7 +244,7 @@ static pid_t fork_vmm(const Launch *l, int logfd, char *err, size_t errlen)
         return -1;
     }
     vmm_argv(l, argv);
-    pid = fork();
+    pid = fork_in_pidns();
     if (pid == 0) {
         /* Child: only async-signal-safe calls until exec. */
         static const char msg[] = "xend: cannot execute the VMM\n";
@@ -607,9 +625,58 @@ static void *restart_thread(void *arg)
 
 static void apply_exit_locked(Domain *d, int id, enum stop_reason why, bool was_starting);
 
+/* How a wait status says the VMM ended, when it is not the VMM's own word
+ * (its exit status): "killed by signal 31 (SIGSYS): a system call its
+ * sandbox forbids". "" for an exit. */
+static void end_detail(int status, char *buf, size_t n)
+{
+    int sig = WTERMSIG(status);
+    const char *abbrev = sigabbrev_np(sig);
+
+    buf[0] = '\0';
+    if (!WIFSIGNALED(status))
+        return;
+    snprintf(buf, n, "killed by signal %d (SIG%s)%s", sig, abbrev ? abbrev : "?",
+             sig == SIGSYS ? ": a system call its sandbox forbids (the kernel log names it: "
+                             "audit type=1326)" :
+             WCOREDUMP(status) ? ", core dumped" : "");
+}
+
+/* Lines for domains' logs, written once the registry lock is let go (no
+ * file I/O under it). Only the supervision loop fills and empties it. */
+#define MAX_NOTES 16
+static struct { char name[64]; char text[320]; } notes[MAX_NOTES];
+static unsigned nnotes;
+
+static void note_for_log_locked(const Domain *d, const char *text)
+{
+    if (nnotes == MAX_NOTES)
+        return;              /* the xend log has it anyway */
+    snprintf(notes[nnotes].name, sizeof(notes[nnotes].name), "%s", d->name);
+    snprintf(notes[nnotes].text, sizeof(notes[nnotes].text), "%s", text);
+    nnotes++;
+}
+
+/* `xm log DOMAIN` shows the domain's VMM log: say there how it ended. */
+static void write_notes(void)
+{
+    for (unsigned i = 0; i < nnotes; i++) {
+        char p[PATH_MAX];
+        int fd;
+
+        if (state_path(p, sizeof(p), "log/%s.log", notes[i].name) < 0 ||
+            (fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)) < 0)
+            continue;
+        dprintf(fd, "--- xend: the VMM was %s\n", notes[i].text);
+        close(fd);
+    }
+    nnotes = 0;
+}
+
 /* The VMM of d ended (its pidfd is readable). Called with the lock held. */
 static void handle_exit_locked(Domain *d)
 {
+    char detail[320] = "";
     enum stop_reason why;
     int status = 0, id = d->id;
     bool have_status = false, was_starting = d->state == DS_STARTING;
@@ -627,8 +694,10 @@ static void handle_exit_locked(Domain *d)
               WEXITSTATUS(status) == 3 ? SR_CRASH : WEXITSTATUS(status) == 4 ? SR_DESTROYED :
               WEXITSTATUS(status) == 5 ? SR_SAVED : WEXITSTATUS(status) == 6 ? SR_MIGRATED :
               SR_ERROR;
-    else if (have_status)
+    else if (have_status) {
         why = SR_CRASH;       /* killed by a signal */
+        end_detail(status, detail, sizeof(detail));
+    }
     else if (d->stop_reason != SR_NONE)
         why = d->stop_reason;
     else
@@ -646,7 +715,12 @@ static void handle_exit_locked(Domain *d)
     d->run_seq++;
     d->last_exit = why;
     state_remove_run(id);
-    log_info("domain %s (id %d): VMM ended (%s)", d->name, id, reason_name(why));
+    if (detail[0]) {
+        log_warn("domain %s (id %d): VMM ended (%s: %s)", d->name, id, reason_name(why), detail);
+        note_for_log_locked(d, detail);
+    } else {
+        log_info("domain %s (id %d): VMM ended (%s)", d->name, id, reason_name(why));
+    }
     apply_exit_locked(d, id, why, was_starting);
 }
 
@@ -890,6 +964,7 @@ void sup_run(void)
         for (size_t i = 0; i < n; i++)
             dom_put_locked(all[i]);
         pthread_mutex_unlock(&reg_lock);
+        write_notes();
         free(all);
     }
     free(ps.pfd);

@@ -1,7 +1,21 @@
 /* Client of a VMM's control socket (docs/protocols.md §1): JSON lines.
  * Each call uses its own connection, so callers in different threads never
- * share one; events arriving before the response are skipped. */
+ * share one; events arriving before the response are skipped.
+ *
+ * A sandboxed VMM opens no files and connects nowhere (docs/sandbox.md),
+ * so the two commands that name a host path get the file or the
+ * connection from xend instead, passed with the request (SCM_RIGHTS,
+ * "fd": true):
+ *   save {"path": P}         xend creates P.tmp, the VMM writes and syncs
+ *                            it, and xend renames it to P once the VMM
+ *                            succeeded (and syncs the directory): the file
+ *                            appears whole or not at all, as before;
+ *   migrate {"uri": "unix:P"}  xend connects to P (its own socket) and
+ *                            passes the connection. */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +56,149 @@ static int remaining_ms(uint64_t deadline)
     return now >= deadline ? 0 : (int)((deadline - now) / NS_PER_MS) + 1;
 }
 
+/* What a request passes along: a descriptor, and for a save the names of
+ * the file before and after. */
+typedef struct Passed {
+    int fd;                    /* -1: nothing */
+    char tmp[PATH_MAX + 8];    /* save: the file written */
+    char path[PATH_MAX];       /* save: its name once complete, or "" */
+} Passed;
+
+/* save's PATH.tmp, created for the VMM. */
+static int open_save_file(json_t *args, Passed *p, char *err, size_t errlen)
+{
+    const char *path = json_string_value(json_object_get(args, "path"));
+
+    if (!path)
+        return 0;             /* the VMM says what is missing */
+    if ((size_t)snprintf(p->path, sizeof(p->path), "%s", path) >= sizeof(p->path)) {
+        snprintf(err, errlen, "%s: path too long", path);
+        p->path[0] = '\0';
+        return -1;
+    }
+    snprintf(p->tmp, sizeof(p->tmp), "%s.tmp", p->path);
+    p->fd = open(p->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (p->fd < 0) {
+        snprintf(err, errlen, "%s: %s", p->tmp, strerror(errno));
+        p->path[0] = '\0';
+        return -1;
+    }
+    json_object_del(args, "path");
+    return 0;
+}
+
+/* migrate's unix:PATH, connected for the VMM. */
+static int connect_migration(json_t *args, Passed *p, char *err, size_t errlen)
+{
+    const char *uri = json_string_value(json_object_get(args, "uri"));
+
+    if (!uri || strncmp(uri, "unix:", 5))
+        return 0;             /* the VMM says what is wrong */
+    p->fd = io_unix_connect(uri + 5, 1000, IO_CLOEXEC);
+    if (p->fd < 0) {
+        snprintf(err, errlen, "%s: %s", uri + 5, strerror(-p->fd));
+        p->fd = -1;
+        return -1;
+    }
+    json_object_del(args, "uri");
+    return 0;
+}
+
+/* The arguments to send (a new reference): save and migrate get "fd"
+ * instead of their path, and p the descriptor. NULL with err on failure. */
+static json_t *pass_descriptors(const char *cmd, json_t *args, Passed *p, char *err, size_t errlen)
+{
+    json_t *a = args ? json_deep_copy(args) : json_object();
+    int r = 0;
+
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!strcmp(cmd, "save"))
+        r = open_save_file(a, p, err, errlen);
+    else if (!strcmp(cmd, "migrate"))
+        r = connect_migration(a, p, err, errlen);
+    if (r == 0 && p->fd >= 0)
+        json_object_set_new(a, "fd", json_true());
+    if (r < 0) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void sync_dir_of(const char *path)
+{
+    char dir[PATH_MAX];
+    int fd;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* The save went through (ok) or not: name the file, or remove it. A file
+ * that cannot be renamed stays (the domain may live only there now). */
+static int finish_passed(Passed *p, bool ok, char *err, size_t errlen)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    if (!p->path[0])
+        return 0;
+    if (!ok) {
+        unlink(p->tmp);
+        return 0;
+    }
+    if (rename(p->tmp, p->path) < 0) {
+        snprintf(err, errlen, "saved to %s, which cannot be renamed to %s: %s", p->tmp, p->path,
+                 strerror(errno));
+        return -1;
+    }
+    sync_dir_of(p->path);
+    return 0;
+}
+
+/* Send all of buf, the descriptor (if any) with its first bytes. */
+static int send_with_fd(int sock, const char *buf, size_t len, int fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    ssize_t n;
+
+    if (fd >= 0) {
+        struct cmsghdr *c;
+
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+        c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    do
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    return io_write_all(sock, buf + n, len - (size_t)n);
+}
+
 /* Send {"id": REQ_ID, "cmd": cmd, ...args} as one line. */
-static int send_request(int fd, const char *cmd, json_t *args, char *err, size_t errlen)
+static int send_request(int fd, const char *cmd, json_t *args, int pass_fd,
+                        char *err, size_t errlen)
 {
     json_t *req = json_object();
     char *text;
+    size_t len;
     int r;
 
     if (args)
@@ -55,11 +207,13 @@ static int send_request(int fd, const char *cmd, json_t *args, char *err, size_t
     json_object_set_new(req, "cmd", json_string(cmd));
     text = json_dumps(req, JSON_COMPACT);
     json_decref(req);
-    if (!text) {
+    if (!text || !(text = realloc(text, (len = strlen(text)) + 2))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    r = io_writev_all(fd, (struct iovec[]){ { text, strlen(text) }, { "\n", 1 } }, 2);
+    text[len] = '\n';
+    text[len + 1] = '\0';
+    r = send_with_fd(fd, text, len + 1, pass_fd);
     free(text);
     if (r < 0) {
         snprintf(err, errlen, "VMM control socket: %s", strerror(-r));
@@ -178,7 +332,8 @@ int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
              json_t **result, char *err, size_t errlen)
 {
     uint64_t deadline = clock_ns() + (uint64_t)timeout_ms * NS_PER_MS;
-    json_t *resp;
+    Passed p = { .fd = -1 };
+    json_t *resp, *sent;
     int fd, ret = -1;
 
     if (result)
@@ -189,11 +344,15 @@ int vmm_call(const char *sock, const char *cmd, json_t *args, int timeout_ms,
                  sock, strerror(-fd));
         return -1;
     }
-    if (send_request(fd, cmd, args, err, errlen) == 0 &&
+    sent = pass_descriptors(cmd, args, &p, err, errlen);
+    if (sent && send_request(fd, cmd, sent, p.fd, err, errlen) == 0 &&
         (resp = read_response(fd, deadline, cmd, err, errlen))) {
         ret = take_result(resp, result, err, errlen);
         json_decref(resp);
     }
+    json_decref(sent);
     close(fd);
+    if (finish_passed(&p, ret == 0, err, errlen) < 0)
+        ret = -1;
     return ret;
 }

@@ -131,6 +131,10 @@ int cmd_info(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv
     ROW("free_memory", "%llu", (unsigned long long)h.free_memory_mib);
     ROW("kvm", "%s", h.kvm);
     ROW("engines", "%s", h.engines_detail[0] ? h.engines_detail : h.engines);
+    if (h.sandbox[0])
+        ROW("sandbox", "%s", h.sandbox);
+    if (h.libvirt[0])
+        ROW("libvirt", "%s", h.libvirt);
     ROW("xeno_version", "%s", h.xend_version);
     ROW("xend_uri", "%s", xeno_conn_get_uri(ctx->conn));
 #undef ROW

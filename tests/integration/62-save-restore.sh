@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # save/restore (emu engine, docs/migration.md): the default guest with an
 # ext4 disk and user networking is saved through the control socket
-# ({"cmd": "save"}) and continued by `xeno-vmm --restore FILE --no-console
+# ({"cmd": "save", "fd": true}, the file passed with the request: the
+# sandboxed VMM opens nothing) and continued by `xeno-vmm --restore FILE --no-console
 # --control PATH`, and then works as before: its console answers, a tmpfs
 # file written before the save is intact, the disk reads back the file
 # written before (md5sum) and takes new writes, and the network fetches a
@@ -58,10 +59,15 @@ class Ctl:
         self.buf = b""
         self.next_id = 1
 
-    def call(self, cmd, **args):
+    def call(self, cmd, fds=(), **args):
+        """fds go with the request (SCM_RIGHTS), for "fd": true."""
         req = dict(args, id=self.next_id, cmd=cmd)
         self.next_id += 1
-        self.s.sendall((json.dumps(req) + "\n").encode())
+        data = (json.dumps(req) + "\n").encode()
+        if fds:
+            socket.send_fds(self.s, [data], list(fds))
+        else:
+            self.s.sendall(data)
         while True:
             while b"\n" not in self.buf:
                 d = self.s.recv(65536)
@@ -177,10 +183,18 @@ def no_sanitizer_reports(vm_consoles):
 
 
 def save(ctl, path, **kw):
+    """The sandboxed VMM opens no files: PATH.tmp goes with the request and
+    is renamed once saved, as xend does."""
     t0 = time.monotonic()
-    r = ctl.call("save", path=path, **kw)
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        r = ctl.call("save", fds=[fd], fd=True, **kw)
+    finally:
+        os.close(fd)
     if not r.get("ok"):
+        os.unlink(path + ".tmp")
         raise Failure("save to %s refused: %s" % (path, r.get("error")))
+    os.rename(path + ".tmp", path)
     return time.monotonic() - t0
 
 

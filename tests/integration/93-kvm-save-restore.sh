@@ -16,6 +16,8 @@
 #     until {"cmd":"resume"}; then it continues, kvmclock without the pause;
 #  4. live migration to `--incoming` over a unix socket (pre-copy rounds
 #     use the kvm engine's dirty log): the count continues on the receiver.
+# The sandboxed VMM opens nothing: save files and the migration connection
+# are passed with the request (SCM_RIGHTS, "fd": true), as xend does.
 . "$(dirname "$0")/lib/common.sh"
 . "$LIB/kvm.sh"
 cd "$WORK"
@@ -109,10 +111,15 @@ class Vmm:
         line, self.ctl_buf = self.ctl_buf.split(b"\n", 1)
         return json.loads(line)
 
-    def cmd(self, name, secs=30, **args):
+    def cmd(self, name, secs=30, fds=(), **args):
+        """A request; fds go with it (SCM_RIGHTS), for "fd": true."""
         self.connect()
         args.update(cmd=name, id=len(self.events) + 1000)
-        self.ctl.sendall((json.dumps(args) + "\n").encode())
+        data = (json.dumps(args) + "\n").encode()
+        if fds:
+            socket.send_fds(self.ctl, [data], list(fds))
+        else:
+            self.ctl.sendall(data)
         while True:
             m = self.read_msg(secs)
             if m is None:
@@ -122,6 +129,16 @@ class Vmm:
                     fail("%s: %s: %s" % (self.name, name, m))
                 return m
             self.events.append(m)
+
+    def save(self, path, **args):
+        """The sandboxed VMM opens no files: PATH.tmp goes with the request
+        and is renamed once saved, as xend does."""
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            self.cmd("save", fds=[fd], fd=True, **args)
+        finally:
+            os.close(fd)
+        os.rename(path + ".tmp", path)
 
     def finish(self, want_rc, secs=20):
         end = time.monotonic() + secs
@@ -192,7 +209,7 @@ def no_fail(v):
 # 1. save, then restore 1.5 s later.
 a = boot("a")
 a.wait_count(5)
-a.cmd("save", path=os.path.abspath("a.save"))
+a.save(os.path.abspath("a.save"))
 a.finish(5)
 na = a.lines()[-1][0]
 time.sleep(1.5)
@@ -209,7 +226,7 @@ print("save/restore: counts 1..%d contiguous across the restore after count %d; 
 # 2. checkpoint: the original goes on; the copy continues from the checkpoint.
 c = boot("c")
 c.wait_count(5)
-c.cmd("save", path=os.path.abspath("c.save"), checkpoint=True)
+c.save(os.path.abspath("c.save"), checkpoint=True)
 nc = c.lines()[-1][0]
 c.wait_count(nc + 5)
 check_run("checkpoint original", c.lines())
@@ -230,7 +247,7 @@ print("checkpoint: the original counted on to %d; the copy went on from %d (chec
 # 3. restored paused: nothing runs until resume.
 e = boot("e")
 e.wait_count(3)
-e.cmd("save", path=os.path.abspath("e.save"))
+e.save(os.path.abspath("e.save"))
 e.finish(5)
 ne = e.lines()[-1][0]
 f = Vmm("f", ["--restore", os.path.abspath("e.save"), "--paused"])
@@ -256,12 +273,10 @@ print("paused restore: silent for 1.5 s, then counts 1..%d contiguous; kvmclock 
 # 4. live migration to an --incoming VMM.
 g = boot("g")
 g.wait_count(5)
-path = os.path.abspath("mig.sock")
-lsock = socket.socket(socket.AF_UNIX)
-lsock.bind(path)
-lsock.listen(1)
-g.cmd("migrate", uri="unix:" + path, live=True)
-conn, _ = lsock.accept()
+# The sandboxed VMM connects nowhere: it gets one end of the connection.
+send_end, conn = socket.socketpair()
+g.cmd("migrate", fds=[send_end.fileno()], fd=True, live=True)
+send_end.close()
 h = Vmm("h", ["--incoming", "fd:%d" % conn.fileno()], pass_fds=[conn.fileno()])
 conn.close()
 # Until the last migration event, or the source VMM gone (it may exit as

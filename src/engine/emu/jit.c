@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "jit_internal.h"
 
 #if defined(__x86_64__)
@@ -64,7 +65,7 @@ static void drop_code(Jit *j)
         /* Both views lose the pages: the memfd's backing goes. */
         size_t start = (j->code_start + 4095) & ~(size_t)4095;
         if (j->used > start)
-            madvise(j->cm.rw + start, ((j->used - start) + 4095) & ~(size_t)4095, MADV_REMOVE);
+            madvise(j->cm.w + start, ((j->used - start) + 4095) & ~(size_t)4095, MADV_REMOVE);
         give_back(j->blocks, j->nblocks * sizeof(JitBlock));
         give_back(j->arena, j->arena_used);
     }
@@ -189,7 +190,7 @@ static void perfmap(Jit *j, uint64_t pc, const uint8_t *code, size_t size)
         FILE *f;
         snprintf(path, sizeof(path), "/tmp/jit-%llx.bin", (unsigned long long)pc);
         if ((f = fopen(path, "w"))) {
-            fwrite(j->cm.rw + (code - j->cm.rx), 1, size, f);
+            fwrite(codemem_write_addr(&j->cm, code), 1, size, f);
             fclose(f);
         }
     }
@@ -224,14 +225,14 @@ static JitBlock *translate(Jit *j, uint64_t pc, uintptr_t host, unsigned mode)
     if (avail > JIT_SNAPSHOT)
         avail = JIT_SNAPSHOT;
     memcpy(snap, (const void *)host, avail);
-    entry = jit_translate(j, j->ctx, pc, mode, snap, avail, j->cm.rw + j->used, &end, &glen);
+    entry = jit_translate(j, j->ctx, pc, mode, snap, avail, j->cm.w + j->used, &end, &glen);
     if (!entry)
         return NULL;
     copy = arena_alloc(j, glen);
     memcpy(copy, snap, glen);
-    j->stats.code_bytes += (size_t)(end - (j->cm.rw + j->used));
-    perfmap(j, pc, entry, (size_t)(end - (j->cm.rw + j->used)));
-    j->used = ((size_t)(end - j->cm.rw) + 15) & ~(size_t)15;
+    j->stats.code_bytes += (size_t)(end - (j->cm.w + j->used));
+    perfmap(j, pc, entry, (size_t)(end - (j->cm.w + j->used)));
+    j->used = ((size_t)(end - j->cm.w) + 15) & ~(size_t)15;
     b = &j->blocks[j->nblocks++];
     b->pc = pc;
     b->host = host;
@@ -356,9 +357,9 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
              * is current (the site was reached in this chunk and the
              * mapping can only change at a chunk's end or through a system
              * instruction, which never leaves through a chain site). */
-            uint8_t *rw = j->cm.rw + (h->jit_chain - j->cm.rx);
+            uint8_t *w = codemem_write_addr(&j->cm, h->jit_chain);
             int32_t rel = (int32_t)(b->code - (h->jit_chain + 4));
-            memcpy(rw, &rel, 4);
+            memcpy(w, &rel, 4);
             h->jit_chain = NULL;
             j->stats.chains++;
         }
@@ -376,11 +377,18 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
 Jit *jit_create(void)
 {
     Jit *j = calloc(1, sizeof(*j));
+    int r;
 
     if (!j)
         return NULL;
-    if (codemem_alloc(&j->cm, CODE_SIZE) < 0)
+    r = codemem_init(&j->cm, CODE_SIZE);
+    if (r < 0) {
+        /* Never a writable and executable page instead: interpret. */
+        static bool warned;
+        if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+            log_warn("emu: the JIT is off (its code cache cannot be mapped: %s)", strerror(-r));
         goto fail;
+    }
     j->ctx = calloc(1, sizeof(*j->ctx));
     j->max_blocks = MAX_BLOCKS;
     j->blocks = map_anon(j->max_blocks * sizeof(JitBlock));
@@ -405,7 +413,7 @@ Jit *jit_create(void)
         snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
         j->perfmap = fopen(path, "a");
         if (j->perfmap)
-            fprintf(j->perfmap, "%lx %zx jit_thunks\n", (unsigned long)(uintptr_t)j->cm.rx,
+            fprintf(j->perfmap, "%lx %zx jit_thunks\n", (unsigned long)(uintptr_t)j->cm.x,
                     j->code_start);
     }
     drop_code(j);
@@ -419,7 +427,7 @@ void jit_destroy(Jit *j)
 {
     if (!j)
         return;
-    codemem_free(&j->cm);
+    codemem_fini(&j->cm);
     if (j->perfmap)
         fclose(j->perfmap);
     if (j->ctx)

@@ -1018,7 +1018,7 @@ const uint8_t *jit_translate(Jit *j, JitCtx *c, uint64_t pc, unsigned mode,
     c->block_pc = pc;
     c->x.p = at;
     c->x.end = at + JIT_BLOCK_MAX;
-    c->x.rx_delta = j->cm.rx - j->cm.rw;
+    c->x.rx_delta = j->cm.x - j->cm.w;
     c->pending = 0;
     c->ncold = 0;
     c->fs_checked = c->fs_dirtied = false;

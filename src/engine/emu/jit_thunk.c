@@ -55,7 +55,7 @@ static void arg_hart(X86 *x) { lea(x, RDI, xm(RBX, -RBX_BIAS)); }
 
 size_t jit_emit_thunks(Jit *j, size_t room)
 {
-    X86 x = { j->cm.rw, j->cm.rw + room, j->cm.rx - j->cm.rw };
+    X86 x = { j->cm.w, j->cm.w + room, j->cm.x - j->cm.w };
     uint8_t *clean, *fold, *restore, *leave;
 
     /* enter(Hart *h = rdi, code = rsi): callee-saved registers, rbx, r15,
@@ -193,7 +193,7 @@ size_t jit_emit_thunks(Jit *j, size_t room)
     }
     if (x.p > x.end)
         abort();
-    return (size_t)(x.p - j->cm.rw);
+    return (size_t)(x.p - j->cm.w);
 }
 
 #endif

@@ -9,13 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "common/stream.h"
 #include "fake_machine.h"
 #include "vmm/control.h"
 
@@ -468,6 +472,130 @@ static void test_agent(void **state)
     control_set_agent(f->c, -1, -1, 100);
 }
 
+/* ---- descriptors passed with a request (SCM_RIGHTS) -------------------- */
+
+/* Send s with fd attached, in one sendmsg. */
+static void send_with_fd(int sock, const char *s, int fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = { .iov_base = (void *)s, .iov_len = strlen(s) };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    assert_int_equal(sendmsg(sock, &msg, MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static int temp_file(char *path)
+{
+    int fd;
+
+    strcpy(path, "/tmp/xeno-test-save.XXXXXX");
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* save {"fd": true}: the state goes into the file passed, which the VMM
+ * closes; the caller names it. A save file starts with the stream magic. */
+static void test_save_to_passed_fd(void **state)
+{
+    Fx *f = *state;
+    int a = add_client(f), fd, before;
+    char path[64], magic[sizeof(STREAM_MAGIC) - 1];
+
+    fd = temp_file(path);
+    before = open_fds();
+    send_with_fd(a, "{\"id\":1,\"cmd\":\"save\",\"fd\":true,\"checkpoint\":true}\n", fd);
+    expect_line(f, a, "\"id\":1,\"ok\":true");
+    assert_int_equal(open_fds(), before);      /* the VMM's copy is closed */
+    assert_true(file_size(path) > 0);
+    assert_int_equal(pread(fd, magic, sizeof(magic), 0), (ssize_t)sizeof(magic));
+    assert_memory_equal(magic, STREAM_MAGIC, sizeof(magic));
+    assert_true(fake.pauses > 0 && fake.resumes == fake.pauses);  /* checkpoint: runs on */
+    close(fd);
+    unlink(path);
+    close(a);
+}
+
+static void test_passed_fd_errors(void **state)
+{
+    Fx *f = *state;
+    int a = add_client(f), fd, sv[2], before;
+    char path[64];
+
+    /* "fd": true without a descriptor. */
+    send_str(a, "{\"id\":1,\"cmd\":\"save\",\"fd\":true}\n");
+    expect_line(f, a, "no descriptor came with the request");
+    /* Both a path and a descriptor. */
+    fd = temp_file(path);
+    send_with_fd(a, "{\"id\":2,\"cmd\":\"save\",\"fd\":true,\"path\":\"/x\"}\n", fd);
+    expect_line(f, a, "give 'path' or 'fd', not both");
+    /* The wrong kind of descriptor for each command. */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    send_with_fd(a, "{\"id\":3,\"cmd\":\"save\",\"fd\":true}\n", sv[0]);
+    expect_line(f, a, "the descriptor passed is not a regular file");
+    send_with_fd(a, "{\"id\":4,\"cmd\":\"migrate\",\"fd\":true}\n", fd);
+    expect_line(f, a, "the descriptor passed is not a connected socket");
+    /* A descriptor no command takes is closed after its line. */
+    before = open_fds();
+    send_with_fd(a, "{\"id\":5,\"cmd\":\"query\"}\n", fd);
+    expect_line(f, a, "\"id\":5,\"ok\":true");
+    assert_int_equal(open_fds(), before);
+    assert_int_equal(file_size(path), 0);      /* nothing wrote to it */
+    close(fd);
+    close(sv[0]);
+    close(sv[1]);
+    unlink(path);
+    close(a);
+}
+
+/* Two requests in one sendmsg with a descriptor: it belongs to the line
+ * that holds the last byte sent with it, not to the first line. */
+static void test_passed_fd_goes_to_its_line(void **state)
+{
+    Fx *f = *state;
+    int a = add_client(f), fd;
+    char path[64];
+
+    fd = temp_file(path);
+    send_with_fd(a, "{\"id\":1,\"cmd\":\"save\",\"fd\":true,\"checkpoint\":true}\n"
+                    "{\"id\":2,\"cmd\":\"save\",\"fd\":true,\"checkpoint\":true}\n", fd);
+    expect_line(f, a, "\"id\":1,\"ok\":false,\"error\":\"'fd': no descriptor");
+    expect_line(f, a, "\"id\":2,\"ok\":true");
+    assert_true(file_size(path) > 0);
+    close(fd);
+    unlink(path);
+    close(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +609,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_to_passed_fd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_passed_fd_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_passed_fd_goes_to_its_line, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

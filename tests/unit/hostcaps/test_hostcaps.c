@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -363,6 +364,74 @@ static void test_host_memory(void **s)
     assert_int_equal(host_memory(&total, NULL), 0);
 }
 
+/* ---- the VMM sandbox ---- */
+
+static void test_sandbox_switch(void **state)
+{
+    static const char *const off[] = { "0", "off", "OFF", "no", "false" };
+    static const char *const on[] = { "1", "on", "log", "", "yes" };
+
+    unsetenv("XENO_SANDBOX");
+    assert_true(hostcaps_sandbox_enabled());
+    for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+        setenv("XENO_SANDBOX", off[i], 1);
+        assert_false(hostcaps_sandbox_enabled());
+    }
+    for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+        setenv("XENO_SANDBOX", on[i], 1);
+        assert_true(hostcaps_sandbox_enabled());
+    }
+    unsetenv("XENO_SANDBOX");
+}
+
+static void test_sandbox_layers(void **state)
+{
+    char buf[256];
+    HostSandbox s = { .enabled = true, .seccomp = true, .as_root = true, .user = true,
+                      .namespaces = true };
+
+    assert_string_equal(hostcaps_sandbox_layers(&s, buf, sizeof(buf)),
+                        "on: seccomp (per thread), no_new_privs, no capabilities, user xeno, "
+                        "mount+pid+ipc namespaces, empty root, W^X JIT");
+    s.namespaces = false;
+    assert_string_equal(hostcaps_sandbox_layers(&s, buf, sizeof(buf)),
+                        "on: seccomp (per thread), no_new_privs, no capabilities, user xeno, "
+                        "no namespaces (not allowed here), W^X JIT");
+    s.as_root = false;
+    assert_non_null(strstr(hostcaps_sandbox_layers(&s, buf, sizeof(buf)), "xend's user"));
+    s.as_root = true;
+    s.user = false;
+    assert_string_equal(hostcaps_sandbox_layers(&s, buf, sizeof(buf)),
+                        "VMMs cannot start: there is no user xeno (scripts/deps.sh creates it)");
+    s.seccomp = false;
+    assert_non_null(strstr(hostcaps_sandbox_layers(&s, buf, sizeof(buf)), "no seccomp"));
+    s.enabled = false;
+    assert_string_equal(hostcaps_sandbox_layers(&s, buf, sizeof(buf)),
+                        "off (XENO_SANDBOX=0): VMMs keep every privilege");
+    /* A short buffer is cut, never overrun. */
+    assert_int_equal(strlen(hostcaps_sandbox_layers(&s, buf, 8)), 7);
+}
+
+/* The probe agrees with what this process can see for itself. */
+static void test_sandbox_probe(void **state)
+{
+    HostSandbox s;
+    struct passwd *pw;
+
+    unsetenv("XENO_SANDBOX");
+    hostcaps_probe_sandbox(&s);
+    pw = getpwnam(HOSTCAPS_SANDBOX_USER);
+    assert_true(s.enabled);
+    assert_int_equal(s.as_root, geteuid() == 0);
+    assert_int_equal(s.user, pw && pw->pw_uid != 0);
+    assert_true(!s.namespaces || s.as_root);
+    assert_int_equal(s.seccomp, access("/proc/sys/kernel/seccomp/actions_avail", R_OK) == 0);
+    setenv("XENO_SANDBOX", "0", 1);
+    hostcaps_probe_sandbox(&s);
+    assert_false(s.enabled);
+    unsetenv("XENO_SANDBOX");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +445,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_probe_fake_roots, setup_root, teardown_root),
         cmocka_unit_test(test_probe_this_host),
         cmocka_unit_test(test_host_memory),
+        cmocka_unit_test(test_sandbox_switch),
+        cmocka_unit_test(test_sandbox_layers),
+        cmocka_unit_test(test_sandbox_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
