@@ -83,6 +83,7 @@ void jit_flush(Jit *j)
 {
     if (j) {
         drop_code(j);
+        memset(j->hot, 0, sizeof(j->hot));
         j->stats.flushes++;
     }
 }
@@ -270,6 +271,7 @@ static unsigned hot_slot(uint64_t pc, uintptr_t host)
 void jit_set_hot_after(Jit *j, unsigned n)
 {
     j->hot_after = n;
+    j->tier_always = true;
 }
 
 /* Run the straight line from h->pc in the interpreter: up to a control
@@ -333,7 +335,7 @@ uint64_t jit_run_chunk(Hart *h, uint64_t budget)
         if (b) {
             j->stats.lookups_hit++;
         } else {
-            if (j->hot_after > 1 && (j->stats.full_flushes || j->hot_after != HOT_AFTER)) {
+            if (j->hot_after > 1 && (j->stats.full_flushes || j->tier_always)) {
                 uint8_t *cnt = &j->hot[hot_slot(pc, host)];
                 if ((unsigned)*cnt + 1 < j->hot_after) {
                     (*cnt)++;
@@ -404,7 +406,7 @@ Jit *jit_create(void)
         goto fail;
     j->hot_after = HOT_AFTER;
     if (getenv("XENO_EMU_JIT_HOT"))
-        j->hot_after = (unsigned)atoi(getenv("XENO_EMU_JIT_HOT"));
+        jit_set_hot_after(j, (unsigned)atoi(getenv("XENO_EMU_JIT_HOT")));
     j->has_fma = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx");
     j->has_bmi2 = __builtin_cpu_supports("bmi2");
     j->code_start = (jit_emit_thunks(j, SHARED_SIZE) + 63) & ~(size_t)63;

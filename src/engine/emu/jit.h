@@ -52,8 +52,9 @@ void jit_flush(Jit *j);
 void jit_fence_i(Jit *j);
 /* Run up to `budget` instructions; same contract as hart_run_chunk. */
 uint64_t jit_run_chunk(struct Hart *h, uint64_t budget);
-/* Translate a block when it starts for the n-th time (1: at once; by
- * default, 3 once the code cache has been full). */
+/* Translate a block when it starts for the n-th time, from now on (1: at
+ * once). By default: at once until the code cache has been full, then on
+ * the 3rd start. XENO_EMU_JIT_HOT=n sets it at creation. */
 void jit_set_hot_after(Jit *j, unsigned n);
 /* Whether the JIT is enabled (XENO_EMU_JIT=0 disables it). */
 bool jit_enabled(void);

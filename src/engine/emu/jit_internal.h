@@ -125,8 +125,10 @@ struct Jit {
     size_t arena_used, arena_size;
     JcEntry *jc;
     bool has_fma, has_bmi2;
-    /* Tiering (jit.c): translate on the hot_after-th start; 1 = at once. */
+    /* Tiering (jit.c): translate on the hot_after-th start (1: at once),
+     * once the cache has been full, or always if tier_always. */
     unsigned hot_after;
+    bool tier_always;
     uint8_t hot[1 << 13];
     FILE *perfmap;              /* XENO_EMU_JIT_PERFMAP=1 */
     JitStats stats;

@@ -229,6 +229,11 @@ static void case_free(Case *c)
     free(c);
 }
 
+/* The JIT's tiering (jit_set_hot_after): 1 translates everything at once;
+ * test_tiered runs programs with blocks interpreted before they get hot. */
+static unsigned hot_after = 1;
+static uint64_t cold_total;
+
 static void run(const Case *c, bool jit, Result *r)
 {
     Hart *h = emu->harts[0];
@@ -255,6 +260,7 @@ static void run(const Case *c, bool jit, Result *r)
         }
         mmu_update_ctx(h);
         jit_flush(h->jit);
+        jit_set_hot_after(h->jit, hot_after);
         jit_get_stats(h->jit, &before);
     }
     /* Chunks end early after traps and system instructions: go on until
@@ -287,6 +293,8 @@ static void run(const Case *c, bool jit, Result *r)
         r->st.interp = after.interp - before.interp;
         r->st.interp_runs = after.interp_runs - before.interp_runs;
         r->st.dispatches = after.dispatches - before.dispatches;
+        r->st.cold_runs = after.cold_runs - before.cold_runs;
+        cold_total += r->st.cold_runs;
     }
 }
 
@@ -1151,6 +1159,23 @@ static int teardown(void **state)
     return 0;
 }
 
+/* ---- tiered translation ---- */
+
+/* Once the code cache has been full, a block is translated only when it
+ * starts for the third time and the interpreter runs it before: programs
+ * that mix both, with traps, page crossings, fence.i and satp switches. */
+static void test_tiered(void **state)
+{
+    hot_after = 3;
+    cold_total = 0;
+    test_integer(state);
+    test_faults(state);
+    test_smc(state);
+    test_address_spaces(state);
+    hot_after = 1;
+    assert_true(cold_total > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1165,6 +1190,7 @@ int main(void)
         cmocka_unit_test(test_unmap),
         cmocka_unit_test(test_superpage),
         cmocka_unit_test(test_sum),
+        cmocka_unit_test(test_tiered),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
