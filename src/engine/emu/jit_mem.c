@@ -270,6 +270,7 @@ void jm_plan(JitCtx *c)
             known &= ~(1u << d->rd);          /* anything else that may write rd */
             break;
         }
+        val[0] = 0;                             /* lui/auipc/addi x0 are hints */
         known |= 1;
     }
     for (unsigned k = 0; k < JIT_SLOTS; k++)

@@ -383,8 +383,10 @@ static uint32_t random_alu(void)
     }
 }
 
-/* x29 = a constant address near `target` through auipc + addi (the JIT
- * knows such addresses at translation time), then a load or store off it. */
+/* x29 = a constant address near `target` through auipc + addi, then a load
+ * or store off it. The JIT checks constant addresses that fit a sign-
+ * extended 32 bits as constants (see high_access); RAM at 0x80000000 does
+ * not, so these take the ordinary path with a known base. */
 static void konst_access(Prog *p, uint64_t target)
 {
     int64_t delta = (int64_t)(target - pa_of(p));
@@ -828,6 +830,9 @@ static uint64_t sv39_identity(uint8_t *img, unsigned n)
     uint32_t root = PT + 0x3000 * n, l1 = root + 0x1000, l0 = root + 0x2000;
 
     pte(img, root, 2, RAM_BASE + l1, PTE_V);          /* va 0x80000000 >> 30 = 2 */
+    /* and at 0xffffffff80000000, as Linux maps itself: addresses that fit a
+     * sign-extended 32 bits, which the JIT can check as constants */
+    pte(img, root, 510, RAM_BASE + l1, PTE_V);
     pte(img, l1, 0, RAM_BASE + l0, PTE_V);
     /* the page tables' half of RAM: one 2 MiB megapage */
     pte(img, l1, 1, RAM_BASE + 0x200000, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
@@ -839,6 +844,38 @@ static uint64_t sv39_identity(uint8_t *img, unsigned n)
 static void set_page(uint8_t *img, unsigned n, uint32_t off, uint64_t pa, uint64_t bits)
 {
     pte(img, PT + 0x3000 * n + 0x2000, off >> 12, pa, bits);
+}
+
+/* x<rd> = the high alias (sv39_identity) of physical address pa, by lui +
+ * addi: an address the JIT knows at translation time and can check as a
+ * constant (it fits a sign-extended 32 bits). */
+static void li_high(Prog *p, unsigned rd, uint64_t pa)
+{
+    int64_t v = (int32_t)(uint32_t)pa;
+    int64_t hi = (v + 0x800) >> 12, lo = v - hi * 4096;
+
+    put32(p, ((uint32_t)(hi * 4096) & 0xfffff000u) | (rd << 7) | 0x37);    /* lui */
+    put32(p, addi(rd, rd, (int32_t)lo));
+}
+
+/* A load or store at a constant address in (or around) the DATA pages, by
+ * their high alias; sometimes a second constant on one path only, then an
+ * access where the paths meet (the register is not constant there). */
+static void high_access(Prog *p)
+{
+    li_high(p, 29, RAM_BASE + DATA + rn(5 * 0x1000));
+    if (rn(2))
+        put32(p, i_type((int32_t)rn(64) - 32, 29, rn(7), reg(), 0x03));
+    else
+        put32(p, s_type((int32_t)rn(64) - 32, reg(), 29, rn(4), 0x23));
+    if (rn(3) == 0) {
+        uint32_t skip_at = p->at, b;
+        put32(p, 0);                                    /* the branch, below */
+        li_high(p, 29, RAM_BASE + DATA + rn(5 * 0x1000));
+        b = b_type((int32_t)(p->at - skip_at), reg(), reg(), rn(2));
+        memcpy(p->img + skip_at, &b, 4);
+        put32(p, i_type((int32_t)rn(64) - 32, 29, rn(7), reg(), 0x03));
+    }
 }
 
 static void test_faults(void **state)
@@ -869,6 +906,12 @@ static void test_faults(void **state)
             put32(&p, random_alu());
             if (rn(4) == 0)     /* a constant address in one of the pages */
                 konst_access(&p, RAM_BASE + DATA + rn(5 * 0x1000));
+            if (rn(3) == 0)
+                high_access(&p);
+            if (rn(16) == 0) {  /* lui x0 (a hint): x0 stays 0, the load faults */
+                li_high(&p, 0, RAM_BASE + DATA + 0x1000);
+                put32(&p, i_type((int32_t)rn(64), 0, 3, reg(), 0x03));
+            }
         }
         end_loop(&p);
         c->x[31] = RAM_BASE + DATA;
