@@ -108,6 +108,7 @@ struct Jit {
     CodeMem cm;
     size_t code_start;          /* after the shared routines */
     size_t used;
+    size_t released;            /* write-view pages below it were let go (jit.c) */
     /* Shared routines (executable view), jit_thunk.c. */
     void (*enter)(Hart *h, const uint8_t *code);
     const uint8_t *exit_sync;   /* store the mapped registers and instret, return */
@@ -131,6 +132,7 @@ struct Jit {
     bool tier_always;
     uint8_t hot[1 << 13];
     FILE *perfmap;              /* XENO_EMU_JIT_PERFMAP=1 */
+    uint64_t dump_pc;           /* XENO_EMU_JIT_DUMP=pc */
     JitStats stats;
 };
 
