@@ -96,7 +96,7 @@ def function_at(srcline):
 
 
 def category(dso, sym, srcline):
-    if dso.startswith("[JIT]") or "anon" in dso or dso.startswith("[unknown"):
+    if dso.startswith("[JIT]") or "anon" in dso or "xeno-jit" in dso or dso.startswith("[unknown"):
         return "JIT code"
     if dso.startswith("[kernel") or dso.startswith("[vdso"):
         return "host kernel"
@@ -148,7 +148,7 @@ def summarize(path):
         if not m:
             continue
         pct, dso, sym, src = int(m.group(1)), m.group(2).strip(), m.group(3), m.group(4).strip()
-        if dso.startswith("[JIT]"):
+        if dso.startswith("[JIT]") or "xeno-jit" in dso:
             dso, sym = "[JIT]", "(JIT code)"
         c = category(dso, sym, src)
         cats[c] += pct
