@@ -8,18 +8,22 @@ Each sample is put in one category by its DSO and, for xeno-vmm itself, by
 the C function its source line belongs to (perf's srcline, so code inlined
 into the dispatcher is still counted where it was written):
 
-  JIT code        generated code (perf sees it as [JIT]/anonymous memory:
-                  the JIT writes no perf map, so it cannot be split further)
-  dispatcher      jit_run_chunk's own lines and slot(): block lookup, itlb
-                  check, the loop
-  translation     translate() and the emitters in jit.c
+  JIT code        generated code and its shared thunks (perf sees them as
+                  [JIT]/anonymous memory; XENO_EMU_JIT_PERFMAP=1 names
+                  blocks for perf report)
+  dispatcher      jit_run_chunk's own lines, lookup(), slot(): block
+                  lookup, itlb check, the loop
+  translation     translate() and the translator (jit_gen.c, jit_mem.c,
+                  jit_fp.c, jit_sys.c, jit_thunk.c)
+  fence.i verify  comparing a page's blocks with memory after a fence.i
   decode          insn_decode (translation, and interpreter decode misses)
   interpreter     exec.c (one instruction at a time: what the JIT leaves to
-                  it via jit_interp), fpu.c (soft float), csr.c, trap.c
+                  it, and cold code before it is translated), fpu.c (soft
+                  float), csr.c, trap.c, the JIT's interpreter/CSR helpers
   MMU/TLB         mmu.c (TLB refill, page-table walk, slow loads/stores,
-                  TLB flush) and jit_mem_slow
-  memset          libc memset: TLB flushes (48 KiB each) and JIT flushes
-                  (the 384 KiB block table)
+                  TLB flush) and the JIT's slow-path helpers
+  memset          libc memset and the JIT's flushes (TLB sets, the block
+                  table, the jump cache)
   other xeno-vmm  SBI, devices, the VMM loop
   host kernel     syscalls, host page faults, interrupts, scheduling
   other           libc and the rest
@@ -92,7 +96,7 @@ def function_at(srcline):
 
 
 def category(dso, sym, srcline):
-    if dso.startswith("[JIT]") or "anon" in dso or dso.startswith("[unknown"):
+    if dso.startswith("[JIT]") or "anon" in dso or "xeno-jit" in dso or dso.startswith("[unknown"):
         return "JIT code"
     if dso.startswith("[kernel") or dso.startswith("[vdso"):
         return "host kernel"
@@ -100,12 +104,21 @@ def category(dso, sym, srcline):
         return "memset" if "memset" in sym else "other"
     base, fn = function_at(srcline)
     if base == "jit.c":
-        if fn in ("jit_run_chunk", "slot"):
+        if fn in ("jit_run_chunk", "slot", "lookup", "jc_index"):
             return "dispatcher"
-        if fn == "jit_interp":
+        if fn == "run_cold":
             return "interpreter"
-        if fn == "jit_mem_slow":
+        if fn in ("verify_page", "kill_page", "page_of"):
+            return "fence.i verify"
+        if fn in ("drop_code", "give_back", "jc_clear", "jit_fence_i", "jit_flush"):
+            return "memset"
+        return "translation"
+    if base in ("jit_gen.c", "jit_mem.c", "jit_fp.c", "jit_sys.c", "jit_thunk.c", "jit_x86.h"):
+        # the helpers generated code calls at run time; the rest translates
+        if fn in ("jit_load_slow", "jit_store_slow", "jit_atomic_slow"):
             return "MMU/TLB"
+        if fn in ("jit_interp_insn", "jit_interp_sys", "jit_csr_read", "jit_fold_fflags"):
+            return "interpreter"
         return "translation"
     if base in ("decode.c", "decode.h"):
         return "decode"
@@ -120,8 +133,8 @@ def category(dso, sym, srcline):
     return "other xeno-vmm"
 
 
-ORDER = ["JIT code", "dispatcher", "translation", "decode", "interpreter", "MMU/TLB",
-         "memset", "other xeno-vmm", "host kernel", "other"]
+ORDER = ["JIT code", "dispatcher", "translation", "fence.i verify", "decode", "interpreter",
+         "MMU/TLB", "memset", "other xeno-vmm", "host kernel", "other"]
 
 
 def summarize(path):
@@ -135,7 +148,7 @@ def summarize(path):
         if not m:
             continue
         pct, dso, sym, src = int(m.group(1)), m.group(2).strip(), m.group(3), m.group(4).strip()
-        if dso.startswith("[JIT]"):
+        if dso.startswith("[JIT]") or "xeno-jit" in dso:
             dso, sym = "[JIT]", "(JIT code)"
         c = category(dso, sym, src)
         cats[c] += pct

@@ -38,6 +38,7 @@ void hart_reset(Hart *h, uint64_t pc)
     h->lr_valid = false;
     h->wfi = false;
     h->priv = PRV_M;
+    h->tlb_used = (1u << TLB_CTX) - 1;      /* every set, whatever it holds */
     tlb_flush(h);
     mmu_update_ctx(h);
 }
@@ -189,6 +190,7 @@ int csr_write(Hart *h, unsigned csr, uint64_t val)
         h->satp = val & ((0xfull << 60) | (0xffffull << 44) | ((1ull << 44) - 1));
         h->satp_mode = (int)mode;
         h->satp_ppn = val & ((1ull << 44) - 1);
+        h->stat.satp++;
         tlb_flush(h);
         return 0;
     }

@@ -26,6 +26,8 @@ uint64_t emu_mtime(const Emu *e)
 void hart_kick(Hart *h)
 {
     h->exit_chunk = 1;
+    /* Generated code only looks at jit_end (jit.c: set before exit_chunk is read) */
+    __atomic_store_n(&h->jit_end, 0, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&h->lock);
     pthread_cond_broadcast(&h->cond);
     pthread_mutex_unlock(&h->lock);
@@ -53,17 +55,38 @@ void hart_guest_crash(Hart *h, uint64_t cause, uint64_t tval)
     emu_request_exit(h->emu, VM_EXIT_CRASH, 0);
 }
 
-void hart_flush_wait(Hart *self, Hart *t)
+static void do_flush(Hart *h, unsigned kinds)
+{
+    if (kinds & FLUSH_TLB)
+        tlb_flush(h);
+    if (kinds & FLUSH_CODE)
+        jit_fence_i(h->jit);
+}
+
+/* On the hart's own thread: what other harts asked for. The request count
+ * is read before the kinds are taken, so a request whose kinds land after
+ * that is served (and acknowledged) next time. */
+static void serve_flush(Hart *h)
+{
+    uint64_t req = __atomic_load_n(&h->flush_req, __ATOMIC_ACQUIRE);
+
+    if (req != h->flush_ack) {
+        do_flush(h, __atomic_exchange_n(&h->flush_kinds, 0, __ATOMIC_ACQ_REL));
+        __atomic_store_n(&h->flush_ack, req, __ATOMIC_RELEASE);
+    }
+}
+
+void hart_flush_wait(Hart *self, Hart *t, unsigned kinds)
 {
     Emu *e = t->emu;
     uint64_t req;
 
     if (t == self || !e->started) {
         /* Our own, or no thread runs it yet. */
-        tlb_flush(t);
-        jit_flush(t->jit);
+        do_flush(t, kinds);
         return;
     }
+    __atomic_fetch_or(&t->flush_kinds, kinds, __ATOMIC_SEQ_CST);
     req = __atomic_add_fetch(&t->flush_req, 1, __ATOMIC_SEQ_CST);
     t->exit_chunk = 1;
     hart_kick(t);
@@ -74,14 +97,8 @@ void hart_flush_wait(Hart *self, Hart *t)
            !(e->pausing && __atomic_load_n(&e->paused_count, __ATOMIC_ACQUIRE) == e->nharts)) {
         /* Serve requests aimed at us meanwhile, or two harts flushing each
          * other would wait forever. */
-        if (self) {
-            uint64_t mine = __atomic_load_n(&self->flush_req, __ATOMIC_ACQUIRE);
-            if (mine != self->flush_ack) {
-                tlb_flush(self);
-                jit_flush(self->jit);
-                __atomic_store_n(&self->flush_ack, mine, __ATOMIC_RELEASE);
-            }
-        }
+        if (self)
+            serve_flush(self);
         sched_yield();
     }
 }
@@ -121,15 +138,6 @@ static void cpu_set_mtimecmp(void *opaque, unsigned hart, uint64_t val)
 
 /* ---- the hart thread ---- */
 
-static void serve_flush(Hart *h)
-{
-    uint64_t req = __atomic_load_n(&h->flush_req, __ATOMIC_ACQUIRE);
-    if (req != h->flush_ack) {
-        tlb_flush(h);
-        jit_flush(h->jit);
-        __atomic_store_n(&h->flush_ack, req, __ATOMIC_RELEASE);
-    }
-}
 
 static void timespec_from_ns(struct timespec *ts, uint64_t ns)
 {
@@ -423,6 +431,35 @@ static void emu_resume(Engine *e)
     pthread_mutex_unlock(&e->pause_lock);
 }
 
+/* XENO_EMU_STATS=1: what each hart did, on stderr when the engine stops. */
+static void print_stats(const Hart *h)
+{
+    fprintf(stderr, "emu hart %u: instret %llu walks %llu tlb_flushes %llu tlb_page_flushes %llu "
+            "fence.i %llu sfence.vma %llu satp %llu sbi_rfence_i %llu sbi_rfence_vma %llu\n", h->id,
+            (unsigned long long)h->instret, (unsigned long long)h->stat.walks,
+            (unsigned long long)h->stat.tlb_flushes,
+            (unsigned long long)h->stat.tlb_page_flushes, (unsigned long long)h->stat.fence_i,
+            (unsigned long long)h->stat.sfence, (unsigned long long)h->stat.satp,
+            (unsigned long long)h->stat.rfence_i, (unsigned long long)h->stat.rfence_vma);
+    if (h->jit) {
+        JitStats s;
+        jit_get_stats(h->jit, &s);
+        fprintf(stderr, "emu hart %u jit: blocks %llu insns %llu interp %llu interp_runs %llu "
+                "cold_runs %llu "
+                "code_bytes %llu hot_bytes %llu dispatches %llu lookups_hit %llu chains %llu flushes %llu "
+                "full_flushes %llu fence_i %llu pages_verified %llu pages_changed %llu\n", h->id,
+                (unsigned long long)s.blocks, (unsigned long long)s.insns,
+                (unsigned long long)s.interp, (unsigned long long)s.interp_runs,
+                (unsigned long long)s.cold_runs,
+                (unsigned long long)s.code_bytes, (unsigned long long)s.hot_bytes,
+                (unsigned long long)s.dispatches,
+                (unsigned long long)s.lookups_hit, (unsigned long long)s.chains,
+                (unsigned long long)s.flushes, (unsigned long long)s.full_flushes,
+                (unsigned long long)s.fence_i, (unsigned long long)s.pages_verified,
+                (unsigned long long)s.pages_changed);
+    }
+}
+
 static void emu_stop(Engine *e)
 {
     if (!e)
@@ -436,6 +473,9 @@ static void emu_stop(Engine *e)
     for (unsigned i = 0; i < e->nharts; i++)
         if (e->harts[i]->thread)
             pthread_join(e->harts[i]->thread, NULL);
+    if (getenv("XENO_EMU_STATS") && !strcmp(getenv("XENO_EMU_STATS"), "1"))
+        for (unsigned i = 0; i < e->nharts; i++)
+            print_stats(e->harts[i]);
 }
 
 static void emu_destroy(Engine *e)

@@ -334,7 +334,7 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
         if (__builtin_expect(h->exit_chunk, 0))
             break;
         if (__builtin_expect(fetch(h, pc, &raw), 0))
-            goto fault;
+            goto fetch_fault;
         d = *decode_cached(h, raw);
         h->instret++;
 
@@ -402,9 +402,10 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
 
         case OP_FENCE: __atomic_thread_fence(__ATOMIC_SEQ_CST); break;
         case OP_FENCE_I:
+            h->stat.fence_i++;
             /* The interpreter re-reads memory every time; translated code
-             * must go. */
-            jit_flush(h->jit);
+             * must be checked against it. */
+            jit_fence_i(h->jit);
             break;
         case OP_ECALL:
             h->exc_cause = CAUSE_ECALL_U + (uint64_t)h->priv;
@@ -509,7 +510,13 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
         case OP_SFENCE_VMA:
             if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)))
                 goto illegal;
-            tlb_flush(h);
+            h->stat.sfence++;
+            /* With an address: that page only (Linux fences every page it
+             * maps on a fault); the ASID is not looked at (more is fine). */
+            if (d.rs1)
+                tlb_flush_page(h, X(d.rs1));
+            else
+                tlb_flush(h);
             break;
 
         /* ---- F / D loads and stores ---- */
@@ -545,6 +552,9 @@ uint64_t hart_run_chunk(Hart *h, uint64_t budget)
         h->exc_cause = CAUSE_ILLEGAL_INSN;
         h->exc_tval = d.len == 2 ? (raw & 0xffff) : raw;
     fault:
+        /* An instruction that traps does not retire (nor does the JIT count it). */
+        h->instret--;
+    fetch_fault:
         h->pc = pc;
         hart_raise(h, h->exc_cause, h->exc_tval);
         /* The trap may change privilege and enable interrupts. */

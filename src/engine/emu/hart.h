@@ -122,12 +122,23 @@ typedef struct Hart {
     int satp_mode;           /* 0 bare, 8 Sv39, 9 Sv48 */
     uint64_t satp_ppn;
     TlbSet tlb[TLB_CTX];
+    unsigned tlb_used;       /* sets filled since their last flush (bit per set) */
+    /* Virtual range that TLB entries filled from superpages may cover: an
+     * sfence.vma of one page inside it must flush everything. */
+    uint64_t super_lo, super_hi;
     DCacheEntry dcache[1 << DCACHE_BITS];
 
     /* JIT (NULL when interpreting). */
     struct Jit *jit;
-    uint64_t jit_tmp;        /* scratch for slow-path loads from JIT code */
-    uint64_t jit_end;        /* instret at which the current chunk ends */
+    void *jcache;            /* the JIT's jump cache (jit_internal.h) */
+    /* Generated code leaves at a backward or indirect jump once instret
+     * reaches this: the chunk's end, or 0 after a kick. */
+    uint64_t jit_end;
+    /* Set by an exit that can be chained: the rel32 (executable view) the
+     * dispatcher re-points at the next block. */
+    const uint8_t *jit_chain;
+    /* The TLB addend of each access group's page (jit_mem.c: jm_plan) */
+    uint64_t jit_slot[4];
 
     /* Run control. */
     Emu *emu;
@@ -137,9 +148,16 @@ typedef struct Hart {
     pthread_cond_t cond;
     enum hart_run_state run_state;
     bool wfi;                /* parked in WFI */
-    uint64_t flush_req, flush_ack;  /* remote sfence.vma requests */
+    uint64_t flush_req, flush_ack;  /* remote fence requests (hart_flush_wait) */
+    unsigned flush_kinds;           /* FLUSH_* asked for, not yet served */
     uint64_t start_addr, start_arg; /* HSM hart_start */
     int start_priv;
+
+    /* Event counters; XENO_EMU_STATS=1 prints them when the engine goes. */
+    struct {
+        uint64_t walks, tlb_flushes, tlb_page_flushes, fence_i, sfence, satp, rfence_i,
+                 rfence_vma;
+    } stat;
 } Hart;
 
 /* ---- emu.c: the machine-level engine state shared by harts ---- */
@@ -183,11 +201,13 @@ void hart_kick(Hart *h);
 void hart_guest_crash(Hart *h, uint64_t cause, uint64_t tval);
 void hart_set_mip(Hart *h, uint64_t mask, int level);
 
-/* Make hart t flush its TLBs and code cache before it next runs, and
- * return once it has, or once it is parked where it flushes before running
- * again (WFI, stopped, paused). self is the calling hart (it serves
- * requests aimed at itself meanwhile), or NULL from a non-hart thread. */
-void hart_flush_wait(Hart *self, Hart *t);
+/* Make hart t flush (FLUSH_TLB: its TLB, as sfence.vma; FLUSH_CODE: its
+ * translations, as fence.i) before it next runs, and return once it has,
+ * or once it is parked where it flushes before running again (WFI,
+ * stopped, paused). self is the calling hart (it serves requests aimed at
+ * itself meanwhile), or NULL from a non-hart thread. */
+enum { FLUSH_TLB = 1, FLUSH_CODE = 2 };
+void hart_flush_wait(Hart *self, Hart *t, unsigned kinds);
 
 /* state.c: the harts' and the engine's state sections, dirty logging. */
 int emu_state_register(Emu *e);
@@ -217,6 +237,8 @@ void hart_reset(Hart *h, uint64_t pc);
 
 /* mmu.c */
 void tlb_flush(Hart *h);
+/* sfence.vma of the page holding va (every context, every kind). */
+void tlb_flush_page(Hart *h, uint64_t va);
 void mmu_update_ctx(Hart *h);
 /* Slow paths: return 0 or -1 with h->exc_cause/exc_tval set. */
 int mmu_load_slow(Hart *h, uint64_t va, unsigned size, uint64_t *val);
@@ -225,6 +247,9 @@ int mmu_fetch_slow(Hart *h, uint64_t va, uint32_t *insn);
 /* Host pointer for an aligned atomic access (AMO, LR/SC) of `size` bytes;
  * NULL with exc set on fault (misaligned → address-misaligned store fault). */
 void *mmu_atomic_ptr(Hart *h, uint64_t va, unsigned size, bool is_load_only);
+/* Fill the data TLB's read (or write) entry for va if it maps RAM with
+ * that access allowed (the JIT's atomics then hit it); no fault raised. */
+void mmu_atomic_fill(Hart *h, uint64_t va, bool write);
 
 /* sbi.c: handle an ecall from S-mode with the built-in SBI. */
 void sbi_ecall(Hart *h);

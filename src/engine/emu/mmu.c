@@ -24,8 +24,37 @@ static void tlbset_flush(TlbSet *s)
 
 void tlb_flush(Hart *h)
 {
+    h->stat.tlb_flushes++;
+    /* Only the sets used since their last flush: clearing all of them on
+     * every context switch costs more than the refills. */
     for (int i = 0; i < TLB_CTX; i++)
-        tlbset_flush(&h->tlb[i]);
+        if (h->tlb_used & (1u << i))
+            tlbset_flush(&h->tlb[i]);
+    h->tlb_used = 0;
+    h->super_lo = ~0ull;
+    h->super_hi = 0;
+}
+
+void tlb_flush_page(Hart *h, uint64_t va)
+{
+    uint64_t page = va & ~0xfffull;
+    unsigned idx = (unsigned)(va >> 12) & (TLB_SIZE - 1);
+
+    if (page >= h->super_lo && page < h->super_hi) {
+        /* Entries of this superpage may sit at any index. */
+        tlb_flush(h);
+        return;
+    }
+    h->stat.tlb_page_flushes++;
+    for (int i = 0; i < TLB_CTX; i++) {
+        TlbSet *s = &h->tlb[i];
+        if (s->r[idx].tag == page)
+            s->r[idx].tag = ~0ull;
+        if (s->w[idx].tag == page)
+            s->w[idx].tag = ~0ull;
+        if (s->x[idx].tag == page)
+            s->x[idx].tag = ~0ull;
+    }
 }
 
 static int ctx_of(int priv, bool sum)
@@ -78,6 +107,7 @@ static int translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa)
         *pa = va;
         return 0;
     }
+    h->stat.walks++;
     levels = h->satp_mode == 8 ? 3 : 4;
     {
         unsigned vbits = 12 + 9 * (unsigned)levels;
@@ -134,6 +164,12 @@ static int translate(Hart *h, uint64_t va, int acc, int priv, uint64_t *pa)
             {
                 uint64_t off_mask = (1ull << (12 + 9 * i)) - 1;
                 *pa = ((ppn << 12) & ~off_mask) | (va & off_mask);
+                if (i > 0) {
+                    if ((va & ~off_mask) < h->super_lo)
+                        h->super_lo = va & ~off_mask;
+                    if ((va | off_mask) + 1 > h->super_hi)
+                        h->super_hi = (va | off_mask) + 1;
+                }
             }
             return 0;
         }
@@ -153,6 +189,7 @@ static void tlb_fill(Hart *h, TlbEntry *tab, uint64_t va, uint64_t pa)
     if (!host)
         return;
     e = &tab[(va >> 12) & (TLB_SIZE - 1)];
+    h->tlb_used |= 1u << (((uintptr_t)tab - (uintptr_t)h->tlb) / sizeof(TlbSet));
     e->tag = va & ~0xfffull;
     e->addend = (uintptr_t)host - (uintptr_t)(va & ~0xfffull);
 }
@@ -296,4 +333,27 @@ void *mmu_atomic_ptr(Hart *h, uint64_t va, unsigned size, bool is_load_only)
     if (!is_load_only)
         gmem_mark_dirty(h->emu->mem, pa, size);
     return host;
+}
+
+void mmu_atomic_fill(Hart *h, uint64_t va, bool write)
+{
+    uint64_t pa;
+    Emu *e = h->emu;
+    uint8_t *host;
+
+    if (translate(h, va, write ? ACC_W : ACC_R, data_priv(h), &pa))
+        return;
+    host = ram_ptr(e, pa, 8);
+    if (!host)
+        return;
+    if (write) {
+        if ((pa & ~0xfffull) == e->watch_page)
+            return;
+        /* A write entry is only ever made by a store that marks the page
+         * (dirty logging); this is one. */
+        gmem_mark_dirty(e->mem, pa, 1);
+        tlb_fill(h, h->dtlb->w, va, pa);
+    } else {
+        tlb_fill(h, h->dtlb->r, va, pa);
+    }
 }

@@ -72,10 +72,15 @@ static void send_ipi(Hart *self, Hart *t)
     hart_set_mip(t, MIP_SSIP, 1);
 }
 
-/* Remote sfence.vma / fence.i. */
-static void remote_flush(Hart *self, Hart *t)
+/* Remote sfence.vma (the whole TLB) / fence.i. */
+static void remote_sfence_vma(Hart *self, Hart *t)
 {
-    hart_flush_wait(self, t);
+    hart_flush_wait(self, t, FLUSH_TLB);
+}
+
+static void remote_fence_i(Hart *self, Hart *t)
+{
+    hart_flush_wait(self, t, FLUSH_CODE);
 }
 
 static SbiRet hsm_start(Hart *h, uint64_t hartid, uint64_t addr, uint64_t arg)
@@ -150,7 +155,8 @@ void sbi_ecall(Hart *h)
             r.err = SBI_ERR_INVALID_ADDRESS;
             break;
         }
-        r.err = for_harts(h, mask, 0, ext == 4 ? send_ipi : remote_flush);
+        r.err = for_harts(h, mask, 0, ext == 4 ? send_ipi : ext == 5 ? remote_fence_i
+                                                                     : remote_sfence_vma);
         break;
     }
     case 8:     /* legacy shutdown */
@@ -179,8 +185,14 @@ void sbi_ecall(Hart *h)
             r.err = for_harts(h, a0, a1, send_ipi);
         break;
     case EXT_RFNC:
-        if (fid <= 6)   /* fence.i and sfence.vma variants (no hypervisor ones) */
-            r.err = fid <= 2 ? for_harts(h, a0, a1, remote_flush) : SBI_ERR_NOT_SUPPORTED;
+        if (fid <= 6) { /* fence.i and sfence.vma variants (no hypervisor ones) */
+            if (fid == 0)
+                h->stat.rfence_i++;
+            else
+                h->stat.rfence_vma++;
+            r.err = fid == 0 ? for_harts(h, a0, a1, remote_fence_i)
+                  : fid <= 2 ? for_harts(h, a0, a1, remote_sfence_vma) : SBI_ERR_NOT_SUPPORTED;
+        }
         break;
     case EXT_HSM:
         switch (fid) {

@@ -213,5 +213,5 @@ int emu_dirty_log_collect(Engine *e)
 void emu_dirty_log_rearm(Engine *e)
 {
     for (unsigned i = 0; i < e->nharts; i++)
-        hart_flush_wait(NULL, e->harts[i]);
+        hart_flush_wait(NULL, e->harts[i], FLUSH_TLB);
 }
