@@ -560,15 +560,12 @@ static int run(bool foreground, int ready_fd)
     if (state_path(p, sizeof(p), "log") == 0 &&
         logsink_rotate_start(p, xconf.vmm_log_max, xconf.vmm_log_keep) < 0)
         log_warn("cannot start the thread that rotates the VMM logs");
-    if (http_start(&hs) < 0) {
-        unlink_sockets();
-        goto fail;
-    }
+    /* The relocation and libvirt servers listen before the API answers:
+     * a client that sees xend ready finds every socket in place. */
     {
         char err[1024];
         if (reloc_server_start(err, sizeof(err)) < 0) {
             log_err("%s", err);
-            http_stop();
             unlink_sockets();
             goto fail;
         }
@@ -576,10 +573,15 @@ static int run(bool foreground, int ready_fd)
         if (lv_server_start(err, sizeof(err)) < 0) {
             log_err("%s", err);
             reloc_server_stop();
-            http_stop();
             unlink_sockets();
             goto fail;
         }
+    }
+    if (http_start(&hs) < 0) {
+        lv_server_stop();
+        reloc_server_stop();
+        unlink_sockets();
+        goto fail;
     }
     if (!foreground) {
         int nul = open("/dev/null", O_RDWR);
