@@ -32,7 +32,17 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
+# fail MESSAGE: the xend log's end goes to the test's log first (for a
+# failure seen once in CI), the message last (the runner shows the end).
+fail() {
+    if [ -s "$WORK/xend.log" ]; then
+        echo "--- last lines of xend.log:"
+        tail -n 40 "$WORK/xend.log"
+        echo "---"
+    fi
+    echo "FAIL: $*"
+    exit 1
+}
 
 # VMM_CMD: the VMM under test (or the QEMU shim with XENO_PEER=qemu), as an
 # array so it can follow `timeout`; vmm ARGS... runs it.
