@@ -517,7 +517,12 @@ def report(results, tools):
                 print("  run %d exit=%s %s" % (r["run"], r.get("exit"), r.get("error", "")))
                 if r.get("tail"):
                     print("    " + r["tail"].replace("\n", "\n    "))
-            bad += len(errs)
+            # The peer's runs are ours to measure, not to pass: QEMU's
+            # console garbling a typed-ahead line now and then (a 60 s
+            # timeout) leaves the medians of its other runs; only a peer
+            # with no good run at all makes the comparison void.
+            if side != "qemu" or len(errs) == len(rs):
+                bad += len(errs)
     return bad
 
 
