@@ -188,7 +188,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
             getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
         cl->pid = cred.pid;
         snprintf(cl->peer, sizeof(cl->peer), "uid %d", (int)cred.uid);
-        log_info("http: client pid %d uid %d gid %d on %s (%s)", (int)cred.pid,
+        log_debug("http: client pid %d uid %d gid %d on %s (%s)", (int)cred.pid,
                  (int)cred.uid, (int)cred.gid, l->name,
                  l->kind == L_UNIX_RO ? "read-only" : "full access");
         if (cred.uid == 0)
