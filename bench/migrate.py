@@ -1066,11 +1066,7 @@ def save_run_xeno(run_no, xend):
             path = os.path.join(SAVE_DIR, "vmm%d%s.save" % (run_no, sfx))
             c = Ctl(ctl)
             t0 = now()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                c.call("save", pass_fd=fd, fd=True, compress=z)
-            finally:
-                os.close(fd)
+            save_by_fd(c, path, z)
             r["vmm_save%s_ms" % sfx] = (now() - t0) * 1000
             c.close()
             if p.wait(30) != 5:
@@ -1320,6 +1316,16 @@ def zstd_measure(path, label):
     return rows
 
 
+def save_by_fd(c, path, compress=False):
+    """Save the VMM behind control connection c to path: the file is
+    opened here and passed (a sandboxed VMM opens nothing itself)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        c.call("save", pass_fd=fd, fd=True, compress=compress)
+    finally:
+        os.close(fd)
+
+
 def writer_save_file():
     """A save file of the default guest rewriting 64 MiB (the VMM alone)."""
     p, ctl, con = xeno_vmm_boot("zw")
@@ -1328,7 +1334,7 @@ def writer_save_file():
     con.close()
     path = os.path.join(WORK, "writer.save")
     c = Ctl(ctl)
-    c.call("save", path=path)
+    save_by_fd(c, path)
     c.close()
     p.wait(30)
     return path
@@ -1341,7 +1347,7 @@ def part_zstd(results):
         time.sleep(SETTLE)
         con.close()
         c = Ctl(ctl)
-        c.call("save", path=idle)
+        save_by_fd(c, idle)
         c.close()
         p.wait(30)
     results += zstd_measure(idle, "idle")

@@ -651,8 +651,8 @@ static int await_outcome(Out *o, Proxy *px, Monitor *m, char *err, size_t errlen
             close(m->fd);
             m->fd = -1;
         }
-        if (m->fd < 0)
-            usleep(100000);
+        if (m->fd < 0)      /* no more events: wait for its end (woken at once) */
+            sup_wait_stopped(o->d, o->seq, 100);
         pthread_mutex_lock(&reg_lock);
         ended = o->d->run_seq != o->seq;
         why = o->d->last_exit;
