@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/ratelimit.h"
 #include "common/util.h"
 #include "migrate.h"
 
@@ -41,7 +42,7 @@ struct Migration {
 
     /* Dirty pages to send: one bitmap per region, taken from guest memory. */
     uint64_t *todo[GMEM_MAX_REGIONS];
-    uint64_t bucket_start_ns, bucket_bytes;     /* bandwidth pacing */
+    TokenBucket pacer;              /* bandwidth_mbps, in bytes */
     char in[512];                   /* the receiver's bytes not yet read */
     size_t in_len;
     char reply[256];                /* its last line */
@@ -160,19 +161,20 @@ static bool receiver_failed(Migration *mg)
 
 /* ---- sending pages ----------------------------------------------------- */
 
+/* Bandwidth pacing (--resource): the bytes just sent are charged to the
+ * token bucket the disks' and NICs' I/O limits use, and the thread sleeps
+ * off any debt. */
 static void pace(Migration *mg, uint64_t bytes)
 {
-    uint64_t rate = (uint64_t)mg->p.bandwidth_mbps * 1000000ull / 8;   /* bytes/s */
-    uint64_t now, due;
+    uint64_t now, wait;
 
-    if (!rate)
+    if (!mg->pacer.rate)
         return;
-    mg->bucket_bytes += bytes;
     now = clock_ns();
-    due = mg->bucket_start_ns + mg->bucket_bytes * 1000000000ull / rate;
-    if (due > now) {
-        struct timespec ts = { .tv_sec = (time_t)((due - now) / 1000000000ull),
-                               .tv_nsec = (long)((due - now) % 1000000000ull) };
+    tb_take(&mg->pacer, bytes, now);
+    if ((wait = tb_wait_ns(&mg->pacer, now))) {
+        struct timespec ts = { .tv_sec = (time_t)(wait / 1000000000ull),
+                               .tv_nsec = (long)(wait % 1000000000ull) };
         nanosleep(&ts, NULL);
     }
 }
@@ -504,7 +506,7 @@ Migration *migrate_start(Machine *m, const MigrateParams *p, void (*notify)(void
     pthread_mutex_init(&mg->lock, NULL);
     mg->st.state = MIG_ACTIVE;
     mg->st.total_bytes = total;
-    mg->bucket_start_ns = clock_ns();
+    tb_init(&mg->pacer, (uint64_t)p->bandwidth_mbps * 1000000ull / 8, 0, clock_ns());
     mg->bounce = malloc(PAGE_BATCH * STREAM_PAGE_SIZE);
     /* Read-only and never written: every page maps the kernel's zero page,
      * so reading it costs no memory and stays in cache. */
