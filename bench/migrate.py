@@ -200,6 +200,12 @@ def cleanup():
     for ns in NAMESPACES:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     NAMESPACES.clear()
+    # The VMMs' logs (their migration timings) go with the other logs.
+    if os.environ.get("BENCH_LOG_DIR") and WORK:
+        for host in sorted(HOST_NO):
+            d = os.path.join(WORK, host, "state", "log")
+            for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+                shutil.copy(os.path.join(d, f), os.path.join(LOG_DIR, "vmm-%s-%s" % (host, f)))
 
 
 # ---- network namespaces: a switch, hosts, a client ----------------------------

@@ -596,6 +596,23 @@ static int perr(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+int stream_page_range(const StreamRecord *rec, uint64_t *gpa, uint32_t *npages,
+                      char *err, size_t errlen)
+{
+    if (rec->tag != STREAM_TAG_PAGE && rec->tag != STREAM_TAG_ZERO)
+        return perr(err, errlen, "not a memory record");
+    if (rec->len < PAGE_HEAD)
+        return perr(err, errlen, "memory record too short");
+    *gpa = get64(rec->payload);
+    *npages = get32(rec->payload + 8);
+    if (*npages == 0 || *npages > MAX_APPLY_PAGES || *gpa % STREAM_PAGE_SIZE)
+        return perr(err, errlen, "memory record at 0x%llx has %u pages", (unsigned long long)*gpa,
+                    *npages);
+    if (rec->tag == STREAM_TAG_ZERO && rec->len != PAGE_HEAD)
+        return perr(err, errlen, "zero-page record with a payload");
+    return 0;
+}
+
 int stream_apply_pages(const StreamRecord *rec, stream_map_fn map, void *opaque,
                        char *err, size_t errlen)
 {
@@ -603,27 +620,19 @@ int stream_apply_pages(const StreamRecord *rec, stream_map_fn map, void *opaque,
     uint32_t n;
     uint8_t *dst;
 
-    if (rec->len < PAGE_HEAD)
-        return perr(err, errlen, "memory record too short");
-    gpa = get64(rec->payload);
-    n = get32(rec->payload + 8);
-    if (n == 0 || n > MAX_APPLY_PAGES || gpa % STREAM_PAGE_SIZE)
-        return perr(err, errlen, "memory record at 0x%llx has %u pages", (unsigned long long)gpa, n);
+    if (stream_page_range(rec, &gpa, &n, err, errlen))
+        return -1;
     bytes = (uint64_t)n * STREAM_PAGE_SIZE;
     dst = map(opaque, gpa, bytes);
     if (!dst)
         return perr(err, errlen, "memory record for 0x%llx-0x%llx outside guest RAM",
                     (unsigned long long)gpa, (unsigned long long)(gpa + bytes));
     if (rec->tag == STREAM_TAG_ZERO) {
-        if (rec->len != PAGE_HEAD)
-            return perr(err, errlen, "zero-page record with a payload");
         for (uint32_t i = 0; i < n; i++)
             if (!stream_page_is_zero(dst + (uint64_t)i * STREAM_PAGE_SIZE))
                 memset(dst + (uint64_t)i * STREAM_PAGE_SIZE, 0, STREAM_PAGE_SIZE);
         return 0;
     }
-    if (rec->tag != STREAM_TAG_PAGE)
-        return perr(err, errlen, "not a memory record");
     if (rec->flags & STREAM_PAGE_ZSTD) {
         size_t got = ZSTD_decompress(dst, bytes, rec->payload + PAGE_HEAD, rec->len - PAGE_HEAD);
         if (ZSTD_isError(got) || got != bytes)

@@ -36,6 +36,9 @@
 #define STREAM_TAG_ZERO STREAM_TAG('Z', 'E', 'R', 'O')
 #define STREAM_TAG_MIMG STREAM_TAG('M', 'I', 'M', 'G')
 #define STREAM_TAG_DONE STREAM_TAG('D', 'O', 'N', 'E')
+/* A live stream's sender asks the receiver to answer "synced" once it has
+ * applied every record before this one (no payload). */
+#define STREAM_TAG_SYNC STREAM_TAG('S', 'Y', 'N', 'C')
 
 enum stream_arch { STREAM_ARCH_RISCV64 = 1, STREAM_ARCH_X86_64 = 2 };
 enum stream_engine { STREAM_ENGINE_EMU = 1, STREAM_ENGINE_KVM = 2 };
@@ -129,6 +132,10 @@ uint64_t stream_bytes_read(const StreamReader *r);
  * RAM. 0, or -1 with one line in err (bad payload, pages outside RAM,
  * decompression failure). */
 typedef uint8_t *(*stream_map_fn)(void *opaque, uint64_t gpa, uint64_t len);
+/* The pages a PAGE or ZERO record covers, its head checked (as
+ * stream_apply_pages does): 0, or -1 with one line in err. */
+int stream_page_range(const StreamRecord *rec, uint64_t *gpa, uint32_t *npages,
+                      char *err, size_t errlen);
 int stream_apply_pages(const StreamRecord *rec, stream_map_fn map, void *opaque,
                        char *err, size_t errlen);
 

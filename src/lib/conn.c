@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -486,6 +487,7 @@ struct job_events {
     char *buf;
     size_t len, cap;
     bool overflow;
+    bool final;                 /* the job's last progress was handed */
 };
 
 static size_t job_ev_write(char *ptr, size_t size, size_t nmemb, void *opaque)
@@ -550,8 +552,9 @@ int xeno_progress_parse_line(const char *line, const char *job, xeno_progress *p
     return ret;
 }
 
-/* Hand complete progress lines of our job to cb. */
-static void job_events_deliver(struct job_events *e, const char *job, xeno_progress_cb cb,
+/* Hand complete progress lines of our job to cb; true once its last one
+ * (completed, failed or cancelled) has been handed. */
+static bool job_events_deliver(struct job_events *e, const char *job, xeno_progress_cb cb,
                                void *opaque)
 {
     char *nl;
@@ -559,13 +562,18 @@ static void job_events_deliver(struct job_events *e, const char *job, xeno_progr
     while (e->len && (nl = memchr(e->buf, '\n', e->len))) {
         xeno_progress p;
         *nl = '\0';
-        if (e->buf[0] && xeno_progress_parse_line(e->buf, job, &p) == 0)
+        if (e->buf[0] && xeno_progress_parse_line(e->buf, job, &p) == 0) {
             cb(&p, opaque);
+            if (!strcmp(p.state, "completed") || !strcmp(p.state, "failed") ||
+                !strcmp(p.state, "cancelled"))
+                e->final = true;
+        }
         size_t used = (size_t)(nl + 1 - e->buf);
         memmove(e->buf, nl + 1, e->len - used);
         e->len -= used;
         e->buf[e->len] = '\0';
     }
+    return e->final;
 }
 
 int xeno_request_job(xeno_conn *c, const char *method, const char *path, json_t *body,
@@ -648,12 +656,18 @@ int xeno_request_job(xeno_conn *c, const char *method, const char *path, json_t 
                 break;
             curl_multi_poll(multi, NULL, 0, 100, &n);
         }
-        /* Progress that arrived with the answer. */
-        for (int i = 0; i < 3; i++) {
+        /* Progress still on its way when the answer came (the events
+         * travel on their own connection): up to 30 ms for the last. */
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (long left = 30; !ev.final && left > 0;) {
             int running, n;
             curl_multi_perform(multi, &running);
-            job_events_deliver(&ev, job, cb, opaque);
-            curl_multi_poll(multi, NULL, 0, 10, &n);
+            if (job_events_deliver(&ev, job, cb, opaque))
+                break;
+            curl_multi_poll(multi, NULL, 0, (int)left, &n);
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            left = 30 - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
         }
         curl_multi_remove_handle(multi, c->curl);
         curl_multi_remove_handle(multi, eh);

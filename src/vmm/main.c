@@ -718,8 +718,10 @@ static int run_vmm(Vmm *v, const VmmArgs *a, StateLoad *incoming)
         console_sock_stop(v->csock);
         return EXIT_ERROR;
     }
-    if (incoming)
+    if (incoming) {
+        log_info("incoming migration: the domain runs");
         migrate_incoming_started(incoming);
+    }
     loop_run(m->loop);
     if (got_signal)
         machine_request_exit(m, VM_EXIT_QUIT, 0);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "migrate.h"
 
@@ -40,13 +41,21 @@ static void reply_fail(StateLoad *L, const char *why)
     reply(L, line);
 }
 
+static int on_sync(StateLoad *L)
+{
+    return reply(L, "synced\n");
+}
+
+/* "accept sync": this receiver answers SYNC records (a sender that sees
+ * a bare "accept" does not send them). */
 int migrate_incoming_accept(StateLoad *L, const char *reason)
 {
     if (reason) {
         reply_fail(L, reason);
         return -1;
     }
-    return reply(L, "accept\n");
+    L->on_sync = on_sync;
+    return reply(L, "accept sync\n");
 }
 
 /* The 8-byte go token within GO_TIMEOUT_MS. */
@@ -76,15 +85,21 @@ static int wait_go(StateLoad *L)
 int migrate_incoming(Machine *m, StateLoad *L, migrate_build_fn build, void *opaque,
                      char *err, size_t errlen)
 {
-    if (state_load_records(L, m, err, errlen) || build(m, opaque, err, errlen) ||
-        state_load_sections(L, m, err, errlen)) {
+    uint64_t t0 = clock_ns(), t_done, t_built;
+
+    if (state_load_records(L, m, err, errlen) || (t_done = clock_ns(), 0) ||
+        build(m, opaque, err, errlen) || state_load_sections(L, m, err, errlen)) {
         reply_fail(L, err);
         return -1;
     }
+    t_built = clock_ns();
     if (reply(L, "ready\n") || wait_go(L)) {
         snprintf(err, errlen, "the sender did not hand the domain over");
         return -1;
     }
+    log_info("incoming migration: stream in %llu us, machine built in %llu us, go after %llu us",
+             (unsigned long long)(t_done - t0) / 1000, (unsigned long long)(t_built - t_done) / 1000,
+             (unsigned long long)(clock_ns() - t_built) / 1000);
     return 0;
 }
 

@@ -47,6 +47,7 @@ struct Migration {
     size_t in_len;
     char reply[256];                /* its last line */
     bool disks_released;
+    bool sync;                      /* the receiver answers SYNC records */
     uint8_t *bounce;                /* PAGE_BATCH pages: what send_todo sends */
     uint8_t *zeros;                 /* PAGE_BATCH pages never written (read-only) */
 };
@@ -294,6 +295,25 @@ static void set_round(MigrateStatus *st, void *arg)
     st->rate_mbps = ri->rate_mbps;
 }
 
+/* The end of a round: wait until the receiver has applied everything
+ * sent, so that the round's rate is the rate end to end and the
+ * stop-and-copy does not start with the receiver still behind (its
+ * backlog would count as downtime). */
+static int sync_receiver(Migration *mg)
+{
+    if (!mg->sync)
+        return 0;
+    mg->reply[0] = 0;
+    if (stream_write_record(mg->w, STREAM_TAG_SYNC, 0, 1, 0, NULL, 0) || stream_flush(mg->w))
+        return -1;
+    if (read_reply(mg, REPLY_TIMEOUT_MS) || strcmp(mg->reply, "synced")) {
+        if (!mg->reply[0])
+            snprintf(mg->reply, sizeof(mg->reply), "the receiver did not answer");
+        return -1;
+    }
+    return 0;
+}
+
 /* Pre-copy: round 0 sends everything, later rounds what was dirtied
  * meanwhile, until the rest fits the downtime at the measured rate. */
 static int precopy(Migration *mg, const char **why)
@@ -312,11 +332,18 @@ static int precopy(Migration *mg, const char **why)
 
         if (send_todo(mg))
             return -1;
+        if (sync_receiver(mg)) {
+            *why = mg->reply[0] ? mg->reply : NULL;
+            return -1;
+        }
         dt = clock_ns() - t0;
         if (dt > 1000000)       /* rounds under 1 ms measure nothing */
             rate = (stream_bytes_written(mg->w) - b0) * 1000000000ull / dt;
         dirty = take_dirty(mg);
         round++;
+        log_info("migration round %u: %llu bytes in %llu us, %llu pages dirty", round,
+                 (unsigned long long)(stream_bytes_written(mg->w) - b0),
+                 (unsigned long long)(dt / 1000), (unsigned long long)dirty);
         ri = (RoundInfo){ round, dirty, rate * 8 / 1000000 };
         publish(mg, set_round, &ri);
         if (receiver_failed(mg)) {
@@ -393,7 +420,7 @@ static void *migrate_thread(void *arg)
     Machine *m = mg->m;
     const char *why = NULL;
     char err[512] = "";
-    uint64_t t_stop;
+    uint64_t t_stop, t_sent, t_ready;
 
     /* Under the sandbox this thread narrows itself to the migration filter. */
     if (m->confine_thread && m->confine_thread() < 0) {
@@ -405,10 +432,12 @@ static void *migrate_thread(void *arg)
         fail(mg, err[0] ? err : stream_writer_error(mg->w), false);
         return NULL;
     }
-    if (read_reply(mg, REPLY_TIMEOUT_MS) || strcmp(mg->reply, "accept")) {
+    if (read_reply(mg, REPLY_TIMEOUT_MS) || strncmp(mg->reply, "accept", 6) ||
+        (mg->reply[6] && mg->reply[6] != ' ')) {
         fail(mg, mg->reply[0] ? mg->reply : "the receiver did not answer", false);
         return NULL;
     }
+    mg->sync = strstr(mg->reply + 6, " sync") != NULL;
     if (mg->p.live && precopy(mg, &why)) {
         machine_dirty_log_stop(m);
         fail(mg, cancelled(mg) ? "cancelled" : why ? why : stream_writer_error(mg->w), false);
@@ -423,10 +452,12 @@ static void *migrate_thread(void *arg)
         why = err;
         goto resume;
     }
+    t_sent = clock_ns();
     if (read_reply(mg, REPLY_TIMEOUT_MS) || strcmp(mg->reply, "ready")) {
         why = mg->reply[0] ? mg->reply : "the receiver did not answer";
         goto resume;
     }
+    t_ready = clock_ns();
     if (write(mg->fd, go_token, sizeof(go_token)) != (ssize_t)sizeof(go_token)) {
         why = "the connection broke before the hand-over";
         goto resume;
@@ -439,8 +470,12 @@ static void *migrate_thread(void *arg)
         return NULL;
     }
     {
-        uint64_t down = (clock_ns() - t_stop) / 1000000ull;
+        uint64_t t_started = clock_ns(), down = (t_started - t_stop) / 1000000ull;
         Outcome o = { MIG_COMPLETED, NULL, false };
+        log_info("migration switch-over: last pages and state sent in %llu us, ready after "
+                 "%llu us, started after %llu us", (unsigned long long)(t_sent - t_stop) / 1000,
+                 (unsigned long long)(t_ready - t_sent) / 1000,
+                 (unsigned long long)(t_started - t_ready) / 1000);
         publish(mg, set_downtime, &down);
         machine_dirty_log_stop(m);
         publish(mg, set_outcome, &o);

@@ -69,6 +69,13 @@ int state_load_check(StateLoad *L, const Machine *m, char *err, size_t errlen)
     for (unsigned i = 0; i < h->nregions; i++)
         if (h->region[i].gpa != m->mem.r[i].gpa || h->region[i].size != m->mem.r[i].size)
             goto layout;
+    for (unsigned i = 0; i < m->mem.nr; i++) {
+        L->written[i] = calloc((m->mem.r[i].size / STREAM_PAGE_SIZE + 63) / 64, sizeof(uint64_t));
+        if (!L->written[i]) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
     return 0;
 layout:
     snprintf(err, errlen, "the saved memory layout (%u regions, %llu MiB) is not this domain's",
@@ -80,6 +87,66 @@ layout:
 static uint8_t *map_ram(void *opaque, uint64_t gpa, uint64_t len)
 {
     return gmem_ptr(opaque, gpa, len);
+}
+
+/* The region holding [gpa, gpa + n pages) and the first page's index in
+ * it, or NULL. */
+static GuestRegion *page_region(Machine *m, uint64_t gpa, uint32_t n, uint64_t *first)
+{
+    for (unsigned i = 0; i < m->mem.nr; i++) {
+        GuestRegion *g = &m->mem.r[i];
+        if (gpa >= g->gpa && gpa - g->gpa < g->size &&
+            (uint64_t)n * STREAM_PAGE_SIZE <= g->size - (gpa - g->gpa)) {
+            *first = (gpa - g->gpa) / STREAM_PAGE_SIZE;
+            return g;
+        }
+    }
+    return NULL;
+}
+
+/* A PAGE record: into RAM, its pages noted as written. */
+static int load_pages(StateLoad *L, Machine *m, const StreamRecord *rec, char *err, size_t errlen)
+{
+    uint64_t gpa, first;
+    uint32_t n;
+    GuestRegion *g;
+
+    if (stream_apply_pages(rec, map_ram, &m->mem, err, errlen) ||
+        stream_page_range(rec, &gpa, &n, err, errlen))
+        return -1;
+    g = page_region(m, gpa, n, &first);
+    if (g && L->written[g - m->mem.r])
+        for (uint64_t p = first; p < first + n; p++)
+            L->written[g - m->mem.r][p / 64] |= 1ull << (p % 64);
+    return 0;
+}
+
+/* A ZERO record: only pages a PAGE record wrote need clearing; the rest
+ * are still as mapped (zero) and are not touched, which keeps them
+ * unallocated and spares reading most of an idle guest's RAM. */
+static int load_zero(StateLoad *L, Machine *m, const StreamRecord *rec, char *err, size_t errlen)
+{
+    uint64_t gpa, first, *bits;
+    uint32_t n;
+    GuestRegion *g;
+
+    if (stream_page_range(rec, &gpa, &n, err, errlen))
+        return -1;
+    g = page_region(m, gpa, n, &first);
+    if (!g || !(bits = L->written[g - m->mem.r]))
+        return stream_apply_pages(rec, map_ram, &m->mem, err, errlen);
+    for (uint64_t p = first, end = first + n; p < end;) {
+        if (p % 64 == 0 && p + 64 <= end && !bits[p / 64]) {
+            p += 64;
+            continue;
+        }
+        if (bits[p / 64] & (1ull << (p % 64))) {
+            memset(g->host + p * STREAM_PAGE_SIZE, 0, STREAM_PAGE_SIZE);
+            bits[p / 64] &= ~(1ull << (p % 64));
+        }
+        p++;
+    }
+    return 0;
 }
 
 static int keep_section(StateLoad *L, const StreamRecord *rec, char *err, size_t errlen)
@@ -123,10 +190,24 @@ int state_load_records(StateLoad *L, Machine *m, char *err, size_t errlen)
     while ((k = stream_read_record(L->r, &rec)) == 1) {
         switch (rec.tag) {
         case STREAM_TAG_PAGE:
-        case STREAM_TAG_ZERO:
-            if (stream_apply_pages(&rec, map_ram, &m->mem, err, errlen))
+            if (load_pages(L, m, &rec, err, errlen))
                 return -1;
             L->pages++;
+            break;
+        case STREAM_TAG_ZERO:
+            if (load_zero(L, m, &rec, err, errlen))
+                return -1;
+            L->pages++;
+            break;
+        case STREAM_TAG_SYNC:
+            if (!L->on_sync || rec.len) {
+                snprintf(err, errlen, "an unexpected sync record");
+                return -1;
+            }
+            if (L->on_sync(L)) {
+                snprintf(err, errlen, "the sender's connection broke");
+                return -1;
+            }
             break;
         case STREAM_TAG_MIMG:
             if (!L->file || L->nimg >= STREAM_MAX_REGIONS) {
@@ -193,6 +274,8 @@ void state_load_free(StateLoad *L)
     for (unsigned i = 0; i < L->nsec; i++)
         free(L->sec[i].data);
     free(L->sec);
+    for (unsigned i = 0; i < STREAM_MAX_REGIONS; i++)
+        free(L->written[i]);
     stream_reader_free(L->r);
     memset(L, 0, sizeof(*L));
     L->fd = -1;

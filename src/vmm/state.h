@@ -50,6 +50,11 @@ typedef struct StateLoad {
     StreamImage img[STREAM_MAX_REGIONS];
     unsigned nimg;
     uint64_t pages;              /* PAGE/ZERO records applied */
+    /* Per RAM region, one bit per page a PAGE record wrote: guest RAM
+     * starts zero, so a ZERO record need touch only these. */
+    uint64_t *written[STREAM_MAX_REGIONS];
+    /* A live stream's SYNC: answer the sender (NULL: not allowed). */
+    int (*on_sync)(struct StateLoad *L);
 } StateLoad;
 
 /* Read the header and CONF from fd into *cfg (the configuration the
