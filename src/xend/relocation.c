@@ -45,7 +45,7 @@
 #define ACCEPT_MS      10000
 #define VMM_CMD_MS     10000
 #define AFTER_STREAM_MS 30000   /* the VMM's answer once the stream ended */
-#define POLL_MS        50
+#define POLL_MS        10      /* the destination's VMM taking over */
 
 static int listen_fd = -1;
 static int stop_pipe[2] = { -1, -1 };

@@ -32,7 +32,7 @@
 #include "xend.h"
 
 #define START_TIMEOUT_MS 30000
-#define START_POLL_US    20000     /* between queries while a VMM starts */
+#define START_POLL_US    20000     /* at most, between queries while a VMM starts */
 #define FAST_RESTART_NS  (10 * NS_PER_SEC)
 #define MAX_FAST_RESTARTS 5
 
@@ -457,6 +457,7 @@ void sup_kill(Domain *d, const SupLaunch *l)
 static int wait_until_ready(Domain *d, const SupLaunch *l, char *err, size_t errlen)
 {
     uint64_t deadline = clock_ns() + START_TIMEOUT_MS * NS_PER_MS;
+    useconds_t pause = 500;     /* doubling: a VMM that is up in 5 ms is seen then */
 
     for (;;) {
         int r = sup_poll_ready(d, l, err, errlen);
@@ -469,7 +470,8 @@ static int wait_until_ready(Domain *d, const SupLaunch *l, char *err, size_t err
                      l->name, l->sock, START_TIMEOUT_MS / 1000);
             return -1;
         }
-        usleep(START_POLL_US);
+        usleep(pause);
+        pause = pause * 2 > START_POLL_US ? START_POLL_US : pause * 2;
     }
 }
 
