@@ -42,6 +42,12 @@ void gmem_free(GuestMem *m)
     m->nr = 0;
 }
 
+void gmem_set_huge(GuestMem *m, bool on)
+{
+    for (unsigned i = 0; i < m->nr; i++)
+        madvise(m->r[i].host, m->r[i].size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
 static GuestRegion *find(GuestMem *m, uint64_t gpa, uint64_t len)
 {
     for (unsigned i = 0; i < m->nr; i++) {

@@ -31,6 +31,11 @@ typedef struct GuestMem {
 /* Map a new anonymous RAM region. Returns 0 or -errno. */
 int gmem_add_ram(GuestMem *m, uint64_t gpa, uint64_t size);
 void gmem_free(GuestMem *m);
+/* Transparent huge pages for guest RAM on (the default) or off. Off while
+ * a restore or an incoming migration writes scattered pages: a huge page
+ * per touched 2 MiB would zero (and may compact for) far more than is
+ * written. */
+void gmem_set_huge(GuestMem *m, bool on);
 
 /* Host pointer for [gpa, gpa+len) if the range lies inside one RAM region,
  * else NULL. len == 0 is valid inside a region. */

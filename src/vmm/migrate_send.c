@@ -50,6 +50,7 @@ struct Migration {
     bool sync;                      /* the receiver answers SYNC records */
     uint8_t *bounce;                /* PAGE_BATCH pages: what send_todo sends */
     uint8_t *zeros;                 /* PAGE_BATCH pages never written (read-only) */
+    uint64_t write_ns;              /* this round: time in the stream writer */
 };
 
 /* ---- status ------------------------------------------------------------ */
@@ -206,9 +207,11 @@ static int send_run(Migration *mg, const GuestRegion *g, uint64_t i, uint64_t j)
             k++;
         if (!zero)
             memcpy(mg->bounce, p, (k - i) * STREAM_PAGE_SIZE);
+        uint64_t t = clock_ns();
         if (stream_write_pages(mg->w, g->gpa + i * STREAM_PAGE_SIZE, zero ? mg->zeros : mg->bounce,
                                k - i))
             return -1;
+        mg->write_ns += clock_ns() - t;
         i = k;
     }
     return 0;
@@ -327,11 +330,13 @@ static int precopy(Migration *mg, const char **why)
     }
     mark_all(mg);
     for (;;) {
-        uint64_t t0 = clock_ns(), b0 = stream_bytes_written(mg->w), dt;
+        uint64_t t0 = clock_ns(), b0 = stream_bytes_written(mg->w), dt, t_sync;
         RoundInfo ri;
 
+        mg->write_ns = 0;
         if (send_todo(mg))
             return -1;
+        t_sync = clock_ns();
         if (sync_receiver(mg)) {
             *why = mg->reply[0] ? mg->reply : NULL;
             return -1;
@@ -341,9 +346,11 @@ static int precopy(Migration *mg, const char **why)
             rate = (stream_bytes_written(mg->w) - b0) * 1000000000ull / dt;
         dirty = take_dirty(mg);
         round++;
-        log_info("migration round %u: %llu bytes in %llu us, %llu pages dirty", round,
+        log_info("migration round %u: %llu bytes in %llu us (%llu us writing, %llu us waiting "
+                 "for the receiver), %llu pages dirty", round,
                  (unsigned long long)(stream_bytes_written(mg->w) - b0),
-                 (unsigned long long)(dt / 1000), (unsigned long long)dirty);
+                 (unsigned long long)(dt / 1000), (unsigned long long)(mg->write_ns / 1000),
+                 (unsigned long long)(clock_ns() - t_sync) / 1000, (unsigned long long)dirty);
         ri = (RoundInfo){ round, dirty, rate * 8 / 1000000 };
         publish(mg, set_round, &ri);
         if (receiver_failed(mg)) {

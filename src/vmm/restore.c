@@ -187,6 +187,7 @@ int state_load_records(StateLoad *L, Machine *m, char *err, size_t errlen)
     StreamRecord rec;
     int k;
 
+    gmem_set_huge(&m->mem, false);      /* scattered writes: see gmem_set_huge */
     while ((k = stream_read_record(L->r, &rec)) == 1) {
         switch (rec.tag) {
         case STREAM_TAG_PAGE:
@@ -226,7 +227,10 @@ int state_load_records(StateLoad *L, Machine *m, char *err, size_t errlen)
                 return -1;
         }
     }
-    return k < 0 ? rerr(L, err, errlen) : 0;
+    if (k < 0)
+        return rerr(L, err, errlen);
+    gmem_set_huge(&m->mem, true);
+    return 0;
 }
 
 int state_load_images(StateLoad *L, Machine *m, bool verify, char *err, size_t errlen)
