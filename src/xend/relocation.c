@@ -658,6 +658,7 @@ static int await_outcome(Out *o, Proxy *px, Monitor *m, char *err, size_t errlen
         why = o->d->last_exit;
         pthread_mutex_unlock(&reg_lock);
         if (ended) {
+            sup_wait_stopped(o->d, o->seq, 0);     /* its files written (the config gone) */
             if (why == SR_MIGRATED)
                 return 0;
             snprintf(err, errlen, "its VMM ended during the migration (%s)",

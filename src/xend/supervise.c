@@ -591,6 +591,14 @@ int sup_wait_stopped(Domain *d, uint64_t seq, int timeout_ms)
         }
     }
     pthread_mutex_unlock(&reg_lock);
+    /* The supervision loop handles an exit under state_lock and writes its
+     * files (a migrated domain's config deleted, a saved mark) before it
+     * lets go: once we hold it, what the exit changed is on disk too. No
+     * caller holds it here (the loop could not have handled the exit). */
+    if (ret == 0) {
+        pthread_mutex_lock(&state_lock);
+        pthread_mutex_unlock(&state_lock);
+    }
     return ret;
 }
 
