@@ -314,6 +314,11 @@ int xeno_domain_restore(xeno_conn *conn, const char *path, unsigned int flags,
 
 #define XENO_MIGRATE_LIVE         (1u << 0)   /* pre-copy while the guest runs */
 #define XENO_MIGRATE_COMPRESS     (1u << 1)
+/* Never slow the guest down to make a live migration converge (by
+ * default a guest that dirties memory faster than the link carries it
+ * has its vCPUs slowed, as QEMU's auto-converge, until the rest fits the
+ * downtime target). */
+#define XENO_MIGRATE_NO_AUTO_CONVERGE (1u << 2)
 #define XENO_MIGRATE_DEFAULT_PORT 8002
 
 /* Move the running domain to host's xend (its relocation server, port

@@ -80,6 +80,10 @@ typedef struct EngineOps {
     void (*destroy)(Engine *e);
     /* CPU time consumed by all vCPUs, ns. */
     uint64_t (*cpu_time_ns)(Engine *e);
+    /* Let every vCPU run only (100 - pct) % of the time (0: all of it),
+     * the guest clock running on: how a migration slows a guest that
+     * dirties memory faster than the link carries it. May be NULL. */
+    void (*set_throttle)(Engine *e, unsigned pct);
 
     /* Dirty-page logging for migration. While on, every page a vCPU
      * writes ends up marked in host->mem's dirty bitmaps (devices mark

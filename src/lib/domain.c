@@ -545,7 +545,7 @@ int xeno_domain_migrate(xeno_domain *d, const char *host, int port, unsigned fla
         return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG, "no destination host given");
     if (port < 0 || port > 65535)
         return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG, "invalid port %d", port);
-    if (flags & ~(XENO_MIGRATE_LIVE | XENO_MIGRATE_COMPRESS))
+    if (flags & ~(XENO_MIGRATE_LIVE | XENO_MIGRATE_COMPRESS | XENO_MIGRATE_NO_AUTO_CONVERGE))
         return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG, "unknown migrate flags 0x%x", flags);
     if (downtime_ms > 60000)
         return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG,
@@ -561,6 +561,8 @@ int xeno_domain_migrate(xeno_domain *d, const char *host, int port, unsigned fla
         return xeno_set_error(d->conn, XENO_ERR_INVALID_ARG, "the host name is not valid UTF-8");
     if (downtime_ms)
         json_object_set_new(body, "downtime_ms", json_integer(downtime_ms));
+    if (flags & XENO_MIGRATE_NO_AUTO_CONVERGE)
+        json_object_set_new(body, "auto_converge", json_false());
     if (bandwidth_mbps)
         json_object_set_new(body, "bandwidth_mbps", json_integer(bandwidth_mbps));
     return dom_job(d, "migrate", body, cb, opaque);

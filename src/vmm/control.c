@@ -302,7 +302,7 @@ static char *cmd_destroy(Control *c, Request *r)
 static const struct {
     const char *name;
     cmd_fn fn;
-    const char *args[8];     /* the arguments it takes besides id and cmd (NULL-ended) */
+    const char *args[10];    /* the arguments it takes besides id and cmd (NULL-ended) */
 } commands[] = {
     { "query", cmd_query, { NULL } },
     { "pause", cmd_pause, { NULL } },
@@ -315,7 +315,7 @@ static const struct {
     { "destroy", cmd_destroy, { NULL } },
     { "save", cmd_save, { "path", "fd", "compress", "checkpoint" } },
     { "migrate", cmd_migrate, { "uri", "fd", "live", "compress", "downtime_ms",
-                                "bandwidth_mbps", "max_rounds" } },
+                                "bandwidth_mbps", "max_rounds", "auto_converge" } },
     { "migrate-cancel", cmd_migrate_cancel, { NULL } },
 };
 

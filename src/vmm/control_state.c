@@ -159,6 +159,7 @@ char *cmd_migrate(Control *c, Request *r)
     if (target_arg(r, "uri", &use_fd, &uri, &resp) ||
         bool_arg(r, "live", false, &p.live, &resp) ||
         bool_arg(r, "compress", false, &p.compress, &resp) ||
+        bool_arg(r, "auto_converge", true, &p.auto_converge, &resp) ||
         uint_arg(r, "downtime_ms", 50, 1, 60000, &p.downtime_ms, &resp) ||
         uint_arg(r, "bandwidth_mbps", 0, 0, 1000000, &p.bandwidth_mbps, &resp) ||
         uint_arg(r, "max_rounds", 30, 1, 1000, &p.max_rounds, &resp))
@@ -206,11 +207,11 @@ void control_migration_poll(Control *c)
     if (!c->mig || !__atomic_exchange_n(&c->mig_changed, false, __ATOMIC_ACQ_REL))
         return;
     migrate_status(c->mig, &st);
-    e = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "event", "migration",
+    e = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "event", "migration",
                   "state", state_name(st.state), "round", (json_int_t)st.round,
                   "sent_bytes", (json_int_t)st.sent_bytes, "total_bytes", (json_int_t)st.total_bytes,
                   "dirty_pages", (json_int_t)st.dirty_pages, "rate_mbps", (json_int_t)st.rate_mbps,
-                  "downtime_ms", (json_int_t)st.downtime_ms);
+                  "downtime_ms", (json_int_t)st.downtime_ms, "throttle_pct", (int)st.throttle_pct);
     if (e && st.state != MIG_ACTIVE && st.error[0])
         json_object_set_new(e, "error", json_string(st.error));
     if (e)

@@ -93,6 +93,14 @@ void machine_resume(Machine *m)
         m->engine_ops->resume(m->engine);
 }
 
+bool machine_set_throttle(Machine *m, unsigned pct)
+{
+    if (!m->engine_ops || !m->engine_ops->set_throttle)
+        return false;
+    m->engine_ops->set_throttle(m->engine, pct);
+    return true;
+}
+
 void machine_stop(Machine *m)
 {
     if (m->engine)

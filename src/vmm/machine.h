@@ -85,6 +85,9 @@ int machine_create_engine(Machine *m, const EngineOps *ops, unsigned nvcpus,
 int machine_start(Machine *m);
 void machine_pause(Machine *m);
 void machine_resume(Machine *m);
+/* Slow every vCPU to (100 - pct) % of the time, the guest clock running on
+ * (engine.h set_throttle). false if the engine cannot. */
+bool machine_set_throttle(Machine *m, unsigned pct);
 void machine_stop(Machine *m);
 uint64_t machine_cpu_time_ns(Machine *m);
 const char *machine_engine_name(const Machine *m);

@@ -20,6 +20,7 @@ typedef struct MigrateParams {
     unsigned bandwidth_mbps;    /* 0: unlimited */
     unsigned max_rounds;        /* default 30 */
     bool compress;
+    bool auto_converge;         /* slow the vCPUs down when rounds do not converge */
     bool paused;                /* the domain was paused: it stays so here on failure */
 } MigrateParams;
 
@@ -32,6 +33,7 @@ typedef struct MigrateStatus {
     uint64_t dirty_pages;               /* left after the last round */
     uint64_t rate_mbps;
     uint64_t downtime_ms;               /* vCPUs stopped (when done) */
+    unsigned throttle_pct;              /* auto-converge: share of time the vCPUs sit out */
     bool left_paused;                   /* outcome unknown: paused here */
     char error[256];
 } MigrateStatus;

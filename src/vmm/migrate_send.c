@@ -48,6 +48,7 @@ struct Migration {
     char reply[256];                /* its last line */
     bool disks_released;
     bool sync;                      /* the receiver answers SYNC records */
+    unsigned throttle;              /* auto-converge: percent the vCPUs sit out */
     uint8_t *bounce;                /* PAGE_BATCH pages: what send_todo sends */
     uint8_t *zeros;                 /* PAGE_BATCH pages never written (read-only) */
     uint64_t write_ns;              /* this round: time in the stream writer */
@@ -290,6 +291,32 @@ static void mark_all(Migration *mg)
 
 typedef struct RoundInfo { unsigned round; uint64_t dirty, rate_mbps; } RoundInfo;
 
+static void set_throttle(MigrateStatus *st, void *arg)
+{
+    st->throttle_pct = *(unsigned *)arg;
+}
+
+/* Auto-converge (as QEMU's): a guest that dirtied more than half of what
+ * the last round carried will not converge, so its vCPUs are slowed down,
+ * 20 % at first, then 10 more a round, up to 99 %, the guest clock running
+ * on. Off again as soon as pre-copy ends, whatever the outcome. */
+#define THROTTLE_FIRST 20u
+#define THROTTLE_STEP  10u
+#define THROTTLE_MAX   99u
+
+static void throttle(Migration *mg, unsigned pct)
+{
+    if (pct == mg->throttle || !machine_set_throttle(mg->m, pct))
+        return;
+    if (pct && !mg->throttle)
+        log_warn("migration: the guest dirties memory faster than the link carries it: its "
+                 "vCPUs are slowed down until the rest fits the downtime (auto-converge)");
+    if (pct)
+        log_info("migration: the vCPUs run %u %% of the time", 100 - pct);
+    mg->throttle = pct;
+    publish(mg, set_throttle, &pct);
+}
+
 static void set_round(MigrateStatus *st, void *arg)
 {
     const RoundInfo *ri = arg;
@@ -360,10 +387,16 @@ static int precopy(Migration *mg, const char **why)
         /* Done when the rest fits the downtime... */
         if (rate && dirty * STREAM_PAGE_SIZE * 1000ull / rate <= mg->p.downtime_ms)
             return 0;
-        /* ...or when it no longer converges, or after max_rounds: the
-         * guest dirties memory faster than the link carries it. */
+        if (mg->p.auto_converge && round >= 2 &&
+            dirty * STREAM_PAGE_SIZE * 2 > stream_bytes_written(mg->w) - b0)
+            throttle(mg, mg->throttle ? MIN(mg->throttle + THROTTLE_STEP, THROTTLE_MAX)
+                                      : THROTTLE_FIRST);
+        /* ...or when it no longer converges (and cannot be slowed down
+         * further), or after max_rounds: the guest dirties memory faster
+         * than the link carries it. */
         stalls = dirty >= prev_dirty ? stalls + 1 : 0;
-        if (round >= mg->p.max_rounds || stalls >= 3)
+        if (round >= mg->p.max_rounds ||
+            (stalls >= 3 && (!mg->p.auto_converge || !mg->throttle || mg->throttle >= THROTTLE_MAX)))
             return 0;
         prev_dirty = dirty;
     }
@@ -446,12 +479,14 @@ static void *migrate_thread(void *arg)
     }
     mg->sync = strstr(mg->reply + 6, " sync") != NULL;
     if (mg->p.live && precopy(mg, &why)) {
+        throttle(mg, 0);
         machine_dirty_log_stop(m);
         fail(mg, cancelled(mg) ? "cancelled" : why ? why : stream_writer_error(mg->w), false);
         return NULL;
     }
 
     /* Stop and copy. */
+    throttle(mg, 0);
     t_stop = clock_ns();
     machine_pause(m);
     pthread_mutex_lock(&m->dev_lock);

@@ -958,7 +958,7 @@ static bool host_ok(const char *h, size_t len)
 }
 
 /* POST migrate: {"host", "port", "live", "downtime_ms", "bandwidth_mbps",
- * "max_rounds", "compress"}. */
+ * "max_rounds", "compress", "auto_converge"}. */
 static void act_migrate(ApiCall *c)
 {
     JobArgs a = { 0 };
@@ -980,7 +980,8 @@ static void act_migrate(ApiCall *c)
         get_int(c->body, "bandwidth_mbps", 0, 1000000, &bw, &has, c->rp) < 0 ||
         get_int(c->body, "max_rounds", 1, 1000, &rounds, &has, c->rp) < 0 ||
         get_bool(c->body, "live", false, &a.live, c->rp) < 0 ||
-        get_bool(c->body, "compress", false, &a.compress, c->rp) < 0)
+        get_bool(c->body, "compress", false, &a.compress, c->rp) < 0 ||
+        get_bool(c->body, "auto_converge", true, &a.auto_converge, c->rp) < 0)
         return;
     a.port = (int)port;
     a.downtime_ms = (unsigned)downtime;
@@ -1029,7 +1030,7 @@ static const Route routes[] = {
     { "POST",   "domains/{dom}/managedsave", act_managedsave, M, NULL, FIELDS("compress", "job") },
     { "POST",   "domains/{dom}/migrate",   act_migrate,     M, NULL,
       FIELDS("host", "port", "live", "downtime_ms", "bandwidth_mbps", "max_rounds", "compress",
-             "job") },
+             "auto_converge", "job") },
     { "POST",   "restore",                 act_restore,     0, NULL, FIELDS("path", "paused", "job") },
 };
 

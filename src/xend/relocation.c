@@ -615,7 +615,8 @@ static int monitor_read(Out *o, Monitor *m, int *final, char *err, size_t errlen
             static const char *const keys[][2] = {
                 { "round", "round" }, { "sent_bytes", "bytes" }, { "total_bytes", "total_bytes" },
                 { "dirty_pages", "dirty_pages" }, { "rate_mbps", "rate_mbps" },
-                { "downtime_ms", "downtime_ms" }, { "error", "error" },
+                { "downtime_ms", "downtime_ms" }, { "throttle_pct", "throttle_pct" },
+                { "error", "error" },
             };
             for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
                 if ((v = json_object_get(j, keys[i][0])))
@@ -728,9 +729,10 @@ int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen)
     }
     m.fd = vmm_connect(o.sock);
     snprintf(uri, sizeof(uri), "unix:%s", o.lpath);
-    args = json_pack("{s:s,s:b,s:i,s:i,s:i,s:b}", "uri", uri, "live", a->live,
+    args = json_pack("{s:s,s:b,s:i,s:i,s:i,s:b,s:b}", "uri", uri, "live", a->live,
                      "downtime_ms", (int)a->downtime_ms, "bandwidth_mbps", (int)a->bandwidth_mbps,
-                     "max_rounds", (int)a->max_rounds, "compress", a->compress);
+                     "max_rounds", (int)a->max_rounds, "compress", a->compress,
+                     "auto_converge", a->auto_converge);
     r = vmm_call(o.sock, "migrate", args, VMM_CMD_MS, NULL, verr, sizeof(verr));
     json_decref(args);
     vfd = r < 0 ? -1 : accept_timeout(lfd, ACCEPT_MS);

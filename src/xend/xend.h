@@ -318,6 +318,7 @@ typedef struct JobArgs {
     const char *host;
     int port;
     bool live;
+    bool auto_converge;        /* slow the guest down when pre-copy does not converge */
     unsigned downtime_ms, bandwidth_mbps, max_rounds;
 } JobArgs;
 /* Each returns 0, or an HTTP status with a one-line message in err. */

@@ -200,13 +200,14 @@ int cmd_restore(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **a
 
 int cmd_migrate(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **argv)
 {
-    enum { OPT_DOWNTIME = 256 };
+    enum { OPT_DOWNTIME = 256, OPT_NO_CONVERGE };
     static const struct option opts[] = {
         { "live", no_argument, NULL, 'l' },
         { "resource", required_argument, NULL, 'r' },
         { "port", required_argument, NULL, 'p' },
         { "downtime", required_argument, NULL, OPT_DOWNTIME },
         { "compress", no_argument, NULL, 'z' },
+        { "no-auto-converge", no_argument, NULL, OPT_NO_CONVERGE },
         { NULL, 0, NULL, 0 },
     };
     unsigned flags = 0;
@@ -219,6 +220,7 @@ int cmd_migrate(struct xm_ctx *ctx, const struct xm_cmd *cmd, int argc, char **a
         switch (c) {
         case 'l': flags |= XENO_MIGRATE_LIVE; break;
         case 'z': flags |= XENO_MIGRATE_COMPRESS; break;
+        case OPT_NO_CONVERGE: flags |= XENO_MIGRATE_NO_AUTO_CONVERGE; break;
         case 'r':
             if (xm_parse_uint(optarg, 1, 1000000, &bw) < 0)
                 return xm_usage_error(cmd, "Invalid --resource '%s': Mb/s, from 1 to 1000000.",

@@ -33,12 +33,16 @@ static const struct xm_cmd xm_cmds[] = {
     { "list",     cmd_list,     "[-l] [Domain...]", "List information about all/some domains.",
       "  -l, --long    show the full details of each domain" },
     { "log",      cmd_log,      "<Domain>", "Print the log of <Domain>'s VMM.", NULL },
-    { "migrate",  cmd_migrate,  "[-l] [-r Mb/s] [-p PORT] [--downtime MS] <Domain> <Host>[:<Port>]",
+    { "migrate",  cmd_migrate,
+      "[-l] [-r Mb/s] [-p PORT] [--downtime MS] [--no-auto-converge] <Domain> <Host>[:<Port>]",
       "Migrate a domain to another host (its xend's relocation server).",
       "  -l, --live          live migration: the domain runs while its memory is copied\n"
       "  -r, --resource N    limit the stream to N Mb/s\n"
       "  -p, --port PORT     the relocation server's port (default 8002)\n"
       "  --downtime MS       the longest pause a live migration aims at (default 50)\n"
+      "  --no-auto-converge  never slow the guest down to reach it (by default a\n"
+      "                      guest that dirties memory faster than the link carries\n"
+      "                      it is slowed down until the rest fits)\n"
       "  -z, --compress      compress memory pages (zstd)" },
     { "mem-max",  cmd_mem_max,  "<Domain> <Mem>", "Set the maximum amount of memory (MiB) of a domain.", NULL },
     { "mem-set",  cmd_mem_set,  "<Domain> <Mem>", "Set the current memory usage (MiB) of a domain.", NULL },

@@ -187,6 +187,47 @@ static void hart_sleep(Hart *h)
     pthread_mutex_unlock(&h->lock);
 }
 
+/* Throttling (a migration that does not converge): each hart runs a
+ * slice, then sits out pct/(100-pct) of one, as if the host were busy:
+ * the guest clock keeps going, unlike a pause. A pause, a stop or a
+ * remote fence (the dirty log's re-arm waits for every hart) ends the
+ * wait early; the rest of it is sat out after. */
+#define THROTTLE_SLICE_NS 10000000ull
+
+static void hart_throttle_wait(Hart *h)
+{
+    Emu *e = h->emu;
+    struct timespec ts;
+
+    timespec_from_ns(&ts, h->throttle_until);
+    pthread_mutex_lock(&h->lock);
+    while (!e->stopping && !e->pausing && clock_ns() < h->throttle_until &&
+           __atomic_load_n(&h->flush_req, __ATOMIC_ACQUIRE) == h->flush_ack &&
+           __atomic_load_n(&e->throttle_pct, __ATOMIC_RELAXED))
+        if (pthread_cond_timedwait(&h->cond, &h->lock, &ts) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&h->lock);
+    if (!__atomic_load_n(&e->throttle_pct, __ATOMIC_RELAXED) || clock_ns() >= h->throttle_until)
+        h->throttle_until = 0;
+}
+
+/* After a chunk: has this hart used up its slice? */
+static void hart_throttle_check(Hart *h, unsigned pct)
+{
+    uint64_t now = clock_ns();
+
+    if (!h->throttle_since || now - h->throttle_since > 4 * THROTTLE_SLICE_NS) {
+        h->throttle_since = now;        /* (re)starting: a fresh slice */
+        return;
+    }
+    if (now - h->throttle_since < THROTTLE_SLICE_NS)
+        return;
+    if (pct > 99)
+        pct = 99;
+    h->throttle_until = now + THROTTLE_SLICE_NS * pct / (100 - pct);
+    h->throttle_since = h->throttle_until;
+}
+
 static void pause_park(Emu *e)
 {
     pthread_mutex_lock(&e->pause_lock);
@@ -228,6 +269,10 @@ static void *hart_thread(void *arg)
             continue;
         }
         serve_flush(h);
+        if (h->throttle_until) {
+            hart_throttle_wait(h);
+            continue;
+        }
         switch (__atomic_load_n(&h->run_state, __ATOMIC_ACQUIRE)) {
         case HART_STOPPED:
             hart_sleep(h);
@@ -253,6 +298,11 @@ static void *hart_thread(void *arg)
             jit_run_chunk(h, CHUNK);
         else
             hart_run_chunk(h, CHUNK);
+        {
+            unsigned pct = __atomic_load_n(&e->throttle_pct, __ATOMIC_RELAXED);
+            if (pct)
+                hart_throttle_check(h, pct);
+        }
     }
     return NULL;
 }
@@ -492,6 +542,14 @@ static void emu_destroy(Engine *e)
     free(e);
 }
 
+static void emu_set_throttle(Engine *e, unsigned pct)
+{
+    __atomic_store_n(&e->throttle_pct, pct > 99 ? 99 : pct, __ATOMIC_RELAXED);
+    if (!pct)
+        for (unsigned i = 0; i < e->nharts; i++)
+            hart_kick(e->harts[i]);     /* out of a wait at once */
+}
+
 static uint64_t emu_cpu_time_ns(Engine *e)
 {    uint64_t total = 0;
 
@@ -514,6 +572,7 @@ const EngineOps emu_engine_ops = {
     .stop = emu_stop,
     .destroy = emu_destroy,
     .cpu_time_ns = emu_cpu_time_ns,
+    .set_throttle = emu_set_throttle,
     .dirty_log_start = emu_dirty_log_start,
     .dirty_log_stop = emu_dirty_log_stop,
     .dirty_log_collect = emu_dirty_log_collect,

@@ -152,6 +152,8 @@ typedef struct Hart {
     unsigned flush_kinds;           /* FLUSH_* asked for, not yet served */
     uint64_t start_addr, start_arg; /* HSM hart_start */
     int start_priv;
+    /* Throttling (emu_set_throttle): ran since / sits out until, ns. */
+    uint64_t throttle_since, throttle_until;
 
     /* Event counters; XENO_EMU_STATS=1 prints them when the engine goes. */
     struct {
@@ -181,6 +183,7 @@ struct Engine {
     unsigned paused_count;
     uint64_t time_base_ns;
     uint64_t paused_at_ns;
+    unsigned throttle_pct;   /* share of each slice the harts sit out (0: none) */
     bool started;            /* hart threads exist */
     /* Restore (state.c): the harts continue from their loaded state and
      * the guest clock from restored_mtime when started. */
