@@ -251,8 +251,14 @@ static void allow_kvm(Rules *r, bool run)
     static const unsigned long run_req[] = { KVM_RUN };
 
     allow_ioctls(r, req, ARRAY_SIZE(req));
-    if (run)
+    if (run) {
         allow_ioctls(r, run_req, ARRAY_SIZE(run_req));
+        /* A throttled vCPU's timer, which signals that thread only
+         * (SIGEV_THREAD_ID; vcpu.c). */
+        ALLOW(r, timer_create);
+        ALLOW(r, timer_settime);
+        ALLOW(r, timer_delete);
+    }
 }
 
 /* The console on a terminal: raw mode back to normal on the way out. */

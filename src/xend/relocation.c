@@ -659,6 +659,7 @@ static int await_outcome(Out *o, Proxy *px, Monitor *m, char *err, size_t errlen
         why = o->d->last_exit;
         pthread_mutex_unlock(&reg_lock);
         if (ended) {
+            log_debug("domain %s: the VMM ended", o->name);
             sup_wait_stopped(o->d, o->seq, 0);     /* its files written (the config gone) */
             if (why == SR_MIGRATED)
                 return 0;
@@ -670,6 +671,7 @@ static int await_outcome(Out *o, Proxy *px, Monitor *m, char *err, size_t errlen
             return -1;
         if (final > 0) {
             /* Completed: the VMM exits with status 6 next. */
+            log_debug("domain %s: the VMM completed the migration", o->name);
             if (sup_wait_stopped(o->d, o->seq, AFTER_STREAM_MS) < 0) {
                 snprintf(err, errlen, "the VMM said the migration completed but did not exit");
                 return -1;
@@ -771,6 +773,7 @@ int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen)
     if (m.fd >= 0)
         close(m.fd);
     free(o.config);
+    log_debug("domain %s: the relocation connection closed", o.name);
     log_info("domain %s: migrated to %s", o.name, o.dest);
     progress(&o, "completed", NULL);
     dom_job_end(d);

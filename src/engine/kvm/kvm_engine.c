@@ -108,6 +108,7 @@ static int kvm_start(Engine *k)
 
 static void kvm_pause(Engine *k) { kvm_vcpus_pause(k); }
 static void kvm_resume(Engine *k) { kvm_vcpus_resume(k); }
+static void kvm_set_throttle(Engine *k, unsigned pct) { kvm_vcpus_set_throttle(k, pct); }
 /* One debug line on how the guest reached its devices. */
 static void log_stats(Kvm *k)
 {
@@ -163,6 +164,7 @@ const EngineOps kvm_engine_ops = {
     .stop = kvm_stop,
     .destroy = kvm_destroy,
     .cpu_time_ns = kvm_cpu_time_ns,
+    .set_throttle = kvm_set_throttle,
     .dirty_log_start = kvm_dirty_log_start,
     .dirty_log_stop = kvm_dirty_log_stop,
     .dirty_log_collect = kvm_dirty_log_collect,

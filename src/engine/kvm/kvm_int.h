@@ -4,6 +4,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,6 +46,11 @@ typedef struct Vcpu {
     uint64_t wall_clock_msr;    /* restored KVM_WALL_CLOCK_NEW, written at start */
     bool wall_clock_pending;
     uint64_t last_cpu_ns;       /* thread CPU time when it ended */
+    /* Throttling (kvm_vcpus_set_throttle): running since, ns; a timer that
+     * kicks this thread out of KVM_RUN every slice while throttled. */
+    uint64_t ran_since;
+    timer_t tick;
+    bool tick_created, tick_armed;
     unsigned long nexits, nio, nmmio;
 } Vcpu;
 
@@ -63,6 +69,7 @@ struct Engine {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int pausing, stopping;      /* read by vCPU threads without the lock */
+    unsigned throttle_pct;      /* share of the time vCPUs sit out (atomic) */
     unsigned parked;
     struct kvm_clock_data paused_clock;
     bool clock_saved;
@@ -146,5 +153,6 @@ void kvm_vcpus_pause(Kvm *k);
 void kvm_vcpus_resume(Kvm *k);
 void kvm_vcpus_stop(Kvm *k);
 uint64_t kvm_vcpus_cpu_time_ns(Kvm *k);
+void kvm_vcpus_set_throttle(Kvm *k, unsigned pct);
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "kvm_int.h"
 
 #define SIG_KICK SIGUSR1
@@ -279,6 +280,73 @@ static bool handle_exit(Vcpu *v)
     }
 }
 
+/* Throttling (a migration that does not converge): a vCPU runs a slice,
+ * then sits out pct/(100-pct) of the time it ran, as if the host were
+ * busy; kvmclock runs on. A timer of its own kicks it out of KVM_RUN every
+ * slice while throttled (only the signal: immediate_exit stays clear). A
+ * pause or a stop ends the wait at once. */
+#define THROTTLE_SLICE_NS 10000000ull
+
+static void throttle_timer(Vcpu *v, bool on)
+{
+    struct itimerspec its = { 0 };
+
+    if (on == v->tick_armed)
+        return;
+    if (on && !v->tick_created) {
+        struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIG_KICK };
+        sev._sigev_un._tid = gettid();
+        if (timer_create(CLOCK_MONOTONIC, &sev, &v->tick) < 0) {
+            log_warn_rl("kvm: vCPU %u: no throttling timer: %s", v->id, strerror(errno));
+            return;
+        }
+        v->tick_created = true;
+    }
+    if (on)
+        its.it_interval.tv_nsec = its.it_value.tv_nsec = (long)THROTTLE_SLICE_NS;
+    if (v->tick_created && timer_settime(v->tick, 0, &its, NULL) == 0)
+        v->tick_armed = on;
+}
+
+static void throttle_wait(Vcpu *v, unsigned pct)
+{
+    Kvm *k = v->k;
+    uint64_t now = clock_ns(), ran, until;
+    struct timespec ts;
+
+    throttle_timer(v, true);
+    if (!v->ran_since || now - v->ran_since > 100 * THROTTLE_SLICE_NS) {
+        v->ran_since = now;
+        return;
+    }
+    ran = now - v->ran_since;
+    if (ran < THROTTLE_SLICE_NS)
+        return;
+    until = now + MIN(ran * pct / (100 - pct), 100 * THROTTLE_SLICE_NS);
+    /* k->cond is on the wall clock. */
+    ts = ns_to_timespec(clock_realtime_ns() + (until - now));
+    pthread_mutex_lock(&k->lock);
+    while (!k->stopping && !k->pausing && __atomic_load_n(&k->throttle_pct, __ATOMIC_RELAXED) &&
+           clock_ns() < until)
+        if (pthread_cond_timedwait(&k->cond, &k->lock, &ts) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&k->lock);
+    v->ran_since = clock_ns();
+}
+
+void kvm_vcpus_set_throttle(Kvm *k, unsigned pct)
+{
+    pthread_mutex_lock(&k->lock);
+    __atomic_store_n(&k->throttle_pct, pct > 99 ? 99 : pct, __ATOMIC_RELAXED);
+    pthread_cond_broadcast(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+    /* Out of KVM_RUN to see it (and arm or disarm its timer); only the
+     * signal: immediate_exit is the pause's. */
+    for (unsigned i = 0; i < k->nvcpus; i++)
+        if (k->vcpu[i].thread_started)
+            pthread_kill(k->vcpu[i].thread, SIG_KICK);
+}
+
 static void *vcpu_thread(void *arg)
 {
     Vcpu *v = arg;
@@ -297,6 +365,17 @@ static void *vcpu_thread(void *arg)
             park(v, false);
             continue;
         }
+        {
+            unsigned pct = __atomic_load_n(&k->throttle_pct, __ATOMIC_RELAXED);
+            if (pct) {
+                throttle_wait(v, pct);
+                if (k->pausing || k->stopping)
+                    continue;
+            } else if (v->tick_armed) {
+                throttle_timer(v, false);
+                v->ran_since = 0;
+            }
+        }
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
@@ -310,6 +389,10 @@ static void *vcpu_thread(void *arg)
             park(v, true);
             break;
         }
+    }
+    if (v->tick_created) {
+        timer_delete(v->tick);
+        v->tick_created = v->tick_armed = false;
     }
     {
         struct timespec ts;
@@ -355,6 +438,7 @@ void kvm_vcpus_pause(Kvm *k)
         return;
     }
     __atomic_store_n(&k->pausing, 1, __ATOMIC_SEQ_CST);
+    pthread_cond_broadcast(&k->cond);      /* a throttled vCPU's wait */
     pthread_mutex_unlock(&k->lock);
     for (unsigned i = 0; i < k->nvcpus; i++)
         kick(&k->vcpu[i]);

@@ -753,6 +753,52 @@ static void test_kvm_boot_paused(void **state)
     fx_free(&f);
 }
 
+/* Throttled at 75 %, the counting guest makes about a quarter of its
+ * progress while its kvmclock keeps the wall's pace; a pause during a
+ * throttled wait is prompt; unthrottled it is back to full speed. */
+static void test_kvm_throttle(void **state)
+{
+    static Fx f;
+    uint64_t c0, c1, c2, c3, k0, k1;
+    double t0, t1;
+    (void)state;
+
+    skip_without_kvm();
+    fx_create(&f);
+    load_program(&f);
+    assert_int_equal(kvm_engine_ops.start(f.k), 0);
+    sleep_ms(50);
+    c0 = read64(&f, PAGE_A);
+    sleep_ms(300);
+    c1 = read64(&f, PAGE_A);
+    kvm_engine_ops.set_throttle(f.k, 75);
+    sleep_ms(30);
+    c2 = read64(&f, PAGE_A);
+    k0 = kvmclock_now(&f);
+    t0 = now_ms();
+    sleep_ms(300);
+    c3 = read64(&f, PAGE_A);
+    k1 = kvmclock_now(&f);
+    t1 = now_ms();
+    print_message("throttle: %llu counts in 300 ms at full speed, %llu at 75 %%\n",
+                  (unsigned long long)(c1 - c0), (unsigned long long)(c3 - c2));
+    assert_true(c3 > c2);                          /* it still runs */
+    assert_true((c3 - c2) * 10 < (c1 - c0) * 6);   /* at well under full speed */
+    /* kvmclock (ns) ran with the wall clock, within 20 %. */
+    assert_true((double)(k1 - k0) / 1e6 >= (t1 - t0) * 0.8);
+    t0 = now_ms();
+    kvm_engine_ops.pause(f.k);
+    assert_true(now_ms() - t0 < 50);
+    kvm_engine_ops.set_throttle(f.k, 0);
+    kvm_engine_ops.resume(f.k);
+    c2 = read64(&f, PAGE_A);
+    sleep_ms(300);
+    c3 = read64(&f, PAGE_A);
+    kvm_engine_ops.pause(f.k);
+    assert_true((c3 - c2) * 10 > (c1 - c0) * 6);   /* full speed again */
+    fx_free(&f);
+}
+
 /* Load a changed copy of a saved KVCP into a fresh VM; expect `why`. */
 static void expect_load_refused(Saved *sv, void (*change)(KvmVcpuState *, Engine *),
                                 const char *why)
@@ -936,6 +982,7 @@ int main(void)
         cmocka_unit_test(test_kvm_save_restore),
         cmocka_unit_test(test_kvm_restored_paused),
         cmocka_unit_test(test_kvm_boot_paused),
+        cmocka_unit_test(test_kvm_throttle),
         cmocka_unit_test(test_kvm_load_refusals),
         cmocka_unit_test(test_kvm_dirty_log),
     };
