@@ -485,10 +485,11 @@ static void *migrate_thread(void *arg)
         return NULL;
     }
 
-    /* Stop and copy. */
-    throttle(mg, 0);
+    /* Stop and copy (the vCPUs stopped before their throttle goes: no
+     * burst at full speed in between). */
     t_stop = clock_ns();
     machine_pause(m);
+    throttle(mg, 0);
     pthread_mutex_lock(&m->dev_lock);
     if (send_final(mg, !mg->p.live, err, sizeof(err))) {
         why = err;
