@@ -181,7 +181,8 @@ pid2=$(jpid "${ID[g2]}")
 kill -9 "$pid2"
 for _ in $(seq 100); do
     n=$(domid g2)
-    [ -n "$n" ] && [ "$n" != "${ID[g2]}" ] && [ "$(field g2 5)" != ----c- ] && break
+    # While its new VMM starts, the domain has no id yet ("None").
+    [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" != "${ID[g2]}" ] && [ "$(field g2 5)" != ----c- ] && break
     sleep 0.1
 done
 n=$(domid g2)
