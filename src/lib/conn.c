@@ -119,12 +119,12 @@ static int check_server_key(xeno_conn *c, int fd, const xeno_connect_params *p)
     const char *fp = p && p->fingerprint ? p->fingerprint : getenv("XENO_FINGERPRINT");
     int found = 0;
 
-    if (fp && *fp && xeno_fp_parse(fp, want) < 0)
+    if (fp && *fp && fp_sha256_parse(fp, want) < 0)
         return xeno_set_error(c, XENO_ERR_INVALID_ARG, "fingerprint '%.80s': expected "
                               "SHA256: and 43 base64 characters, as xend prints it", fp);
     if (xeno_tls_probe(fd, c->uri.host, seen, err, sizeof(err)) < 0)
         return xeno_set_error(c, XENO_ERR_TLS, "%s", err);
-    xeno_fp_format(seen, c->server_fp);
+    fp_sha256_format(seen, c->server_fp);
     xeno_uri_hostport(&c->uri, hp, sizeof(hp));
     if (fp && *fp) {
         found = 1;
@@ -145,7 +145,7 @@ static int check_server_key(xeno_conn *c, int fd, const xeno_connect_params *p)
                               "with --fingerprint or add it to %s", hp, c->server_fp,
                               kh[0] ? kh : "the known-hosts file");
     if (memcmp(seen, want, 32)) {
-        xeno_fp_format(want, wantfp);
+        fp_sha256_format(want, wantfp);
         return xeno_set_error(c, XENO_ERR_TLS,
                               "the TLS key of xend at %s does not match: it presented %s, "
                               "expected %s%s%s (another server, or xend's certificate "
@@ -248,7 +248,7 @@ int xeno_conn_trust_server(xeno_conn *c, const char *known_hosts)
     found = xeno_known_hosts_find(kh, hp, have);
     if (found > 0) {
         char fp[XENO_FP_LEN];
-        xeno_fp_format(have, fp);
+        fp_sha256_format(have, fp);
         if (!strcmp(fp, c->server_fp))
             return XENO_OK;
         return xeno_set_error(c, XENO_ERR_INVALID_ARG, "%s already holds another key for %s "

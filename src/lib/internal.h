@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "common/fingerprint.h"
 #include "xeno/xeno.h"
 
 /* Largest response body accepted from xend (a list of many domains with
@@ -24,7 +25,7 @@ struct xeno_uri {
 };
 
 /* "SHA256:" + 43 base64 characters, as xend prints its key's pin. */
-#define XENO_FP_LEN 52
+#define XENO_FP_LEN FP_SHA256_LEN
 
 struct xeno_conn {
     char *uri_text;
@@ -55,9 +56,6 @@ int xeno_ro_socket_path(const char *path, char *out, size_t size);
 void xeno_uri_hostport(const struct xeno_uri *u, char *out, size_t size);
 
 /* tls.c */
-/* A pin as given (SHA256:B64, sha256//B64, padded or not) → the 32 bytes. */
-int xeno_fp_parse(const char *text, unsigned char hash[32]);
-void xeno_fp_format(const unsigned char hash[32], char out[XENO_FP_LEN]);
 /* TLS handshake on fd (connected to host), the SHA-256 of the server's
  * SubjectPublicKeyInfo into hash; 0, or -1 with one line in err. */
 int xeno_tls_probe(int fd, const char *host, unsigned char hash[32], char *err, size_t errlen);

@@ -19,58 +19,6 @@
 
 #define HANDSHAKE_TIMEOUT_MS 10000
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-void xeno_fp_format(const unsigned char h[32], char out[XENO_FP_LEN])
-{
-    char *o = out + 7;
-
-    memcpy(out, "SHA256:", 7);
-    for (int i = 0; i < 32; i += 3) {
-        unsigned v = (unsigned)h[i] << 16 | (i + 1 < 32 ? (unsigned)h[i + 1] << 8 : 0) |
-                     (i + 2 < 32 ? h[i + 2] : 0);
-        *o++ = b64[v >> 18 & 63];
-        *o++ = b64[v >> 12 & 63];
-        if (i + 1 < 32)
-            *o++ = b64[v >> 6 & 63];
-        if (i + 2 < 32)
-            *o++ = b64[v & 63];
-    }
-    *o = '\0';
-}
-
-int xeno_fp_parse(const char *t, unsigned char h[32])
-{
-    unsigned acc = 0;
-    int bits = 0, n = 0;
-    size_t len;
-
-    if (!strncmp(t, "SHA256:", 7))
-        t += 7;
-    else if (!strncmp(t, "sha256//", 8))
-        t += 8;
-    else
-        return -1;
-    len = strlen(t);
-    while (len && t[len - 1] == '=')
-        len--;
-    if (len != 43)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        const char *p = strchr(b64, t[i]);
-        if (!p || !t[i])
-            return -1;
-        acc = acc << 6 | (unsigned)(p - b64);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n < 32)
-                h[n++] = (unsigned char)(acc >> bits);
-        }
-    }
-    return n == 32 ? 0 : -1;
-}
-
 int xeno_tls_probe(int fd, const char *host, unsigned char hash[32], char *err, size_t errlen)
 {
     gnutls_certificate_credentials_t cred = NULL;
@@ -153,7 +101,7 @@ int xeno_known_hosts_find(const char *file, const char *hostport, unsigned char 
     while (!found && fgets(line, sizeof(line), f)) {
         if (line[0] == '#' || sscanf(line, "%299s %127s", key, fp) != 2)
             continue;
-        if (!strcmp(key, hostport) && xeno_fp_parse(fp, hash) == 0)
+        if (!strcmp(key, hostport) && fp_sha256_parse(fp, hash) == 0)
             found = 1;
     }
     fclose(f);

@@ -203,22 +203,3 @@ void peer_leave(PeerTable *p, const char *key)
     pthread_mutex_unlock(&p->lock);
 }
 
-void auth_fp_format(const uint8_t h[32], char out[AUTH_FP_LEN])
-{
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *o = out + 7;
-
-    memcpy(out, "SHA256:", 7);
-    for (int i = 0; i < 32; i += 3) {
-        uint32_t v = (uint32_t)h[i] << 16 | (i + 1 < 32 ? (uint32_t)h[i + 1] << 8 : 0) |
-                     (i + 2 < 32 ? h[i + 2] : 0);
-        *o++ = b64[v >> 18 & 63];
-        *o++ = b64[v >> 12 & 63];
-        if (i + 1 < 32)
-            *o++ = b64[v >> 6 & 63];
-        if (i + 2 < 32)
-            *o++ = b64[v & 63];
-    }
-    *o = '\0';
-}

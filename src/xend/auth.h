@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/fingerprint.h"
 #include "xend.h"
 
 #define AUTH_TOKEN_MIN 16
@@ -55,10 +56,8 @@ void peer_table_free(PeerTable *p);
 unsigned peer_enter(PeerTable *p, const char *key);
 void peer_leave(PeerTable *p, const char *key);
 
-/* "SHA256:" + base64 (no padding, as OpenSSH shows keys) of a 32-byte
- * hash; out must hold AUTH_FP_LEN. */
-#define AUTH_FP_LEN 52
-void auth_fp_format(const uint8_t hash[32], char out[AUTH_FP_LEN]);
+/* Fingerprints: common/fingerprint.h. */
+#define AUTH_FP_LEN FP_SHA256_LEN
 
 /* ---- tlscert.c: xend's TLS certificate for the TCP listener ---- */
 /* Load cert_path and key_path (PEM), or, when neither exists, generate a

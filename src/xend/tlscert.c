@@ -42,7 +42,7 @@ static int crt_fingerprint(gnutls_x509_crt_t crt, char out[AUTH_FP_LEN], char *e
     }
     gnutls_pubkey_deinit(pub);
     gnutls_free(spki.data);
-    auth_fp_format(h, out);
+    fp_sha256_format(h, out);
     return 0;
 }
 

@@ -157,11 +157,11 @@ static void test_tls_pins(void **s)
     char fp[XENO_FP_LEN], path[64], ro[108];
     for (int i = 0; i < 32; i++)
         h[i] = (unsigned char)(0xf0 + i);
-    xeno_fp_format(h, fp);
+    fp_sha256_format(h, fp);
     assert_string_equal(fp, "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8");
-    assert_int_equal(xeno_fp_parse(fp, g), 0);
+    assert_int_equal(fp_sha256_parse(fp, g), 0);
     assert_memory_equal(g, h, 32);
-    assert_int_equal(xeno_fp_parse("sha256//8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8=", g), 0);
+    assert_int_equal(fp_sha256_parse("sha256//8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8=", g), 0);
     assert_memory_equal(g, h, 32);
     const char *bad[] = { "", "8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8",
                           "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg",
@@ -169,7 +169,7 @@ static void test_tls_pins(void **s)
                           "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwND!8",
                           "MD5:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(xeno_fp_parse(bad[i], g), -1);
+        assert_int_equal(fp_sha256_parse(bad[i], g), -1);
 
     /* known_hosts: "HOST:PORT FINGERPRINT" per line, comments, first wins. */
     snprintf(path, sizeof(path), "/tmp/test_libxeno_kh.%d", (int)getpid());

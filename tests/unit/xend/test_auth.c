@@ -123,11 +123,11 @@ static void test_fingerprint_format(void **state)
     char fp[AUTH_FP_LEN];
 
     (void)state;
-    auth_fp_format(h, fp);
+    fp_sha256_format(h, fp);
     assert_string_equal(fp, "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     for (int i = 0; i < 32; i++)
         h[i] = (uint8_t)(0xf0 + i);
-    auth_fp_format(h, fp);
+    fp_sha256_format(h, fp);
     /* base64 of f0 f1 ... 0f (python: base64.b64encode(bytes(range(0xf0,0x110)) & 0xff)) */
     assert_string_equal(fp, "SHA256:8PHy8/T19vf4+fr7/P3+/wABAgMEBQYHCAkKCwwNDg8");
 }
