@@ -4,6 +4,7 @@
 #   make bench   benchmarks against QEMU (bench/): boot/sha256/idle/memory, the CPU
 #                suite, and as root migration and save/restore
 #   make bench-cpu  the CPU suite alone (bench/cpu.sh)
+#   make soak    long checks kept out of make check (tests/soak, as root)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -19,7 +20,7 @@ TSAN_TARGETS := src/xend/xend tests/unit/xend/test_xend_api \
                 tests/unit/xend/test_xend_state tests/unit/xend/test_xend_reloc \
                 tests/unit/libvirt/test_libvirt_rpc
 
-.PHONY: all deps build guest run check unit asan tsan fuzz isa bench bench-cpu clean
+.PHONY: all deps build guest run check unit asan tsan fuzz isa bench bench-cpu soak clean
 
 all: build
 
@@ -70,6 +71,9 @@ bench: build guest
 
 bench-cpu: build guest
 	bash bench/cpu.sh
+
+soak: build guest
+	@for t in tests/soak/*.sh; do echo "== $$t"; bash $$t || exit 1; done
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -91,10 +91,10 @@ void hart_flush_wait(Hart *self, Hart *t, unsigned kinds)
     t->exit_chunk = 1;
     hart_kick(t);
     while (__atomic_load_n(&t->flush_ack, __ATOMIC_ACQUIRE) < req &&
-           !__atomic_load_n(&t->wfi, __ATOMIC_ACQUIRE) &&
-           __atomic_load_n(&t->run_state, __ATOMIC_ACQUIRE) == HART_RUNNING &&
-           e->started && !e->stopping &&
-           !(e->pausing && __atomic_load_n(&e->paused_count, __ATOMIC_ACQUIRE) == e->nharts)) {
+           !__atomic_load_n(&t->wfi, __ATOMIC_SEQ_CST) &&
+           !__atomic_load_n(&t->paused, __ATOMIC_SEQ_CST) &&
+           __atomic_load_n(&t->run_state, __ATOMIC_SEQ_CST) == HART_RUNNING &&
+           e->started && !e->stopping) {
         /* Serve requests aimed at us meanwhile, or two harts flushing each
          * other would wait forever. */
         if (self)
@@ -228,14 +228,22 @@ static void hart_throttle_check(Hart *h, unsigned pct)
     h->throttle_since = h->throttle_until;
 }
 
-static void pause_park(Emu *e)
+/* A parked hart runs nothing until it is back at the top of its loop,
+ * where it serves the flushes asked for meanwhile: hart_flush_wait need
+ * not wait for it. (It must not: a hart asking for a remote fence cannot
+ * park itself, so a pause would wait for it forever.) */
+static void pause_park(Hart *h)
 {
+    Emu *e = h->emu;
+
     pthread_mutex_lock(&e->pause_lock);
+    __atomic_store_n(&h->paused, true, __ATOMIC_SEQ_CST);
     e->paused_count++;
     pthread_cond_broadcast(&e->pause_cond);
     while (e->pausing && !e->stopping)
         pthread_cond_wait(&e->pause_cond, &e->pause_lock);
     e->paused_count--;
+    __atomic_store_n(&h->paused, false, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&e->pause_lock);
 }
 
@@ -265,7 +273,7 @@ static void *hart_thread(void *arg)
 
     while (!e->stopping) {
         if (e->pausing) {
-            pause_park(e);
+            pause_park(h);
             continue;
         }
         serve_flush(h);
@@ -293,7 +301,17 @@ static void *hart_thread(void *arg)
             hart_sleep(h);
             continue;
         }
+        /* A hart in WFI (or not yet running) is not waited for by
+         * hart_flush_wait, which trusts it to serve the flush before it
+         * runs again; but serve_flush above may have run before a request
+         * that came while wfi was still set. Leaving WFI (or HSM start)
+         * happened above, so look again, behind a full fence that pairs
+         * with the requester's: either it saw us running and waits, or
+         * we see its request here. (Missing this let a store go through
+         * a write TLB entry filled before a dirty-log re-arm, unlogged.) */
         h->exit_chunk = 0;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        serve_flush(h);
         if (h->jit)
             jit_run_chunk(h, CHUNK);
         else
@@ -551,7 +569,8 @@ static void emu_set_throttle(Engine *e, unsigned pct)
 }
 
 static uint64_t emu_cpu_time_ns(Engine *e)
-{    uint64_t total = 0;
+{
+    uint64_t total = 0;
 
     for (unsigned i = 0; i < e->nharts; i++) {
         clockid_t cid;

@@ -148,6 +148,7 @@ typedef struct Hart {
     pthread_cond_t cond;
     enum hart_run_state run_state;
     bool wfi;                /* parked in WFI */
+    bool paused;             /* parked for a pause (pause_park) */
     uint64_t flush_req, flush_ack;  /* remote fence requests (hart_flush_wait) */
     unsigned flush_kinds;           /* FLUSH_* asked for, not yet served */
     uint64_t start_addr, start_arg; /* HSM hart_start */

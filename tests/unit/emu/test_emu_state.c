@@ -1,12 +1,16 @@
 /* The emu engine's saved state: a hart saved mid-program and loaded into
  * another engine continues identically; impossible values are refused;
- * dirty logging marks every page a hart writes, round after round. */
+ * dirty logging marks every page a hart writes, round after round; a
+ * pause completes while a hart waits on another's remote fence. */
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -264,12 +268,103 @@ static void test_dirty_log_rounds(void **state)
     fx_free(&a);
 }
 
+/* Hart 0 asks for remote sfence.vma on both harts without end (built-in
+ * SBI); hart 1 keeps storing. A pause must complete each time: hart 1 may
+ * park before it serves hart 0's request, and hart 0 cannot park until
+ * its ecall returns. (Until the fence stopped waiting for a parked hart,
+ * this deadlocked: `xm migrate` of a 2-vCPU guest hung in its stop.) */
+static const uint32_t fence_prog[] = {
+    0x00300513,         /* addi a0, x0, 3   hart mask {0, 1} */
+    0x00000593,         /* addi a1, x0, 0   mask base */
+    0x00000073,         /* ecall            RFNC remote_sfence_vma */
+    0xff5ff06f,         /* j -12 */
+};
+static const uint32_t store_prog[] = {
+    0x00128293,         /* addi x5, x5, 1 */
+    0x00533023,         /* sd x5, 0(x6) */
+    0xff9ff06f,         /* j -8 */
+};
+
+typedef struct PauseJob {
+    Emu *e;
+    bool done;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+} PauseJob;
+
+static void *pause_job(void *arg)
+{
+    PauseJob *j = arg;
+
+    emu_engine_ops.pause(j->e);
+    pthread_mutex_lock(&j->lock);
+    j->done = true;
+    pthread_cond_signal(&j->cond);
+    pthread_mutex_unlock(&j->lock);
+    return NULL;
+}
+
+static void test_pause_during_remote_fence(void **state)
+{
+    static Fx a;
+    uint8_t *ram;
+    (void)state;
+
+    fx_init(&a);
+    ram = a.mem.r[0].host;
+    memcpy(ram, fence_prog, sizeof(fence_prog));
+    memcpy(ram + 0x1000, store_prog, sizeof(store_prog));
+    for (unsigned i = 0; i < 2; i++) {
+        Hart *h = a.e->harts[i];
+        hart_reset(h, RAM_BASE + i * 0x1000);
+        hart_set_priv(h, PRV_S);
+        h->satp = 0;
+        h->run_state = HART_RUNNING;
+    }
+    a.e->harts[0]->x[17] = 0x52464E43;      /* a7: EXT_RFNC */
+    a.e->harts[0]->x[16] = 1;               /* a6: remote_sfence_vma */
+    a.e->harts[0]->x[13] = ~0ull;           /* a3: the whole address space */
+    a.e->harts[1]->x[6] = RAM_BASE + PAGE_A;
+    a.e->sbi = true;
+    a.e->restored = true;                   /* start from these states, no boot */
+    assert_int_equal(emu_engine_ops.start(a.e), 0);
+
+    for (unsigned round = 0; round < 200; round++) {
+        PauseJob j = { .e = a.e };
+        struct timespec ts;
+        pthread_t t;
+        int rc = 0;
+
+        pthread_mutex_init(&j.lock, NULL);
+        pthread_cond_init(&j.cond, NULL);
+        assert_int_equal(pthread_create(&t, NULL, pause_job, &j), 0);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 5;
+        pthread_mutex_lock(&j.lock);
+        while (!j.done && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&j.cond, &j.lock, &ts);
+        pthread_mutex_unlock(&j.lock);
+        if (!j.done)
+            fail_msg("round %u: the pause did not complete in 5 s (hart 0 waits on a parked hart)",
+                     round);
+        pthread_join(t, NULL);
+        emu_engine_ops.resume(a.e);
+        pthread_cond_destroy(&j.cond);
+        pthread_mutex_destroy(&j.lock);
+    }
+    assert_true(a.e->harts[0]->stat.rfence_vma > 200);     /* both really ran */
+    assert_true(*(uint64_t *)(ram + PAGE_A) > 0);
+    emu_engine_ops.stop(a.e);
+    fx_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_save_load_continue),
         cmocka_unit_test(test_hostile_hart_section),
         cmocka_unit_test(test_dirty_log_rounds),
+        cmocka_unit_test(test_pause_during_remote_fence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
