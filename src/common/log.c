@@ -17,12 +17,35 @@ void log_init(const char *progname, enum log_level level)
 void log_set_level(enum log_level level) { log_level = level; }
 enum log_level log_get_level(void) { return log_level; }
 
+/* XENO_LOG_TIME=1: each line that is not an error starts with the UTC
+ * time of day to the microsecond, the same clock in xend and its VMMs, to
+ * line up one operation across processes (migration timings). */
+static bool log_time_wanted(void)
+{
+    static int wanted = -1;
+
+    if (wanted < 0) {
+        const char *v = getenv("XENO_LOG_TIME");
+        wanted = v && *v && *v != '0';
+    }
+    return wanted;
+}
+
 static void log_vmsg(enum log_level level, unsigned suppressed, const char *fmt, va_list ap)
 {
     static const char *const names[] = { "error", "warning", "info", "debug" };
 
     /* Errors are the one-line messages a user reads: keep them plain. */
     flockfile(stderr);
+    if (level != LOG_ERR && log_time_wanted()) {
+        struct timespec ts;
+        unsigned day;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        day = (unsigned)(ts.tv_sec % 86400);
+        fprintf(stderr, "%02u:%02u:%02u.%06ld ", day / 3600, day / 60 % 60, day % 60,
+                ts.tv_nsec / 1000);
+    }
     if (level == LOG_ERR)
         fprintf(stderr, "%s: ", log_prog);
     else

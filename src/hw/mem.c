@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 
 int gmem_add_ram(GuestMem *m, uint64_t gpa, uint64_t size)
 {
@@ -113,4 +114,25 @@ uint64_t gmem_ram_size(const GuestMem *m)
     for (unsigned i = 0; i < m->nr; i++)
         s += m->r[i].size;
     return s;
+}
+
+bool gmem_untouched(const GuestRegion *g, uint64_t first, uint64_t n, uint64_t *zero)
+{
+    unsigned char vec[256];
+    struct sysinfo si;
+
+    /* Checked each time: swap may be turned on while the guest runs. */
+    if (g->file_backed || sysinfo(&si) < 0 || si.totalswap)
+        return false;
+    memset(zero, 0, (n + 63) / 64 * sizeof(uint64_t));
+    for (uint64_t k = 0; k < n; k += sizeof(vec)) {
+        uint64_t len = n - k < sizeof(vec) ? n - k : sizeof(vec);
+
+        if (mincore(g->host + (first + k) * GMEM_PAGE_SIZE, len * GMEM_PAGE_SIZE, vec) < 0)
+            return false;
+        for (uint64_t i = 0; i < len; i++)
+            if (!(vec[i] & 1))
+                zero[(k + i) / 64] |= 1ull << ((k + i) % 64);
+    }
+    return true;
 }

@@ -20,6 +20,7 @@ typedef struct GuestRegion {
     uint64_t size;      /* bytes, page aligned */
     uint8_t *host;      /* host mapping */
     uint64_t *dirty;    /* one bit per page, set by device writes and engines */
+    bool file_backed;   /* mapped from a save file (lazy restore), not anonymous */
 } GuestRegion;
 
 typedef struct GuestMem {
@@ -48,6 +49,14 @@ int gmem_write(GuestMem *m, uint64_t gpa, const void *buf, size_t len);
 
 /* Mark pages dirty (no-op unless dirty_log). */
 void gmem_mark_dirty(GuestMem *m, uint64_t gpa, uint64_t len);
+
+/* Which of pages [first, first+n) of region g surely read as zero without
+ * reading them: anonymous memory never touched (not resident, and the
+ * host has no swap, so nothing else takes an anonymous page out of
+ * memory). Sets bit k of zero[] (n bits) for such page first+k; false when
+ * it cannot tell (a file-backed region, swap on, mincore refused): then
+ * every page must be read. */
+bool gmem_untouched(const GuestRegion *g, uint64_t first, uint64_t n, uint64_t *zero);
 
 /* Total RAM bytes. */
 uint64_t gmem_ram_size(const GuestMem *m);

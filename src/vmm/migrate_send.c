@@ -24,6 +24,7 @@
 #define REPLY_TIMEOUT_MS   30000    /* accept, ready */
 #define STARTED_TIMEOUT_MS 10000
 #define PAGE_BATCH         256      /* pages per stream_write_pages call */
+_Static_assert(PAGE_BATCH % 64 == 0, "send_run's bitmap of untouched pages");
 #define SEND_TIMEOUT_MS    30000
 
 struct Migration {
@@ -197,14 +198,28 @@ static uint64_t count_bits(const uint64_t *b, uint64_t npages)
  * of an idle guest's RAM, are not copied: a run of pages that read as zero
  * goes as a ZERO run (written from mg->zeros, which are zero for good), as
  * if its copy had been taken at the moment it was read. */
+static bool page_zero(const GuestRegion *g, uint64_t k, uint64_t first, const uint64_t *untouched)
+{
+    uint64_t b = k - first;
+
+    return (untouched && (untouched[b / 64] >> (b % 64) & 1)) ||
+           stream_page_is_zero(g->host + k * STREAM_PAGE_SIZE);
+}
+
 static int send_run(Migration *mg, const GuestRegion *g, uint64_t i, uint64_t j)
 {
+    /* Pages the guest never touched are zero without reading them: most
+     * of an idle guest's RAM, which a scan would read in full. */
+    uint64_t untouched[PAGE_BATCH / 64];
+    const uint64_t *u = gmem_untouched(g, i, j - i, untouched) ? untouched : NULL;
+    uint64_t first = i;
+
     while (i < j) {
         const uint8_t *p = g->host + i * STREAM_PAGE_SIZE;
-        bool zero = stream_page_is_zero(p);
+        bool zero = page_zero(g, i, first, u);
         uint64_t k = i + 1;
 
-        while (k < j && stream_page_is_zero(g->host + k * STREAM_PAGE_SIZE) == zero)
+        while (k < j && page_zero(g, k, first, u) == zero)
             k++;
         if (!zero)
             memcpy(mg->bounce, p, (k - i) * STREAM_PAGE_SIZE);
@@ -521,6 +536,8 @@ static void *migrate_thread(void *arg)
                  (unsigned long long)(t_started - t_ready) / 1000);
         publish(mg, set_downtime, &down);
         machine_dirty_log_stop(m);
+        /* The stream is over: xend's relay ends now, not at our exit. */
+        shutdown(mg->fd, SHUT_WR);
         publish(mg, set_outcome, &o);
         machine_request_exit(m, VM_EXIT_MIGRATED, 0);
         pthread_mutex_unlock(&m->dev_lock);

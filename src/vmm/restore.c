@@ -257,6 +257,7 @@ int state_load_images(StateLoad *L, Machine *m, bool verify, char *err, size_t e
             snprintf(err, errlen, "cannot map memory image %u: %s", im->index, strerror(errno));
             return -1;
         }
+        g->file_backed = true;      /* untouched pages hold the file's bytes */
     }
     return 0;
 }

@@ -97,6 +97,10 @@ static void allow_memory(Rules *r)
     ALLOW(r, mremap);
     ALLOW(r, madvise);             /* the balloon gives pages back; malloc trims */
     ALLOW(r, brk);
+    /* Which guest pages were never touched (gmem_untouched), and whether
+     * the host has swap, which would make that answer wrong. */
+    ALLOW(r, mincore);
+    ALLOW(r, sysinfo);
 }
 
 static void allow_sync_and_time(Rules *r, pid_t pid)

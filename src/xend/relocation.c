@@ -670,13 +670,18 @@ static int await_outcome(Out *o, Proxy *px, Monitor *m, char *err, size_t errlen
         if (final < 0)
             return -1;
         if (final > 0) {
-            /* Completed: the VMM exits with status 6 next. */
+            /* Completed: the domain runs at the destination. It leaves
+             * this host now; its VMM exits (status 6) on its own time and
+             * the supervision loop reaps it. */
+            bool left;
+
             log_debug("domain %s: the VMM completed the migration", o->name);
-            if (sup_wait_stopped(o->d, o->seq, AFTER_STREAM_MS) < 0) {
-                snprintf(err, errlen, "the VMM said the migration completed but did not exit");
-                return -1;
-            }
-            final = 0;
+            reg_update_begin();
+            left = sup_depart_locked(o->d, o->seq);
+            reg_update_end();
+            if (left)
+                return 0;
+            final = 0;          /* it already ended: its exit says how */
             continue;
         }
         if (proxy_done(px)) {

@@ -35,9 +35,23 @@
 #define START_POLL_US    20000     /* at most, between queries while a VMM starts */
 #define FAST_RESTART_NS  (10 * NS_PER_SEC)
 #define MAX_FAST_RESTARTS 5
+#define DEPART_KILL_MS   10000     /* a departed VMM still there after this is killed */
 
 static int wake_pipe[2] = { -1, -1 };
 static int sig_fd = -1;
+
+/* VMMs whose domain left this host (sup_depart_locked) and that are still
+ * exiting. Under reg_lock; only the supervision loop closes their fds. */
+typedef struct Departing {
+    pid_t pid;
+    int pidfd, mon_fd;
+    bool child, killed;
+    int id;
+    uint64_t deadline_ns;
+    char name[64];
+} Departing;
+static Departing *departing;
+static size_t n_departing, cap_departing;
 
 int sup_pidfd_open(pid_t pid)
 {
@@ -602,6 +616,96 @@ int sup_wait_stopped(Domain *d, uint64_t seq, int timeout_ms)
     return ret;
 }
 
+bool sup_depart_locked(Domain *d, uint64_t seq)
+{
+    Departing *p;
+    int id = d->id;
+
+    if (d->run_seq != seq || d->pid <= 0)
+        return false;
+    if (n_departing == cap_departing) {
+        size_t cap = cap_departing ? 2 * cap_departing : 4;
+        Departing *n = realloc(departing, cap * sizeof(*n));
+        if (!n)
+            return false;       /* the VMM's exit is handled as usual */
+        departing = n;
+        cap_departing = cap;
+    }
+    p = &departing[n_departing++];
+    *p = (Departing){ .pid = d->pid, .pidfd = d->pidfd, .mon_fd = d->mon_fd, .child = d->child,
+                      .id = id, .deadline_ns = clock_ns() + DEPART_KILL_MS * NS_PER_MS };
+    snprintf(p->name, sizeof(p->name), "%s", d->name);
+    /* The domain no longer has that instance: the loop stops watching it
+     * as the domain's (its fds no longer match) and reaps it as departing. */
+    d->pid = 0;
+    d->pidfd = -1;
+    d->mon_fd = -1;
+    d->mon_len = 0;
+    d->unresponsive = false;
+    d->run_seq++;
+    d->last_exit = SR_MIGRATED;
+    state_queue_remove_run(id);
+    log_info("domain %s (id %d): migrated; its VMM pid %d exits", d->name, id, (int)p->pid);
+    dom_left_locked(d, id, SR_MIGRATED);
+    sup_wake();
+    return true;
+}
+
+/* A departing VMM's pidfd is ready: reap it. */
+static void reap_departing_locked(int pidfd)
+{
+    for (size_t i = 0; i < n_departing; i++) {
+        Departing *p = &departing[i];
+        int status = 0;
+
+        if (p->pidfd != pidfd)
+            continue;
+        if (p->child) {
+            pid_t r = waitpid(p->pid, &status, WNOHANG);
+            if (r == 0)
+                return;         /* not yet */
+            if (r != p->pid)
+                status = 6 << 8;
+        } else {
+            status = 6 << 8;    /* not ours: its pidfd says it is gone */
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 6)
+            log_info("domain %s (id %d): VMM ended (migrated)", p->name, p->id);
+        else
+            log_warn("domain %s (id %d): VMM ended (after its migration completed, status %#x)",
+                     p->name, p->id, status);
+        close(p->pidfd);
+        if (p->mon_fd >= 0)
+            close(p->mon_fd);
+        departing[i] = departing[--n_departing];
+        return;
+    }
+}
+
+/* Kill departing VMMs that outstay DEPART_KILL_MS; the poll timeout (ms)
+ * until the next deadline, -1 when none is pending. */
+static int departing_deadlines_locked(void)
+{
+    uint64_t now = clock_ns(), next = 0;
+
+    for (size_t i = 0; i < n_departing; i++) {
+        Departing *p = &departing[i];
+
+        if (p->killed)
+            continue;
+        if (now >= p->deadline_ns) {
+            log_warn("domain %s (id %d): its VMM pid %d did not exit after its migration; "
+                     "killing it", p->name, p->id, (int)p->pid);
+            if (sup_pidfd_signal(p->pidfd, SIGKILL) < 0 && errno != ESRCH)
+                log_warn("cannot kill VMM pid %d: %s", (int)p->pid, strerror(errno));
+            p->killed = true;
+        } else if (!next || p->deadline_ns < next) {
+            next = p->deadline_ns;
+        }
+    }
+    return next ? (int)((next - now) / NS_PER_MS) + 1 : -1;
+}
+
 int sup_destroy(Domain *d, char *err, size_t errlen)
 {
     char sock[PATH_MAX], cerr[256];
@@ -979,10 +1083,10 @@ static void pollset_fill_locked(PollSet *ps, Domain **all, size_t n)
         free(ps->exitp[i]);
         ps->exitp[i] = NULL;
     }
-    if (2 * n + 2 > ps->cap) {
+    if (2 * n + n_departing + 2 > ps->cap) {
         size_t old = ps->cap;
 
-        ps->cap = 2 * n + 16;
+        ps->cap = 2 * n + n_departing + 16;
         ps->pfd = realloc(ps->pfd, ps->cap * sizeof(*ps->pfd));
         ps->dom = realloc(ps->dom, ps->cap * sizeof(*ps->dom));
         ps->exitp = realloc(ps->exitp, ps->cap * sizeof(*ps->exitp));
@@ -1009,6 +1113,11 @@ static void pollset_fill_locked(PollSet *ps, Domain **all, size_t n)
             ps->recorded[ps->n] = SR_NONE;
             ps->pfd[ps->n++] = (struct pollfd){ .fd = d->mon_fd, .events = POLLIN };
         }
+    }
+    for (size_t i = 0; i < n_departing; i++) {
+        ps->dom[ps->n] = NULL;          /* a departing VMM (its pidfd) */
+        ps->recorded[ps->n] = SR_NONE;
+        ps->pfd[ps->n++] = (struct pollfd){ .fd = departing[i].pidfd, .events = POLLIN };
     }
 }
 
@@ -1053,6 +1162,10 @@ static void dispatch_locked(const PollSet *ps)
 
         if (!ps->pfd[i].revents)
             continue;
+        if (!d) {
+            reap_departing_locked(ps->pfd[i].fd);
+            continue;
+        }
         /* Only this thread closes these fds, so equality means the
          * descriptor still belongs to the instance we polled. */
         if (ps->pfd[i].fd == d->pidfd)
@@ -1072,12 +1185,15 @@ void sup_run(void)
         size_t n;
         char drain[64];
 
+        int timeout;
+
         pthread_mutex_lock(&reg_lock);
         n = reg_snapshot_locked(&all);
         pollset_fill_locked(&ps, all, n);
+        timeout = departing_deadlines_locked();
         pthread_mutex_unlock(&reg_lock);
 
-        if (poll(ps.pfd, ps.n, -1) < 0 && errno != EINTR) {
+        if (poll(ps.pfd, ps.n, timeout) < 0 && errno != EINTR) {
             log_err("poll: %s", strerror(errno));
             sleep(1);
         }

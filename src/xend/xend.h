@@ -285,6 +285,14 @@ void sup_kill(Domain *d, const SupLaunch *l);
 int sup_destroy(Domain *d, char *err, size_t errlen);
 /* Wait up to timeout_ms for the instance running at run_seq to end. */
 int sup_wait_stopped(Domain *d, uint64_t run_seq, int timeout_ms);
+/* The VMM of d (instance run_seq) said its outgoing migration completed:
+ * the domain leaves this host now (dom_left_locked, its run record and a
+ * managed config go) and the supervision loop only reaps the process. Its
+ * exit can take a while (closing a tap device waits for the kernel's RCU
+ * grace periods): `xm migrate` need not wait for it. Call between
+ * reg_update_begin and reg_update_end; false if that instance already
+ * ended (the usual exit handling ran). */
+bool sup_depart_locked(Domain *d, uint64_t run_seq);
 /* Refresh statistics with a VMM query (no lock held by the caller), of
  * at most SUP_SAMPLE_MS or timeout_ms. A running VMM that does not answer
  * is marked unresponsive (d->unresponsive) until it answers again. */
