@@ -313,11 +313,19 @@ static void set_throttle(MigrateStatus *st, void *arg)
 
 /* Auto-converge (as QEMU's): a guest that dirtied more than half of what
  * the last round carried will not converge, so its vCPUs are slowed down,
- * 20 % at first, then 10 more a round, up to 99 %, the guest clock running
- * on. Off again as soon as pre-copy ends, whatever the outcome. */
+ * 20 % at first; each further such round halves the time they run (20,
+ * 60, 80, 90, 95... up to 99 %), the guest clock running on. QEMU adds
+ * 10 points a round: a guest that dirties memory several times faster
+ * than the link then spends six rounds resending its working set (64 MiB
+ * at 920 MiB/s over TLS at 380 MB/s: 5 rounds, 1.2 s). Off again as soon
+ * as pre-copy ends, whatever the outcome. */
 #define THROTTLE_FIRST 20u
-#define THROTTLE_STEP  10u
 #define THROTTLE_MAX   99u
+
+static unsigned throttle_next(unsigned pct)
+{
+    return pct ? MIN(100 - (100 - pct) / 2, THROTTLE_MAX) : THROTTLE_FIRST;
+}
 
 static void throttle(Migration *mg, unsigned pct)
 {
@@ -404,8 +412,7 @@ static int precopy(Migration *mg, const char **why)
             return 0;
         if (mg->p.auto_converge && round >= 2 &&
             dirty * STREAM_PAGE_SIZE * 2 > stream_bytes_written(mg->w) - b0)
-            throttle(mg, mg->throttle ? MIN(mg->throttle + THROTTLE_STEP, THROTTLE_MAX)
-                                      : THROTTLE_FIRST);
+            throttle(mg, throttle_next(mg->throttle));
         /* ...or when it no longer converges (and cannot be slowed down
          * further), or after max_rounds: the guest dirties memory faster
          * than the link carries it. */

@@ -244,6 +244,14 @@ void rconn_close(RelocConn *c)
     conn_free(c);
 }
 
+int rconn_plain_fd(RelocConn *c)
+{
+    if (c->s || c->in_len)
+        return -1;
+    set_nonblock(c->fd, false);     /* a status flag: the copy shares it */
+    return fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+}
+
 /* GnuTLS's message for r without its final period (ours follow it). */
 static const char *gtls_msg(int r, char *buf, size_t size)
 {

@@ -33,6 +33,12 @@ int rconn_write_all(RelocConn *c, const void *buf, size_t len, int timeout_ms,
 char *rconn_read_line(RelocConn *c, size_t max, int timeout_ms, size_t *len,
                       char *err, size_t errlen);
 void rconn_close(RelocConn *c);
+/* A plain connection's socket, in blocking mode, for a VMM to use itself
+ * (a new descriptor; the connection keeps its own, to be closed with
+ * rconn_close, which never shuts the socket down). -1 for a TLS session,
+ * or when bytes beyond the handshake were already read (they would be
+ * lost): then the proxy carries the stream. */
+int rconn_plain_fd(RelocConn *c);
 
 /* A line in clear on a plain socket (the greeting), byte by byte so that
  * nothing after it is consumed. 0 or -1 with err. */

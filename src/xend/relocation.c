@@ -167,7 +167,11 @@ static void receive_domain(const Incoming *in, RelocConn *c, const RelocRequest 
         rconn_close(c);
         return;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+    /* A plain stream comes straight into the VMM; a TLS one through the
+     * proxy and a socket pair. */
+    sp[0] = -1;
+    sp[1] = rconn_plain_fd(c);
+    if (sp[1] < 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
         snprintf(err, sizeof(err), "socketpair: %s", strerror(errno));
         goto refuse;
     }
@@ -175,12 +179,30 @@ static void receive_domain(const Incoming *in, RelocConn *c, const RelocRequest 
     r = sup_launch(d, &o, &l, err, sizeof(err));
     close(sp[1]);
     if (r < 0) {
-        close(sp[0]);
+        if (sp[0] >= 0)
+            close(sp[0]);
         goto refuse;
     }
     log_info("relocation from %s: receiving domain %s (%s, id %d)", in->addr, req->name,
              req->live ? "live" : "not live", l.id);
     answer(c, NULL);
+    if (sp[0] < 0) {
+        /* The VMM has the connection: it ends the stream, by taking the
+         * domain over or by exiting. */
+        log_debug("relocation from %s: the VMM streams on the relocation connection itself",
+                  in->addr);
+        while (!(r = sup_poll_ready(d, &l, err, sizeof(err))))
+            usleep(POLL_MS * 1000);
+        rconn_close(c);
+        if (r > 0) {
+            adopt_managed(d, req);
+            log_info("relocation from %s: domain %s runs here (id %d)", in->addr, req->name, l.id);
+        } else {
+            log_warn("relocation from %s: domain %s not received: %s", in->addr, req->name, err);
+        }
+        dom_put(d);
+        return;
+    }
     px = proxy_start(c, sp[0], err, sizeof(err));
     if (!px) {
         sup_kill(d, &l);
@@ -636,7 +658,8 @@ static int monitor_read(Out *o, Monitor *m, int *final, char *err, size_t errlen
     return 0;
 }
 
-/* Wait for the outcome: the VMM's final event or its end. 0 migrated, -1
+/* Wait for the outcome: the VMM's final event or its end (px: the proxy,
+ * or NULL when the VMM streams on the connection itself). 0 migrated, -1
  * with err. */
 static int await_outcome(Out *o, Proxy *px, Monitor *m, char *err, size_t errlen)
 {
@@ -684,7 +707,7 @@ static int await_outcome(Out *o, Proxy *px, Monitor *m, char *err, size_t errlen
             final = 0;          /* it already ended: its exit says how */
             continue;
         }
-        if (proxy_done(px)) {
+        if (px && proxy_done(px)) {
             if (!stream_end)
                 stream_end = clock_ns();
             else if (clock_ns() - stream_end > AFTER_STREAM_MS * NS_PER_MS) {
@@ -703,7 +726,7 @@ int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen)
     Proxy *px;
     json_t *args;
     char why[1024] = "", verr[512], uri[PATH_MAX + 8];
-    int lfd, vfd, r, status = 502;
+    int lfd = -1, vfd, direct, r, status = 502;
 
     if (dom_job_begin(d, JOB_MIGRATE, err, errlen) < 0)
         return 409;
@@ -727,24 +750,36 @@ int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen)
     c = open_relocation(&o, why, sizeof(why));
     if (!c)
         goto fail;
-    if (state_path(o.lpath, sizeof(o.lpath), "run/%d.migrate", o.id) < 0 ||
-        (lfd = listen_unix(o.lpath, why, sizeof(why))) < 0) {
+    /* A plain stream goes from VMM to VMM on the connection itself; a TLS
+     * one through the proxy (TLS ends in xend: docs/architecture.md). */
+    direct = rconn_plain_fd(c);
+    if (direct >= 0) {
+        log_debug("domain %s: the VMM streams on the relocation connection itself", o.name);
+        snprintf(uri, sizeof(uri), "fd:%d", direct);
+    } else if (state_path(o.lpath, sizeof(o.lpath), "run/%d.migrate", o.id) < 0 ||
+               (lfd = listen_unix(o.lpath, why, sizeof(why))) < 0) {
         if (!why[0])
             snprintf(why, sizeof(why), "the state dir path is too long");
         rconn_close(c);
         goto fail;
+    } else {
+        snprintf(uri, sizeof(uri), "unix:%s", o.lpath);
     }
     m.fd = vmm_connect(o.sock);
-    snprintf(uri, sizeof(uri), "unix:%s", o.lpath);
     args = json_pack("{s:s,s:b,s:i,s:i,s:i,s:b,s:b}", "uri", uri, "live", a->live,
                      "downtime_ms", (int)a->downtime_ms, "bandwidth_mbps", (int)a->bandwidth_mbps,
                      "max_rounds", (int)a->max_rounds, "compress", a->compress,
                      "auto_converge", a->auto_converge);
     r = vmm_call(o.sock, "migrate", args, VMM_CMD_MS, NULL, verr, sizeof(verr));
     json_decref(args);
-    vfd = r < 0 ? -1 : accept_timeout(lfd, ACCEPT_MS);
-    close(lfd);
-    unlink(o.lpath);
+    if (direct >= 0) {
+        close(direct);      /* the VMM has its own (or failed) */
+        vfd = r < 0 ? -1 : 0;
+    } else {
+        vfd = r < 0 ? -1 : accept_timeout(lfd, ACCEPT_MS);
+        close(lfd);
+        unlink(o.lpath);
+    }
     if (r < 0 || vfd < 0) {
         snprintf(why, sizeof(why), "%s", r < 0 ? verr : "the VMM did not connect to send the domain");
         rconn_close(c);    /* the destination's VMM sees the end and goes */
@@ -752,6 +787,19 @@ int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen)
         goto fail;
     }
     progress(&o, "active", NULL);
+    if (direct >= 0) {
+        /* The VMM has the connection: ours only closes with the job. */
+        r = await_outcome(&o, NULL, &m, why, sizeof(why));
+        rconn_close(c);
+        if (r < 0) {
+            char vwhy[sizeof(why)];
+
+            snprintf(vwhy, sizeof(vwhy), "%s", why);
+            snprintf(why, sizeof(why), "the stream to the destination: %.900s", vwhy);
+            goto fail;
+        }
+        goto done;
+    }
     px = proxy_start(c, vfd, why, sizeof(why));
     if (!px)
         goto fail;      /* the VMM's connection is closed: it resumes */
@@ -775,6 +823,7 @@ int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen)
     }
     if (r < 0)
         goto fail;
+done:
     if (m.fd >= 0)
         close(m.fd);
     free(o.config);

@@ -11,7 +11,11 @@
  *                            succeeded (and syncs the directory): the file
  *                            appears whole or not at all, as before;
  *   migrate {"uri": "unix:P"}  xend connects to P (its own socket) and
- *                            passes the connection. */
+ *                            passes the connection;
+ *   migrate {"uri": "fd:N"}  xend passes its own descriptor N: a plain
+ *                            relocation connection, which the VMM then
+ *                            uses itself, without a relay. Only xend's
+ *                            code makes such a uri. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -93,6 +97,18 @@ static int connect_migration(json_t *args, Passed *p, char *err, size_t errlen)
 {
     const char *uri = json_string_value(json_object_get(args, "uri"));
 
+    if (uri && !strncmp(uri, "fd:", 3)) {
+        char *end;
+        long n = strtol(uri + 3, &end, 10);
+
+        if (*end || n < 0 || n > INT_MAX || (p->fd = fcntl((int)n, F_DUPFD_CLOEXEC, 0)) < 0) {
+            snprintf(err, errlen, "%s: %s", uri, strerror(*end ? EINVAL : errno));
+            p->fd = -1;
+            return -1;
+        }
+        json_object_del(args, "uri");
+        return 0;
+    }
     if (!uri || strncmp(uri, "unix:", 5))
         return 0;             /* the VMM says what is wrong */
     p->fd = io_unix_connect(uri + 5, 1000, IO_CLOEXEC);

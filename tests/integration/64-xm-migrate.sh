@@ -21,7 +21,9 @@
 # host only each time, the client sees no reset, no missing and no repeated
 # number, the guest's uptime grew and a tmpfs file's sha256 is intact; a
 # managed domain stays managed on the other side; a 2-vCPU guest migrates
-# there and back too.
+# there and back too; a writer with and without auto-converge; and with
+# a plain stream (tls none, VMM to VMM on the connection) a failure and a
+# round trip.
 # Checks inside a migrated guest are collected and reported at the end.
 . "$(dirname "$0")/lib/common.sh"
 . "$LIB/xend.sh"
@@ -384,10 +386,34 @@ set -- $S3
 [ "${3:-}" = 0 ] || soft_bad "a process of the writer's guest crashed across migrations: '$S3'"
 xmh a destroy mw >/dev/null
 
+# --- a plain stream (xend-relocation-tls none) --------------------------------------
+# The VMMs then use the relocation connection itself, without xend's
+# relays: a destination VMM killed mid-stream still leaves the source
+# running and the destination clean; mg goes there and back.
+for h in a b; do
+    host_xend_stop "$h"
+    sed -i 's/^(xend-relocation-tls psk)$/(xend-relocation-tls none)/' "$h/xend.sxp"
+    host_xend "$h"
+done
+ID=$(domid a mg)
+PID=$(vmm_of a "$ID")
+[ -n "$PID" ] || die "plain: mg is not running on a after xend restarts"
+mid_stream "plain: destination VMM killed" 'kill -9 $p'
+source_runs a mg "$ID" "$PID" "plain: destination VMM killed"
+dest_clean b "plain: destination VMM killed"
+migrate a b 10.77.0.2
+migrate b a 10.77.0.1
+for h in a b; do
+    grep -q "the VMM streams on the relocation connection itself" "$h/xend.log" ||
+        die "plain: $h's VMM did not stream on the connection itself"
+done
+S4=$(con a mg run 'sha256sum /tmp/blob | cut -d" " -f1' | tr -d '\r\n')
+[ "$S4" = "$SUM" ] || soft_bad "plain: the guest's file changed: '$S4'"
+
 xmh a destroy mg >/dev/null
 if [ ${#soft[@]} -gt 0 ]; then
     echo "checks inside migrated guests that failed:"
     printf '  %s\n' "${soft[@]}"
     fail "${#soft[@]} checks of migrated guests failed (the rest passed in $((SECONDS - T0)) s)"
 fi
-echo "migration: failures clean, 20 live migrations, a 2-vCPU guest and auto-converge: ok ($((SECONDS - T0)) s)"
+echo "migration: failures clean, 20 live migrations, a 2-vCPU guest, auto-converge and a plain stream: ok ($((SECONDS - T0)) s)"
