@@ -152,6 +152,12 @@ void machine_dirty_log_rearm(Machine *m)
         m->engine_ops->dirty_log_rearm(m->engine);
 }
 
+void machine_announce_network(Machine *m)
+{
+    for (unsigned i = 0; i < m->nvirtio; i++)
+        virtio_net_announce(m->virtio[i]);
+}
+
 int machine_disks_release(Machine *m, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < m->nvirtio; i++) {

@@ -95,6 +95,9 @@ const char *machine_engine_name(const Machine *m);
 /* The state stream's arch and engine codes for this machine (0 if none). */
 uint32_t machine_stream_arch(const Machine *m);
 uint32_t machine_stream_engine(const Machine *m);
+/* Every NIC tells the network the guest is behind it now (RARP): see
+ * virtio_net_announce. */
+void machine_announce_network(Machine *m);
 /* Migration's disk hand-over: flush and close every disk image (dropping
  * its lock), or open and lock them again. 0, or -1 with one line in err;
  * release stops at the first failure after taking the rest back. */

@@ -93,6 +93,10 @@ int migrate_incoming(Machine *m, StateLoad *L, migrate_build_fn build, void *opa
         return -1;
     }
     t_built = clock_ns();
+    /* The source is stopped: frames for the guest queue on our tap from
+     * now on instead of being lost on its (a source that resumes after a
+     * failure announces itself again). */
+    machine_announce_network(m);
     if (reply(L, "ready\n") || wait_go(L)) {
         snprintf(err, errlen, "the sender did not hand the domain over");
         return -1;

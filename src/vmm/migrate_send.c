@@ -561,6 +561,9 @@ resume:
     pthread_mutex_unlock(&m->dev_lock);
     if (!mg->p.paused)
         machine_resume(m);
+    /* The destination may have announced the guest's MAC before it
+     * failed: the network must learn it is here again. */
+    machine_announce_network(m);
     fail(mg, why, false);
     return NULL;
 }

@@ -73,6 +73,11 @@ typedef struct VirtioNetStats {
 void virtio_net_get_stats(VirtioDevice *vd, VirtioNetStats *st);
 /* The MAC the device presents (given or generated). */
 void virtio_net_get_mac(VirtioDevice *vd, uint8_t mac[6]);
+/* Make the network learn that the guest's MAC is behind this NIC now (a
+ * RARP through the backend, as QEMU's announce): a migration's
+ * destination before its vCPUs start, a source resuming after a failed
+ * one. Thread-safe (one write on the backend); nothing for other devices. */
+void virtio_net_announce(VirtioDevice *vd);
 
 /* Free a device model and its backend (calls ops->destroy). NULL is ok. */
 void virtio_device_destroy(VirtioDevice *vd);

@@ -304,7 +304,10 @@ static int net_load(VirtioDevice *vd, StateBuf *b, uint32_t version, char *err, 
     return 0;
 }
 
-/* On its new host, the network must learn where the guest's MAC is. */
+/* On its new host, the network must learn where the guest's MAC is: once
+ * before the vCPUs start (virtio_net_announce, from the migration) and
+ * again when they have (frames lost in between cost a TCP retransmission
+ * timeout, 200 ms). */
 static void net_restarted(VirtioDevice *vd)
 {
     VirtioNet *n = to_net(vd);
@@ -414,4 +417,10 @@ void virtio_net_get_stats(VirtioDevice *vd, VirtioNetStats *st)
 void virtio_net_get_mac(VirtioDevice *vd, uint8_t mac[6])
 {
     memcpy(mac, to_net(vd)->mac, 6);
+}
+
+void virtio_net_announce(VirtioDevice *vd)
+{
+    if (vd && vd->ops == &virtio_net_ops)
+        net_restarted(vd);
 }

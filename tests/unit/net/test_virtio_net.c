@@ -52,8 +52,19 @@ static int fake_send(NetBackend *nb, const struct iovec *iov, unsigned n, size_t
 static void fake_resume(NetBackend *nb) { ((Fake *)nb)->resumed++; }
 static void fake_close(NetBackend *nb) { free(nb); fake = NULL; }
 
+static unsigned injected;
+static uint8_t injected_frame[64];
+static int fake_inject(NetBackend *nb, const void *frame, size_t len)
+{
+    (void)nb;
+    injected++;
+    memcpy(injected_frame, frame, len < sizeof(injected_frame) ? len : sizeof(injected_frame));
+    return 0;
+}
+
 static const NetBackendOps fake_ops = {
     .name = "fake", .send = fake_send, .rx_resume = fake_resume, .close = fake_close,
+    .inject = fake_inject,
 };
 
 static NetBackend *fake_open(void)
@@ -520,10 +531,32 @@ static void test_rx_not_ready_and_bad_len(void **state)
     teardown_dev(t);
 }
 
+/* virtio_net_announce: one RARP for the device's MAC through the backend
+ * (a migration's destination before its vCPUs run; a source resuming);
+ * nothing for a device that is not a NIC, or none. */
+static void test_announce(void **state)
+{
+    static const uint8_t mac[6] = { 0x00, 0x16, 0x3e, 0x12, 0x34, 0x56 };
+    T *t = setup_dev(0, mac);
+    uint8_t want[NET_RARP_FRAME_LEN];
+    (void)state;
+
+    injected = 0;
+    virtio_net_announce(t->vd);
+    assert_int_equal(injected, 1);
+    net_rarp_frame(want, mac);
+    assert_memory_equal(injected_frame, want, sizeof(want));
+    virtio_net_announce(NULL);
+    assert_int_equal(injected, 1);
+    assert_int_equal(fake->sent, 0);        /* not through the guest's TX path */
+    teardown_dev(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_features_and_config),
+        cmocka_unit_test(test_announce),
         cmocka_unit_test(test_random_mac_is_xen_oui),
         cmocka_unit_test(test_multicast_mac_rejected),
         cmocka_unit_test(test_no_backend),
