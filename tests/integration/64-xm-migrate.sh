@@ -66,16 +66,7 @@ reach "${NS_OF[a]}" 10.77.0.2 || fail "host a cannot reach host b"
 key() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; echo; }
 key >psk
 for h in a b; do
-    cp psk "$h/psk"
-    chmod 600 "$h/psk"
-    cat >"$WORK/$h/xend.sxp" <<SXP
-(xend-relocation-server yes)
-(xend-relocation-port 8002)
-(xend-relocation-hosts-allow '^10\\\\.77\\\\.0\\\\.[12]\$')
-(xend-relocation-tls psk)
-(xend-relocation-psk-file $WORK/$h/psk)
-(xend-relocation-timeout 4)
-SXP
+    reloc_host "$h" '^10\\.77\\.0\\.[12]$' "(xend-relocation-timeout 4)"
     host_xend "$h"
 done
 

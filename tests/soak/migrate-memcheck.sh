@@ -34,15 +34,7 @@ netns_host b 2 10.78.0.2
 reach "${NS_OF[a]}" 10.78.0.2 || fail "host a cannot reach host b"
 od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >psk
 for h in a b; do
-    cp psk "$h/psk"
-    chmod 600 "$h/psk"
-    cat >"$WORK/$h/xend.sxp" <<SXP
-(xend-relocation-server yes)
-(xend-relocation-port 8002)
-(xend-relocation-hosts-allow '^10\\\\.78\\\\.0\\\\.[12]\$')
-(xend-relocation-tls psk)
-(xend-relocation-psk-file $WORK/$h/psk)
-SXP
+    reloc_host "$h" '^10\\.78\\.0\\.[12]$'
     host_xend "$h"
 done
 

@@ -94,6 +94,25 @@ switch_port() { ip -n "$NS_SW" link set "$1" "$2"; }
 
 xmh() { XENO_URI="unix://$WORK/$1/xend.sock" "$XM" "${@:2}"; }
 
+# reloc_host H ALLOW [SXP...]: host H's xend.sxp with the relocation server
+# on port 8002, TLS-PSK with $WORK/psk (copied into H's dir, mode 600),
+# ALLOW its xend-relocation-hosts-allow as written in the file (an sxp
+# string: '^10\\.77\\.0\\.[12]$' in single quotes), then SXP lines.
+reloc_host() {
+    local h=$1 allow=$2
+    shift 2
+    cp "$WORK/psk" "$WORK/$h/psk"
+    chmod 600 "$WORK/$h/psk"
+    {
+        echo "(xend-relocation-server yes)"
+        echo "(xend-relocation-port 8002)"
+        echo "(xend-relocation-hosts-allow '$allow')"
+        echo "(xend-relocation-tls psk)"
+        echo "(xend-relocation-psk-file $WORK/$h/psk)"
+        [ $# -gt 0 ] && printf '%s\n' "$@"
+    } >"$WORK/$h/xend.sxp"
+}
+
 host_xend() {
     local h=$1
     ip netns exec "${NS_OF[$h]}" "$XEND" --foreground --state-dir "$WORK/$h/state" \
