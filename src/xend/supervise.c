@@ -616,6 +616,21 @@ int sup_wait_stopped(Domain *d, uint64_t seq, int timeout_ms)
     return ret;
 }
 
+/* d no longer has its running instance (id), which ended for `why`: its
+ * fds are the caller's (closed, or kept by the departing), its run record
+ * goes, and waiters on run_seq wake to last_exit. */
+static void instance_ended_locked(Domain *d, int id, enum stop_reason why)
+{
+    d->pid = 0;
+    d->pidfd = -1;
+    d->mon_fd = -1;
+    d->mon_len = 0;
+    d->unresponsive = false;
+    d->run_seq++;
+    d->last_exit = why;
+    state_queue_remove_run(id);
+}
+
 bool sup_depart_locked(Domain *d, uint64_t seq)
 {
     Departing *p;
@@ -637,14 +652,7 @@ bool sup_depart_locked(Domain *d, uint64_t seq)
     snprintf(p->name, sizeof(p->name), "%s", d->name);
     /* The domain no longer has that instance: the loop stops watching it
      * as the domain's (its fds no longer match) and reaps it as departing. */
-    d->pid = 0;
-    d->pidfd = -1;
-    d->mon_fd = -1;
-    d->mon_len = 0;
-    d->unresponsive = false;
-    d->run_seq++;
-    d->last_exit = SR_MIGRATED;
-    state_queue_remove_run(id);
+    instance_ended_locked(d, id, SR_MIGRATED);
     log_info("domain %s (id %d): migrated; its VMM pid %d exits", d->name, id, (int)p->pid);
     dom_left_locked(d, id, SR_MIGRATED);
     sup_wake();
@@ -899,16 +907,9 @@ static void handle_exit_locked(Domain *d, enum stop_reason recorded)
         why = SR_CRASH;
 
     close(d->pidfd);
-    d->pidfd = -1;
     if (d->mon_fd >= 0)
         close(d->mon_fd);
-    d->mon_fd = -1;
-    d->mon_len = 0;
-    d->pid = 0;
-    d->unresponsive = false;
-    d->run_seq++;
-    d->last_exit = why;
-    state_queue_remove_run(id);
+    instance_ended_locked(d, id, why);
     if (detail[0]) {
         log_warn("domain %s (id %d): VMM ended (%s: %s)", d->name, id, reason_name(why), detail);
         note_for_log_locked(d, detail);
