@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/ratelimit.h"
 #include "common/util.h"
+#include "converge.h"
 #include "migrate.h"
 
 #define REPLY_TIMEOUT_MS   30000    /* accept, ready */
@@ -26,6 +27,10 @@
 #define PAGE_BATCH         256      /* pages per stream_write_pages call */
 _Static_assert(PAGE_BATCH % 64 == 0, "send_run's bitmap of untouched pages");
 #define SEND_TIMEOUT_MS    30000
+/* How long after re-arming the dirty log its count is sampled: long enough
+ * to see a rate, short enough that a working set does not cap the count
+ * (converge.c). */
+#define SAMPLE_NS          (20 * 1000000ull)
 
 struct Migration {
     Machine *m;
@@ -53,6 +58,8 @@ struct Migration {
     uint8_t *bounce;                /* PAGE_BATCH pages: what send_todo sends */
     uint8_t *zeros;                 /* PAGE_BATCH pages never written (read-only) */
     uint64_t write_ns;              /* this round: time in the stream writer */
+    uint64_t armed_ns;              /* when the dirty log was last re-armed */
+    uint64_t sample_pages, sample_ns;   /* its count sampled early in the round */
 };
 
 /* ---- status ------------------------------------------------------------ */
@@ -233,6 +240,26 @@ static int send_run(Migration *mg, const GuestRegion *g, uint64_t i, uint64_t j)
     return 0;
 }
 
+/* Once per round, SAMPLE_NS after the re-arm: the pages dirtied so far,
+ * left in the bitmaps for take_dirty. */
+static void sample_dirty(Migration *mg)
+{
+    Machine *m = mg->m;
+    uint64_t n = 0, dt = clock_ns() - mg->armed_ns;
+
+    if (dt < SAMPLE_NS)
+        return;
+    machine_dirty_log_collect(m);
+    for (unsigned r = 0; r < m->mem.nr; r++) {
+        GuestRegion *g = &m->mem.r[r];
+        uint64_t words = (g->size >> GMEM_PAGE_SHIFT) / 64 + 1;
+        for (uint64_t i = 0; i < words; i++)
+            n += (uint64_t)__builtin_popcountll(__atomic_load_n(&g->dirty[i], __ATOMIC_RELAXED));
+    }
+    mg->sample_pages = n;
+    mg->sample_ns = dt;
+}
+
 /* Send the pages marked in mg->todo. -1 on a write error or cancel. */
 static int send_todo(Migration *mg)
 {
@@ -259,6 +286,8 @@ static int send_todo(Migration *mg)
                     return -1;
                 pace(mg, stream_bytes_written(mg->w) - before);
             }
+            if (!mg->sample_ns && mg->p.auto_converge)
+                sample_dirty(mg);
             i = j;
             if (cancelled(mg))
                 return -1;
@@ -273,6 +302,7 @@ static int send_todo(Migration *mg)
 /* Take the dirty log into mg->todo (replacing it) and clear it. The device
  * lock keeps device writes whole: a device marks a page and writes it
  * within one locked section. Returns the number of dirty pages. */
+/* Take the dirty bitmaps into todo and re-arm the log; the count. */
 static uint64_t take_dirty(Migration *mg)
 {
     Machine *m = mg->m;
@@ -289,6 +319,8 @@ static uint64_t take_dirty(Migration *mg)
     }
     pthread_mutex_unlock(&m->dev_lock);
     machine_dirty_log_rearm(m);
+    mg->armed_ns = clock_ns();
+    mg->sample_pages = mg->sample_ns = 0;
     return n;
 }
 
@@ -309,22 +341,6 @@ typedef struct RoundInfo { unsigned round; uint64_t dirty, rate_mbps; } RoundInf
 static void set_throttle(MigrateStatus *st, void *arg)
 {
     st->throttle_pct = *(unsigned *)arg;
-}
-
-/* Auto-converge (as QEMU's): a guest that dirtied more than half of what
- * the last round carried will not converge, so its vCPUs are slowed down,
- * 20 % at first; each further such round halves the time they run (20,
- * 60, 80, 90, 95... up to 99 %), the guest clock running on. QEMU adds
- * 10 points a round: a guest that dirties memory several times faster
- * than the link then spends six rounds resending its working set (64 MiB
- * at 920 MiB/s over TLS at 380 MB/s: 5 rounds, 1.2 s). Off again as soon
- * as pre-copy ends, whatever the outcome. */
-#define THROTTLE_FIRST 20u
-#define THROTTLE_MAX   99u
-
-static unsigned throttle_next(unsigned pct)
-{
-    return pct ? MIN(100 - (100 - pct) / 2, THROTTLE_MAX) : THROTTLE_FIRST;
 }
 
 static void throttle(Migration *mg, unsigned pct)
@@ -378,10 +394,12 @@ static int precopy(Migration *mg, const char **why)
         *why = "this engine cannot log dirty pages";
         return -1;
     }
+    take_dirty(mg);     /* counts start afresh: bits left by anything before */
     mark_all(mg);
     for (;;) {
-        uint64_t t0 = clock_ns(), b0 = stream_bytes_written(mg->w), dt, t_sync;
+        uint64_t t0 = clock_ns(), b0 = stream_bytes_written(mg->w), dt, t_sync, armed;
         RoundInfo ri;
+        ConvergeRound cr;
 
         mg->write_ns = 0;
         if (send_todo(mg))
@@ -394,13 +412,17 @@ static int precopy(Migration *mg, const char **why)
         dt = clock_ns() - t0;
         if (dt > 1000000)       /* rounds under 1 ms measure nothing */
             rate = (stream_bytes_written(mg->w) - b0) * 1000000000ull / dt;
+        armed = clock_ns() - mg->armed_ns;
+        cr = (ConvergeRound){ .sample_pages = mg->sample_pages, .sample_ns = mg->sample_ns,
+                              .throttle = mg->throttle };
         dirty = take_dirty(mg);
         round++;
         log_info("migration round %u: %llu bytes in %llu us (%llu us writing, %llu us waiting "
-                 "for the receiver), %llu pages dirty", round,
+                 "for the receiver), %llu pages dirty (%llu in the first %llu us)", round,
                  (unsigned long long)(stream_bytes_written(mg->w) - b0),
                  (unsigned long long)(dt / 1000), (unsigned long long)(mg->write_ns / 1000),
-                 (unsigned long long)(clock_ns() - t_sync) / 1000, (unsigned long long)dirty);
+                 (unsigned long long)(clock_ns() - t_sync) / 1000, (unsigned long long)dirty,
+                 (unsigned long long)cr.sample_pages, (unsigned long long)cr.sample_ns / 1000);
         ri = (RoundInfo){ round, dirty, rate * 8 / 1000000 };
         publish(mg, set_round, &ri);
         if (receiver_failed(mg)) {
@@ -410,12 +432,18 @@ static int precopy(Migration *mg, const char **why)
         /* Done when the rest fits the downtime... */
         if (rate && dirty * STREAM_PAGE_SIZE * 1000ull / rate <= mg->p.downtime_ms)
             return 0;
-        if (mg->p.auto_converge && round >= 2 &&
-            dirty * STREAM_PAGE_SIZE * 2 > stream_bytes_written(mg->w) - b0)
-            throttle(mg, throttle_next(mg->throttle));
-        /* ...or when it no longer converges (and cannot be slowed down
-         * further), or after max_rounds: the guest dirties memory faster
-         * than the link carries it. */
+        /* ...else slow the vCPUs down so that the next round does... */
+        if (mg->p.auto_converge) {
+            cr.dirty = dirty;
+            cr.round_ns = armed;
+            cr.rate = rate;
+            cr.downtime_ms = mg->p.downtime_ms;
+            cr.stalled = dirty >= prev_dirty;
+            throttle(mg, converge_throttle(&cr));
+        }
+        /* ...or stop when it no longer converges (and cannot be slowed
+         * down further), or after max_rounds: the guest dirties memory
+         * faster than the link carries it. */
         stalls = dirty >= prev_dirty ? stalls + 1 : 0;
         if (round >= mg->p.max_rounds ||
             (stalls >= 3 && (!mg->p.auto_converge || !mg->throttle || mg->throttle >= THROTTLE_MAX)))

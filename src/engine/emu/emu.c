@@ -187,12 +187,15 @@ static void hart_sleep(Hart *h)
     pthread_mutex_unlock(&h->lock);
 }
 
-/* Throttling (a migration that does not converge): each hart runs a
- * slice, then sits out pct/(100-pct) of one, as if the host were busy:
- * the guest clock keeps going, unlike a pause. A pause, a stop or a
- * remote fence (the dirty log's re-arm waits for every hart) ends the
- * wait early; the rest of it is sat out after. */
-#define THROTTLE_SLICE_NS 10000000ull
+/* Throttling (a migration that does not converge): in every period of
+ * THROTTLE_PERIOD_NS a hart runs (100-pct) % of it and sits out the rest,
+ * as if the host were busy: the guest clock keeps going, unlike a pause.
+ * A fixed period keeps the guest's own latency under it at any pct
+ * (stretching the sit-out instead, 99 % would freeze the guest for a
+ * second at a time, and its clients would see that as downtime). A pause,
+ * a stop or a remote fence (the dirty log's re-arm waits for every hart)
+ * ends the wait early; the rest of it is sat out after. */
+#define THROTTLE_PERIOD_NS 10000000ull
 
 static void hart_throttle_wait(Hart *h)
 {
@@ -211,20 +214,22 @@ static void hart_throttle_wait(Hart *h)
         h->throttle_until = 0;
 }
 
-/* After a chunk: has this hart used up its slice? */
+/* After a chunk: has this hart used up its share of the period? It then
+ * sits out pct/(100-pct) of the time it ran (a chunk may overrun). */
 static void hart_throttle_check(Hart *h, unsigned pct)
 {
-    uint64_t now = clock_ns();
+    uint64_t now = clock_ns(), ran;
 
-    if (!h->throttle_since || now - h->throttle_since > 4 * THROTTLE_SLICE_NS) {
-        h->throttle_since = now;        /* (re)starting: a fresh slice */
-        return;
-    }
-    if (now - h->throttle_since < THROTTLE_SLICE_NS)
-        return;
     if (pct > 99)
         pct = 99;
-    h->throttle_until = now + THROTTLE_SLICE_NS * pct / (100 - pct);
+    if (!h->throttle_since || now - h->throttle_since > 4 * THROTTLE_PERIOD_NS) {
+        h->throttle_since = now;        /* (re)starting: a fresh period */
+        return;
+    }
+    ran = now - h->throttle_since;
+    if (ran < THROTTLE_PERIOD_NS * (100 - pct) / 100)
+        return;
+    h->throttle_until = now + MIN(ran * pct / (100 - pct), 4 * THROTTLE_PERIOD_NS);
     h->throttle_since = h->throttle_until;
 }
 

@@ -47,10 +47,12 @@ typedef struct Vcpu {
     bool wall_clock_pending;
     uint64_t last_cpu_ns;       /* thread CPU time when it ended */
     /* Throttling (kvm_vcpus_set_throttle): running since, ns; a timer that
-     * kicks this thread out of KVM_RUN every slice while throttled. */
+     * kicks this thread out of KVM_RUN when its share of a period is used
+     * up, armed for tick_armed percent (0: disarmed). */
     uint64_t ran_since;
     timer_t tick;
-    bool tick_created, tick_armed;
+    bool tick_created;
+    unsigned tick_armed;
     unsigned long nexits, nio, nmmio;
 } Vcpu;
 

@@ -280,20 +280,28 @@ static bool handle_exit(Vcpu *v)
     }
 }
 
-/* Throttling (a migration that does not converge): a vCPU runs a slice,
- * then sits out pct/(100-pct) of the time it ran, as if the host were
- * busy; kvmclock runs on. A timer of its own kicks it out of KVM_RUN every
- * slice while throttled (only the signal: immediate_exit stays clear). A
- * pause or a stop ends the wait at once. */
-#define THROTTLE_SLICE_NS 10000000ull
+/* Throttling (a migration that does not converge): in every period of
+ * THROTTLE_PERIOD_NS a vCPU runs (100-pct) % of it and sits out the rest,
+ * as if the host were busy; kvmclock runs on. A fixed period keeps the
+ * guest's latency under it at any pct (docs/migration.md). A timer of its
+ * own kicks it out of KVM_RUN when its share is used up (only the signal:
+ * immediate_exit stays clear). A pause or a stop ends the wait at once. */
+#define THROTTLE_PERIOD_NS 10000000ull
+#define THROTTLE_MIN_RUN_NS 100000ull   /* the kick timer's shortest interval */
 
-static void throttle_timer(Vcpu *v, bool on)
+static void throttle_timer(Vcpu *v, unsigned pct)
 {
     struct itimerspec its = { 0 };
+    uint64_t run = 0;
 
-    if (on == v->tick_armed)
+    if (pct) {
+        run = MAX(THROTTLE_PERIOD_NS * (100 - MIN(pct, 99)) / 100, THROTTLE_MIN_RUN_NS);
+        if (v->tick_armed == pct)
+            return;
+    } else if (!v->tick_armed) {
         return;
-    if (on && !v->tick_created) {
+    }
+    if (pct && !v->tick_created) {
         struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIG_KICK };
         sev._sigev_un._tid = gettid();
         if (timer_create(CLOCK_MONOTONIC, &sev, &v->tick) < 0) {
@@ -302,10 +310,9 @@ static void throttle_timer(Vcpu *v, bool on)
         }
         v->tick_created = true;
     }
-    if (on)
-        its.it_interval.tv_nsec = its.it_value.tv_nsec = (long)THROTTLE_SLICE_NS;
+    its.it_interval = its.it_value = ns_to_timespec(run);
     if (v->tick_created && timer_settime(v->tick, 0, &its, NULL) == 0)
-        v->tick_armed = on;
+        v->tick_armed = pct;
 }
 
 static void throttle_wait(Vcpu *v, unsigned pct)
@@ -314,15 +321,17 @@ static void throttle_wait(Vcpu *v, unsigned pct)
     uint64_t now = clock_ns(), ran, until;
     struct timespec ts;
 
-    throttle_timer(v, true);
-    if (!v->ran_since || now - v->ran_since > 100 * THROTTLE_SLICE_NS) {
+    if (pct > 99)
+        pct = 99;
+    throttle_timer(v, pct);
+    if (!v->ran_since || now - v->ran_since > 4 * THROTTLE_PERIOD_NS) {
         v->ran_since = now;
         return;
     }
     ran = now - v->ran_since;
-    if (ran < THROTTLE_SLICE_NS)
+    if (ran < THROTTLE_PERIOD_NS * (100 - pct) / 100)
         return;
-    until = now + MIN(ran * pct / (100 - pct), 100 * THROTTLE_SLICE_NS);
+    until = now + MIN(ran * pct / (100 - pct), 4 * THROTTLE_PERIOD_NS);
     /* k->cond is on the wall clock. */
     ts = ns_to_timespec(clock_realtime_ns() + (until - now));
     pthread_mutex_lock(&k->lock);
@@ -372,7 +381,7 @@ static void *vcpu_thread(void *arg)
                 if (k->pausing || k->stopping)
                     continue;
             } else if (v->tick_armed) {
-                throttle_timer(v, false);
+                throttle_timer(v, 0);
                 v->ran_since = 0;
             }
         }
@@ -392,7 +401,8 @@ static void *vcpu_thread(void *arg)
     }
     if (v->tick_created) {
         timer_delete(v->tick);
-        v->tick_created = v->tick_armed = false;
+        v->tick_created = false;
+        v->tick_armed = 0;
     }
     {
         struct timespec ts;
