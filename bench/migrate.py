@@ -501,6 +501,7 @@ class Client:
     def __init__(self):
         self.t, self.n = [], []
         self.error = None
+        self.big_at = None      # where gap() found its largest interval
         self.lock = threading.Lock()
         self.p = subprocess.Popen(
             ["ip", "netns", "exec", NS["client"], sys.executable, "-u", "-c", CLIENT_PY,
@@ -547,9 +548,11 @@ class Client:
         with self.lock:
             ts, ns = list(self.t), list(self.n)
         big, missing, repeated = 0.0, 0, 0
+        self.big_at = None
         for i in range(1, len(ts)):
             if t0 <= ts[i] <= t1:
-                big = max(big, ts[i] - ts[i - 1])
+                if ts[i] - ts[i - 1] > big:
+                    big, self.big_at = ts[i] - ts[i - 1], ts[i - 1]
                 d = ns[i] - ns[i - 1]
                 if d <= 0:
                     repeated += 1
@@ -911,6 +914,12 @@ def measure_migration(guest, client, what):
     gap_ms, missing, repeated = client.gap(r["t0"], now())
     r.update(gap_ms=gap_ms, downtime_ms=max(0.0, gap_ms - PERIOD_MS), baseline_gap_ms=base_ms,
              missing=missing, repeated=repeated)
+    # Where the gap lay: its start, from the migration's start, and the
+    # migration's end (was it the switch-over, or the guest slowed down?).
+    if client.big_at is not None:
+        r["gap_from_ms"] = (client.big_at - r["t0"]) * 1000
+        r["gap_end_ms"] = r["gap_from_ms"] + gap_ms
+
     if client.error:
         raise Failure("%s: the client's connection ended: %s" % (what, client.error))
     return r
@@ -995,8 +1004,10 @@ def describe(r):
                        % (k, s["stalled"], fmt(s["total_ms"], "%.0f"), fmt(s.get("sent_mib")),
                           s.get("vmm_downtime_ms")))
             continue
-        out.append("%s: downtime %s ms (gap %s, base %s), total %s ms, %s MiB, %s rounds, vmm %s ms"
-                   % (k, fmt(s["downtime_ms"]), fmt(s["gap_ms"]), fmt(s["baseline_gap_ms"]),
+        out.append("%s: downtime %s ms (gap %s from +%s to +%s ms, base %s), total %s ms, %s MiB, "
+                   "%s rounds, vmm %s ms"
+                   % (k, fmt(s["downtime_ms"]), fmt(s["gap_ms"]), fmt(s.get("gap_from_ms"), "%.0f"),
+                      fmt(s.get("gap_end_ms"), "%.0f"), fmt(s["baseline_gap_ms"]),
                       fmt(s["total_ms"], "%.0f"), fmt(s.get("sent_mib")), s.get("rounds"),
                       s.get("vmm_downtime_ms")))
     if "writer_rate" in r:

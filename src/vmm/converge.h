@@ -31,6 +31,11 @@ typedef struct ConvergeRound {
  * 80, 90, 95...). */
 unsigned converge_throttle(const ConvergeRound *r);
 
+/* Whether pre-copy is done: the `dirty` pages left (after a round that
+ * carried `carried`) fit the downtime at `rate` bytes/s, and are either
+ * small (a quarter of it) or no longer halving from round to round. */
+bool converge_done(uint64_t dirty, uint64_t carried, uint64_t rate, unsigned downtime_ms);
+
 /* The next step after pct (0 -> 20, then halving the time the vCPUs run). */
 unsigned converge_step(unsigned pct);
 

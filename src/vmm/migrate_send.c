@@ -384,10 +384,11 @@ static int sync_receiver(Migration *mg)
 }
 
 /* Pre-copy: round 0 sends everything, later rounds what was dirtied
- * meanwhile, until the rest fits the downtime at the measured rate. */
+ * meanwhile, until the rest fits the downtime at the measured rate
+ * (converge.c). */
 static int precopy(Migration *mg, const char **why)
 {
-    uint64_t rate = 0, prev_dirty = ~0ull, dirty;
+    uint64_t rate = 0, prev_dirty = ~0ull, dirty;     /* prev_dirty: what this round carried */
     unsigned round = 0, stalls = 0;
 
     if (machine_dirty_log_start(mg->m)) {
@@ -429,8 +430,8 @@ static int precopy(Migration *mg, const char **why)
             *why = mg->reply[0] ? mg->reply : "the receiver closed the connection";
             return -1;
         }
-        /* Done when the rest fits the downtime... */
-        if (rate && dirty * STREAM_PAGE_SIZE * 1000ull / rate <= mg->p.downtime_ms)
+        /* Done when the rest fits the downtime (converge_done)... */
+        if (converge_done(dirty, prev_dirty, rate, mg->p.downtime_ms))
             return 0;
         /* ...else slow the vCPUs down so that the next round does... */
         if (mg->p.auto_converge) {
