@@ -344,6 +344,11 @@ state a mg2 | grep -Eq '^(r-----|-b----)$' || die "mg2 back on a: '$(state a mg2
 CON_T=30
 S2=$(con a mg2 run 'sha256sum /tmp/b2 | cut -d" " -f1; grep -c ^processor /proc/cpuinfo' | tr -d '\r' | tr '\n' ' ')
 [ "$S2" = "$SUM2 2 " ] || soft_bad "the 2-vCPU guest after two migrations: '$S2' (want '$SUM2 2')"
+# No process of the guest died meanwhile (the kernel logs "Comm:" for a
+# fatal signal; a 2-vCPU guest without jump labels lost one every minute or
+# two: guest/linux.config).
+S2=$(con a mg2 run 'dmesg | grep -c Comm:' | tr -d '\r' | tail -n 1)
+[ "$S2" = 0 ] || die "a process of the 2-vCPU guest crashed: $(con a mg2 run 'dmesg | grep -B2 -A3 Comm: | head -n 12' | tr -d '\r')"
 
 # --- auto-converge: a guest that dirties memory faster than the link -----------------
 # A fresh guest rewrites 16 MiB in a loop, the stream held to 400 Mb/s
