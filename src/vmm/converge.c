@@ -9,7 +9,7 @@
  * steps its throttle up blindly (20 %, then +10 a round) and QEMU's
  * dirty-limit measures rates per vCPU; here the throttle comes from the
  * measured rate in one step, so a guest that dirties memory faster than
- * the link carries it spends one round slowed down instead of several. */
+ * the link carries it spends two rounds slowed down instead of several. */
 #include "converge.h"
 
 #include <math.h>
@@ -57,7 +57,7 @@ unsigned converge_throttle(const ConvergeRound *r)
     if (predicted <= budget)
         return floor;
     /* The share of time the vCPUs may run so that each of the next ROUNDS
-     * rounds carries 1/ratio of the one before and the last leaves the
+     * rounds leaves `ratio` times what it carried, the last MARGIN of the
      * budget: a page sent lets the guest dirty `ratio` pages meanwhile. */
     ratio = pow(MARGIN * budget / r->dirty, 1.0 / ROUNDS);
     want = ratio * r->rate / STREAM_PAGE_SIZE / full;
