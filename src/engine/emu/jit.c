@@ -296,6 +296,12 @@ void jit_set_hot_after(Jit *j, unsigned n)
     j->tier_always = true;
 }
 
+void jit_tier_from_now(Jit *j)
+{
+    if (j)
+        j->tier_always = true;
+}
+
 /* Run the straight line from h->pc in the interpreter: up to a control
  * transfer, the page's end, the budget or a reason to stop. */
 static void run_cold(Jit *j, Hart *h, uint64_t end, uintptr_t host)
@@ -484,6 +490,7 @@ struct Jit { int unused; };
 Jit *jit_create(void) { return NULL; }
 void jit_destroy(Jit *j) { (void)j; }
 void jit_flush(Jit *j) { (void)j; }
+void jit_tier_from_now(Jit *j) { (void)j; }
 void jit_fence_i(Jit *j) { (void)j; }
 uint64_t jit_run_chunk(struct Hart *h, uint64_t budget) { return hart_run_chunk(h, budget); }
 bool jit_enabled(void) { return false; }

@@ -56,6 +56,10 @@ uint64_t jit_run_chunk(struct Hart *h, uint64_t budget);
  * once). By default: at once until the code cache has been full, then on
  * the 3rd start. XENO_EMU_JIT_HOT=n sets it at creation. */
 void jit_set_hot_after(Jit *j, unsigned n);
+/* Tier from now on (at the current threshold) as after a full cache: for
+ * a restored or migrated guest, whose code is all hot but not translated
+ * here yet. */
+void jit_tier_from_now(Jit *j);
 /* Whether the JIT is enabled (XENO_EMU_JIT=0 disables it). */
 bool jit_enabled(void);
 void jit_get_stats(const Jit *j, JitStats *s);

@@ -19,6 +19,7 @@
 #include "common/stream.h"
 #include "common/vmstate.h"
 #include "engine/emu/hart.h"
+#include "engine/emu/jit.h"
 
 #define RAM_BASE 0x80000000ull
 #define RAM_SIZE (1u << 20)
@@ -150,6 +151,31 @@ static void test_save_load_continue(void **state)
     assert_int_equal(ha->f[1], hb->f[1]);
     assert_int_equal(ha->pc, hb->pc);
     assert_memory_equal(a.mem.r[0].host + PAGE_A, b.mem.r[0].host + PAGE_A, 8);
+
+    /* A restored hart's JIT tiers from the start: the guest's code is all
+     * hot, but translating every block on its first start was a burst the
+     * guest's clients saw after a migration. A fresh one translates at
+     * once (until its cache has been full). */
+    if (ha->jit && hb->jit) {
+        JitStats sa0, sa1, sb0, sb1;
+        Fx c;
+
+        fx_init(&c);
+        start_program(&c);
+        jit_get_stats(c.e->harts[0]->jit, &sa0);
+        jit_run_chunk(c.e->harts[0], 100);
+        jit_get_stats(c.e->harts[0]->jit, &sa1);
+        assert_true(sa1.blocks > sa0.blocks);
+        assert_int_equal(sa1.cold_runs, sa0.cold_runs);
+        jit_get_stats(hb->jit, &sb0);
+        jit_run_chunk(hb, 100);
+        jit_get_stats(hb->jit, &sb1);
+        assert_true(sb1.cold_runs > sb0.cold_runs);    /* the first starts interpreted */
+        assert_true(sb1.blocks > sb0.blocks);          /* then translated: it is a loop */
+        fx_free(&c);
+        hart_run_chunk(ha, 100);                       /* both stay in step */
+        assert_int_equal(ha->x[5], hb->x[5]);
+    }
 
     /* A section loaded twice, a missing one, an unknown one. */
     vmstate_load_begin(&b.vs);
