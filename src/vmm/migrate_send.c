@@ -190,11 +190,13 @@ static void pace(Migration *mg, uint64_t bytes)
     }
 }
 
+/* Set bits among the first npages of bitmap b. Relaxed atomic loads: it
+ * also counts a region's dirty bitmap while vCPUs and devices set bits. */
 static uint64_t count_bits(const uint64_t *b, uint64_t npages)
 {
     uint64_t n = 0;
     for (uint64_t i = 0; i < (npages + 63) / 64; i++)
-        n += (uint64_t)__builtin_popcountll(b[i]);
+        n += (uint64_t)__builtin_popcountll(__atomic_load_n(&b[i], __ATOMIC_RELAXED));
     return n;
 }
 
@@ -250,12 +252,8 @@ static void sample_dirty(Migration *mg)
     if (dt < SAMPLE_NS)
         return;
     machine_dirty_log_collect(m);
-    for (unsigned r = 0; r < m->mem.nr; r++) {
-        GuestRegion *g = &m->mem.r[r];
-        uint64_t words = (g->size >> GMEM_PAGE_SHIFT) / 64 + 1;
-        for (uint64_t i = 0; i < words; i++)
-            n += (uint64_t)__builtin_popcountll(__atomic_load_n(&g->dirty[i], __ATOMIC_RELAXED));
-    }
+    for (unsigned r = 0; r < m->mem.nr; r++)
+        n += count_bits(m->mem.r[r].dirty, m->mem.r[r].size >> GMEM_PAGE_SHIFT);
     mg->sample_pages = n;
     mg->sample_ns = dt;
 }
@@ -302,7 +300,6 @@ static int send_todo(Migration *mg)
 /* Take the dirty log into mg->todo (replacing it) and clear it. The device
  * lock keeps device writes whole: a device marks a page and writes it
  * within one locked section. Returns the number of dirty pages. */
-/* Take the dirty bitmaps into todo and re-arm the log; the count. */
 static uint64_t take_dirty(Migration *mg)
 {
     Machine *m = mg->m;
@@ -401,6 +398,7 @@ static int precopy(Migration *mg, const char **why)
         uint64_t t0 = clock_ns(), b0 = stream_bytes_written(mg->w), dt, t_sync, armed;
         RoundInfo ri;
         ConvergeRound cr;
+        bool stalled;
 
         mg->write_ns = 0;
         if (send_todo(mg))
@@ -430,6 +428,7 @@ static int precopy(Migration *mg, const char **why)
             *why = mg->reply[0] ? mg->reply : "the receiver closed the connection";
             return -1;
         }
+        stalled = dirty >= prev_dirty;
         /* Done when the rest fits the downtime (converge_done)... */
         if (converge_done(dirty, prev_dirty, rate, mg->p.downtime_ms))
             return 0;
@@ -439,13 +438,13 @@ static int precopy(Migration *mg, const char **why)
             cr.round_ns = armed;
             cr.rate = rate;
             cr.downtime_ms = mg->p.downtime_ms;
-            cr.stalled = dirty >= prev_dirty;
+            cr.stalled = stalled;
             throttle(mg, converge_throttle(&cr));
         }
         /* ...or stop when it no longer converges (and cannot be slowed
          * down further), or after max_rounds: the guest dirties memory
          * faster than the link carries it. */
-        stalls = dirty >= prev_dirty ? stalls + 1 : 0;
+        stalls = stalled ? stalls + 1 : 0;
         if (round >= mg->p.max_rounds ||
             (stalls >= 3 && (!mg->p.auto_converge || !mg->throttle || mg->throttle >= THROTTLE_MAX)))
             return 0;
