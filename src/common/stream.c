@@ -91,6 +91,8 @@ static void header_encode(const StreamHeader *h, uint8_t out[STREAM_HEADER_SIZE]
 
 struct StreamWriter {
     int fd;
+    stream_write_fn io;         /* NULL: write(2) on fd */
+    void *io_opaque;
     bool seekable;
     int level;
     ZSTD_CCtx *zc;
@@ -142,6 +144,12 @@ StreamWriter *stream_writer_new(int fd, bool seekable, int compress_level)
     return w;
 }
 
+void stream_writer_set_io(StreamWriter *w, stream_write_fn fn, void *opaque)
+{
+    w->io = fn;
+    w->io_opaque = opaque;
+}
+
 void stream_writer_free(StreamWriter *w)
 {
     if (!w)
@@ -174,7 +182,7 @@ static int raw_write(StreamWriter *w, const void *p, size_t n)
     const uint8_t *s = p;
 
     while (n) {
-        ssize_t k = write(w->fd, s, n);
+        ssize_t k = w->io ? w->io(w->io_opaque, s, n) : write(w->fd, s, n);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
@@ -387,6 +395,8 @@ int stream_write_done(StreamWriter *w)
 
 struct StreamReader {
     int fd;                     /* -1: memory */
+    stream_read_fn io;          /* NULL: read(2) on fd */
+    void *io_opaque;
     const uint8_t *mem;
     size_t mem_len, mem_pos;
     size_t max_payload;
@@ -449,6 +459,12 @@ StreamReader *stream_reader_mem(const void *data, size_t len, size_t max_payload
     return r;
 }
 
+void stream_reader_set_io(StreamReader *r, stream_read_fn fn, void *opaque)
+{
+    r->io = fn;
+    r->io_opaque = opaque;
+}
+
 void stream_reader_free(StreamReader *r)
 {
     if (!r)
@@ -483,7 +499,7 @@ static int get(StreamReader *r, void *p, size_t n, const char *what)
         return 0;
     }
     while (n) {
-        ssize_t k = read(r->fd, d, n);
+        ssize_t k = r->io ? r->io(r->io_opaque, d, n) : read(r->fd, d, n);
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0)

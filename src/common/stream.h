@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define STREAM_MAGIC          "XENOSTAT"
 #define STREAM_FORMAT_VERSION 1
@@ -75,6 +76,11 @@ typedef struct StreamWriter StreamWriter;
  * `seekable`, the fd is a regular file and images may be written.
  * compress_level 0 writes pages raw, else zstd at that level. */
 StreamWriter *stream_writer_new(int fd, bool seekable, int compress_level);
+/* The bytes go through fn instead of write(2) on the fd (a migration's TLS
+ * session): fn writes some of n bytes and returns how many, or -1 with
+ * errno set. */
+typedef ssize_t (*stream_write_fn)(void *opaque, const void *p, size_t n);
+void stream_writer_set_io(StreamWriter *w, stream_write_fn fn, void *opaque);
 /* Flushes nothing; frees. */
 void stream_writer_free(StreamWriter *w);
 
@@ -109,6 +115,10 @@ typedef struct StreamReader StreamReader;
  * little over 4 MiB). */
 StreamReader *stream_reader_fd(int fd, size_t max_payload);
 StreamReader *stream_reader_mem(const void *data, size_t len, size_t max_payload);
+/* The bytes come from fn instead of read(2) on the fd: fn reads up to n
+ * bytes and returns how many, 0 at the end, or -1 with errno set. */
+typedef ssize_t (*stream_read_fn)(void *opaque, void *p, size_t n);
+void stream_reader_set_io(StreamReader *r, stream_read_fn fn, void *opaque);
 void stream_reader_free(StreamReader *r);
 
 typedef struct StreamRecord {

@@ -315,7 +315,7 @@ static const struct {
     { "destroy", cmd_destroy, { NULL } },
     { "save", cmd_save, { "path", "fd", "compress", "checkpoint" } },
     { "migrate", cmd_migrate, { "uri", "fd", "live", "compress", "downtime_ms",
-                                "bandwidth_mbps", "max_rounds", "auto_converge" } },
+                                "bandwidth_mbps", "max_rounds", "auto_converge", "stream_key" } },
     { "migrate-cancel", cmd_migrate_cancel, { NULL } },
 };
 

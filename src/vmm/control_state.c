@@ -152,6 +152,7 @@ static void mig_notify(void *opaque)
 char *cmd_migrate(Control *c, Request *r)
 {
     MigrateParams p = { .fd = -1 };
+    json_t *v;
     const char *uri;
     bool use_fd;
     char *resp = NULL, err[512];
@@ -164,6 +165,13 @@ char *cmd_migrate(Control *c, Request *r)
         uint_arg(r, "bandwidth_mbps", 0, 0, 1000000, &p.bandwidth_mbps, &resp) ||
         uint_arg(r, "max_rounds", 30, 1, 1000, &p.max_rounds, &resp))
         return resp;
+    /* stream_key: the stream is TLS with this one-time key (migrate_chan.c). */
+    if ((v = json_object_get(r->args, "stream_key"))) {
+        if (!json_is_string(v) || migrate_key_parse(json_string_value(v), p.key))
+            return ctl_error(r->has_id, r->id, "'stream_key' must be %d hex digits",
+                             2 * MIGRATE_KEY_BYTES);
+        p.tls = true;
+    }
     if (uri && (strncmp(uri, "unix:", 5) || strlen(uri + 5) >= sizeof(p.path) || !uri[5]))
         return ctl_error(r->has_id, r->id, "uri must be unix:PATH (a socket path under %zu bytes)",
                          sizeof(p.path));
@@ -176,6 +184,7 @@ char *cmd_migrate(Control *c, Request *r)
     p.close_fd = true;
     p.paused = c->paused;
     c->mig = migrate_start(c->m, &p, mig_notify, c, err, sizeof(err));
+    explicit_bzero(p.key, sizeof(p.key));
     if (!c->mig)
         return ctl_error(r->has_id, r->id, "%s", err);
     return ctl_ok(r->has_id, r->id, NULL);

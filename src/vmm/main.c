@@ -58,6 +58,8 @@ static void usage(FILE *f)
         "  --restore FILE     continue a domain saved to FILE (xm save); its\n"
         "                     configuration comes from the file\n"
         "  --incoming fd:N    receive a migrating domain on open connection N\n"
+        "  --stream-key fd:N  with --incoming: the stream is TLS, keyed with the\n"
+        "                     one-time key (64 hex digits) read from fd N\n"
         "  --verify           with --restore: check the memory image's checksum\n"
         "  -v, --verbose      more log output\n"
         "  -h, --help         this help\n"
@@ -194,6 +196,7 @@ typedef struct VmmArgs {
     const char *bios, *cfgfile, *control_path;
     const char *restore;         /* --restore FILE */
     int incoming_fd;             /* --incoming fd:N, else -1 */
+    int stream_key_fd;           /* --stream-key fd:N, else -1 */
     bool no_console, paused, verify;
     /* Flags that set config values are applied after the config file. */
     struct { int key; const char *val; } flag[MAX_FLAGS];
@@ -217,6 +220,7 @@ static const struct option long_opts[] = {
     { "paused", no_argument, 0, 'P' },
     { "restore", required_argument, 0, 'R' },
     { "incoming", required_argument, 0, 'I' },
+    { "stream-key", required_argument, 0, 'K' },
     { "verify", no_argument, 0, 'V' },
     { "verbose", no_argument, 0, 'v' },
     { "help", no_argument, 0, 'h' },
@@ -254,14 +258,15 @@ static int parse_args(int argc, char **argv, VmmArgs *a)
         case 'P': a->paused = true; break;
         case 'V': a->verify = true; break;
         case 'R': a->restore = optarg; break;
-        case 'I': {
+        case 'I':
+        case 'K': {
+            const char *name = opt == 'I' ? "--incoming" : "--stream-key";
             uint64_t fd;
-            if (strncmp(optarg, "fd:", 3) || opt_number("--incoming", optarg + 3, &fd) ||
-                fd > 65535) {
-                log_err("--incoming: expected fd:N, got '%s'", optarg);
+            if (strncmp(optarg, "fd:", 3) || opt_number(name, optarg + 3, &fd) || fd > 65535) {
+                log_err("%s: expected fd:N, got '%s'", name, optarg);
                 return -1;
             }
-            a->incoming_fd = (int)fd;
+            *(opt == 'I' ? &a->incoming_fd : &a->stream_key_fd) = (int)fd;
             break;
         }
         case '?': bad_option(argv); return -1;
@@ -290,6 +295,10 @@ static int parse_args(int argc, char **argv, VmmArgs *a)
     }
     if (a->restore && a->incoming_fd >= 0) {
         log_err("--restore and --incoming exclude each other");
+        return -1;
+    }
+    if (a->stream_key_fd >= 0 && a->incoming_fd < 0) {
+        log_err("--stream-key goes with --incoming");
         return -1;
     }
     return 0;
@@ -630,10 +639,53 @@ static int build_restored(Machine *m, void *opaque, char *err, size_t errlen)
     return v->board->build(m, NULL, true, err, errlen);
 }
 
+/* --stream-key fd:N: the migration's one-time key, in hex on a pipe from
+ * xend (not on the command line, which any local user can read). */
+static int read_stream_key(int fd, uint8_t key[MIGRATE_KEY_BYTES])
+{
+    char hex[2 * MIGRATE_KEY_BYTES + 2];
+    size_t have = 0;
+    ssize_t k;
+    int r;
+
+    while (have < sizeof(hex) - 1 && (k = read(fd, hex + have, sizeof(hex) - 1 - have)) != 0) {
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            break;
+        have += (size_t)k;
+    }
+    close(fd);
+    hex[have] = 0;
+    if (have && hex[have - 1] == '\n')
+        hex[--have] = 0;
+    r = migrate_key_parse(hex, key);
+    explicit_bzero(hex, sizeof(hex));
+    return r;
+}
+
+/* The incoming migration's channel: TLS with --stream-key, else plain. */
+static MigChan *incoming_chan(const VmmArgs *a, char *err, size_t errlen)
+{
+    uint8_t key[MIGRATE_KEY_BYTES];
+    MigChan *c;
+
+    if (a->stream_key_fd < 0)
+        return migchan_open(a->incoming_fd, NULL, false, 0, err, errlen);
+    if (read_stream_key(a->stream_key_fd, key)) {
+        snprintf(err, errlen, "--stream-key: expected %d hex digits", 2 * MIGRATE_KEY_BYTES);
+        return NULL;
+    }
+    c = migchan_open(a->incoming_fd, key, false, MIGRATE_HANDSHAKE_MS, err, errlen);
+    explicit_bzero(key, sizeof(key));
+    return c;
+}
+
 static int restore_vmm(Vmm *v, const VmmArgs *a, StateLoad *L)
 {
     Machine *m = v->m;
     bool file = a->restore != NULL, use_kvm;
+    MigChan *chan = NULL;
     char err[640];
     int fd;
 
@@ -642,7 +694,9 @@ static int restore_vmm(Vmm *v, const VmmArgs *a, StateLoad *L)
         log_err("%s: %s", a->restore, strerror(errno));
         return -1;
     }
-    if (state_load_begin(L, fd, file, &m->cfg, err, sizeof(err)))
+    if (!file && !(chan = incoming_chan(a, err, sizeof(err))))
+        goto fail;
+    if (state_load_begin(L, fd, chan, file, &m->cfg, err, sizeof(err)))
         goto fail;
     if (check_restored_config(&m->cfg, &use_kvm)) {
         snprintf(err, sizeof(err), "the domain cannot run here (see the VMM's log)");
@@ -736,7 +790,7 @@ static int run_vmm(Vmm *v, const VmmArgs *a, StateLoad *incoming)
 int main(int argc, char **argv)
 {
     static Machine mach;
-    static VmmArgs args = { .incoming_fd = -1 };
+    static VmmArgs args = { .incoming_fd = -1, .stream_key_fd = -1 };
     static StateLoad load;
     Vmm vmm = { .m = &mach };
     bool use_kvm;

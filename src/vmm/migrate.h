@@ -11,10 +11,39 @@
 #include "machine.h"
 #include "state.h"
 
+/* The connection a migration streams on (migrate_chan.c): plain, or a
+ * TLS 1.3 session between the two VMMs keyed with a one-time key that the
+ * two xends agreed on (MIGRATE_KEY_BYTES, hex on the control socket). */
+#define MIGRATE_KEY_BYTES 32
+#define MIGRATE_HANDSHAKE_MS 10000
+typedef struct MigChan MigChan;
+/* On fd (not closed by the channel): with key == NULL plain, else the TLS
+ * handshake (the sender is the client) within timeout_ms. NULL with one
+ * line in err. */
+MigChan *migchan_open(int fd, const uint8_t *key, bool sender, int timeout_ms,
+                      char *err, size_t errlen);
+bool migchan_tls(const MigChan *c);
+/* Some of n bytes: how many, or -1 with errno (EPROTO: a TLS error, see
+ * migchan_error); reading, 0 at the end. The shape of stream_write_fn
+ * and stream_read_fn. */
+ssize_t migchan_write(void *c, const void *p, size_t n);
+ssize_t migchan_read(void *c, void *p, size_t n);
+int migchan_write_all(MigChan *c, const void *p, size_t n);
+/* 1 when there is something to read (or an end), 0 after timeout_ms, -1. */
+int migchan_wait(MigChan *c, int timeout_ms);
+/* The end of what this side sends (TLS: close_notify). */
+void migchan_shutdown(MigChan *c);
+const char *migchan_error(const MigChan *c);
+void migchan_free(MigChan *c);
+/* 64 hex digits into key: 0, or -1. */
+int migrate_key_parse(const char *hex, uint8_t key[MIGRATE_KEY_BYTES]);
+
 typedef struct MigrateParams {
     char path[108];             /* UNIX socket to connect to */
     int fd;                     /* or an open connection (>= 0 wins) */
     bool close_fd;              /* fd is the migration's: closed when it is freed */
+    bool tls;                   /* a TLS session on fd with key */
+    uint8_t key[MIGRATE_KEY_BYTES];
     bool live;
     unsigned downtime_ms;       /* default 50 */
     unsigned bandwidth_mbps;    /* 0: unlimited */

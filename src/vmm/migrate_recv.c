@@ -3,7 +3,6 @@
  * opened after the sender let them go), and the vCPUs started only on the
  * sender's `go` (docs/migration.md). */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,19 +17,8 @@ static const char go_token[8] = { 'X', 'E', 'N', 'O', 'G', 'O', '\n', 0 };
 
 static int reply(StateLoad *L, const char *line)
 {
-    size_t n = strlen(line);
-    const char *p = line;
-
-    while (n) {
-        ssize_t k = write(L->fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
+    /* No channel: the TLS handshake failed, the sender knows. */
+    return L->chan ? migchan_write_all(L->chan, line, strlen(line)) : -1;
 }
 
 static void reply_fail(StateLoad *L, const char *why)
@@ -66,15 +54,20 @@ static int wait_go(StateLoad *L)
     uint64_t deadline = clock_ns() + GO_TIMEOUT_MS * 1000000ull;
 
     while (have < sizeof(got)) {
-        struct pollfd p = { .fd = L->fd, .events = POLLIN };
         uint64_t now = clock_ns();
         ssize_t k;
+        int r;
 
         if (now >= deadline)
             return -1;
-        if (poll(&p, 1, (int)((deadline - now) / 1000000ull) + 1) <= 0)
+        if ((r = migchan_wait(L->chan, (int)((deadline - now) / 1000000ull) + 1)) <= 0) {
+            if (r < 0)
+                return -1;
             continue;
-        k = read(L->fd, got + have, sizeof(got) - have);
+        }
+        k = migchan_read(L->chan, got + have, sizeof(got) - have);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
         if (k <= 0)
             return -1;
         have += (size_t)k;
@@ -89,6 +82,11 @@ int migrate_incoming(Machine *m, StateLoad *L, migrate_build_fn build, void *opa
 
     if (state_load_records(L, m, err, errlen) || (t_done = clock_ns(), 0) ||
         build(m, opaque, err, errlen) || state_load_sections(L, m, err, errlen)) {
+        /* A TLS error says more than the reader's "read: Protocol error". */
+        if (migchan_error(L->chan)) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, " (TLS: %s)", migchan_error(L->chan));
+        }
         reply_fail(L, err);
         return -1;
     }

@@ -3,7 +3,6 @@
  * stops it for the last pages and the sections, and hands it over only
  * when the receiver has it ready (docs/migration.md). */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +35,7 @@ struct Migration {
     Machine *m;
     MigrateParams p;
     int fd;
+    MigChan *chan;                  /* on fd: plain or TLS (set up by the thread) */
     StreamWriter *w;
     pthread_t thread;
     bool thread_started;
@@ -52,6 +52,7 @@ struct Migration {
     char in[512];                   /* the receiver's bytes not yet read */
     size_t in_len;
     char reply[256];                /* its last line */
+    char why[400];                  /* write_error's */
     bool disks_released;
     bool sync;                      /* the receiver answers SYNC records */
     unsigned throttle;              /* auto-converge: percent the vCPUs sit out */
@@ -122,6 +123,17 @@ void migrate_cancel(Migration *mg)
     pthread_mutex_unlock(&mg->lock);
 }
 
+/* The writer's error, with the TLS session's own where it has one. */
+static const char *write_error(Migration *mg)
+{
+    if (mg->chan && migchan_error(mg->chan)) {
+        snprintf(mg->why, sizeof(mg->why), "%s (TLS: %s)", stream_writer_error(mg->w),
+                 migchan_error(mg->chan));
+        return mg->why;
+    }
+    return stream_writer_error(mg->w);
+}
+
 /* ---- the receiver's answers ------------------------------------------- */
 
 /* One line from the receiver ("accept", "ready", "started", "fail: ...")
@@ -133,9 +145,9 @@ static int read_reply(Migration *mg, int timeout_ms)
     mg->reply[0] = 0;
     for (;;) {
         char *nl = memchr(mg->in, '\n', mg->in_len);
-        struct pollfd p = { .fd = mg->fd, .events = POLLIN };
         uint64_t now = clock_ns();
         ssize_t n;
+        int r;
 
         if (nl) {
             size_t line = (size_t)(nl - mg->in);
@@ -148,11 +160,14 @@ static int read_reply(Migration *mg, int timeout_ms)
             return -1;                          /* a line too long: not our peer */
         if (now >= deadline || cancelled(mg))
             return -1;
-        if (poll(&p, 1, (int)MIN((deadline - now) / 1000000ull + 1, 200ull)) < 0 && errno != EINTR)
+        r = migchan_wait(mg->chan, (int)MIN((deadline - now) / 1000000ull + 1, 200ull));
+        if (r < 0)
             return -1;
-        if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+        if (!r)
             continue;
-        n = read(mg->fd, mg->in + mg->in_len, sizeof(mg->in) - mg->in_len);
+        n = migchan_read(mg->chan, mg->in + mg->in_len, sizeof(mg->in) - mg->in_len);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
         if (n <= 0)
             return -1;
         mg->in_len += (size_t)n;
@@ -163,9 +178,7 @@ static int read_reply(Migration *mg, int timeout_ms)
  * up early. Non-blocking. */
 static bool receiver_failed(Migration *mg)
 {
-    struct pollfd p = { .fd = mg->fd, .events = POLLIN };
-
-    if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP)))
+    if (migchan_wait(mg->chan, 0) <= 0)
         return false;
     return read_reply(mg, 0) < 0 || strncmp(mg->reply, "fail", 4) == 0;
 }
@@ -479,7 +492,7 @@ static int send_final(Migration *mg, bool all_pages, char *err, size_t errlen)
                 mg->todo[r][i] |= __atomic_exchange_n(&g->dirty[i], 0, __ATOMIC_ACQ_REL);
         }
         if (send_todo(mg)) {
-            snprintf(err, errlen, "%s", stream_writer_error(mg->w));
+            snprintf(err, errlen, "%s", write_error(mg));
             return -1;
         }
     }
@@ -489,7 +502,7 @@ static int send_final(Migration *mg, bool all_pages, char *err, size_t errlen)
         return -1;
     mg->disks_released = true;
     if (stream_write_done(mg->w)) {
-        snprintf(err, errlen, "%s", stream_writer_error(mg->w));
+        snprintf(err, errlen, "%s", write_error(mg));
         return -1;
     }
     return 0;
@@ -517,9 +530,17 @@ static void *migrate_thread(void *arg)
         fail(mg, "cannot confine the migration thread (see the VMM's log)", false);
         return NULL;
     }
+    mg->chan = migchan_open(mg->fd, mg->p.tls ? mg->p.key : NULL, true, MIGRATE_HANDSHAKE_MS,
+                            err, sizeof(err));
+    explicit_bzero(mg->p.key, sizeof(mg->p.key));
+    if (!mg->chan) {
+        fail(mg, err, false);
+        return NULL;
+    }
+    stream_writer_set_io(mg->w, migchan_write, mg->chan);
     if (state_write_start(m, mg->w, STREAM_F_MIGRATION | (mg->p.compress ? STREAM_F_COMPRESSED : 0),
                           err, sizeof(err)) || stream_flush(mg->w)) {
-        fail(mg, err[0] ? err : stream_writer_error(mg->w), false);
+        fail(mg, err[0] ? err : write_error(mg), false);
         return NULL;
     }
     if (read_reply(mg, REPLY_TIMEOUT_MS) || strncmp(mg->reply, "accept", 6) ||
@@ -531,7 +552,7 @@ static void *migrate_thread(void *arg)
     if (mg->p.live && precopy(mg, &why)) {
         throttle(mg, 0);
         machine_dirty_log_stop(m);
-        fail(mg, cancelled(mg) ? "cancelled" : why ? why : stream_writer_error(mg->w), false);
+        fail(mg, cancelled(mg) ? "cancelled" : why ? why : write_error(mg), false);
         return NULL;
     }
 
@@ -551,7 +572,7 @@ static void *migrate_thread(void *arg)
         goto resume;
     }
     t_ready = clock_ns();
-    if (write(mg->fd, go_token, sizeof(go_token)) != (ssize_t)sizeof(go_token)) {
+    if (migchan_write_all(mg->chan, go_token, sizeof(go_token))) {
         why = "the connection broke before the hand-over";
         goto resume;
     }
@@ -572,7 +593,7 @@ static void *migrate_thread(void *arg)
         publish(mg, set_downtime, &down);
         machine_dirty_log_stop(m);
         /* The stream is over: xend's relay ends now, not at our exit. */
-        shutdown(mg->fd, SHUT_WR);
+        migchan_shutdown(mg->chan);
         publish(mg, set_outcome, &o);
         machine_request_exit(m, VM_EXIT_MIGRATED, 0);
         pthread_mutex_unlock(&m->dev_lock);
@@ -698,6 +719,7 @@ void migrate_free(Migration *mg)
         return;
     migrate_join(mg);
     stream_writer_free(mg->w);
+    migchan_free(mg->chan);
     if (mg->fd >= 0 && (mg->p.fd < 0 || mg->p.close_fd))
         close(mg->fd);
     for (unsigned r = 0; r < GMEM_MAX_REGIONS; r++)

@@ -9,6 +9,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23     /* Linux 5.14 */
+#endif
+
+#include "migrate.h"
 #include "state.h"
 
 /* Largest record accepted: a PAGE record of 1024 raw pages, with room. */
@@ -20,19 +25,23 @@ static int rerr(StateLoad *L, char *err, size_t errlen)
     return -1;
 }
 
-int state_load_begin(StateLoad *L, int fd, bool file, VmConfig *cfg, char *err, size_t errlen)
+int state_load_begin(StateLoad *L, int fd, struct MigChan *chan, bool file, VmConfig *cfg,
+                     char *err, size_t errlen)
 {
     StreamRecord rec;
     int k;
 
     memset(L, 0, sizeof(*L));
     L->fd = fd;
+    L->chan = chan;
     L->file = file;
     L->r = stream_reader_fd(fd, MAX_PAYLOAD);
     if (!L->r) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (chan)
+        stream_reader_set_io(L->r, migchan_read, chan);
     if (stream_read_header(L->r, &L->h))
         return rerr(L, err, errlen);
     if (!!(L->h.flags & STREAM_F_MIGRATION) == file) {
@@ -104,17 +113,26 @@ static GuestRegion *page_region(Machine *m, uint64_t gpa, uint32_t n, uint64_t *
     return NULL;
 }
 
-/* A PAGE record: into RAM, its pages noted as written. */
+/* A PAGE record: into RAM, its pages noted as written. Pages that come
+ * for the first time are faulted in with one call before the copy: a
+ * fault per page cost the receiver of an idle guest's 16 MiB ~4 ms more
+ * (best effort: without MADV_POPULATE_WRITE, Linux < 5.14, the copy
+ * faults them in). */
 static int load_pages(StateLoad *L, Machine *m, const StreamRecord *rec, char *err, size_t errlen)
 {
     uint64_t gpa, first;
     uint32_t n;
     GuestRegion *g;
 
-    if (stream_apply_pages(rec, map_ram, &m->mem, err, errlen) ||
-        stream_page_range(rec, &gpa, &n, err, errlen))
+    if (stream_page_range(rec, &gpa, &n, err, errlen))
         return -1;
     g = page_region(m, gpa, n, &first);
+    if (g && !g->file_backed && L->written[g - m->mem.r] &&
+        !(L->written[g - m->mem.r][first / 64] & (1ull << (first % 64))))
+        madvise(g->host + first * STREAM_PAGE_SIZE, (size_t)n * STREAM_PAGE_SIZE,
+                MADV_POPULATE_WRITE);
+    if (stream_apply_pages(rec, map_ram, &m->mem, err, errlen))
+        return -1;
     if (g && L->written[g - m->mem.r])
         for (uint64_t p = first; p < first + n; p++)
             L->written[g - m->mem.r][p / 64] |= 1ull << (p % 64);
@@ -282,6 +300,7 @@ void state_load_free(StateLoad *L)
     for (unsigned i = 0; i < STREAM_MAX_REGIONS; i++)
         free(L->written[i]);
     stream_reader_free(L->r);
+    migchan_free(L->chan);
     memset(L, 0, sizeof(*L));
     L->fd = -1;
 }

@@ -43,6 +43,7 @@ typedef struct StateSection {
 typedef struct StateLoad {
     StreamReader *r;
     int fd;                      /* the file or connection */
+    struct MigChan *chan;        /* a migration: its channel (migrate.h) */
     bool file;                   /* a save file (images allowed) */
     StreamHeader h;
     StateSection *sec;           /* sections, kept until the machine exists */
@@ -57,9 +58,11 @@ typedef struct StateLoad {
     int (*on_sync)(struct StateLoad *L);
 } StateLoad;
 
-/* Read the header and CONF from fd into *cfg (the configuration the
- * machine is to be built from). 0, or -1 with one line in err. */
-int state_load_begin(StateLoad *L, int fd, bool file, VmConfig *cfg, char *err, size_t errlen);
+/* Read the header and CONF from fd (a migration: through chan, which L
+ * then owns) into *cfg (the configuration the machine is to be built
+ * from). 0, or -1 with one line in err. */
+int state_load_begin(StateLoad *L, int fd, struct MigChan *chan, bool file, VmConfig *cfg,
+                     char *err, size_t errlen);
 /* After the machine's RAM exists: the stream's layout must be this one. */
 int state_load_check(StateLoad *L, const Machine *m, char *err, size_t errlen);
 /* Read up to DONE: pages into RAM, sections and images aside. */

@@ -1,9 +1,12 @@
 /* Relocation connections (reloc_conn.h): TLS 1.3 with GnuTLS, by
  * pre-shared key (identity "xeno", the key in hex in the PSK file) or by
  * x509 certificates (each side presents its certificate; with a CA file
- * each verifies the other's), or plain TCP for a trusted network. */
+ * each verifies the other's), or plain TCP for a trusted network. The
+ * session carries the request and the answer; the socket then goes to the
+ * VMM, which streams on it itself (under TLS with a session of its own). */
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -30,7 +33,6 @@
 #define PRIO_X509 "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
                   "+CHACHA20-POLY1305"
 #define MAX_PSK_FILE 4096
-#define PROXY_BUF (256u << 10)
 #define IO_CHUNK  (16u << 10)
 #define PULL_BUF  (256u << 10)
 
@@ -48,6 +50,7 @@ struct RelocConn {
      * record, which made the receiving relay's syscalls its main cost). */
     char *pull;
     size_t pull_head, pull_len;
+    bool released;             /* its socket went to a VMM: no close_notify */
 };
 
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
@@ -278,19 +281,45 @@ void rconn_close(RelocConn *c)
 {
     if (!c)
         return;
-    if (c->s) {
+    if (c->s && !c->released) {
         set_nonblock(c->fd, true);
         gnutls_bye(c->s, GNUTLS_SHUT_WR);     /* best effort */
     }
     conn_free(c);
 }
 
-int rconn_plain_fd(RelocConn *c)
+int rconn_release_fd(RelocConn *c, char *err, size_t errlen)
 {
-    if (c->s || c->in_len)
+    int fd;
+
+    if (c->in_len || c->pull_len || (c->s && gnutls_record_check_pending(c->s))) {
+        snprintf(err, errlen, "the peer sent more than the protocol allows");
         return -1;
+    }
     set_nonblock(c->fd, false);     /* a status flag: the copy shares it */
-    return fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+    fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        return -1;
+    }
+    c->released = true;
+    return fd;
+}
+
+int reloc_stream_key(char hex[RELOC_STREAM_KEY_HEX + 1], char *err, size_t errlen)
+{
+    unsigned char key[RELOC_STREAM_KEY_HEX / 2];
+    int r;
+
+    pthread_once(&tls_once, tls_init);
+    if ((r = gnutls_rnd(GNUTLS_RND_KEY, key, sizeof(key))) < 0) {
+        snprintf(err, errlen, "cannot make a key for the stream: %s", gnutls_strerror(r));
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(key); i++)
+        snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    explicit_bzero(key, sizeof(key));
+    return 0;
 }
 
 /* GnuTLS's message for r without its final period (ours follow it). */
@@ -379,7 +408,10 @@ static RelocConn *conn_new(int fd, const RelocConf *rc, bool server, const char 
     if (rc->tls == RELOC_TLS_NONE)
         return c;
     pthread_once(&tls_once, tls_init);
-    if ((r = gnutls_init(&c->s, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_SIGNAL)) < 0) {
+    /* No session tickets: nothing may follow the answer on the wire but
+     * what the VMMs send (rconn_release_fd). */
+    if ((r = gnutls_init(&c->s, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_SIGNAL |
+                                GNUTLS_NO_TICKETS)) < 0) {
         gtls_fail(err, errlen, "TLS", r);
         goto fail;
     }
@@ -515,11 +547,6 @@ static ssize_t conn_send(RelocConn *c, const void *buf, size_t len, char *err, s
         return -EAGAIN;
     gtls_io_error((int)n, err, errlen);
     return -EPROTO;
-}
-
-static bool conn_pending(RelocConn *c)
-{
-    return c->s && (gnutls_record_check_pending(c->s) > 0 || c->pull_len);
 }
 
 static int wait_fd(int fd, short ev, uint64_t deadline)
@@ -675,299 +702,4 @@ int reloc_read_line_raw(int fd, char *buf, size_t size, int timeout_ms, char *er
     }
     snprintf(err, errlen, "greeting too long");
     return -1;
-}
-
-/* ---- the proxy ---- */
-
-typedef struct Buf {
-    char *data;
-    size_t head, len;
-    bool eof;                  /* the source side ended */
-} Buf;
-
-struct Proxy {
-    RelocConn *c;
-    int plain;
-    int stop[2];               /* abort pipe */
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
-    int result;
-    char why[256];
-    uint64_t in, out;
-};
-
-/* One pass of the proxy loop in each direction; 1 when an end is reached,
- * -1 on an error (p->why), 0 to go on. */
-static int pump_tls_to_plain(Proxy *p, Buf *b)
-{
-    for (;;) {
-        size_t room = PROXY_BUF - b->len;
-
-        if (b->len) {
-            ssize_t n = write(p->plain, b->data + b->head, b->len);
-            if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return 0;
-            if (n < 0) {
-                snprintf(p->why, sizeof(p->why), "the local VMM connection: %s", strerror(errno));
-                return -1;
-            }
-            b->head += (size_t)n;
-            b->len -= (size_t)n;
-            pthread_mutex_lock(&p->lock);
-            p->in += (uint64_t)n;
-            pthread_mutex_unlock(&p->lock);
-            if (b->len)
-                return 0;
-            b->head = 0;
-            continue;
-        }
-        if (b->eof)
-            return 1;
-        if (!room)
-            return 0;
-        {
-            /* Records already read from the socket (the pull buffer) are
-             * taken together: one write to the VMM for up to PROXY_BUF. */
-            size_t got = 0;
-
-            for (;;) {
-                size_t want = PROXY_BUF - got < IO_CHUNK ? PROXY_BUF - got : IO_CHUNK;
-                ssize_t n = conn_recv(p->c, b->data + got, want, p->why, sizeof(p->why));
-
-                if (n == -EAGAIN)
-                    break;
-                if (n == 0) {
-                    b->eof = true;
-                    break;
-                }
-                if (n < 0) {
-                    if (n != -EPROTO)
-                        snprintf(p->why, sizeof(p->why), "the relocation connection: %s",
-                                 strerror((int)-n));
-                    return -1;
-                }
-                got += (size_t)n;
-                if (PROXY_BUF - got < IO_CHUNK || !conn_pending(p->c))
-                    break;
-            }
-            if (!got && !b->eof)
-                return 0;
-            b->head = 0;
-            b->len = got;
-        }
-    }
-}
-
-static int pump_plain_to_tls(Proxy *p, Buf *b, size_t *pending)
-{
-    for (;;) {
-        if (*pending) {
-            ssize_t n = conn_send(p->c, b->data + b->head, *pending, p->why, sizeof(p->why));
-            if (n == -EAGAIN)
-                return 0;
-            if (n < 0) {
-                if (n != -EPROTO)
-                    snprintf(p->why, sizeof(p->why), "the relocation connection: %s",
-                             strerror((int)-n));
-                return -1;
-            }
-            b->head += (size_t)n;
-            b->len -= (size_t)n;
-            *pending = 0;
-            pthread_mutex_lock(&p->lock);
-            p->out += (uint64_t)n;
-            pthread_mutex_unlock(&p->lock);
-        }
-        if (b->len) {
-            *pending = b->len < IO_CHUNK ? b->len : IO_CHUNK;
-            continue;
-        }
-        b->head = 0;
-        if (b->eof)
-            return 1;
-        {
-            ssize_t n = read(p->plain, b->data, PROXY_BUF);
-            if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return 0;
-            if (n < 0) {
-                snprintf(p->why, sizeof(p->why), "the local VMM connection: %s", strerror(errno));
-                return -1;
-            }
-            if (n == 0)
-                b->eof = true;
-            b->len = (size_t)n;
-        }
-    }
-}
-
-static void *proxy_thread(void *arg)
-{
-    Proxy *p = arg;
-    Buf t2p = { .data = malloc(PROXY_BUF) }, p2t = { .data = malloc(PROXY_BUF) };
-    size_t pending = 0;
-    int result = -1;
-
-    if (!t2p.data || !p2t.data) {
-        snprintf(p->why, sizeof(p->why), "out of memory");
-        goto out;
-    }
-    set_nonblock(p->c->fd, true);
-    set_nonblock(p->plain, true);
-    /* Bytes that came with the last line of the handshake. */
-    if (p->c->in_len) {
-        memcpy(t2p.data, p->c->in, p->c->in_len);
-        t2p.len = p->c->in_len;
-        p->c->in_len = 0;
-    }
-    for (;;) {
-        struct pollfd fds[3];
-        int a, b;
-
-        a = pump_tls_to_plain(p, &t2p);
-        if (a < 0)
-            break;
-        b = pump_plain_to_tls(p, &p2t, &pending);
-        if (b < 0)
-            break;
-        if (a > 0 || b > 0) {
-            /* One side ended and what it sent is delivered: the end. */
-            result = 0;
-            break;
-        }
-        /* TLS may hold decrypted bytes the socket no longer shows. */
-        if (conn_pending(p->c) && !t2p.len)
-            continue;
-        fds[0] = (struct pollfd){ .fd = p->c->fd,
-                                  .events = (short)((!t2p.len && !t2p.eof ? POLLIN : 0) |
-                                                    (pending || p2t.len ? POLLOUT : 0)) };
-        fds[1] = (struct pollfd){ .fd = p->plain,
-                                  .events = (short)((t2p.len ? POLLOUT : 0) |
-                                                    (!p2t.len && !p2t.eof ? POLLIN : 0)) };
-        fds[2] = (struct pollfd){ .fd = p->stop[0], .events = POLLIN };
-        if (poll(fds, 3, -1) < 0 && errno != EINTR) {
-            snprintf(p->why, sizeof(p->why), "poll: %s", strerror(errno));
-            break;
-        }
-        if (fds[2].revents) {
-            snprintf(p->why, sizeof(p->why), "stopped");
-            break;
-        }
-        /* A hang-up we cannot act on yet (the other side is full): do
-         * not spin on it. */
-        if ((fds[0].revents & (POLLHUP | POLLERR) && !(fds[0].events & POLLIN)) ||
-            (fds[1].revents & (POLLHUP | POLLERR) && !(fds[1].events & POLLIN)))
-            usleep(10000);
-    }
-out:
-    free(t2p.data);
-    free(p2t.data);
-    /* Both sides end here: the VMM sees its connection close. */
-    shutdown(p->plain, SHUT_RDWR);
-    close(p->plain);
-    p->plain = -1;
-    if (result == 0)
-        rconn_close(p->c);
-    else
-        conn_free(p->c);      /* no close_notify after an error */
-    p->c = NULL;
-    pthread_mutex_lock(&p->lock);
-    p->result = result;
-    p->done = true;
-    pthread_cond_broadcast(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
-}
-
-Proxy *proxy_start(RelocConn *c, int plain_fd, char *err, size_t errlen)
-{
-    Proxy *p = calloc(1, sizeof(*p));
-    pthread_condattr_t ca;
-
-    if (!p || pipe2(p ? p->stop : (int[2]){ 0 }, O_CLOEXEC | O_NONBLOCK) < 0) {
-        snprintf(err, errlen, "cannot start the proxy: %s", p ? strerror(errno) : "out of memory");
-        free(p);
-        rconn_close(c);
-        close(plain_fd);
-        return NULL;
-    }
-    p->c = c;
-    p->plain = plain_fd;
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cond, &ca);
-    pthread_condattr_destroy(&ca);
-    if (pthread_create(&p->thread, NULL, proxy_thread, p)) {
-        snprintf(err, errlen, "cannot start the proxy thread");
-        close(p->stop[0]);
-        close(p->stop[1]);
-        rconn_close(c);
-        close(plain_fd);
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
-bool proxy_done(Proxy *p)
-{
-    bool d;
-
-    pthread_mutex_lock(&p->lock);
-    d = p->done;
-    pthread_mutex_unlock(&p->lock);
-    return d;
-}
-
-int proxy_wait(Proxy *p, int timeout_ms)
-{
-    struct timespec ts = ns_to_timespec(clock_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) *
-                                        NS_PER_MS);
-    int r = 0;
-
-    pthread_mutex_lock(&p->lock);
-    while (!p->done) {
-        if (timeout_ms < 0) {
-            pthread_cond_wait(&p->cond, &p->lock);
-        } else if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT) {
-            r = p->done ? 0 : -1;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&p->lock);
-    return r;
-}
-
-void proxy_abort(Proxy *p)
-{
-    ssize_t r = write(p->stop[1], "x", 1);
-    (void)r;
-}
-
-int proxy_finish(Proxy *p, char *why, size_t whylen)
-{
-    int r;
-
-    if (!p)
-        return -1;
-    pthread_join(p->thread, NULL);
-    r = p->result;
-    if (why && whylen)
-        snprintf(why, whylen, "%s", r == 0 ? "" : p->why);
-    close(p->stop[0]);
-    close(p->stop[1]);
-    pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->cond);
-    free(p);
-    return r;
-}
-
-void proxy_bytes(Proxy *p, uint64_t *in, uint64_t *out)
-{
-    pthread_mutex_lock(&p->lock);
-    *in = p->in;
-    *out = p->out;
-    pthread_mutex_unlock(&p->lock);
 }

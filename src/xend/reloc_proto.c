@@ -49,9 +49,16 @@ int reloc_banner_parse(const char *line, enum reloc_tls *tls, char *why, size_t 
     char prefix[32];
     const char *rest;
 
+    if (whylen)
+        why[0] = '\0';
     snprintf(prefix, sizeof(prefix), "%s %d ", RELOC_MAGIC, RELOC_VERSION);
-    if (strncmp(line, prefix, strlen(prefix)))
+    if (strncmp(line, prefix, strlen(prefix))) {
+        int v;
+        if (sscanf(line, RELOC_MAGIC " %d ", &v) == 1)
+            snprintf(why, whylen, "it speaks relocation protocol version %d, this host %d "
+                     "(update Xeno on both)", v, RELOC_VERSION);
         return -1;
+    }
     rest = line + strlen(prefix);
     if (!strncmp(rest, "refused: ", 9)) {
         size_t i = 0;
@@ -211,24 +218,39 @@ void reloc_request_free(RelocRequest *r)
     r->config = NULL;
 }
 
-char *reloc_answer_encode(const char *error)
+char *reloc_answer_encode(const char *error, const char *stream_key)
 {
+    if (!error && stream_key)
+        return dump_line(json_pack("{s:b,s:s}", "ok", 1, "stream_key", stream_key));
     if (!error)
         return dump_line(json_pack("{s:b}", "ok", 1));
     return dump_line(json_pack("{s:b,s:s}", "ok", 0, "error", error));
 }
 
-int reloc_answer_parse(const char *line, size_t len, char *error, size_t errlen)
+static bool key_ok(const char *k)
+{
+    if (strlen(k) != RELOC_STREAM_KEY_HEX)
+        return false;
+    for (; *k; k++)
+        if (!isxdigit((unsigned char)*k))
+            return false;
+    return true;
+}
+
+int reloc_answer_parse(const char *line, size_t len, char *stream_key, char *error, size_t errlen)
 {
     json_t *j = json_loadb(line, len, 0, NULL);
-    json_t *ok = json_object_get(j, "ok");
+    json_t *ok = json_object_get(j, "ok"), *k = json_object_get(j, "stream_key");
     const char *e = json_string_value(json_object_get(j, "error"));
     int r;
 
-    if (!json_is_boolean(ok)) {
+    stream_key[0] = '\0';
+    if (!json_is_boolean(ok) || (k && (!json_is_string(k) || !key_ok(json_string_value(k))))) {
         snprintf(error, errlen, "the destination sent a malformed answer");
         r = -1;
     } else if (json_is_true(ok)) {
+        if (k)
+            snprintf(stream_key, RELOC_STREAM_KEY_HEX + 1, "%s", json_string_value(k));
         r = 0;
     } else {
         size_t i = 0;

@@ -6,16 +6,18 @@
  * in clear with the TLS mode, shakes hands (TLS 1.3, PSK or x509), reads
  * the request (name, uuid, config, live, paused), checks that the domain
  * can come (no domain of that name or uuid here, a config this host can
- * run), registers it as incoming, starts `xeno-vmm --incoming fd:3` on one
- * end of a socketpair, answers ok, and proxies the stream both ways. The
- * domain runs here once its VMM's control socket answers (the VMM creates
- * it only after the hand-over). If anything fails, the VMM ends and the
- * domain is forgotten: nothing stays behind.
+ * run), registers it as incoming, starts `xeno-vmm --incoming fd:3` on the
+ * connection itself (under TLS with `--stream-key fd:4`, a one-time key
+ * for the VMMs' own TLS session) and answers ok, with that key. The two
+ * VMMs stream to each other on the connection; xend carries no byte of
+ * it. The domain runs here once its VMM's control socket answers (the VMM
+ * creates it only after the hand-over). If anything fails, the VMM ends
+ * and the domain is forgotten: nothing stays behind.
  *
  * Source (job_migrate): connect, check the greeting, TLS, request,
- * answer; then a listening UNIX socket for the VMM, `migrate` to the VMM
- * with uri unix:PATH, accept its connection and proxy it to the TLS
- * connection, relaying the VMM's `migration` events as progress. The VMM
+ * answer; then `migrate` to the VMM with the connection (uri fd:N, passed
+ * with SCM_RIGHTS) and the key, relaying the VMM's `migration` events as
+ * progress. The VMM
  * exits with status 6 once the destination has started the domain; the
  * supervision loop then forgets the domain here (and its managed config,
  * which moved with it). On any failure the VMM resumes the domain. */
@@ -42,9 +44,7 @@
 #define HANDSHAKE_MS   15000
 #define REQUEST_MS     30000
 #define ANSWER_MS      60000
-#define ACCEPT_MS      10000
 #define VMM_CMD_MS     10000
-#define AFTER_STREAM_MS 30000   /* the VMM's answer once the stream ended */
 #define POLL_MS        10      /* the destination's VMM taking over */
 
 static int listen_fd = -1;
@@ -126,12 +126,14 @@ static Domain *incoming_domain(const RelocRequest *req, char *err, size_t errlen
 }
 
 /* Send the answer; on error the connection is closed by the caller. */
-static void answer(RelocConn *c, const char *error)
+static void answer(RelocConn *c, const char *error, const char *stream_key)
 {
-    char *line = reloc_answer_encode(error), err[256];
+    char *line = reloc_answer_encode(error, stream_key), err[256];
 
     if (line && rconn_write_all(c, line, strlen(line), REQUEST_MS, err, sizeof(err)) < 0)
         log_debug("relocation: cannot answer: %s", err);
+    if (line)
+        explicit_bzero(line, strlen(line));
     free(line);
 }
 
@@ -150,104 +152,61 @@ static void adopt_managed(Domain *d, const RelocRequest *req)
         log_err("domain %s: cannot save its configuration in %s", d->name, xconf.state_dir);
 }
 
-/* Run the migration in: the VMM, the proxy, the wait for the hand-over. */
+/* Run the migration in: the VMM on the connection, the wait for the
+ * hand-over. */
 static void receive_domain(const Incoming *in, RelocConn *c, const RelocRequest *req)
 {
-    char err[1024], why[256];
+    char err[1024], key[RELOC_STREAM_KEY_HEX + 1] = "";
     StartOpts o = { .incoming_fd = -1, .paused = req->paused };
     SupLaunch l;
-    Proxy *px;
     Domain *d;
-    uint64_t stream_end = 0;
-    int sp[2], r;
+    int r;
 
     if (!(d = incoming_domain(req, err, sizeof(err)))) {
         log_warn("relocation from %s: refused domain %s: %s", in->addr, req->name, err);
-        answer(c, err);
+        answer(c, err, NULL);
         rconn_close(c);
         return;
     }
-    /* A plain stream comes straight into the VMM; a TLS one through the
-     * proxy and a socket pair. */
-    sp[0] = -1;
-    sp[1] = rconn_plain_fd(c);
-    if (sp[1] < 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-        snprintf(err, sizeof(err), "socketpair: %s", strerror(errno));
+    /* The VMM streams on the connection itself: under TLS in a session of
+     * its own, keyed with a key made for this migration only. */
+    if (xconf.reloc.tls != RELOC_TLS_NONE && reloc_stream_key(key, err, sizeof(err)) < 0)
         goto refuse;
-    }
-    o.incoming_fd = sp[1];
+    o.incoming_fd = rconn_release_fd(c, err, sizeof(err));
+    if (o.incoming_fd < 0)
+        goto refuse;
+    o.stream_key = key[0] ? key : NULL;
     r = sup_launch(d, &o, &l, err, sizeof(err));
-    close(sp[1]);
-    if (r < 0) {
-        if (sp[0] >= 0)
-            close(sp[0]);
+    close(o.incoming_fd);
+    if (r < 0)
         goto refuse;
-    }
     log_info("relocation from %s: receiving domain %s (%s, id %d)", in->addr, req->name,
              req->live ? "live" : "not live", l.id);
-    answer(c, NULL);
-    if (sp[0] < 0) {
-        /* The VMM has the connection: it ends the stream, by taking the
-         * domain over or by exiting. */
-        log_debug("relocation from %s: the VMM streams on the relocation connection itself",
-                  in->addr);
-        while (!(r = sup_poll_ready(d, &l, err, sizeof(err))))
-            usleep(POLL_MS * 1000);
-        rconn_close(c);
-        if (r > 0) {
-            adopt_managed(d, req);
-            log_info("relocation from %s: domain %s runs here (id %d)", in->addr, req->name, l.id);
-        } else {
-            log_warn("relocation from %s: domain %s not received: %s", in->addr, req->name, err);
-        }
-        dom_put(d);
-        return;
-    }
-    px = proxy_start(c, sp[0], err, sizeof(err));
-    if (!px) {
-        sup_kill(d, &l);
-        log_warn("relocation from %s: domain %s: %s", in->addr, req->name, err);
-        dom_put(d);
-        return;
-    }
-    /* The control socket appears once the source said go. */
-    for (;;) {
-        r = sup_poll_ready(d, &l, err, sizeof(err));
-        if (r)
-            break;
-        if (proxy_done(px)) {
-            if (!stream_end)
-                stream_end = clock_ns();
-            else if (clock_ns() - stream_end > AFTER_STREAM_MS * NS_PER_MS) {
-                sup_kill(d, &l);
-                snprintf(err, sizeof(err), "the VMM did not take the domain over");
-                r = -1;
-                break;
-            }
-        }
+    log_debug("relocation from %s: the VMM streams on the relocation connection itself (%s)",
+              in->addr, o.stream_key ? "in a TLS session of its own" : "plain");
+    answer(c, NULL, o.stream_key);
+    explicit_bzero(key, sizeof(key));
+    /* The VMM ends the stream, by taking the domain over or by exiting. */
+    while (!(r = sup_poll_ready(d, &l, err, sizeof(err))))
         usleep(POLL_MS * 1000);
-    }
+    rconn_close(c);
     if (r > 0) {
         adopt_managed(d, req);
         log_info("relocation from %s: domain %s runs here (id %d)", in->addr, req->name, l.id);
     } else {
         log_warn("relocation from %s: domain %s not received: %s", in->addr, req->name, err);
     }
-    /* The source closes once its VMM has ended. */
-    if (proxy_wait(px, AFTER_STREAM_MS) < 0)
-        proxy_abort(px);
-    if (proxy_finish(px, why, sizeof(why)) < 0 && r <= 0)
-        log_warn("relocation from %s: domain %s: %s", in->addr, req->name, why);
     dom_put(d);
     return;
 
 refuse:
+    explicit_bzero(key, sizeof(key));
     log_warn("relocation from %s: domain %s: %s", in->addr, req->name, err);
     pthread_mutex_lock(&reg_lock);
     if (d->pid <= 0 && d->state != DS_STARTING)
         reg_remove_locked(d);
     pthread_mutex_unlock(&reg_lock);
-    answer(c, err);
+    answer(c, err, NULL);
     rconn_close(c);
     dom_put(d);
 }
@@ -308,7 +267,7 @@ static void *incoming_thread(void *arg)
     }
     if (reloc_request_parse(line, len, &req, err, sizeof(err)) < 0) {
         log_warn("relocation: connection from %s: %s", in->addr, err);
-        answer(c, err);
+        answer(c, err, NULL);
         rconn_close(c);
     } else {
         receive_domain(in, c, &req);
@@ -473,7 +432,7 @@ void reloc_server_stop(void)
 typedef struct Out {
     Domain *d;
     const JobArgs *a;
-    char name[64], uuid[37], sock[PATH_MAX], lpath[PATH_MAX];
+    char name[64], uuid[37], sock[PATH_MAX];
     char *config;
     bool managed, autostart, paused;
     int id;
@@ -492,8 +451,9 @@ static void progress(Out *o, const char *state, json_t *fields)
 }
 
 /* Connect, greeting, TLS, request, answer: the connection the stream
- * will take, or NULL with why not. */
-static RelocConn *open_relocation(Out *o, char *err, size_t errlen)
+ * will take (and under TLS the stream's key, RELOC_STREAM_KEY_HEX + 1
+ * bytes), or NULL with why not. */
+static RelocConn *open_relocation(Out *o, char *key, char *err, size_t errlen)
 {
     const RelocConf *rc = &xconf.reloc;
     char line[512], why[512], *ans;
@@ -518,6 +478,8 @@ static RelocConn *open_relocation(Out *o, char *err, size_t errlen)
     if (r != 0) {
         if (r > 0)
             snprintf(err, errlen, "%s refused the connection: %s", o->dest, why);
+        else if (why[0])
+            snprintf(err, errlen, "%s: %s", o->dest, why);
         else
             snprintf(err, errlen, "%s is not a Xeno relocation server", o->dest);
         close(fd);
@@ -556,47 +518,21 @@ static RelocConn *open_relocation(Out *o, char *err, size_t errlen)
         rconn_close(c);
         return NULL;
     }
-    r = reloc_answer_parse(ans, len, why, sizeof(why));
+    r = reloc_answer_parse(ans, len, key, why, sizeof(why));
+    explicit_bzero(ans, len);
     free(ans);
     if (r != 0) {
-        snprintf(err, errlen, "%s refused: %s", o->dest, why);
+        snprintf(err, errlen, r > 0 ? "%s refused: %s" : "%s: %s", o->dest, why);
+        rconn_close(c);
+        return NULL;
+    }
+    if (!key[0] != (rc->tls == RELOC_TLS_NONE)) {
+        snprintf(err, errlen, "%s: the answer %s a key for the stream", o->dest,
+                 key[0] ? "has" : "lacks");
         rconn_close(c);
         return NULL;
     }
     return c;
-}
-
-/* A listening UNIX socket the VMM connects to; fd or -1. */
-static int listen_unix(const char *path, char *err, size_t errlen)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd;
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        snprintf(err, errlen, "the state dir path is too long for a socket");
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    unlink(path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-        listen(fd, 1) < 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(path);
-        return -1;
-    }
-    return fd;
-}
-
-static int accept_timeout(int lfd, int timeout_ms)
-{
-    struct pollfd p = { .fd = lfd, .events = POLLIN };
-
-    if (poll(&p, 1, timeout_ms) <= 0)
-        return -1;
-    return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 }
 
 /* Event lines of the VMM's migration: progress relayed; the final one
@@ -658,12 +594,10 @@ static int monitor_read(Out *o, Monitor *m, int *final, char *err, size_t errlen
     return 0;
 }
 
-/* Wait for the outcome: the VMM's final event or its end (px: the proxy,
- * or NULL when the VMM streams on the connection itself). 0 migrated, -1
+/* Wait for the outcome: the VMM's final event or its end. 0 migrated, -1
  * with err. */
-static int await_outcome(Out *o, Proxy *px, Monitor *m, char *err, size_t errlen)
+static int await_outcome(Out *o, Monitor *m, char *err, size_t errlen)
 {
-    uint64_t stream_end = 0;
     int final = 0;
 
     for (;;) {
@@ -707,14 +641,6 @@ static int await_outcome(Out *o, Proxy *px, Monitor *m, char *err, size_t errlen
             final = 0;          /* it already ended: its exit says how */
             continue;
         }
-        if (px && proxy_done(px)) {
-            if (!stream_end)
-                stream_end = clock_ns();
-            else if (clock_ns() - stream_end > AFTER_STREAM_MS * NS_PER_MS) {
-                snprintf(err, errlen, "the VMM did not report the end of the migration");
-                return -1;
-            }
-        }
     }
 }
 
@@ -723,10 +649,9 @@ int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen)
     Out o = { .d = d, .a = a };
     Monitor m = { .fd = -1 };
     RelocConn *c;
-    Proxy *px;
     json_t *args;
-    char why[1024] = "", verr[512], uri[PATH_MAX + 8];
-    int lfd = -1, vfd, direct, r, status = 502;
+    char why[1024] = "", verr[512], uri[32], key[RELOC_STREAM_KEY_HEX + 1] = "";
+    int direct, r, status = 502;
 
     if (dom_job_begin(d, JOB_MIGRATE, err, errlen) < 0)
         return 409;
@@ -747,83 +672,47 @@ int job_migrate(Domain *d, const JobArgs *a, char *err, size_t errlen)
         goto fail;
     }
     progress(&o, "connecting", NULL);
-    c = open_relocation(&o, why, sizeof(why));
+    c = open_relocation(&o, key, why, sizeof(why));
     if (!c)
         goto fail;
-    /* A plain stream goes from VMM to VMM on the connection itself; a TLS
-     * one through the proxy (TLS ends in xend: docs/architecture.md). */
-    direct = rconn_plain_fd(c);
-    if (direct >= 0) {
-        log_debug("domain %s: the VMM streams on the relocation connection itself", o.name);
-        snprintf(uri, sizeof(uri), "fd:%d", direct);
-    } else if (state_path(o.lpath, sizeof(o.lpath), "run/%d.migrate", o.id) < 0 ||
-               (lfd = listen_unix(o.lpath, why, sizeof(why))) < 0) {
-        if (!why[0])
-            snprintf(why, sizeof(why), "the state dir path is too long");
+    /* The VMM streams on the connection itself, under TLS in a session of
+     * its own with the key of the answer (docs/migration.md). */
+    direct = rconn_release_fd(c, why, sizeof(why));
+    if (direct < 0) {
         rconn_close(c);
         goto fail;
-    } else {
-        snprintf(uri, sizeof(uri), "unix:%s", o.lpath);
     }
+    snprintf(uri, sizeof(uri), "fd:%d", direct);
+    log_debug("domain %s: the VMM streams on the relocation connection itself (%s)", o.name,
+              key[0] ? "in a TLS session of its own" : "plain");
     m.fd = vmm_connect(o.sock);
     args = json_pack("{s:s,s:b,s:i,s:i,s:i,s:b,s:b}", "uri", uri, "live", a->live,
                      "downtime_ms", (int)a->downtime_ms, "bandwidth_mbps", (int)a->bandwidth_mbps,
                      "max_rounds", (int)a->max_rounds, "compress", a->compress,
                      "auto_converge", a->auto_converge);
+    if (args && key[0])
+        json_object_set_new(args, "stream_key", json_string(key));
+    explicit_bzero(key, sizeof(key));
     r = vmm_call(o.sock, "migrate", args, VMM_CMD_MS, NULL, verr, sizeof(verr));
     json_decref(args);
-    if (direct >= 0) {
-        close(direct);      /* the VMM has its own (or failed) */
-        vfd = r < 0 ? -1 : 0;
-    } else {
-        vfd = r < 0 ? -1 : accept_timeout(lfd, ACCEPT_MS);
-        close(lfd);
-        unlink(o.lpath);
-    }
-    if (r < 0 || vfd < 0) {
-        snprintf(why, sizeof(why), "%s", r < 0 ? verr : "the VMM did not connect to send the domain");
+    close(direct);      /* the VMM has its own (or failed) */
+    if (r < 0) {
+        snprintf(why, sizeof(why), "%s", verr);
         rconn_close(c);    /* the destination's VMM sees the end and goes */
         status = 500;
         goto fail;
     }
     progress(&o, "active", NULL);
-    if (direct >= 0) {
-        /* The VMM has the connection: ours only closes with the job. */
-        r = await_outcome(&o, NULL, &m, why, sizeof(why));
-        rconn_close(c);
-        if (r < 0) {
-            char vwhy[sizeof(why)];
+    /* The VMM has the connection: ours only closes with the job. */
+    r = await_outcome(&o, &m, why, sizeof(why));
+    rconn_close(c);
+    if (r < 0) {
+        char vwhy[sizeof(why)];
 
-            snprintf(vwhy, sizeof(vwhy), "%s", why);
-            snprintf(why, sizeof(why), "the stream to the destination: %.900s", vwhy);
-            goto fail;
-        }
-        goto done;
-    }
-    px = proxy_start(c, vfd, why, sizeof(why));
-    if (!px)
-        goto fail;      /* the VMM's connection is closed: it resumes */
-    r = await_outcome(&o, px, &m, why, sizeof(why));
-    {
-        /* Whose failure: the link's, the destination's (it closed the
-         * connection: its VMM refused or died), or the VMM's own. */
-        bool ended = proxy_done(px);
-        char pwhy[256], vwhy[sizeof(why)];
-
-        if (r < 0 || proxy_wait(px, AFTER_STREAM_MS) < 0)
-            proxy_abort(px);
-        if (proxy_finish(px, pwhy, sizeof(pwhy)) < 0 && r < 0 && strcmp(pwhy, "stopped")) {
-            snprintf(vwhy, sizeof(vwhy), "%s", why);
-            snprintf(why, sizeof(why), "%.200s (the VMM: %.700s)", pwhy, vwhy);
-        } else if (r < 0 && ended) {
-            snprintf(vwhy, sizeof(vwhy), "%s", why);
-            snprintf(why, sizeof(why), "the destination ended the migration (the VMM: %.900s)",
-                     vwhy);
-        }
-    }
-    if (r < 0)
+        snprintf(vwhy, sizeof(vwhy), "%s", why);
+        snprintf(why, sizeof(why), "the stream to the destination: %.900s", vwhy);
         goto fail;
-done:
+    }
     if (m.fd >= 0)
         close(m.fd);
     free(o.config);

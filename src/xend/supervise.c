@@ -215,7 +215,7 @@ static int open_log(const Launch *l, char *err, size_t errlen)
 }
 
 /* The VMM's command line for l (argv points into l and xconf). */
-static void vmm_argv(const Launch *l, char *argv[12])
+static void vmm_argv(const Launch *l, char *argv[14])
 {
     int n = 0;
 
@@ -226,6 +226,10 @@ static void vmm_argv(const Launch *l, char *argv[12])
     } else if (l->o.incoming_fd >= 0) {
         argv[n++] = "--incoming";
         argv[n++] = "fd:3";
+        if (l->o.stream_key) {
+            argv[n++] = "--stream-key";
+            argv[n++] = "fd:4";
+        }
     }
     argv[n++] = "--control";
     argv[n++] = (char *)l->pub->sock;
@@ -257,17 +261,42 @@ static pid_t fork_in_pidns(void)
     return fork();
 }
 
+/* The stream key on a pipe (it fits in the pipe's buffer): the read end,
+ * or -1. Not on the command line, which any local user can read. */
+static int key_pipe(const char *key, char *err, size_t errlen)
+{
+    int p[2];
+    size_t n = strlen(key);
+
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    if (io_write_all(p[1], key, n) < 0 || io_write_all(p[1], "\n", 1) < 0) {
+        snprintf(err, errlen, "cannot pass the stream key: %s", strerror(errno));
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    close(p[1]);
+    return p[0];
+}
+
 /* Fork and exec the VMM in its own session, stdout and stderr to logfd
- * (and, receiving a migration, the connection as fd 3). Returns the pid
- * or -1. */
+ * (and, receiving a migration, the connection as fd 3 and the stream key
+ * as fd 4). Returns the pid or -1. */
 static pid_t fork_vmm(const Launch *l, int logfd, char *err, size_t errlen)
 {
-    char *argv[12];
-    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC), in = l->o.incoming_fd;
+    char *argv[14];
+    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC), in = l->o.incoming_fd, key = -1;
     pid_t pid;
 
     if (nullfd < 0) {
         snprintf(err, errlen, "cannot open /dev/null: %s", strerror(errno));
+        return -1;
+    }
+    if (in >= 0 && l->o.stream_key && (key = key_pipe(l->o.stream_key, err, errlen)) < 0) {
+        close(nullfd);
         return -1;
     }
     vmm_argv(l, argv);
@@ -281,25 +310,27 @@ static pid_t fork_vmm(const Launch *l, int logfd, char *err, size_t errlen)
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
         setsid();          /* outlive xend; no terminal signals */
-        if (in >= 0 && in < 3)
-            in = fcntl(in, F_DUPFD, 3);   /* never: xend keeps 0-2 open */
+        /* Out of the way of 0-4 first, so that no dup2 below overwrites
+         * the other (F_DUPFD: not close-on-exec until closed below). */
+        if (in >= 0)
+            in = fcntl(in, F_DUPFD, 5);
+        if (key >= 0)
+            key = fcntl(key, F_DUPFD, 5);
         dup2(nullfd, 0);
         dup2(logfd, 1);
         dup2(logfd, 2);
-        if (in >= 0) {
-            if (in != 3)
-                dup2(in, 3);
-            else
-                fcntl(3, F_SETFD, 0);
-            close_range(4, ~0u, 0);
-        } else {
-            close_range(3, ~0u, 0);
-        }
+        if (in >= 0)
+            dup2(in, 3);
+        if (key >= 0)
+            dup2(key, 4);
+        close_range(in < 0 ? 3 : key < 0 ? 4 : 5, ~0u, 0);
         execvp(argv[0], argv);
         io_write_all(2, msg, sizeof(msg) - 1);
         _exit(1);
     }
     close(nullfd);
+    if (key >= 0)
+        close(key);
     if (pid < 0)
         snprintf(err, errlen, "fork: %s", strerror(errno));
     return pid;

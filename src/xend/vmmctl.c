@@ -12,10 +12,11 @@
  *                            appears whole or not at all, as before;
  *   migrate {"uri": "unix:P"}  xend connects to P (its own socket) and
  *                            passes the connection;
- *   migrate {"uri": "fd:N"}  xend passes its own descriptor N: a plain
+ *   migrate {"uri": "fd:N"}  xend passes its own descriptor N: the
  *                            relocation connection, which the VMM then
- *                            uses itself, without a relay. Only xend's
- *                            code makes such a uri. */
+ *                            streams on itself (with "stream_key": its
+ *                            own TLS session). Only xend's code makes
+ *                            such a uri. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>

@@ -256,6 +256,8 @@ void savefile_info_free(SaveInfo *info);
 typedef struct StartOpts {
     const char *restore;       /* save file, or NULL */
     int incoming_fd;           /* -1 = none */
+    const char *stream_key;    /* incoming under TLS: the stream's key (hex), on a
+                                * pipe as the VMM's fd 4 (--stream-key fd:4) */
     bool paused;               /* --paused */
 } StartOpts;
 /* One started instance of a domain. */
@@ -482,7 +484,8 @@ int conf_load(XendConf *c, const char *file, bool optional, char *err, size_t er
 
 /* ---- reloc_proto.c: the relocation protocol's messages ---- */
 #define RELOC_MAGIC       "XENORELOC"
-#define RELOC_VERSION     1
+#define RELOC_VERSION     2    /* 2: the VMMs' own TLS session for the stream */
+#define RELOC_STREAM_KEY_HEX 64  /* the stream's one-time key, in hex */
 #define RELOC_MAX_REQUEST (XEND_MAX_CONFIG + 4096)
 
 /* What a source asks of a destination. */
@@ -497,13 +500,17 @@ char *reloc_request_encode(const RelocRequest *r);
 /* Parse one request line; 0, or -1 with one line in err. */
 int reloc_request_parse(const char *line, size_t len, RelocRequest *r, char *err, size_t errlen);
 void reloc_request_free(RelocRequest *r);
-/* The destination's answer: ok, or the reason it refuses. */
-char *reloc_answer_encode(const char *error);
-int reloc_answer_parse(const char *line, size_t len, char *error, size_t errlen);
+/* The destination's answer: ok (with the stream's one-time key under TLS:
+ * RELOC_STREAM_KEY_HEX hex digits, or NULL), or the reason it refuses. */
+char *reloc_answer_encode(const char *error, const char *stream_key);
+/* 0 ok (stream_key, of RELOC_STREAM_KEY_HEX + 1 bytes: the key or ""),
+ * 1 refused (the reason in error), -1 malformed. */
+int reloc_answer_parse(const char *line, size_t len, char *stream_key, char *error, size_t errlen);
 /* The plain-text greeting a relocation server sends first:
- * "XENORELOC 1 psk|x509|none" or "XENORELOC 1 refused: REASON". */
+ * "XENORELOC 2 psk|x509|none" or "XENORELOC 2 refused: REASON". */
 int reloc_banner(char *buf, size_t size, enum reloc_tls tls, const char *refusal);
-/* 0 with *tls, 1 when the server refused (reason in why), -1 garbage. */
+/* 0 with *tls, 1 when the server refused (reason in why), -1 garbage or
+ * another protocol version (then why says which; else it is empty). */
 int reloc_banner_parse(const char *line, enum reloc_tls *tls, char *why, size_t whylen);
 const char *reloc_tls_name(enum reloc_tls t);
 

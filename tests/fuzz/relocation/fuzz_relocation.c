@@ -55,8 +55,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         break;
     case 2:
-        if (reloc_answer_parse(text, size - 1, why, sizeof(why)) > 0 && strchr(why, '\n'))
-            abort();
+        {
+            char key[RELOC_STREAM_KEY_HEX + 1];
+            int r = reloc_answer_parse(text, size - 1, key, why, sizeof(why));
+            if ((r > 0 && strchr(why, '\n')) || (r == 0 && key[0] && strlen(key) != RELOC_STREAM_KEY_HEX))
+                abort();
+        }
         break;
     default:
         a = reloc_allow_compile(text, err, sizeof(err));
