@@ -530,6 +530,7 @@ static void *migrate_thread(void *arg)
         fail(mg, "cannot confine the migration thread (see the VMM's log)", false);
         return NULL;
     }
+    t_stop = clock_ns();
     mg->chan = migchan_open(mg->fd, mg->p.tls ? mg->p.key : NULL, true, MIGRATE_HANDSHAKE_MS,
                             err, sizeof(err));
     explicit_bzero(mg->p.key, sizeof(mg->p.key));
@@ -537,6 +538,9 @@ static void *migrate_thread(void *arg)
         fail(mg, err, false);
         return NULL;
     }
+    if (mg->p.tls)
+        log_info("migration: the stream's TLS session is up after %llu us",
+                 (unsigned long long)(clock_ns() - t_stop) / 1000);
     stream_writer_set_io(mg->w, migchan_write, mg->chan);
     if (state_write_start(m, mg->w, STREAM_F_MIGRATION | (mg->p.compress ? STREAM_F_COMPRESSED : 0),
                           err, sizeof(err)) || stream_flush(mg->w)) {
@@ -548,6 +552,8 @@ static void *migrate_thread(void *arg)
         fail(mg, mg->reply[0] ? mg->reply : "the receiver did not answer", false);
         return NULL;
     }
+    log_info("migration: the receiver accepted after %llu us",
+             (unsigned long long)(clock_ns() - t_stop) / 1000);
     mg->sync = strstr(mg->reply + 6, " sync") != NULL;
     if (mg->p.live && precopy(mg, &why)) {
         throttle(mg, 0);
