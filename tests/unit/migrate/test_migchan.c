@@ -153,43 +153,70 @@ static bool contains(const uint8_t *hay, size_t n, const char *needle)
     return memmem(hay, n, needle, strlen(needle)) != NULL;
 }
 
+/* A sender (key skey, NULL: plain) and a receiver (rkey) in a thread over
+ * a wire; c is the sender's channel (NULL: its handshake failed, err). */
+typedef struct Link {
+    Wire w;
+    Recv r;
+    pthread_t t;
+    MigChan *c;
+    char err[256];
+} Link;
+
+static void link_up(Link *l, const uint8_t *skey, const uint8_t *rkey, size_t flip_at)
+{
+    memset(l, 0, sizeof(*l));
+    wire_up(&l->w, flip_at);
+    l->r.fd = l->w.r;
+    l->r.key = rkey;
+    assert_int_equal(pthread_create(&l->t, NULL, recv_run, &l->r), 0);
+    l->c = migchan_open(l->w.s, skey, true, 5000, l->err, sizeof(l->err));
+}
+
+/* The sender's end of the stream; the receiver has read all it will. */
+static void link_end(Link *l)
+{
+    if (l->c)
+        migchan_shutdown(l->c);
+    else
+        shutdown(l->w.s, SHUT_WR);
+    pthread_join(l->t, NULL);
+}
+
+static void link_down(Link *l)
+{
+    migchan_free(l->c);
+    migchan_free(l->r.c);
+    free(l->r.data);
+    wire_down(&l->w);
+}
+
 /* The same key: the data arrives whole, the wire carries none of it in
  * clear, and the sender's end reads as the end. */
 static void test_tls(void **state)
 {
     uint8_t *data = pattern();
-    char err[256];
-    Wire w;
-    Recv r = { 0 };
-    pthread_t t;
-    MigChan *c;
+    Link l;
 
     (void)state;
-    wire_up(&w, 0);
-    r.fd = w.r;
-    r.key = key_a;
-    assert_int_equal(pthread_create(&t, NULL, recv_run, &r), 0);
-    c = migchan_open(w.s, key_a, true, 5000, err, sizeof(err));
-    assert_non_null(c);
-    assert_true(migchan_tls(c));
-    assert_int_equal(migchan_write_all(c, data, DATA), 0);
+    link_up(&l, key_a, key_a, 0);
+    assert_non_null(l.c);
+    assert_true(migchan_tls(l.c));
+    assert_int_equal(migchan_write_all(l.c, data, DATA), 0);
     /* Nothing to read yet: the wait times out. */
-    assert_int_equal(migchan_wait(c, 10), 0);
-    migchan_shutdown(c);
-    pthread_join(t, NULL);
-    assert_non_null(r.c);
-    assert_int_equal(r.last, 0);
-    assert_int_equal(r.got, DATA);
-    assert_memory_equal(r.data, data, DATA);
-    assert_null(migchan_error(r.c));
+    assert_int_equal(migchan_wait(l.c, 10), 0);
+    link_end(&l);
+    assert_non_null(l.r.c);
+    assert_int_equal(l.r.last, 0);
+    assert_int_equal(l.r.got, DATA);
+    assert_memory_equal(l.r.data, data, DATA);
+    assert_null(migchan_error(l.r.c));
     /* Encrypted: the marker is not on the wire, and the wire carries more
      * than the data (records' framing and tags). */
-    assert_false(contains(w.seen, w.nseen < WIRE_MAX ? w.nseen : WIRE_MAX, "GUEST-SECRET-0123456789"));
-    assert_true(w.nseen > DATA);
-    migchan_free(c);
-    migchan_free(r.c);
-    free(r.data);
-    wire_down(&w);
+    assert_false(contains(l.w.seen, l.w.nseen < WIRE_MAX ? l.w.nseen : WIRE_MAX,
+                          "GUEST-SECRET-0123456789"));
+    assert_true(l.w.nseen > DATA);
+    link_down(&l);
     free(data);
 }
 
@@ -254,24 +281,16 @@ static void test_tls_both_ways(void **state)
 /* A different key: neither side gets a session, both say why. */
 static void test_wrong_key(void **state)
 {
-    char err[256] = "";
-    Wire w;
-    Recv r = { 0 };
-    pthread_t t;
-    MigChan *c;
+    Link l;
 
     (void)state;
-    wire_up(&w, 0);
-    r.fd = w.r;
-    r.key = key_b;
-    assert_int_equal(pthread_create(&t, NULL, recv_run, &r), 0);
-    c = migchan_open(w.s, key_a, true, 5000, err, sizeof(err));
-    assert_null(c);
-    assert_non_null(strstr(err, "the stream's TLS handshake: "));
-    pthread_join(t, NULL);
-    assert_null(r.c);
-    assert_non_null(strstr(r.err, "the stream's TLS handshake: "));
-    wire_down(&w);
+    link_up(&l, key_a, key_b, 0);
+    assert_null(l.c);
+    assert_non_null(strstr(l.err, "the stream's TLS handshake: "));
+    link_end(&l);
+    assert_null(l.r.c);
+    assert_non_null(strstr(l.r.err, "the stream's TLS handshake: "));
+    link_down(&l);
 }
 
 /* A byte changed on the wire after the handshake: the receiver stops with
@@ -279,87 +298,56 @@ static void test_wrong_key(void **state)
 static void test_tampered(void **state)
 {
     uint8_t *data = pattern();
-    char err[256];
-    Wire w;
-    Recv r = { 0 };
-    pthread_t t;
-    MigChan *c;
+    Link l;
 
     (void)state;
-    wire_up(&w, 100000);
-    r.fd = w.r;
-    r.key = key_a;
-    assert_int_equal(pthread_create(&t, NULL, recv_run, &r), 0);
-    c = migchan_open(w.s, key_a, true, 5000, err, sizeof(err));
-    assert_non_null(c);
-    /* The receiver may stop reading: the rest of the writes may fail. */
-    migchan_write_all(c, data, DATA);
-    migchan_shutdown(c);
-    pthread_join(t, NULL);
-    assert_non_null(r.c);
-    assert_int_equal(r.last, -1);
-    assert_int_equal(r.last_errno, EPROTO);
-    assert_non_null(migchan_error(r.c));
-    assert_true(r.got < 100000);
-    assert_memory_equal(r.data, data, r.got);
-    migchan_free(c);
-    migchan_free(r.c);
-    free(r.data);
-    wire_down(&w);
+    link_up(&l, key_a, key_a, 100000);
+    assert_non_null(l.c);
+    /* The receiver stops reading: the rest of the writes may fail. */
+    migchan_write_all(l.c, data, DATA);
+    link_end(&l);
+    assert_non_null(l.r.c);
+    assert_int_equal(l.r.last, -1);
+    assert_int_equal(l.r.last_errno, EPROTO);
+    assert_non_null(migchan_error(l.r.c));
+    assert_true(l.r.got < 100000);
+    assert_memory_equal(l.r.data, data, l.r.got);
+    link_down(&l);
     free(data);
 }
 
-/* A plain receiver talked to in TLS, and a TLS receiver given plain
- * bytes: no session, no hang. */
+/* A TLS receiver given plain bytes (a stream in clear): no session, no
+ * hang. */
 static void test_mismatch(void **state)
 {
-    char err[256];
-    Wire w;
-    Recv r = { 0 };
-    pthread_t t;
+    Link l;
 
     (void)state;
-    wire_up(&w, 0);
-    r.fd = w.r;
-    r.key = key_a;
-    assert_int_equal(pthread_create(&t, NULL, recv_run, &r), 0);
-    assert_int_equal(write(w.s, "XENOSTAT\0\0\0\0\0\0\0\0", 16), 16);
-    shutdown(w.s, SHUT_WR);
-    pthread_join(t, NULL);
-    assert_null(r.c);
-    assert_non_null(strstr(r.err, "the stream's TLS handshake: "));
-    wire_down(&w);
-    (void)err;
+    link_up(&l, NULL, key_a, 0);
+    assert_non_null(l.c);
+    assert_int_equal(migchan_write_all(l.c, "XENOSTAT\0\0\0\0\0\0\0\0", 16), 0);
+    link_end(&l);
+    assert_null(l.r.c);
+    assert_non_null(strstr(l.r.err, "the stream's TLS handshake: "));
+    link_down(&l);
 }
 
 /* Plain: the bytes go as they are. */
 static void test_plain(void **state)
 {
     uint8_t *data = pattern();
-    char err[256];
-    Wire w;
-    Recv r = { 0 };
-    pthread_t t;
-    MigChan *c;
+    Link l;
 
     (void)state;
-    wire_up(&w, 0);
-    r.fd = w.r;
-    r.key = NULL;
-    assert_int_equal(pthread_create(&t, NULL, recv_run, &r), 0);
-    c = migchan_open(w.s, NULL, true, 5000, err, sizeof(err));
-    assert_non_null(c);
-    assert_false(migchan_tls(c));
-    assert_int_equal(migchan_write_all(c, data, DATA), 0);
-    migchan_shutdown(c);
-    pthread_join(t, NULL);
-    assert_int_equal(r.got, DATA);
-    assert_int_equal(w.nseen, DATA);
-    assert_memory_equal(w.seen, data, DATA);
-    migchan_free(c);
-    migchan_free(r.c);
-    free(r.data);
-    wire_down(&w);
+    link_up(&l, NULL, NULL, 0);
+    assert_non_null(l.c);
+    assert_false(migchan_tls(l.c));
+    assert_int_equal(migchan_write_all(l.c, data, DATA), 0);
+    link_end(&l);
+    assert_int_equal(l.r.got, DATA);
+    assert_int_equal(l.w.nseen, DATA);
+    assert_memory_equal(l.w.seen, data, DATA);
+    link_down(&l);
     free(data);
 }
 

@@ -598,6 +598,29 @@ static void *dest_run(void *arg)
     return NULL;
 }
 
+/* The destination in a thread (mode tls, the PSK file k) and the
+ * source's session to it. */
+static RelocConn *dest_connect(Side *d, pthread_t *t, enum reloc_tls tls, const char *k,
+                               const char *extra)
+{
+    char err[256];
+    int sp[2];
+    RelocConn *c;
+
+    memset(d, 0, sizeof(*d));
+    conf_defaults(&xconf);
+    d->rc = xconf.reloc;
+    d->rc.tls = tls;
+    d->extra = extra;
+    snprintf(d->rc.psk_file, sizeof(d->rc.psk_file), "%s", k);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+    d->fd = sp[0];
+    assert_int_equal(pthread_create(t, NULL, dest_run, d), 0);
+    c = rconn_client(sp[1], &d->rc, "localhost", 5000, err, sizeof(err));
+    assert_non_null(c);
+    return c;
+}
+
 /* After the request and answer, each xend gives its socket away: what the
  * VMMs then send arrives as sent, with nothing of the xends' TLS session
  * around it (no close_notify from rconn_close), in both modes; bytes read
@@ -605,29 +628,20 @@ static void *dest_run(void *arg)
 static void test_release(void **state)
 {
     static const enum reloc_tls modes[] = { RELOC_TLS_PSK, RELOC_TLS_NONE };
-    char k[128];
+    char k[128], err[256];
+    Side d;
+    pthread_t t;
+    RelocConn *c;
 
     (void)state;
     path_in(k, sizeof(k), "k1.psk");
     write_text(k, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
     for (size_t m = 0; m < 2; m++) {
-        Side d = { 0 };
-        char err[256], buf[64];
-        int sp[2], fd;
+        char buf[64], *ans;
         size_t len;
-        pthread_t t;
-        RelocConn *c;
-        char *ans;
+        int fd;
 
-        conf_defaults(&xconf);
-        d.rc = xconf.reloc;
-        d.rc.tls = modes[m];
-        snprintf(d.rc.psk_file, sizeof(d.rc.psk_file), "%s", k);
-        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
-        d.fd = sp[0];
-        assert_int_equal(pthread_create(&t, NULL, dest_run, &d), 0);
-        c = rconn_client(sp[1], &d.rc, "localhost", 5000, err, sizeof(err));
-        assert_non_null(c);
+        c = dest_connect(&d, &t, modes[m], k, NULL);
         assert_int_equal(rconn_write_all(c, "req\n", 4, 5000, err, sizeof(err)), 0);
         ans = rconn_read_line(c, 100, 5000, &len, err, sizeof(err));
         assert_non_null(ans);
@@ -652,27 +666,12 @@ static void test_release(void **state)
 
     /* The client sent more than its request: the server will not hand the
      * socket over (those bytes would be lost to its VMM). */
-    {
-        Side d = { .extra = "more" };
-        char err[256];
-        int sp[2];
-        pthread_t t;
-        RelocConn *c;
-
-        conf_defaults(&xconf);
-        d.rc = xconf.reloc;
-        snprintf(d.rc.psk_file, sizeof(d.rc.psk_file), "%s", k);
-        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
-        d.fd = sp[0];
-        assert_int_equal(pthread_create(&t, NULL, dest_run, &d), 0);
-        c = rconn_client(sp[1], &d.rc, "localhost", 5000, err, sizeof(err));
-        assert_non_null(c);
-        assert_int_equal(rconn_write_all(c, "req\nmore", 8, 5000, err, sizeof(err)), 0);
-        pthread_join(t, NULL);
-        assert_int_equal(d.released, -1);
-        assert_string_equal(d.err, "the peer sent more than the protocol allows");
-        rconn_close(c);
-    }
+    c = dest_connect(&d, &t, RELOC_TLS_PSK, k, "more");
+    assert_int_equal(rconn_write_all(c, "req\nmore", 8, 5000, err, sizeof(err)), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(d.released, -1);
+    assert_string_equal(d.err, "the peer sent more than the protocol allows");
+    rconn_close(c);
 }
 
 /* The stream key: 64 hex digits, a new one each time. */
