@@ -48,17 +48,25 @@ CFG
 run a create mc.cfg
 [ "$RC" = 0 ] || die "xm create: $ERR"
 con a mc wait || die "no shell prompt"
+# One console command per step, each checked by its own output line (the
+# console echoes the command, so the word alone proves nothing): a long
+# multi-line command typed into a guest busy with its first line (dd of
+# 16 MiB) sometimes lost its printf line, and the checker never started.
 con a mc run 'mkdir -p /w && mount -t tmpfs -o size=48m tmpfs /w &&
-  dd if=/dev/urandom of=/w/src bs=1M count=16 2>/dev/null && cp /w/src /w/dst &&
-  printf "i=0\nwhile :; do i=\$((i+1)); seq \$i \$((i+20000)) >/w/f; a=\$(sha256sum </w/f); b=\$(seq \$i \$((i+20000)) | sha256sum); [ \"\$a\" = \"\$b\" ] || echo \"CORRUPT \$i\" >>/w/bad; echo \$i >/w/n.t; mv /w/n.t /w/n; done\n" >/w/check.sh &&
-  setsid sh /w/check.sh </dev/null >/dev/null 2>&1 &
+  dd if=/dev/urandom of=/w/src bs=1M count=16 2>/dev/null && cp /w/src /w/dst && echo made' |
+    tr -d '\r' | grep -qx made || die "the test files were not made"
+con a mc run 'printf "i=0\nwhile :; do i=\$((i+1)); seq \$i \$((i+20000)) >/w/f; a=\$(sha256sum </w/f); b=\$(seq \$i \$((i+20000)) | sha256sum); [ \"\$a\" = \"\$b\" ] || echo \"CORRUPT \$i\" >>/w/bad; echo \$i >/w/n.t; mv /w/n.t /w/n; done\n" >/w/check.sh && echo written' |
+    tr -d '\r' | grep -qx written || die "the checker was not written"
+con a mc run 'setsid sh /w/check.sh </dev/null >/dev/null 2>&1 &
   setsid sh -c "while :; do dd if=/w/src of=/w/dst bs=1M conv=notrunc 2>/dev/null; done" </dev/null >/dev/null 2>&1 &
-  echo started' | grep -q started || die "the loads did not start"
+  echo started' | tr -d '\r' | grep -qx started || die "the loads did not start"
 
+started=
 for t in $(seq 60); do
-    [ "$(con a mc run 'cat /w/n 2>/dev/null || echo none' | tr -d '\r' | tail -n 1)" != none ] && break
+    [ "$(con a mc run 'cat /w/n 2>/dev/null || echo none' | tr -d '\r' | tail -n 1)" != none ] && { started=1; break; }
     sleep 1
 done
+[ -n "$started" ] || die "the checker did not count within 60 s"
 on=a; to=b; declare -A IP=([a]=10.78.0.1 [b]=10.78.0.2)
 CON_T=30
 last=0
